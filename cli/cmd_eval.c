@@ -1,0 +1,9 @@
+// Placeholder until this command is built: says so plainly and exits 2.
+#include <stdio.h>
+#include "cli/commands.h"
+
+int cmd_eval(int argc, char **argv) {
+    (void)argc; (void)argv;
+    fprintf(stderr, "sweep eval: not built yet\n");
+    return 2;
+}

@@ -1,0 +1,8 @@
+// AdamW with bias correction and decoupled weight decay, over an adapter's contiguous block.
+#pragma once
+#include "engine/adapter.h"
+
+int adamw_alloc(Adapter *a);     // zeroed moments; 0 ok
+// One update at step t (1-based). Returns the global gradient L2 norm before clipping.
+double adamw_step(Adapter *a, int t, double lr, double beta1, double beta2, double eps,
+                  double weight_decay, double grad_clip);

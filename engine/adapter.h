@@ -1,0 +1,60 @@
+// Adapters: the trainable state of one job, one contiguous block carved into named pointers, with
+// its gradients and AdamW moments. The base stays read-only; adapter_apply gives the weights the
+// forward pass sees.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include "engine/weights.h"
+
+typedef enum { FMT_NONE = 0, FMT_NORM, FMT_LORA, FMT_FULL } AdapterFormat;
+
+// LoRA target projections, by name: q k v o gate up down
+enum { LORA_Q = 1, LORA_K = 2, LORA_V = 4, LORA_O = 8, LORA_GATE = 16, LORA_UP = 32, LORA_DOWN = 64,
+       LORA_ALL = 127, LORA_N_TARGETS = 7 };
+
+typedef struct {
+    int rank;            // r
+    double alpha;        // scale = alpha / r
+    unsigned targets;    // LORA_* bits
+} LoraSpec;
+
+typedef struct {
+    const real *A;       // [r][in], kaiming-uniform init
+    const real *B;       // [out][r], zero init
+    real *dA, *dB;
+} LoraPair;
+
+typedef struct {
+    AdapterFormat format;
+    ModelConfig cfg;
+    LoraSpec lora;
+    size_t n;                    // trainable scalars
+    real *params, *grads;        // n each
+    float *m, *v;                // AdamW moments (n each), allocated by adamw
+    // norm: views into params
+    real *attn_norm, *ffn_norm, *final_norm;           // [L][dim], [L][dim], [dim]
+    // lora: [layer][target], A == NULL where not targeted
+    LoraPair lora_w[SWEEP_MAX_LAYERS][LORA_N_TARGETS];
+    double lora_scale;
+    // full: every weight, carved like a base
+    Weights full;
+} Adapter;
+
+const char *format_name(AdapterFormat f);
+int format_parse(const char *s, AdapterFormat *f);             // 0 ok, -1 unknown
+// "q,k,v,o,gate,up,down" -> bits; -1 on an unknown name
+int lora_targets_parse(const char *s, unsigned *targets);
+
+// Creates the trainable block from the base: norm copies the base gains, full copies (decodes) every
+// weight, lora draws A kaiming-uniform(a = sqrt(5)) and B = 0 from seed. Returns 0, or -1 (errno).
+int adapter_init(Adapter *a, AdapterFormat f, const LoraSpec *lora, const Weights *base, uint64_t seed);
+void adapter_free(Adapter *a);
+void adapter_zero_grad(Adapter *a);
+// eff = base with the adapter's replacements (norm gains / full weights); LoRA is applied by the
+// model from a->lora_w on top of eff.
+void adapter_apply(const Adapter *a, const Weights *base, Weights *eff);
+// Size of the trainable block on disk at a given scalar width (4: fp32, 2: fp16).
+size_t adapter_bytes(const Adapter *a, int bytes_per_scalar);
+// Adapter files: magic, format, shape, then the fp32 block. 0 ok; -1 with a message in err.
+int adapter_save(const Adapter *a, const char *path, char *err, size_t errlen);
+int adapter_load(Adapter *a, const char *path, const Weights *base, char *err, size_t errlen);

@@ -1,0 +1,29 @@
+// Model shape. Llama-style decoder: the same fields describe the default base, Llama 3.2 1B,
+// Qwen2.5 and SmolLM.
+#pragma once
+#include <stddef.h>
+
+typedef struct {
+    int dim;          // residual width
+    int n_layers;
+    int n_heads;      // query heads
+    int n_kv_heads;   // key/value heads (grouped-query attention when < n_heads)
+    int ffn_dim;      // SwiGLU hidden width
+    int vocab;
+    int context;      // longest sequence the model is used with
+    double rope_theta;
+    double norm_eps;
+    int tied;         // output head shares the token embedding
+    int qkv_bias;     // q, k, v projections carry biases (Qwen2)
+} ModelConfig;
+
+void config_default(ModelConfig *c);   // dim 256, 4 layers, 4 heads, FFN 768, vocab 8192, ctx 256, tied
+void config_1b(ModelConfig *c);        // Llama 3.2 1B's shape
+void config_tiny(ModelConfig *c);      // a few thousand parameters, for tests and parity
+// Fills c from a name ("default", "1b", "tiny"); returns 0, or -1 for an unknown name.
+int config_by_name(ModelConfig *c, const char *name);
+// NULL if the shape is usable, else a static message naming the bad field.
+const char *config_check(const ModelConfig *c);
+static inline int config_head_dim(const ModelConfig *c) { return c->dim / c->n_heads; }
+size_t config_n_params(const ModelConfig *c);   // every weight, the head counted once when tied
+int config_n_norm_gains(const ModelConfig *c);  // (2 * layers + 1) * dim

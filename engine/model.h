@@ -1,0 +1,26 @@
+// Forward and backward of the whole decoder over a batch of B sequences of T tokens.
+#pragma once
+#include "engine/weights.h"
+#include "engine/adapter.h"
+
+// Activation buffers for batches up to B x T, allocated once per job and reused every step.
+typedef struct Acts Acts;
+
+Acts *acts_create(const ModelConfig *c, int B, int T);
+void acts_free(Acts *a);
+// logits of the last forward, [B*T][vocab]
+const real *acts_logits(const Acts *a);
+
+// Forward pass. w are the effective weights (adapter_apply); ad may be NULL or carry LoRA pairs.
+// When targets is not NULL returns the mean cross-entropy over targets >= 0, else 0.
+double model_forward(const Weights *w, const Adapter *ad, Acts *a, const int *tokens,
+                     const int *targets, int B, int T);
+// Backward of the last forward (with targets): accumulates d(mean loss)/d(trainable) into ad->grads.
+// Only what the adapter trains gets weight gradients; frozen weights cost no weight-gradient GEMMs.
+void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, const int *targets,
+                    int B, int T);
+
+// FLOPs of one forward over B x T tokens (matrix products and attention), for GFLOP/s figures.
+double model_forward_flops(const ModelConfig *c, int B, int T);
+// FLOPs of one backward for a format (no weight-gradient products unless full).
+double model_backward_flops(const ModelConfig *c, AdapterFormat f, const LoraSpec *lora, int B, int T);

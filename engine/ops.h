@@ -1,0 +1,50 @@
+// The model's operations as free functions on plain arrays (llm.c style). Every op has a forward
+// and a backward; backward functions ACCUMULATE (+=) into their gradient outputs unless noted.
+// Layouts: activations are [n][dim] with n = B*T tokens; attention q is [B][T][n_heads][hd],
+// k and v are [B][T][n_kv_heads][hd], probabilities [B][n_heads][T][T].
+#pragma once
+#include "engine/real.h"
+#include "engine/mat.h"
+
+// out[i][:] = row tokens[i] of the embedding (any storage type)
+void embedding_forward(real *out, const int *tokens, int n, const Mat *emb);
+// demb[tokens[i]][:] += dout[i][:]   (demb is vocab x dim, real)
+void embedding_backward(real *demb, const real *dout, const int *tokens, int n, int dim);
+
+// out = x * rstd * gain, rstd[i] = 1/sqrt(mean(x[i]^2) + eps); rstd is saved for backward
+void rmsnorm_forward(real *out, real *rstd, const real *x, const real *gain, int n, int dim, double eps);
+// dx += ..., dgain += ... (dgain may be NULL when the gains are frozen)
+void rmsnorm_backward(real *dx, real *dgain, const real *dout, const real *x, const real *gain,
+                      const real *rstd, int n, int dim);
+
+// cos/sin tables [T][hd/2] for positions 0..T-1 (HF Llama layout: pairs (j, j + hd/2))
+void rope_tables(real *cos_t, real *sin_t, int T, int hd, double theta);
+// rotates x[B][T][heads][hd] in place
+void rope_forward(real *x, const real *cos_t, const real *sin_t, int B, int T, int heads, int hd);
+// d in place: the transpose rotation (dx = R^T dy)
+void rope_backward(real *d, const real *cos_t, const real *sin_t, int B, int T, int heads, int hd);
+
+// causal softmax attention with grouped KV heads; att receives the probabilities (saved)
+void attention_forward(real *out, real *att, const real *q, const real *k, const real *v,
+                       int B, int T, int n_heads, int n_kv_heads, int hd);
+// dq, dk, dv += ...; scratch needs T*T reals
+void attention_backward(real *dq, real *dk, real *dv, const real *dout, const real *att,
+                        const real *q, const real *k, const real *v,
+                        int B, int T, int n_heads, int n_kv_heads, int hd, real *scratch);
+
+// out = silu(gate) * up, elementwise over n values
+void swiglu_forward(real *out, const real *gate, const real *up, long n);
+void swiglu_backward(real *dgate, real *dup, const real *dout, const real *gate, const real *up, long n);
+
+// y[i][r] += b[r]
+void bias_forward(real *y, const real *b, int n, int rows);
+void bias_backward(real *db, const real *dy, int n, int rows);
+
+// Mean cross-entropy over n rows of logits[n][vocab] against targets (a target < 0 is ignored
+// and does not count). Returns the mean loss (double); nll[i] gets each row's loss (may be NULL).
+double cross_entropy_forward(const real *logits, const int *targets, int n, int vocab, real *nll);
+// dlogits = (softmax(logits) - onehot(target)) * dloss / count, OVERWRITING dlogits (may alias logits)
+void cross_entropy_backward(real *dlogits, const real *logits, const int *targets, int n, int vocab, real dloss);
+
+// y += x over n values
+void residual_add(real *y, const real *x, long n);

@@ -1,0 +1,49 @@
+// Training an adapter on a token stream, and perplexity on a token stream.
+#pragma once
+#include <stdint.h>
+#include "engine/model.h"
+
+typedef struct {
+    int steps;              // optimizer steps (the seeds: 100)
+    int batch;              // windows per step
+    int seq;                // tokens per window (predicting seq targets from seq + 1 tokens)
+    double lr;              // peak learning rate (the seeds: 5e-5)
+    double beta1, beta2;    // (0.9, 0.95)
+    double eps;             // 1e-8
+    double weight_decay;    // decoupled (AdamW); 0 in the seeds
+    double grad_clip;       // global L2 norm clip; 0 = off
+    int warmup;             // linear warmup steps (0 = constant lr from step 1)
+    int cosine;             // cosine decay to min_lr_frac * lr after warmup
+    double min_lr_frac;
+} TrainConfig;
+
+void train_config_default(TrainConfig *t);   // the seeds' values: 100 steps, lr 5e-5, betas (0.9, 0.95), wd 0
+
+typedef struct {
+    double final_loss;      // mean loss of the last step
+    double seconds;
+    long tokens;            // training tokens processed (steps * batch * seq)
+    int diverged;           // a loss or gradient became NaN/inf; training stopped at that step
+    int steps_done;
+} TrainResult;
+
+// Called after each step (may be NULL): return nonzero to stop early.
+typedef int (*train_progress_fn)(void *ctx, int step, double loss, double lr);
+
+// Trains ad on tokens[0..n) from its current state. Each step draws `batch` windows of seq + 1
+// tokens uniformly at random from the stream with an Rng seeded from `seed`, so the result depends
+// on the seed alone. loss_curve (may be NULL) receives steps values.
+int train_adapter(const Weights *base, Adapter *ad, const int *tokens, long n, const TrainConfig *tc,
+                  uint64_t seed, float *loss_curve, TrainResult *res, train_progress_fn cb, void *cbctx);
+
+// Perplexity of the model (base + optional adapter) on a token stream:
+//   the stream is cut into consecutive windows of up to T + 1 tokens that overlap by one token
+//   (window k holds tokens kT .. kT + T), so every token after the first is predicted exactly once
+//   from the tokens before it within its window (at most T of them);
+//   ppl = exp( sum of -log p(token) over all predicted tokens / number of predicted tokens ).
+// B windows are evaluated per forward pass. Returns ppl; *nll_sum and *n_pred may be NULL.
+double eval_perplexity(const Weights *base, const Adapter *ad, const int *tokens, long n, int T, int B,
+                       double *nll_sum, long *n_pred);
+
+// Uniform random tokens over [0, vocab) from seed: the Bet 60 noise-floor corpus.
+void random_tokens(int *out, long n, int vocab, uint64_t seed);

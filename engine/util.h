@@ -1,0 +1,19 @@
+// Small helpers shared by every folder.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+// Allocation that cannot return NULL: out of memory prints one line and exits 3.
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+// 64-byte aligned, zeroed; free with free()
+void *xaligned(size_t n);
+double now_seconds(void);       // monotonic
+double cpu_seconds(void);       // this process's CPU time (user + system)
+// Reads a whole file; returns NULL with errno set. *len gets the size; the buffer is NUL-terminated.
+char *read_whole_file(const char *path, size_t *len);
+// 64-bit FNV-1a, for checksums of tensors, records and specs
+uint64_t fnv1a64(const void *data, size_t n, uint64_t h);
+#define FNV1A64_INIT 0xcbf29ce484222325ULL
+// Exit status for bad input (spec, model file, tokenizer, corpus): one line on stderr, then exit(2).
+_Noreturn void die_input(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
