@@ -1,0 +1,309 @@
+// The Llama-style decoder, forward and backward, over the ops of engine/ops.h.
+#include "engine/model.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "engine/ops.h"
+#include "engine/util.h"
+
+// Every buffer of a job, allocated once for Bmax x Tmax tokens. Per-layer buffers are [L][nmax][...]
+// with a fixed stride, so smaller batches reuse the same slots.
+struct Acts {
+    ModelConfig cfg;
+    int Bmax, Tmax;
+    size_t nmax;            // Bmax * Tmax
+    // saved by the forward for the backward
+    real *x;                // [L+1][n][dim] residual stream entering each layer (x[L]: final norm input)
+    real *x_mid;            // [L][n][dim] residual after the attention block
+    real *rstd1, *rstd2;    // [L][n]
+    real *xn1, *xn2;        // [L][n][dim] normalised inputs of attention and FFN
+    real *q, *k, *v;        // [L][n][qd], [L][n][kvd] x2, q and k after RoPE
+    real *att;              // [L][B][H][T][T] attention probabilities
+    real *attn_out;         // [L][n][qd]
+    real *gate, *up, *hid;  // [L][n][ffn] pre-activations and silu(gate) * up
+    real *rstdf, *xnf;      // [n], [n][dim]
+    real *logits;           // [n][vocab]
+    real *lora_u;           // [L][7][n][r] x A^T of each LoRA pair, allocated on first LoRA forward
+    int lora_rank;
+    // backward scratch
+    real *dres, *dxn, *dq, *dk, *dv, *dattn, *dgate, *dup, *dhid, *dlogits, *att_scratch, *lora_du;
+    real *cos_t, *sin_t;    // RoPE tables [Tmax][hd/2]
+};
+
+static real *buf(size_t n) { return xaligned(n * sizeof(real)); }
+
+Acts *acts_create(const ModelConfig *c, int B, int T) {
+    Acts *a = xcalloc(1, sizeof *a);
+    a->cfg = *c;
+    a->Bmax = B;
+    a->Tmax = T;
+    size_t n = (size_t)B * T, L = c->n_layers, d = c->dim, hd = config_head_dim(c);
+    size_t qd = (size_t)c->n_heads * hd, kvd = (size_t)c->n_kv_heads * hd, f = c->ffn_dim;
+    a->nmax = n;
+    a->x = buf((L + 1) * n * d);
+    a->x_mid = buf(L * n * d);
+    a->rstd1 = buf(L * n);
+    a->rstd2 = buf(L * n);
+    a->xn1 = buf(L * n * d);
+    a->xn2 = buf(L * n * d);
+    a->q = buf(L * n * qd);
+    a->k = buf(L * n * kvd);
+    a->v = buf(L * n * kvd);
+    a->att = buf(L * (size_t)B * c->n_heads * T * T);
+    a->attn_out = buf(L * n * qd);
+    a->gate = buf(L * n * f);
+    a->up = buf(L * n * f);
+    a->hid = buf(L * n * f);
+    a->rstdf = buf(n);
+    a->xnf = buf(n * d);
+    a->logits = buf(n * c->vocab);
+    a->dres = buf(n * d);
+    a->dxn = buf(n * d);
+    a->dq = buf(n * qd);
+    a->dk = buf(n * kvd);
+    a->dv = buf(n * kvd);
+    a->dattn = buf(n * qd);
+    a->dgate = buf(n * f);
+    a->dup = buf(n * f);
+    a->dhid = buf(n * f);
+    a->dlogits = buf(n * c->vocab);
+    a->att_scratch = buf((size_t)T * T);
+    a->cos_t = buf((size_t)T * hd / 2);
+    a->sin_t = buf((size_t)T * hd / 2);
+    rope_tables(a->cos_t, a->sin_t, T, (int)hd, c->rope_theta);
+    return a;
+}
+
+void acts_free(Acts *a) {
+    if (!a) return;
+    real *all[] = { a->x, a->x_mid, a->rstd1, a->rstd2, a->xn1, a->xn2, a->q, a->k, a->v, a->att,
+                    a->attn_out, a->gate, a->up, a->hid, a->rstdf, a->xnf, a->logits, a->lora_u,
+                    a->dres, a->dxn, a->dq, a->dk, a->dv, a->dattn, a->dgate, a->dup, a->dhid,
+                    a->dlogits, a->att_scratch, a->lora_du, a->cos_t, a->sin_t };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+    free(a);
+}
+
+const real *acts_logits(const Acts *a) { return a->logits; }
+
+static int is_lora(const Adapter *ad) { return ad && ad->format == FMT_LORA; }
+
+static void ensure_lora(Acts *a, int r) {
+    if (a->lora_rank >= r) return;
+    free(a->lora_u);
+    free(a->lora_du);
+    a->lora_u = buf((size_t)a->cfg.n_layers * LORA_N_TARGETS * a->nmax * r);
+    a->lora_du = buf(a->nmax * r);
+    a->lora_rank = r;
+}
+
+static real *lora_u_of(Acts *a, int l, int t) {
+    return a->lora_u + ((size_t)l * LORA_N_TARGETS + t) * a->nmax * a->lora_rank;
+}
+
+// y (=|+=) x W^T (+ bias) (+ scale (x A^T) B^T); u keeps x A^T for the backward.
+static void proj_forward(real *y, const real *x, const Mat *W, const real *bias, const LoraPair *lp,
+                         double scale, real *u, int r, int n, int accumulate) {
+    mat_forward(y, x, W, n, accumulate);
+    if (bias) bias_forward(y, bias, n, W->rows);
+    if (lp && lp->A) {
+        gemm(0, 1, n, r, W->cols, 1, x, W->cols, lp->A, W->cols, 0, u, r);
+        gemm(0, 1, n, W->rows, r, (real)scale, u, r, lp->B, r, 1, y, W->rows);
+    }
+}
+
+// dx += dy W (skipped when dx is NULL) and the LoRA path; dW, dbias and the LoRA pair only where trained.
+static void proj_backward(real *dx, const real *dy, const real *x, const Mat *W, real *dW, real *dbias,
+                          const LoraPair *lp, double scale, const real *u, real *du, int r, int n) {
+    int out = W->rows, in = W->cols;
+    if (dx) mat_backward_input(dx, dy, W, n);
+    if (dW) mat_backward_weight(dW, dy, x, n, out, in);
+    if (dbias) bias_backward(dbias, dy, n, out);
+    if (lp && lp->A) {
+        gemm(1, 0, out, r, n, (real)scale, dy, out, u, r, 1, lp->dB, r);      // dB += s dy^T u
+        gemm(0, 0, n, r, out, (real)scale, dy, out, lp->B, r, 0, du, r);     // du = s dy B
+        gemm(1, 0, r, in, n, 1, du, r, x, in, 1, lp->dA, in);               // dA += du^T x
+        if (dx) gemm(0, 0, n, in, r, 1, du, r, lp->A, in, 1, dx, in);       // dx += du A
+    }
+}
+
+double model_forward(const Weights *w, const Adapter *ad, Acts *a, const int *tokens,
+                     const int *targets, int B, int T) {
+    const ModelConfig *c = &w->cfg;
+    if (B > a->Bmax || T > a->Tmax || B < 1 || T < 1) {
+        fprintf(stderr, "sweep: model_forward: batch %d x %d exceeds the buffers (%d x %d)\n", B, T,
+                a->Bmax, a->Tmax);
+        abort();
+    }
+    int n = B * T, d = c->dim, hd = config_head_dim(c), H = c->n_heads, KV = c->n_kv_heads;
+    int qd = H * hd, kvd = KV * hd, f = c->ffn_dim, L = c->n_layers;
+    size_t N = a->nmax;
+    int r = is_lora(ad) ? ad->lora.rank : 0;
+    double s = is_lora(ad) ? ad->lora_scale : 0;
+    if (r) ensure_lora(a, r);
+    embedding_forward(a->x, tokens, n, &w->embed);
+    for (int l = 0; l < L; l++) {
+        const LayerWeights *lw = &w->layer[l];
+        const LoraPair *lp = is_lora(ad) ? ad->lora_w[l] : NULL;
+        real *x = a->x + l * N * d, *x_mid = a->x_mid + l * N * d, *x_next = a->x + (l + 1) * N * d;
+        real *xn1 = a->xn1 + l * N * d, *xn2 = a->xn2 + l * N * d;
+        real *q = a->q + l * N * qd, *k = a->k + l * N * kvd, *v = a->v + l * N * kvd;
+        real *att = a->att + l * (size_t)a->Bmax * H * a->Tmax * a->Tmax, *ao = a->attn_out + l * N * qd;
+        real *gate = a->gate + l * N * f, *up = a->up + l * N * f, *hid = a->hid + l * N * f;
+#define LP(t) (lp ? &lp[t] : NULL), s, (r ? lora_u_of(a, l, t) : NULL), r, n
+        rmsnorm_forward(xn1, a->rstd1 + l * N, x, lw->attn_norm, n, d, c->norm_eps);
+        proj_forward(q, xn1, &lw->q, lw->bq, LP(0), 0);
+        proj_forward(k, xn1, &lw->k, lw->bk, LP(1), 0);
+        proj_forward(v, xn1, &lw->v, lw->bv, LP(2), 0);
+        rope_forward(q, a->cos_t, a->sin_t, B, T, H, hd);
+        rope_forward(k, a->cos_t, a->sin_t, B, T, KV, hd);
+        attention_forward(ao, att, q, k, v, B, T, H, KV, hd);
+        memcpy(x_mid, x, (size_t)n * d * sizeof(real));
+        proj_forward(x_mid, ao, &lw->o, NULL, LP(3), 1);
+        rmsnorm_forward(xn2, a->rstd2 + l * N, x_mid, lw->ffn_norm, n, d, c->norm_eps);
+        proj_forward(gate, xn2, &lw->gate, NULL, LP(4), 0);
+        proj_forward(up, xn2, &lw->up, NULL, LP(5), 0);
+        swiglu_forward(hid, gate, up, (long)n * f);
+        memcpy(x_next, x_mid, (size_t)n * d * sizeof(real));
+        proj_forward(x_next, hid, &lw->down, NULL, LP(6), 1);
+#undef LP
+    }
+    rmsnorm_forward(a->xnf, a->rstdf, a->x + L * N * d, w->final_norm, n, d, c->norm_eps);
+    mat_forward(a->logits, a->xnf, &w->head, n, 0);
+    return targets ? cross_entropy_forward(a->logits, targets, n, c->vocab, NULL) : 0;
+}
+
+// Gradient slots of one layer's trainable tensors (NULL where frozen).
+typedef struct {
+    real *attn_norm, *ffn_norm, *q, *k, *v, *o, *bq, *bk, *bv, *gate, *up, *down;
+} LayerGrads;
+
+// The gradient of a full-FT weight sits at the same offset in grads as the weight in params.
+static real *full_grad(const Adapter *ad, const void *param) {
+    return param ? ad->grads + ((const real *)param - ad->params) : NULL;
+}
+
+static LayerGrads layer_grads(const Adapter *ad, int l) {
+    LayerGrads g = { 0 };
+    int d = ad->cfg.dim, L = ad->cfg.n_layers;
+    if (ad->format == FMT_NORM) {
+        g.attn_norm = ad->grads + (size_t)l * d;
+        g.ffn_norm = ad->grads + ((size_t)L + l) * d;
+    } else if (ad->format == FMT_FULL) {
+        const LayerWeights *lw = &ad->full.layer[l];
+        g.attn_norm = full_grad(ad, lw->attn_norm);
+        g.ffn_norm = full_grad(ad, lw->ffn_norm);
+        g.q = full_grad(ad, lw->q.data);
+        g.k = full_grad(ad, lw->k.data);
+        g.v = full_grad(ad, lw->v.data);
+        g.o = full_grad(ad, lw->o.data);
+        g.bq = full_grad(ad, lw->bq);
+        g.bk = full_grad(ad, lw->bk);
+        g.bv = full_grad(ad, lw->bv);
+        g.gate = full_grad(ad, lw->gate.data);
+        g.up = full_grad(ad, lw->up.data);
+        g.down = full_grad(ad, lw->down.data);
+    }
+    return g;
+}
+
+void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, const int *targets,
+                    int B, int T) {
+    if (!ad || ad->format == FMT_NONE) return;
+    const ModelConfig *c = &w->cfg;
+    int n = B * T, d = c->dim, hd = config_head_dim(c), H = c->n_heads, KV = c->n_kv_heads;
+    int qd = H * hd, kvd = KV * hd, f = c->ffn_dim, L = c->n_layers;
+    size_t N = a->nmax, nd = (size_t)n * d * sizeof(real);
+    int full = ad->format == FMT_FULL, r = is_lora(ad) ? ad->lora.rank : 0;
+    double s = is_lora(ad) ? ad->lora_scale : 0;
+    real *final_gain_grad = ad->format == FMT_NORM ? ad->grads + (size_t)2 * L * d
+                          : full ? full_grad(ad, ad->full.final_norm) : NULL;
+
+    cross_entropy_backward(a->dlogits, a->logits, targets, n, c->vocab, 1);
+    memset(a->dxn, 0, nd);
+    mat_backward_input(a->dxn, a->dlogits, &w->head, n);
+    // Tied: the head's gradient lands on the embedding, which also gets the lookup's gradient below.
+    if (full) mat_backward_weight(full_grad(ad, ad->full.head.data), a->dlogits, a->xnf, n, c->vocab, d);
+    memset(a->dres, 0, nd);
+    rmsnorm_backward(a->dres, final_gain_grad, a->dxn, a->x + L * N * d, w->final_norm, a->rstdf, n, d);
+
+    for (int l = L - 1; l >= 0; l--) {
+        const LayerWeights *lw = &w->layer[l];
+        const LoraPair *lp = r ? ad->lora_w[l] : NULL;
+        LayerGrads g = layer_grads(ad, l);
+        real *x = a->x + l * N * d, *x_mid = a->x_mid + l * N * d;
+        real *xn1 = a->xn1 + l * N * d, *xn2 = a->xn2 + l * N * d;
+        real *q = a->q + l * N * qd, *k = a->k + l * N * kvd, *v = a->v + l * N * kvd;
+        real *att = a->att + l * (size_t)a->Bmax * H * a->Tmax * a->Tmax, *ao = a->attn_out + l * N * qd;
+        real *gate = a->gate + l * N * f, *up = a->up + l * N * f, *hid = a->hid + l * N * f;
+        // Below layer 0's norms only the embedding is left: LoRA needs no dx there, norm and full do
+        // (the first gain, the embedding).
+        int need_dx0 = l > 0 || ad->format != FMT_LORA;
+#define LP(t) (lp ? &lp[t] : NULL), s, (r ? lora_u_of(a, l, t) : NULL), a->lora_du, r, n
+
+        // x_next = x_mid + down(silu(gate(xn2)) * up(xn2)), xn2 = norm2(x_mid)
+        memset(a->dhid, 0, (size_t)n * f * sizeof(real));
+        proj_backward(a->dhid, a->dres, hid, &lw->down, g.down, NULL, LP(6));
+        memset(a->dgate, 0, (size_t)n * f * sizeof(real));
+        memset(a->dup, 0, (size_t)n * f * sizeof(real));
+        swiglu_backward(a->dgate, a->dup, a->dhid, gate, up, (long)n * f);
+        memset(a->dxn, 0, nd);
+        proj_backward(a->dxn, a->dgate, xn2, &lw->gate, g.gate, NULL, LP(4));
+        proj_backward(a->dxn, a->dup, xn2, &lw->up, g.up, NULL, LP(5));
+        rmsnorm_backward(a->dres, g.ffn_norm, a->dxn, x_mid, lw->ffn_norm, a->rstd2 + l * N, n, d);
+
+        // x_mid = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1))), xn1 = norm1(x)
+        memset(a->dattn, 0, (size_t)n * qd * sizeof(real));
+        proj_backward(a->dattn, a->dres, ao, &lw->o, g.o, NULL, LP(3));
+        memset(a->dq, 0, (size_t)n * qd * sizeof(real));
+        memset(a->dk, 0, (size_t)n * kvd * sizeof(real));
+        memset(a->dv, 0, (size_t)n * kvd * sizeof(real));
+        attention_backward(a->dq, a->dk, a->dv, a->dattn, att, q, k, v, B, T, H, KV, hd, a->att_scratch);
+        rope_backward(a->dq, a->cos_t, a->sin_t, B, T, H, hd);
+        rope_backward(a->dk, a->cos_t, a->sin_t, B, T, KV, hd);
+        real *dxn = need_dx0 ? a->dxn : NULL;
+        if (dxn) memset(dxn, 0, nd);
+        proj_backward(dxn, a->dq, xn1, &lw->q, g.q, g.bq, LP(0));
+        proj_backward(dxn, a->dk, xn1, &lw->k, g.k, g.bk, LP(1));
+        proj_backward(dxn, a->dv, xn1, &lw->v, g.v, g.bv, LP(2));
+        if (dxn) rmsnorm_backward(a->dres, g.attn_norm, dxn, x, lw->attn_norm, a->rstd1 + l * N, n, d);
+#undef LP
+    }
+    if (full) embedding_backward(full_grad(ad, ad->full.embed.data), a->dres, tokens, n, d);
+}
+
+// ---- FLOP counts (2 m n k per matrix product; attention over the causal triangle only) ----------
+
+static double proj_flops(const ModelConfig *c) {   // per token, every projection of every layer
+    double d = c->dim, hd = config_head_dim(c), qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
+    double f = c->ffn_dim;
+    return c->n_layers * 2.0 * (d * qd + 2 * d * kvd + qd * d + 3 * d * f);
+}
+
+static double attn_flops(const ModelConfig *c, int B, int T) {   // QK^T and PV, causal pairs
+    double pairs = (double)T * (T + 1) / 2;
+    return c->n_layers * (double)B * c->n_heads * pairs * 2.0 * 2 * config_head_dim(c);
+}
+
+double model_forward_flops(const ModelConfig *c, int B, int T) {
+    double n = (double)B * T;
+    return n * (proj_flops(c) + 2.0 * c->dim * c->vocab) + attn_flops(c, B, T);
+}
+
+double model_backward_flops(const ModelConfig *c, AdapterFormat f, const LoraSpec *lora, int B, int T) {
+    if (f == FMT_NONE) return 0;
+    double n = (double)B * T;
+    double input_grads = n * (proj_flops(c) + 2.0 * c->dim * c->vocab);
+    double attn = 2 * attn_flops(c, B, T);   // dP, dV, dQ, dK: four products where the forward has two
+    double weight_grads = f == FMT_FULL ? input_grads : 0;
+    double lora_flops = 0;
+    if (f == FMT_LORA && lora) {
+        double d = c->dim, hd = config_head_dim(c), qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
+        double ff = c->ffn_dim;
+        double io[LORA_N_TARGETS] = { d + qd, d + kvd, d + kvd, qd + d, d + ff, d + ff, ff + d };
+        for (int t = 0; t < LORA_N_TARGETS; t++)
+            if (lora->targets & (1u << t)) lora_flops += 2 * 2.0 * n * lora->rank * io[t];   // dB, du; dA, dx
+        lora_flops *= c->n_layers;
+    }
+    return input_grads + attn + weight_grads + lora_flops;
+}
