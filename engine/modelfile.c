@@ -1,0 +1,601 @@
+// Model files: writing from a Weights view, mapping and validating, pointing a Weights view in.
+#include "engine/modelfile.h"
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "engine/ternary.h"
+#include "engine/util.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "model files hold little-endian tensors; a big-endian host would need byte swapping"
+#endif
+
+#define MAX_DIM (1 << 24)   // any one size field; keeps every product of two inside size_t
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static uint64_t get_u64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+static uint32_t get_u32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+static void put_u64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static void put_u32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+
+static size_t align_up(size_t n) { return (n + MODEL_ALIGN - 1) & ~(size_t)(MODEL_ALIGN - 1); }
+
+const char *model_dtype_name(MatType t) {
+    switch (t) {
+    case MAT_F32: return "f32";
+    case MAT_BF16: return "bf16";
+    case MAT_TERNARY: return "ternary";
+    case MAT_REAL: break;
+    }
+    return "real";
+}
+
+int model_dtype_parse(const char *s, MatType *t) {
+    if (!strcmp(s, "f32")) *t = MAT_F32;
+    else if (!strcmp(s, "bf16")) *t = MAT_BF16;
+    else if (!strcmp(s, "ternary")) *t = MAT_TERNARY;
+    else return -1;
+    return 0;
+}
+
+size_t model_dtype_bytes(MatType t, int rows, int cols) {
+    size_t n = (size_t)rows * (size_t)cols;
+    switch (t) {
+    case MAT_F32: return n * 4;
+    case MAT_BF16: return n * 2;
+    case MAT_TERNARY: return (size_t)rows * 4 + ternary_packed_bytes(rows, cols);
+    case MAT_REAL: break;
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+void model_close(ModelFile *mf) {
+    if (mf->mapped && mf->base) munmap((void *)mf->base, mf->size);
+    cJSON_Delete(mf->meta);
+    free(mf->t);
+    free(mf->owned);
+    memset(mf, 0, sizeof *mf);
+}
+
+// An integer field in [lo, hi]: 0 ok, -1 missing, wrong type or out of range.
+static int json_int(const cJSON *obj, const char *key, long long lo, long long hi, long long *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(v)) return -1;
+    double d = v->valuedouble;
+    if (!(d >= (double)lo && d <= (double)hi) || d != floor(d)) return -1;
+    *out = (long long)d;
+    return 0;
+}
+
+static int parse_config(ModelConfig *c, const cJSON *cfg, const char *path, char *err, size_t errlen) {
+    if (!cJSON_IsObject(cfg)) return fail(err, errlen, "%s: metadata field config: missing or not an object", path);
+    struct { const char *key; int *dst; long long lo, hi; } ints[] = {
+        { "dim", &c->dim, 1, MAX_DIM },           { "n_layers", &c->n_layers, 1, SWEEP_MAX_LAYERS },
+        { "n_heads", &c->n_heads, 1, MAX_DIM },   { "n_kv_heads", &c->n_kv_heads, 1, MAX_DIM },
+        { "ffn_dim", &c->ffn_dim, 1, MAX_DIM },   { "vocab", &c->vocab, 1, MAX_DIM },
+        { "context", &c->context, 1, MAX_DIM },   { "tied", &c->tied, 0, 1 },
+        { "qkv_bias", &c->qkv_bias, 0, 1 },
+    };
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        long long v;
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(cfg, ints[i].key);
+        if (cJSON_IsBool(b) && ints[i].hi == 1) v = cJSON_IsTrue(b);
+        else if (json_int(cfg, ints[i].key, ints[i].lo, ints[i].hi, &v))
+            return fail(err, errlen, "%s: metadata field config.%s: missing, not an integer or outside [%lld, %lld]",
+                        path, ints[i].key, ints[i].lo, ints[i].hi);
+        *ints[i].dst = (int)v;
+    }
+    const cJSON *theta = cJSON_GetObjectItemCaseSensitive(cfg, "rope_theta");
+    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(cfg, "norm_eps");
+    if (!cJSON_IsNumber(theta) || !(theta->valuedouble > 0) || !isfinite(theta->valuedouble))
+        return fail(err, errlen, "%s: metadata field config.rope_theta: missing or not a positive number", path);
+    if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0) || !isfinite(eps->valuedouble))
+        return fail(err, errlen, "%s: metadata field config.norm_eps: missing or not a positive number", path);
+    c->rope_theta = theta->valuedouble;
+    c->norm_eps = eps->valuedouble;
+    const char *bad = config_check(c);
+    if (bad) return fail(err, errlen, "%s: metadata field config: %s", path, bad);
+    return 0;
+}
+
+static int parse_checksum(const char *s, uint64_t *out) {
+    if (strlen(s) != 16) return -1;
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        int c = s[i], d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) return -1;
+        v = v << 4 | (uint64_t)d;
+    }
+    *out = v;
+    return 0;
+}
+
+// One tensor entry against the table entry of the same name.
+static int parse_tensor(ModelTensor *mt, const cJSON *e, const TensorInfo *want, size_t data_off,
+                        size_t size, const char *path, char *err, size_t errlen) {
+    const char *nm = want->name;
+    const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(e, "dtype");
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
+    const cJSON *sum = cJSON_GetObjectItemCaseSensitive(e, "fnv1a64");
+    long long off, nbytes;
+    snprintf(mt->name, sizeof mt->name, "%s", nm);
+    mt->kind = want->kind;
+    mt->layer = want->layer;
+    mt->rows = want->rows;
+    mt->cols = want->cols;
+    if (!cJSON_IsString(dtype) || model_dtype_parse(dtype->valuestring, &mt->dtype))
+        return fail(err, errlen, "%s: tensor %s: dtype missing or unknown (f32, bf16, ternary)", path, nm);
+    int is_vec = want->kind == TK_NORM || want->kind == TK_BIAS;
+    if (is_vec && mt->dtype == MAT_TERNARY)
+        return fail(err, errlen, "%s: tensor %s: dtype ternary is for matrices, not vectors", path, nm);
+    int nd = cJSON_IsArray(shape) ? cJSON_GetArraySize(shape) : -1;
+    long long got[2] = { -1, -1 };
+    for (int i = 0; i < nd && i < 2; i++) {
+        const cJSON *d = cJSON_GetArrayItem(shape, i);
+        if (cJSON_IsNumber(d) && d->valuedouble >= 0 && d->valuedouble <= MAX_DIM && d->valuedouble == floor(d->valuedouble))
+            got[i] = (long long)d->valuedouble;
+    }
+    int ok = is_vec ? nd == 1 && got[0] == want->rows : nd == 2 && got[0] == want->rows && got[1] == want->cols;
+    if (!ok) {
+        if (is_vec) return fail(err, errlen, "%s: tensor %s: shape disagrees with the config (expected [%d])", path, nm, want->rows);
+        return fail(err, errlen, "%s: tensor %s: shape disagrees with the config (expected [%d, %d])",
+                    path, nm, want->rows, want->cols);
+    }
+    if (json_int(e, "offset", 0, (long long)1 << 52, &off) || off % MODEL_ALIGN)
+        return fail(err, errlen, "%s: tensor %s: offset missing, negative or not a multiple of %d", path, nm, MODEL_ALIGN);
+    if (json_int(e, "nbytes", 0, (long long)1 << 52, &nbytes))
+        return fail(err, errlen, "%s: tensor %s: nbytes missing or not an integer", path, nm);
+    size_t expect = model_dtype_bytes(mt->dtype, mt->rows, mt->cols);
+    if ((size_t)nbytes != expect)
+        return fail(err, errlen, "%s: tensor %s: nbytes %lld, but %s [%d, %d] takes %zu", path, nm, nbytes,
+                    model_dtype_name(mt->dtype), mt->rows, mt->cols, expect);
+    if (data_off + (size_t)off > size || (size_t)nbytes > size - data_off - (size_t)off)
+        return fail(err, errlen, "%s: tensor %s: bytes [%zu, %zu) out of bounds (file has %zu bytes)", path, nm,
+                    data_off + (size_t)off, data_off + (size_t)off + (size_t)nbytes, size);
+    if (!cJSON_IsString(sum) || parse_checksum(sum->valuestring, &mt->checksum))
+        return fail(err, errlen, "%s: tensor %s: fnv1a64 missing or not 16 lowercase hex digits", path, nm);
+    mt->offset = data_off + (size_t)off;
+    mt->nbytes = (size_t)nbytes;
+    return 0;
+}
+
+static int check_tensor_bytes(const ModelFile *mf, const ModelTensor *mt, char *err, size_t errlen) {
+    const uint8_t *p = mf->base + mt->offset;
+    uint64_t h = fnv1a64(p, mt->nbytes, FNV1A64_INIT);
+    if (h != mt->checksum)
+        return fail(err, errlen, "%s: tensor %s: checksum mismatch (stored %016llx, computed %016llx)", mf->path,
+                    mt->name, (unsigned long long)mt->checksum, (unsigned long long)h);
+    if (mt->dtype == MAT_TERNARY) {
+        const float *scale = (const float *)p;
+        for (int r = 0; r < mt->rows; r++)
+            if (!isfinite(scale[r]) || scale[r] < 0)
+                return fail(err, errlen, "%s: tensor %s: scale of row %d is %g (must be finite, >= 0)", mf->path,
+                            mt->name, r, scale[r]);
+        const uint8_t *trits = p + (size_t)mt->rows * 4;
+        size_t n = ternary_packed_bytes(mt->rows, mt->cols);
+        for (size_t i = 0; i < n; i++)
+            if (trits[i] > 242)
+                return fail(err, errlen, "%s: tensor %s: packed byte %zu is %d (5 trits never exceed 242)", mf->path,
+                            mt->name, i, trits[i]);
+    }
+    return 0;
+}
+
+int model_verify(const ModelFile *mf, char *err, size_t errlen) {
+    for (int i = 0; i < mf->n_tensors; i++)
+        if (check_tensor_bytes(mf, &mf->t[i], err, errlen)) return -1;
+    return 0;
+}
+
+const ModelTensor *model_tensor(const ModelFile *mf, const char *name) {
+    for (int i = 0; i < mf->n_tensors; i++)
+        if (!strcmp(mf->t[i].name, name)) return &mf->t[i];
+    return NULL;
+}
+
+char *model_meta_json(const ModelFile *mf, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(mf->meta, key);
+    if (!v || cJSON_IsNull(v)) return NULL;
+    return cJSON_PrintUnformatted(v);
+}
+
+// Points w's views at the tensors; vectors are converted into one owned block of real.
+static void fill_weights(ModelFile *mf, const ModelConfig *c) {
+    size_t nvec = 0;
+    for (int i = 0; i < mf->n_tensors; i++)
+        if (mf->t[i].cols == 1 && (mf->t[i].kind == TK_NORM || mf->t[i].kind == TK_BIAS)) nvec += mf->t[i].rows;
+    mf->owned = xmalloc(sizeof(real) * (nvec ? nvec : 1));
+    memset(&mf->w, 0, sizeof mf->w);
+    mf->w.cfg = *c;
+    size_t at = 0;
+    for (int i = 0; i < mf->n_tensors; i++) {
+        const ModelTensor *mt = &mf->t[i];
+        const uint8_t *p = mf->base + mt->offset;
+        TensorInfo ti = { .kind = mt->kind, .layer = mt->layer, .rows = mt->rows, .cols = mt->cols };
+        snprintf(ti.name, sizeof ti.name, "%s", mt->name);
+        if (mt->kind == TK_NORM || mt->kind == TK_BIAS) {
+            real *v = mf->owned + at;
+            for (int j = 0; j < mt->rows; j++) {
+                float f;
+                if (mt->dtype == MAT_BF16) { uint16_t h; memcpy(&h, p + 2 * j, 2); f = bf16_to_f32(h); }
+                else memcpy(&f, p + 4 * (size_t)j, 4);
+                v[j] = (real)f;
+            }
+            *weights_vec(&mf->w, &ti) = v;
+            at += mt->rows;
+        } else {
+            Mat *m = weights_mat(&mf->w, &ti);
+            if (mt->dtype == MAT_TERNARY)
+                *m = (Mat){ MAT_TERNARY, mt->rows, mt->cols, p + (size_t)mt->rows * 4, (const float *)p };
+            else
+                *m = (Mat){ mt->dtype, mt->rows, mt->cols, p, NULL };
+        }
+    }
+    if (c->tied) mf->w.head = mf->w.embed;
+}
+
+int model_parse(ModelFile *mf, const void *data, size_t size, const char *name, int flags,
+                char *err, size_t errlen) {
+    memset(mf, 0, sizeof *mf);
+    snprintf(mf->path, sizeof mf->path, "%s", name);
+    mf->base = data;
+    mf->size = size;
+    const char *path = mf->path;
+    const uint8_t *h = data;
+    if (size < MODEL_HEADER_BYTES || memcmp(h, MODEL_MAGIC, 8)) {
+        if (size >= 8 && !memcmp(h, MODEL_MAGIC, 8))
+            return fail(err, errlen, "%s: truncated header (%zu bytes, need %d)", path, size, MODEL_HEADER_BYTES);
+        return fail(err, errlen, "%s: bad magic: not a sweep model file", path);
+    }
+    mf->version = (int)get_u32(h + 8);
+    if (get_u32(h + 8) != MODEL_VERSION)
+        return fail(err, errlen, "%s: unsupported model file version %u (this build reads %d)", path, get_u32(h + 8), MODEL_VERSION);
+    uint64_t meta_len = get_u64(h + 16), data_off = get_u64(h + 24), file_size = get_u64(h + 32);
+    if (file_size != size)
+        return fail(err, errlen, "%s: truncated or padded: header says %llu bytes, file has %zu", path,
+                    (unsigned long long)file_size, size);
+    if (meta_len > size - MODEL_HEADER_BYTES || data_off % MODEL_ALIGN || data_off < MODEL_HEADER_BYTES + meta_len || data_off > size)
+        return fail(err, errlen, "%s: metadata length %llu or data offset %llu out of bounds", path,
+                    (unsigned long long)meta_len, (unsigned long long)data_off);
+    const char *meta = (const char *)h + MODEL_HEADER_BYTES;
+    if (fnv1a64(meta, meta_len, FNV1A64_INIT) != get_u64(h + 40))
+        return fail(err, errlen, "%s: metadata checksum mismatch", path);
+    mf->meta = cJSON_ParseWithLength(meta, meta_len);
+    if (!cJSON_IsObject(mf->meta)) { model_close(mf); return fail(err, errlen, "%s: metadata is not a JSON object", path); }
+
+    ModelConfig c;
+    if (parse_config(&c, cJSON_GetObjectItemCaseSensitive(mf->meta, "config"), path, err, errlen)) goto bad;
+    const cJSON *tensors = cJSON_GetObjectItemCaseSensitive(mf->meta, "tensors");
+    if (!cJSON_IsArray(tensors)) { fail(err, errlen, "%s: metadata field tensors: missing or not an array", path); goto bad; }
+    int n = weights_n_tensors(&c);
+    TensorInfo *want = xmalloc(sizeof *want * n);
+    weights_tensors(&c, want);
+    mf->t = xcalloc((size_t)n, sizeof *mf->t);
+    mf->n_tensors = n;
+    char *seen = xcalloc((size_t)n, 1);
+    const cJSON *e;
+    int k = 0, rc = 0;
+    cJSON_ArrayForEach(e, tensors) {
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, "name");
+        if (!cJSON_IsString(nm)) { rc = fail(err, errlen, "%s: tensors[%d]: name missing or not a string", path, k); break; }
+        int j = 0;
+        while (j < n && strcmp(want[j].name, nm->valuestring)) j++;
+        if (j == n) { rc = fail(err, errlen, "%s: tensor %.80s: not a tensor of this config", path, nm->valuestring); break; }
+        if (seen[j]) { rc = fail(err, errlen, "%s: tensor %s: listed twice", path, want[j].name); break; }
+        seen[j] = 1;
+        if ((rc = parse_tensor(&mf->t[j], e, &want[j], data_off, size, path, err, errlen))) break;
+        k++;
+    }
+    for (int j = 0; !rc && j < n; j++)
+        if (!seen[j]) rc = fail(err, errlen, "%s: tensor %s: missing", path, want[j].name);
+    free(seen);
+    free(want);
+    if (rc) goto bad;
+    if (!(flags & MODEL_SKIP_CHECKSUMS) && model_verify(mf, err, errlen)) goto bad;
+    fill_weights(mf, &c);
+    return 0;
+bad:
+    mf->mapped = 0;   // the caller owns the bytes
+    model_close(mf);
+    return -1;
+}
+
+int model_open(ModelFile *mf, const char *path, int flags, char *err, size_t errlen) {
+    memset(mf, 0, sizeof *mf);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return fail(err, errlen, "%s: not a regular file", path);
+    }
+    size_t size = (size_t)st.st_size;
+    if (size < MODEL_HEADER_BYTES) {   // mmap of an empty file fails; parse gives the message
+        uint8_t small[MODEL_HEADER_BYTES];
+        ssize_t got = read(fd, small, sizeof small);
+        close(fd);
+        return model_parse(mf, small, got > 0 ? (size_t)got : 0, path, flags, err, errlen);
+    }
+    void *map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) return fail(err, errlen, "%s: cannot map: %s", path, strerror(errno));
+    if (model_parse(mf, map, size, path, flags, err, errlen)) {
+        munmap(map, size);
+        return -1;
+    }
+    mf->mapped = 1;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+void model_write_options_default(ModelWriteOptions *o) {
+    *o = (ModelWriteOptions){ .matrix_dtype = MAT_F32, .embed_dtype = MAT_F32, .head_dtype = MAT_F32,
+                              .vector_dtype = MAT_F32 };
+}
+
+static cJSON *config_json(const ModelConfig *c) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "dim", c->dim);
+    cJSON_AddNumberToObject(o, "n_layers", c->n_layers);
+    cJSON_AddNumberToObject(o, "n_heads", c->n_heads);
+    cJSON_AddNumberToObject(o, "n_kv_heads", c->n_kv_heads);
+    cJSON_AddNumberToObject(o, "ffn_dim", c->ffn_dim);
+    cJSON_AddNumberToObject(o, "vocab", c->vocab);
+    cJSON_AddNumberToObject(o, "context", c->context);
+    cJSON_AddNumberToObject(o, "rope_theta", c->rope_theta);
+    cJSON_AddNumberToObject(o, "norm_eps", c->norm_eps);
+    cJSON_AddBoolToObject(o, "tied", c->tied);
+    cJSON_AddBoolToObject(o, "qkv_bias", c->qkv_bias);
+    return o;
+}
+
+static const char *kind_dtype_key(TensorKind k) {
+    return k == TK_EMBED ? "embed" : k == TK_HEAD ? "head" : k == TK_MATRIX ? "matrices" : "vectors";
+}
+
+typedef struct {
+    TensorInfo info;
+    MatType dtype;
+    size_t offset, nbytes;   // offset from the data start
+    uint64_t checksum;
+    const Mat *src;          // matrices
+    const real *vec;         // vectors
+} WriteTensor;
+
+static char *metadata_text(const ModelConfig *c, const ModelWriteOptions *o, const WriteTensor *wt, int n,
+                           char *err, size_t errlen) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "format", "sweep model");
+    cJSON_AddItemToObject(root, "config", config_json(c));
+    cJSON *tok = o->tokenizer_json ? cJSON_Parse(o->tokenizer_json) : cJSON_CreateNull();
+    if (!tok) {
+        cJSON_Delete(root);
+        fail(err, errlen, "tokenizer metadata is not valid JSON");
+        return NULL;
+    }
+    cJSON_AddItemToObject(root, "tokenizer", tok);
+    cJSON *q = cJSON_AddObjectToObject(root, "quantization");
+    int any_ternary = 0;
+    for (int i = 0; i < n; i++) {
+        const char *key = kind_dtype_key(wt[i].info.kind);
+        if (!cJSON_GetObjectItemCaseSensitive(q, key)) cJSON_AddStringToObject(q, key, model_dtype_name(wt[i].dtype));
+        any_ternary |= wt[i].dtype == MAT_TERNARY;
+    }
+    if (any_ternary)
+        cJSON_AddStringToObject(q, "ternary",
+            "trits {-1,0,+1} times one absmean scale per output row (BitNet b1.58 per row): "
+            "trit = clamp(round(w / mean|w_row|), -1, 1); data = float32 scale[rows], then 5 trits per "
+            "byte as base-3 digits (trit + 1), lowest digit first, each row starting on a byte");
+    if (o->source) cJSON_AddStringToObject(root, "source", o->source);
+    cJSON *arr = cJSON_AddArrayToObject(root, "tensors");
+    for (int i = 0; i < n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", wt[i].info.name);
+        cJSON_AddStringToObject(e, "dtype", model_dtype_name(wt[i].dtype));
+        cJSON *shape = cJSON_AddArrayToObject(e, "shape");
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber(wt[i].info.rows));
+        if (wt[i].info.kind != TK_NORM && wt[i].info.kind != TK_BIAS)
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber(wt[i].info.cols));
+        cJSON_AddNumberToObject(e, "offset", (double)wt[i].offset);
+        cJSON_AddNumberToObject(e, "nbytes", (double)wt[i].nbytes);
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)wt[i].checksum);
+        cJSON_AddStringToObject(e, "fnv1a64", hex);
+        cJSON_AddItemToArray(arr, e);
+    }
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    return text;
+}
+
+typedef struct {
+    FILE *f;
+    uint64_t hash;
+    int failed;
+} Sink;
+
+static void sink_write(Sink *s, const void *p, size_t n) {
+    s->hash = fnv1a64(p, n, s->hash);
+    if (!s->failed && fwrite(p, 1, n, s->f) != n) s->failed = 1;
+}
+
+// Streams one tensor in its target dtype, converting row by row from any source storage.
+static void write_tensor(Sink *s, const WriteTensor *t) {
+    int rows = t->info.rows, cols = t->info.cols;
+    if (t->vec) {
+        for (int r = 0; r < rows; r++) {
+            float f = (float)t->vec[r];
+            if (t->dtype == MAT_BF16) { uint16_t h = f32_to_bf16(f); sink_write(s, &h, 2); }
+            else sink_write(s, &f, 4);
+        }
+        return;
+    }
+    const Mat *m = t->src;
+    if (m->type == t->dtype && m->type != MAT_REAL) {   // same storage: bytes pass through unchanged
+        if (m->type == MAT_TERNARY) {
+            sink_write(s, m->scale, (size_t)rows * 4);
+            sink_write(s, m->data, ternary_packed_bytes(rows, cols));
+        } else {
+            sink_write(s, m->data, model_dtype_bytes(m->type, rows, cols));
+        }
+        return;
+    }
+    real *row = xmalloc(sizeof(real) * cols);
+    float *f = xmalloc(sizeof(float) * cols);
+    if (t->dtype == MAT_TERNARY) {
+        size_t rb = ternary_packed_bytes(1, cols);
+        float *scale = xmalloc(sizeof(float) * rows);
+        uint8_t *packed = xmalloc(rb * rows);
+        for (int r = 0; r < rows; r++) {
+            mat_decode_row(row, m, r);
+            for (int c = 0; c < cols; c++) f[c] = (float)row[c];
+            ternary_quantize_rows(packed + rb * r, scale + r, f, 1, cols);
+        }
+        sink_write(s, scale, (size_t)rows * 4);
+        sink_write(s, packed, rb * rows);
+        free(scale);
+        free(packed);
+    } else {
+        uint16_t *h = xmalloc(sizeof(uint16_t) * cols);
+        for (int r = 0; r < rows; r++) {
+            mat_decode_row(row, m, r);
+            for (int c = 0; c < cols; c++) f[c] = (float)row[c];
+            if (t->dtype == MAT_BF16) {
+                for (int c = 0; c < cols; c++) h[c] = f32_to_bf16(f[c]);
+                sink_write(s, h, sizeof(uint16_t) * cols);
+            } else {
+                sink_write(s, f, sizeof(float) * cols);
+            }
+        }
+        free(h);
+    }
+    free(row);
+    free(f);
+}
+
+static void write_header(uint8_t *hdr, size_t meta_len, size_t data_off, size_t file_size, uint64_t meta_sum) {
+    memset(hdr, 0, MODEL_HEADER_BYTES);
+    memcpy(hdr, MODEL_MAGIC, 8);
+    put_u32(hdr + 8, MODEL_VERSION);
+    put_u64(hdr + 16, meta_len);
+    put_u64(hdr + 24, data_off);
+    put_u64(hdr + 32, file_size);
+    put_u64(hdr + 40, meta_sum);
+}
+
+int model_write(const char *path, const Weights *w, const ModelWriteOptions *o, char *err, size_t errlen) {
+    const ModelConfig *c = &w->cfg;
+    const char *bad = config_check(c);
+    if (bad) return fail(err, errlen, "%s: config: %s", path, bad);
+    if (c->n_layers > SWEEP_MAX_LAYERS) return fail(err, errlen, "%s: config: more than %d layers", path, SWEEP_MAX_LAYERS);
+    MatType allowed_vec = o->vector_dtype;
+    if (allowed_vec != MAT_F32 && allowed_vec != MAT_BF16)
+        return fail(err, errlen, "%s: norms and biases must be f32 or bf16", path);
+    int n = weights_n_tensors(c);
+    TensorInfo *info = xmalloc(sizeof *info * n);
+    weights_tensors(c, info);
+    WriteTensor *wt = xcalloc((size_t)n, sizeof *wt);
+    Weights view = *w;   // weights_mat/vec take a mutable view; nothing is written through it
+    size_t off = 0;
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        wt[i].info = info[i];
+        TensorKind k = info[i].kind;
+        if (k == TK_NORM || k == TK_BIAS) {
+            wt[i].vec = *weights_vec(&view, &info[i]);
+            wt[i].dtype = o->vector_dtype;
+            if (!wt[i].vec) { rc = fail(err, errlen, "%s: tensor %s: no data in the weights view", path, info[i].name); break; }
+        } else {
+            wt[i].src = weights_mat(&view, &info[i]);
+            wt[i].dtype = k == TK_EMBED ? o->embed_dtype : k == TK_HEAD ? o->head_dtype : o->matrix_dtype;
+            if (!wt[i].src || !wt[i].src->data || wt[i].src->rows != info[i].rows || wt[i].src->cols != info[i].cols) {
+                rc = fail(err, errlen, "%s: tensor %s: missing or shaped unlike the config", path, info[i].name);
+                break;
+            }
+            if (wt[i].dtype != MAT_F32 && wt[i].dtype != MAT_BF16 && wt[i].dtype != MAT_TERNARY) {
+                rc = fail(err, errlen, "%s: tensor %s: dtype must be f32, bf16 or ternary", path, info[i].name);
+                break;
+            }
+        }
+        wt[i].nbytes = model_dtype_bytes(wt[i].dtype, info[i].rows, info[i].cols);
+        wt[i].offset = off;
+        off = align_up(off + wt[i].nbytes);
+    }
+    free(info);
+    if (rc) { free(wt); return -1; }
+    size_t data_bytes = off;
+
+    // Checksums are fixed-width hex, so the metadata has the same length before and after them.
+    char *meta = metadata_text(c, o, wt, n, err, errlen);
+    if (!meta) { free(wt); return -1; }
+    size_t meta_len = strlen(meta), data_off = align_up(MODEL_HEADER_BYTES + meta_len);
+    size_t file_size = data_off + data_bytes;
+
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) { free(meta); free(wt); return fail(err, errlen, "%s: cannot create: %s", tmp, strerror(errno)); }
+    static const uint8_t zeros[MODEL_ALIGN];
+    uint8_t hdr[MODEL_HEADER_BYTES];
+    write_header(hdr, meta_len, data_off, file_size, 0);
+    Sink s = { f, 0, 0 };
+    sink_write(&s, hdr, sizeof hdr);
+    sink_write(&s, meta, meta_len);
+    sink_write(&s, zeros, data_off - MODEL_HEADER_BYTES - meta_len);
+    size_t at = 0;
+    for (int i = 0; i < n && !s.failed; i++) {
+        sink_write(&s, zeros, wt[i].offset - at);
+        s.hash = FNV1A64_INIT;
+        write_tensor(&s, &wt[i]);
+        wt[i].checksum = s.hash;
+        at = wt[i].offset + wt[i].nbytes;
+    }
+    sink_write(&s, zeros, data_bytes - at);
+    free(meta);
+    meta = s.failed ? NULL : metadata_text(c, o, wt, n, err, errlen);
+    if (meta && strlen(meta) == meta_len) {
+        write_header(hdr, meta_len, data_off, file_size, fnv1a64(meta, meta_len, FNV1A64_INIT));
+        if (fseek(f, 0, SEEK_SET) || fwrite(hdr, 1, sizeof hdr, f) != sizeof hdr || fwrite(meta, 1, meta_len, f) != meta_len)
+            s.failed = 1;
+    } else {
+        s.failed = 1;
+    }
+    free(meta);
+    free(wt);
+    if (fflush(f) || fsync(fileno(f))) s.failed = 1;
+    if (fclose(f)) s.failed = 1;
+    if (s.failed || rename(tmp, path)) {
+        int e = errno;
+        unlink(tmp);
+        return fail(err, errlen, "%s: write failed: %s", path, strerror(e ? e : EIO));
+    }
+    return 0;
+}

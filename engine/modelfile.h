@@ -1,0 +1,85 @@
+// Model files: one file per model, memory-mapped read-only and pointed into, never copied whole.
+//
+// Layout (all integers little-endian):
+//   0   "SWEEPMDL"                 magic
+//   8   u32 version (1)            12  u32 reserved (0)
+//   16  u64 metadata length        24  u64 data offset (multiple of 64)
+//   32  u64 file size              40  u64 FNV-1a 64 of the metadata bytes
+//   48  16 reserved bytes (0)
+//   64  metadata: JSON text {"format", "config", "tokenizer", "quantization", "source", "tensors"}
+//   data offset: tensors, each at a multiple of 64 bytes from the data offset
+// A tensor entry: {"name", "dtype": "f32" | "bf16" | "ternary", "shape": [rows, cols] or [n],
+//   "offset" (bytes from the data offset), "nbytes", "fnv1a64": 16 hex digits of its bytes}.
+// Ternary data: float32 scale[rows] (absmean per output row), then the packed trits of
+// engine/ternary.h (5 per byte, each row starting on a byte). Norms and biases are f32 or bf16
+// vectors. Tensor names and shapes are weights_tensors() of the config; order is free.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include "engine/weights.h"
+
+#define MODEL_MAGIC "SWEEPMDL"
+#define MODEL_VERSION 1
+#define MODEL_HEADER_BYTES 64
+#define MODEL_ALIGN 64
+
+typedef struct {
+    char name[80];
+    MatType dtype;          // MAT_F32, MAT_BF16 or MAT_TERNARY
+    TensorKind kind;
+    int layer;
+    int rows, cols;         // vectors: cols == 1, stored with shape [rows]
+    size_t offset, nbytes;  // offset from the start of the file
+    uint64_t checksum;
+} ModelTensor;
+
+struct cJSON;
+
+typedef struct {
+    char path[512];
+    const uint8_t *base;     // the mapping, or the caller's buffer for model_parse
+    size_t size;
+    int mapped;
+    int version;
+    struct cJSON *meta;      // the parsed metadata (config, tokenizer, quantization, source, tensors)
+    int n_tensors;
+    ModelTensor *t;
+    Weights w;               // matrices point into the mapping; vectors live in `owned`
+    real *owned;
+} ModelFile;
+
+enum {
+    MODEL_SKIP_CHECKSUMS = 1,   // trust tensor bytes (a rank whose node leader already verified)
+};
+
+// Maps path read-only and fills mf. 0 ok; -1 with one line naming the file (and tensor) in err.
+int model_open(ModelFile *mf, const char *path, int flags, char *err, size_t errlen);
+// The same over bytes already in memory (the fuzz target; tests). data must outlive mf.
+int model_parse(ModelFile *mf, const void *data, size_t size, const char *name, int flags,
+                char *err, size_t errlen);
+void model_close(ModelFile *mf);
+// Checksums of every tensor, trit bytes below 243 and finite ternary scales. 0 ok, -1 with err.
+int model_verify(const ModelFile *mf, char *err, size_t errlen);
+// The tensor of that name, or NULL.
+const ModelTensor *model_tensor(const ModelFile *mf, const char *name);
+// A top-level metadata field printed as JSON (malloc'd), or NULL when absent or null.
+char *model_meta_json(const ModelFile *mf, const char *key);
+
+const char *model_dtype_name(MatType t);   // "f32", "bf16", "ternary"
+int model_dtype_parse(const char *s, MatType *t);   // 0 ok, -1 unknown
+// Bytes a tensor of that dtype and shape occupies in a file.
+size_t model_dtype_bytes(MatType t, int rows, int cols);
+
+typedef struct {
+    MatType matrix_dtype;        // the layers' projections: f32, bf16 or ternary
+    MatType embed_dtype;         // token embedding
+    MatType head_dtype;          // untied output head
+    MatType vector_dtype;        // norms and biases: f32 or bf16
+    const char *tokenizer_json;  // JSON value stored under "tokenizer" (NULL: null)
+    const char *source;          // free text under "source" (NULL: omitted)
+} ModelWriteOptions;
+
+void model_write_options_default(ModelWriteOptions *o);   // everything f32
+// Writes w (any storage types) to path atomically (temporary file, then rename). Tensors stored in
+// their own dtype are copied bytewise; others are converted (ternary: quantised per row).
+int model_write(const char *path, const Weights *w, const ModelWriteOptions *o, char *err, size_t errlen);
