@@ -1,0 +1,177 @@
+// The float build's own code paths (the AVX-512 exp, softmax, cross-entropy and SiLU kernels)
+// against the same formulas written out naively in double. The gradients themselves are proven by
+// finite differences in tests/unit64/test_ops_grad.c; this checks that the float kernels agree.
+// Tolerances are a few float ulps, tight enough that an exp polynomial off by 1e-6 fails.
+#include "engine/ops.h"
+#include "engine/rng.h"
+#include "testlib.h"
+#include <stdlib.h>
+#include <string.h>
+
+static Rng rng;
+
+static float *rnd(long n, double scale) {
+    float *a = malloc((size_t)n * sizeof(float));
+    for (long i = 0; i < n; i++) a[i] = (float)(scale * (2 * rng_uniform(&rng) - 1));
+    return a;
+}
+
+static void test_cross_entropy(void) {
+    int n = 6, V = 8192 + 5;   // a masked tail after the full vectors
+    float *logits = rnd((long)n * V, 20);
+    int targets[6] = { 0, 8196, -1, 4000, 17, 8191 };
+    logits[3 * V + 9] = -INFINITY;   // a banned token
+    float nll[6];
+    double loss = cross_entropy_forward(logits, targets, n, V, nll);
+
+    double *ref = malloc(sizeof(double) * n * V);   // softmax rows in double
+    double total = 0, worst = 0;
+    for (int i = 0; i < n; i++) {
+        const float *l = logits + (long)i * V;
+        double mx = -INFINITY, z = 0;
+        for (int j = 0; j < V; j++) mx = fmax(mx, l[j]);
+        for (int j = 0; j < V; j++) z += exp((double)l[j] - mx);
+        for (int j = 0; j < V; j++) ref[(long)i * V + j] = exp((double)l[j] - mx) / z;
+        if (targets[i] < 0) continue;
+        double r = mx + log(z) - l[targets[i]];
+        worst = fmax(worst, tl_relerr(nll[i], r, 1));
+        total += r;
+    }
+    CHECK(worst < 2e-6, "cross-entropy row losses vs double: %.3e", worst);
+    CHECK(tl_relerr(loss, total / 5, 1) < 2e-6, "cross-entropy mean over 5 rows: %.8g vs %.8g", loss, total / 5);
+
+    // backward, in place over a copy of the logits
+    float *d = malloc(sizeof(float) * n * V);
+    memcpy(d, logits, sizeof(float) * n * V);
+    float dloss = 2.5f;
+    cross_entropy_backward(d, d, targets, n, V, dloss);
+    double wb = 0;
+    int zero_ignored = 1;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < V; j++) {
+            double g = targets[i] < 0 ? 0 : (ref[(long)i * V + j] - (j == targets[i])) * dloss / 5;
+            if (targets[i] < 0) zero_ignored &= d[(long)i * V + j] == 0;
+            else wb = fmax(wb, fabs(d[(long)i * V + j] - g) / (fabs(g) + 1e-7));
+        }
+    CHECK(wb < 6e-7, "cross-entropy backward (in place) vs double softmax - onehot: %.3e", wb);
+    CHECK(zero_ignored, "cross-entropy backward zeroes ignored rows");
+
+    // a NaN logit must surface in the loss (divergence detection depends on it)
+    logits[4 * V + 100] = NAN;
+    CHECK(isnan(cross_entropy_forward(logits, targets, n, V, NULL)), "a NaN logit gives a NaN loss");
+    free(d); free(ref); free(logits);
+}
+
+static void test_swiglu(void) {
+    long n = 16 * 40 + 7;
+    float *g = rnd(n, 30), *u = rnd(n, 3), *dout = rnd(n, 1), *out = malloc(sizeof(float) * n);
+    g[0] = -100; g[1] = 100; g[2] = 0; g[3] = -1e30f; g[4] = 88.5f; g[5] = -88.5f;
+    swiglu_forward(out, g, u, n);
+    float *dg = malloc(sizeof(float) * n), *du = malloc(sizeof(float) * n);
+    for (long i = 0; i < n; i++) { dg[i] = 1; du[i] = -1; }
+    swiglu_backward(dg, du, dout, g, u, n);
+    double wf = 0, wg = 0, wu = 0;
+    for (long i = 0; i < n; i++) {
+        double gd = g[i], s = 1 / (1 + exp(-gd));
+        double f = gd * s * u[i];
+        double rg = 1 + dout[i] * u[i] * s * (1 + gd * (1 - s)), ru = -1 + dout[i] * gd * s;
+        wf = fmax(wf, tl_relerr(out[i], f, 1e-6));
+        wg = fmax(wg, tl_relerr(dg[i], rg, 1));   // floor 1: the gradient was added onto 1
+        wu = fmax(wu, tl_relerr(du[i], ru, 1));
+    }
+    CHECK(wf < 5e-7, "swiglu forward vs double: %.3e", wf);
+    CHECK(wg < 2e-6 && wu < 2e-6, "swiglu backward (accumulating) vs double: gate %.3e up %.3e", wg, wu);
+    free(g); free(u); free(dout); free(out); free(dg); free(du);
+}
+
+static void test_rmsnorm(void) {
+    int n = 5, D = 256 + 9;
+    float *x = rnd((long)n * D, 3), *gain = rnd(D, 2), *out = malloc(sizeof(float) * n * D), rstd[5];
+    rmsnorm_forward(out, rstd, x, gain, n, D, 1e-5);
+    double w = 0;
+    for (int i = 0; i < n; i++) {
+        double ms = 0;
+        for (int j = 0; j < D; j++) ms += (double)x[i * D + j] * x[i * D + j] / D;
+        for (int j = 0; j < D; j++)
+            w = fmax(w, tl_relerr(out[i * D + j], x[i * D + j] / sqrt(ms + 1e-5) * gain[j], 1e-3));
+    }
+    CHECK(w < 2e-6, "rmsnorm forward vs double: %.3e", w);
+    free(x); free(gain); free(out);
+}
+
+// Attention over three and a bit blocks of query rows, against double formulas written out.
+static void test_attention(void) {
+    int B = 2, T = 200, H = 4, KV = 2, hd = 64, grp = H / KV;
+    long nq = (long)B * T * H * hd, nk = (long)B * T * KV * hd;
+    float *q = rnd(nq, 1), *k = rnd(nk, 1), *v = rnd(nk, 1), *dout = rnd(nq, 1);
+    float *out = malloc(sizeof(float) * nq), *att = malloc(sizeof(float) * B * H * T * T);
+    float *dq = calloc(nq, sizeof(float)), *dk = calloc(nk, sizeof(float)), *dv = calloc(nk, sizeof(float));
+    float *scratch = malloc(sizeof(float) * T * T);
+    attention_forward(out, att, q, k, v, B, T, H, KV, hd);
+    attention_backward(dq, dk, dv, dout, att, q, k, v, B, T, H, KV, hd, scratch);
+
+    double *rdq = calloc(nq, sizeof(double)), *rdk = calloc(nk, sizeof(double)), *rdv = calloc(nk, sizeof(double));
+    double *p = malloc(sizeof(double) * T), *dp = malloc(sizeof(double) * T);
+    double wo = 0, wp = 0, wmask = 0, sc = 1 / sqrt(hd);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            int g = h / grp;
+            for (int t = 0; t < T; t++) {
+                const float *qt = q + (((long)b * T + t) * H + h) * hd, *dot = dout + (((long)b * T + t) * H + h) * hd;
+                double z = 0, mx = -INFINITY, pd = 0;
+                for (int s = 0; s <= t; s++) {
+                    const float *ks = k + (((long)b * T + s) * KV + g) * hd;
+                    double d = 0;
+                    for (int j = 0; j < hd; j++) d += (double)qt[j] * ks[j];
+                    p[s] = d * sc;
+                    mx = fmax(mx, p[s]);
+                }
+                for (int s = 0; s <= t; s++) z += (p[s] = exp(p[s] - mx));
+                const float *arow = att + (((long)b * H + h) * T + t) * T;
+                for (int s = 0; s < T; s++) {
+                    if (s <= t) { p[s] /= z; wp = fmax(wp, fabs(arow[s] - p[s])); }
+                    else wmask = fmax(wmask, fabs(arow[s]));
+                }
+                for (int j = 0; j < hd; j++) {
+                    double o = 0;
+                    for (int s = 0; s <= t; s++) o += p[s] * v[(((long)b * T + s) * KV + g) * hd + j];
+                    wo = fmax(wo, fabs(out[(((long)b * T + t) * H + h) * hd + j] - o));
+                }
+                // dP = dout . v, dS = P (dP - sum P dP), dq = dS k sc, dk += dS q sc, dv += P dout
+                for (int s = 0; s <= t; s++) {
+                    const float *vs = v + (((long)b * T + s) * KV + g) * hd;
+                    double d = 0;
+                    for (int j = 0; j < hd; j++) d += (double)dot[j] * vs[j];
+                    dp[s] = d;
+                    pd += p[s] * d;
+                }
+                for (int s = 0; s <= t; s++) {
+                    double ds = p[s] * (dp[s] - pd) * sc;
+                    long ko = (((long)b * T + s) * KV + g) * hd, qo = (((long)b * T + t) * H + h) * hd;
+                    for (int j = 0; j < hd; j++) {
+                        rdq[qo + j] += ds * k[ko + j];
+                        rdk[ko + j] += ds * q[qo + j];
+                        rdv[ko + j] += p[s] * dout[qo + j];
+                    }
+                }
+            }
+        }
+    CHECK(wp < 1.5e-7, "attention probabilities vs double: max abs diff %.3e", wp);
+    CHECK(wmask == 0, "attention: masked probabilities are exactly 0");
+    CHECK(wo < 2e-6, "attention output vs double: max abs diff %.3e", wo);
+    double wq = 0, wk = 0, wv = 0;
+    for (long i = 0; i < nq; i++) wq = fmax(wq, fabs(dq[i] - rdq[i]));
+    for (long i = 0; i < nk; i++) { wk = fmax(wk, fabs(dk[i] - rdk[i])); wv = fmax(wv, fabs(dv[i] - rdv[i])); }
+    CHECK(wq < 5e-6 && wk < 5e-6 && wv < 5e-6, "attention backward vs double: dq %.3e dk %.3e dv %.3e", wq, wk, wv);
+    free(q); free(k); free(v); free(dout); free(out); free(att); free(dq); free(dk); free(dv); free(scratch);
+    free(rdq); free(rdk); free(rdv); free(p); free(dp);
+}
+
+int main(void) {
+    rng_seed(&rng, 11);
+    test_cross_entropy();
+    test_swiglu();
+    test_rmsnorm();
+    test_attention();
+    return tl_finish("test_ops_f32");
+}
