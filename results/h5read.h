@@ -1,0 +1,53 @@
+// Reading a results file (layout in results/h5write.h) back into plain arrays, for `sweep report`,
+// the resume test and other tests. Bad files give -1 and one line naming the file and the field.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include "results/result.h"
+#include "sweeps/plan.h"
+
+typedef struct {
+    char id[17];
+    int ax[AX_SEED + 1];        // indices on the file's axes
+    uint64_t seed;
+    JobStatus status;
+    int attempts;
+    double seconds;
+    int64_t tokens;
+    double final_loss;
+    int64_t adapter_bytes_fp32, adapter_bytes_fp16;
+    int rank;
+    char host[64];
+    char message[256];
+} ResultsJob;
+
+typedef struct {
+    Axis axis[AX_COUNT];        // labels; the seed axis as decimal strings
+    uint64_t *seeds;            // axis[AX_SEED].n
+    size_t n_cells;             // product of the axis sizes
+    double *ppl, *nll, *n_tokens;   // [base][condition][format][train_user][seed][eval_text], NaN: no cell
+    int n_jobs;
+    ResultsJob *jobs;
+    int n_steps;
+    float *loss;                // [n_jobs][n_steps], NaN padded
+    char *spec, *spec_hash, *protocol, *tool_version, *created_by;
+    int n_base_hashes;
+    char **base_hashes;
+} ResultsFile;
+
+int h5_read_results(const char *path, ResultsFile *rf, char *err, size_t errlen);
+void results_file_free(ResultsFile *rf);
+// Position of a cell in the metric arrays; idx holds one index per axis.
+size_t results_cell(const ResultsFile *rf, const int idx[AX_COUNT]);
+// Index of a label on an axis, or -1.
+int results_axis_find(const ResultsFile *rf, int axis, const char *label);
+
+// The adapter kept for a job: *data (malloc'd, *n scalars), its logical shape and format label.
+// 0 found, 1 not kept, -1 error.
+int h5_read_adapter(const char *path, const char *job_id, float **data, size_t *n, int *ndim, int64_t shape[4],
+                    char *format, size_t formatlen, char *err, size_t errlen);
+
+// Compares what a sweep's spec determines: axes, job ids, statuses, tokens, final losses, adapter sizes,
+// every metric, loss curve and kept adapter, bit for bit (NaN cells included). Timing, placement,
+// attempts and messages are not compared. 0 equal; 1 different, the first difference in msg; -1 error.
+int h5_compare_results(const char *a, const char *b, char *msg, size_t msglen);

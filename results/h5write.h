@@ -1,0 +1,37 @@
+// The results file: one HDF5 file per sweep, rebuilt from the plan and the journal's records.
+//
+// Layout (readable by h5py, pandas and xarray.open_dataset(path, engine="h5netcdf") as is):
+//   /base /condition /format /train_user /eval_text   dimension scales: the axis labels (vlen UTF-8)
+//   /seed                                             dimension scale: the seed values (uint64)
+//   /ppl /nll /n_tokens    float64 over (base, condition, format, train_user, seed, eval_text), NaN where
+//                          no cell was asked for or none was recorded yet
+//   /job                   dimension scale: job ids, in plan order, every plan job (pending included)
+//   /job_base /job_condition /job_format /job_train_user /job_seed /status /attempts /seconds /tokens
+//   /final_loss /adapter_bytes /adapter_bytes_fp16 /rank /host /message     the per-job table over job
+//   /step, /loss           loss curves over (job, step), step counted from 1, NaN padded
+//   /adapters/<job id>     the fp32 adapter block (attributes format, shape), outside xarray's root view
+//   root attributes        spec, spec_hash, protocol, tool_version, created_by, base_hashes,
+//                          deterministic_variables
+//
+// Determinism: the metrics, loss curves, adapters, statuses, tokens, final losses and adapter sizes
+// depend on the spec alone, so a sweep killed and resumed any number of times yields the same values
+// as one uninterrupted run (h5_compare_results checks exactly these). seconds, rank, host, attempts
+// and message describe how the run went, live only in the per-job table and are not compared.
+#pragma once
+#include "results/result.h"
+#include "sweeps/plan.h"
+
+// The dataset names of the plan's axes, in axis order.
+extern const char *const h5_dim_names[AX_COUNT];
+
+typedef struct {
+    int n_base_hashes;              // 0, or the size of the base axis
+    const char *const *base_hashes; // content hashes of the base model files, in base axis order
+    const char *created_by;         // e.g. "sweep run"; NULL gives "sweep"
+} H5WriteInfo;
+
+// Writes the file for plan from by_job[plan->n_jobs] (NULL where a job has no record yet), atomically:
+// path.tmp is written, fsynced and renamed over path, so readers only ever see a complete file.
+// 0 ok; -1 with a one-line message naming the path, and no path.tmp left behind.
+int h5_write_results(const char *path, const Plan *plan, const JobResult *const *by_job, const H5WriteInfo *info,
+                     char *err, size_t errlen);
