@@ -11,6 +11,7 @@
 enum { SEQ = 256 };
 
 int main(void) {
+    engine_set_threads(1);   // the team shares two cores
     ModelConfig c = { .dim = 64, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .ffn_dim = 128,
                       .vocab = 128, .context = SEQ, .rope_theta = 10000.0, .norm_eps = 1e-5,
                       .tied = 0, .qkv_bias = 0 };
