@@ -1,9 +1,261 @@
-// Placeholder until this command is built: says so plainly and exits 2.
+// sweep tokenize: train, apply or inspect a byte-level BPE tokenizer (.bpe or Hugging Face tokenizer.json).
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "cli/commands.h"
+#include "engine/tokenizer.h"
+#include "engine/util.h"
+
+static const char usage_text[] =
+    "usage: sweep tokenize train CORPUS... --vocab N -o FILE [--split llama3|gpt2|qwen2] [--special TEXT]... [-q]\n"
+    "       sweep tokenize encode TOKENIZER TEXT [-o TOKENS.bin]\n"
+    "       sweep tokenize decode TOKENIZER TOKENS.bin [-o TEXT]\n"
+    "       sweep tokenize info TOKENIZER [--show N]\n"
+    "\n"
+    "TOKENIZER is a .bpe file written by `train` or a Hugging Face tokenizer.json (byte-level BPE:\n"
+    "GPT-2, Llama 3, Qwen2 style). Token files hold int32 little-endian ids. Without -o, encode prints\n"
+    "the ids as text and decode writes the bytes to stdout. Encoding matches Hugging Face's\n"
+    "encode(text, add_special_tokens=False): special tokens written in the text are recognised.\n";
+
+static int bad_usage(const char *fmt, const char *arg) {
+    fputs("sweep tokenize: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\n(sweep tokenize --help for usage)\n", stderr);
+    return 2;
+}
+
+static int write_file(const char *path, const void *data, size_t n) {
+    FILE *f = !strcmp(path, "-") ? stdout : fopen(path, "wb");
+    if (!f) { fprintf(stderr, "sweep tokenize: %s: cannot write: %s\n", path, strerror(errno)); return 2; }
+    int bad = fwrite(data, 1, n, f) != n;
+    bad |= f == stdout ? fflush(f) != 0 : fclose(f) != 0;
+    if (bad) { fprintf(stderr, "sweep tokenize: %s: write failed: %s\n", path, strerror(errno)); return 2; }
+    return 0;
+}
+
+static Tokenizer *open_tokenizer(const char *path) {
+    char err[512];
+    Tokenizer *t = tokenizer_open(path, err, sizeof err);
+    if (!t) fprintf(stderr, "sweep tokenize: %s\n", err);
+    return t;
+}
+
+static int cmd_train_bpe(int argc, char **argv) {
+    const char *out = NULL, *split = "llama3";
+    long vocab = -1;
+    int quiet = 0, n_files = 0, n_special = 0;
+    const char **files = xcalloc(argc, sizeof *files), **special = xcalloc(argc, sizeof *special);
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--vocab") || !strcmp(a, "-o") || !strcmp(a, "--split") || !strcmp(a, "--special")) {
+            if (i + 1 >= argc) return bad_usage("%s needs a value", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "-o")) out = v;
+            else if (!strcmp(a, "--split")) split = v;
+            else if (!strcmp(a, "--special")) special[n_special++] = v;
+            else {
+                char *end;
+                errno = 0;
+                vocab = strtol(v, &end, 10);
+                if (errno || *end || end == v || vocab < 256 || vocab > (1 << 24))
+                    return bad_usage("--vocab '%s' must be an integer from 256 to 16777216", v);
+            }
+        } else if (!strcmp(a, "-q")) {
+            quiet = 1;
+        } else if (a[0] == '-' && a[1]) {
+            return bad_usage("train: unknown option '%s'", a);
+        } else {
+            files[n_files++] = a;
+        }
+    }
+    if (!n_files) return bad_usage("train: no corpus file given%s", "");
+    if (vocab < 0) return bad_usage("train: --vocab N is required%s", "");
+    if (!out) return bad_usage("train: -o FILE is required%s", "");
+
+    char **texts = xcalloc(n_files, sizeof *texts);
+    size_t *lens = xcalloc(n_files, sizeof *lens), total = 0;
+    for (int i = 0; i < n_files; i++) {
+        texts[i] = read_whole_file(files[i], &lens[i]);
+        if (!texts[i]) {
+            fprintf(stderr, "sweep tokenize: %s: cannot read: %s\n", files[i], strerror(errno));
+            return 2;
+        }
+        total += lens[i];
+    }
+    BpeTrainOptions opt = { .vocab = (int)vocab, .split = split, .special = special, .n_special = n_special,
+                            .verbose = !quiet };
+    BpeTrainStats st;
+    char err[512];
+    double t0 = now_seconds(), c0 = cpu_seconds();
+    Tokenizer *t = tokenizer_train((const char *const *)texts, lens, n_files, &opt, &st, err, sizeof err);
+    if (!t) { fprintf(stderr, "sweep tokenize: train: %s\n", err); return 2; }
+    if (tokenizer_save(t, out, err, sizeof err)) { fprintf(stderr, "sweep tokenize: %s\n", err); return 2; }
+    if (!quiet)
+        fprintf(stderr,
+                "trained %s: vocab %d (%d merges, %d specials) on %.1f MB in %d file(s): %ld pieces, %ld distinct; "
+                "split %.2f s, merges %.2f s, %.2f s CPU\n",
+                out, tokenizer_vocab_size(t), st.merges, n_special, total / 1e6, n_files, st.words, st.unique_words,
+                st.seconds_split, st.seconds_merge, cpu_seconds() - c0);
+    (void)t0;
+    tokenizer_free(t);
+    for (int i = 0; i < n_files; i++) free(texts[i]);
+    free(texts); free(lens); free(files); free(special);
+    return 0;
+}
+
+static int cmd_encode(int argc, char **argv) {
+    const char *out = NULL, *pos[2] = { 0 };
+    int npos = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "-o")) {
+            if (i + 1 >= argc) return bad_usage("-o needs a value%s", "");
+            out = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return bad_usage("encode: unknown option '%s'", argv[i]);
+        } else if (npos < 2) {
+            pos[npos++] = argv[i];
+        } else {
+            return bad_usage("encode: unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (npos != 2) return bad_usage("encode: needs TOKENIZER and TEXT%s", "");
+    Tokenizer *t = open_tokenizer(pos[0]);
+    if (!t) return 2;
+    size_t len;
+    char *text = read_whole_file(pos[1], &len);
+    if (!text) { fprintf(stderr, "sweep tokenize: %s: cannot read: %s\n", pos[1], strerror(errno)); return 2; }
+    int *ids;
+    long n;
+    double t0 = now_seconds();
+    tokenizer_encode(t, text, len, &ids, &n);
+    double dt = now_seconds() - t0;
+    int rc = 0;
+    if (out) {
+        unsigned char *le = xmalloc((size_t)n * 4 + 1);
+        for (long i = 0; i < n; i++) {
+            uint32_t v = (uint32_t)ids[i];
+            le[4 * i] = v & 255; le[4 * i + 1] = (v >> 8) & 255; le[4 * i + 2] = (v >> 16) & 255; le[4 * i + 3] = v >> 24;
+        }
+        rc = write_file(out, le, (size_t)n * 4);
+        free(le);
+        fprintf(stderr, "encoded %s: %zu bytes -> %ld tokens (%.2f bytes/token) in %.2f s (%.1f MB/s)\n", pos[1], len,
+                n, n ? (double)len / n : 0.0, dt, dt > 0 ? len / dt / 1e6 : 0.0);
+    } else {
+        for (long i = 0; i < n; i++) printf(i ? " %d" : "%d", ids[i]);
+        printf("\n");
+    }
+    free(ids);
+    free(text);
+    tokenizer_free(t);
+    return rc;
+}
+
+static int cmd_decode(int argc, char **argv) {
+    const char *out = "-", *pos[2] = { 0 };
+    int npos = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "-o")) {
+            if (i + 1 >= argc) return bad_usage("-o needs a value%s", "");
+            out = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return bad_usage("decode: unknown option '%s'", argv[i]);
+        } else if (npos < 2) {
+            pos[npos++] = argv[i];
+        } else {
+            return bad_usage("decode: unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (npos != 2) return bad_usage("decode: needs TOKENIZER and TOKENS.bin%s", "");
+    Tokenizer *t = open_tokenizer(pos[0]);
+    if (!t) return 2;
+    size_t len;
+    unsigned char *raw = (unsigned char *)read_whole_file(pos[1], &len);
+    if (!raw) { fprintf(stderr, "sweep tokenize: %s: cannot read: %s\n", pos[1], strerror(errno)); return 2; }
+    if (len % 4) {
+        fprintf(stderr, "sweep tokenize: %s: %zu bytes is not a whole number of int32 token ids\n", pos[1], len);
+        return 2;
+    }
+    long n = (long)(len / 4);
+    int *ids = xmalloc((size_t)n * sizeof *ids + 1);
+    for (long i = 0; i < n; i++)
+        ids[i] = (int32_t)((uint32_t)raw[4 * i] | (uint32_t)raw[4 * i + 1] << 8 | (uint32_t)raw[4 * i + 2] << 16 |
+                           (uint32_t)raw[4 * i + 3] << 24);
+    char err[512];
+    size_t nbytes;
+    char *text = tokenizer_decode(t, ids, n, &nbytes, err, sizeof err);
+    if (!text) { fprintf(stderr, "sweep tokenize: %s: %s\n", pos[1], err); return 2; }
+    int rc = write_file(out, text, nbytes);
+    free(text); free(ids); free(raw);
+    tokenizer_free(t);
+    return rc;
+}
+
+static void print_escaped(const char *s, int n) {
+    for (int i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\\') fputs("\\\\", stdout);
+        else if (c >= 0x20 && c < 0x7f) putchar(c);
+        else if (c == '\n') fputs("\\n", stdout);
+        else if (c == '\t') fputs("\\t", stdout);
+        else printf("\\x%02x", c);
+    }
+}
+
+static int cmd_info(int argc, char **argv) {
+    const char *path = NULL;
+    long show = 10;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--show")) {
+            char *end;
+            if (i + 1 >= argc || (show = strtol(argv[++i], &end, 10), *end) || show < 0)
+                return bad_usage("--show needs a count%s", "");
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return bad_usage("info: unknown option '%s'", argv[i]);
+        } else if (!path) {
+            path = argv[i];
+        } else {
+            return bad_usage("info: unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (!path) return bad_usage("info: needs TOKENIZER%s", "");
+    Tokenizer *t = open_tokenizer(path);
+    if (!t) return 2;
+    int v = tokenizer_vocab_size(t), holes = 0;
+    long bytes = 0;
+    for (int id = 0; id < v; id++) {
+        int n;
+        if (!tokenizer_token(t, id, &n)) holes++;
+        else bytes += n;
+    }
+    printf("tokenizer:   %s\n", path);
+    printf("vocab:       %d ids (%d unused)\n", v, holes);
+    printf("merges:      %d\n", tokenizer_n_merges(t));
+    printf("added:       %d special/added tokens\n", tokenizer_n_added(t));
+    printf("pre-tokens:  %s\n", tokenizer_describe(t));
+    printf("mean token:  %.2f bytes\n", v - holes ? (double)bytes / (v - holes) : 0.0);
+    if (show) printf("last %ld ids:\n", show);
+    for (int id = v - (int)(show < v ? show : v); id < v; id++) {
+        int n;
+        const char *s = tokenizer_token(t, id, &n);
+        if (!s) continue;
+        printf("  %7d  \"", id);
+        print_escaped(s, n);
+        printf("\"\n");
+    }
+    tokenizer_free(t);
+    return 0;
+}
 
 int cmd_tokenize(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "sweep tokenize: not built yet\n");
-    return 2;
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage_text, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *sub = argv[1];
+    if (!strcmp(sub, "train")) return cmd_train_bpe(argc - 2, argv + 2);
+    if (!strcmp(sub, "encode")) return cmd_encode(argc - 2, argv + 2);
+    if (!strcmp(sub, "decode")) return cmd_decode(argc - 2, argv + 2);
+    if (!strcmp(sub, "info")) return cmd_info(argc - 2, argv + 2);
+    return bad_usage("'%s' is not a tokenize command (train, encode, decode, info)", sub);
 }

@@ -1,0 +1,77 @@
+// Inside of the tokenizer, shared by tokenizer.c (encode, decode, .bpe files), bpe_train.c and
+// hf_tokenizer.c. Not for use outside these three files.
+#pragma once
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdarg.h>
+#include "engine/tokenizer.h"
+
+// Byte string -> small int array, with keys and values in arenas (vocab lookup, encode cache, word counts).
+typedef struct { uint64_t h; size_t key_off, val_off; uint32_t key_len, val_len; } StrEntry;
+typedef struct {
+    StrEntry *e; size_t cap, n;
+    char *keys; size_t nkeys, capkeys;
+    int *vals; size_t nvals, capvals;
+} StrMap;
+// Returns the entry index or -1; *vals/*nvals receive the value when found.
+long strmap_get(const StrMap *m, const char *key, size_t klen, const int **vals, uint32_t *nvals);
+// Inserts a key known to be absent; returns its entry index.
+long strmap_put(StrMap *m, const char *key, size_t klen, const int *vals, uint32_t nvals);
+void strmap_clear(StrMap *m);
+void strmap_free(StrMap *m);
+
+// (left id, right id) -> (rank, result id)
+typedef struct { uint64_t *key; int *rank, *id; size_t cap, n; } PairMap;
+#define PAIR_KEY(a, b) (((uint64_t)(uint32_t)(a) << 32) | (uint32_t)(b))
+#define PAIR_EMPTY UINT64_MAX
+void pairmap_put(PairMap *m, int a, int b, int rank, int id);
+// index of the pair or -1
+long pairmap_find(const PairMap *m, int a, int b);
+void pairmap_free(PairMap *m);
+
+enum { PRE_SPLIT_ISOLATED = 1, PRE_SPLIT_REMOVED, PRE_SPLIT_KEEP_MATCHES, PRE_PREFIX_SPACE };
+typedef struct { int kind; pcre2_code *re; pcre2_match_data *md; } PreStep;
+
+typedef struct { int id; char *text; int len; int lstrip, rstrip; } AddedToken;
+
+struct Tokenizer {
+    int n_vocab;
+    char *blob; size_t blob_len, blob_cap;
+    size_t *tok_off; int *tok_len;            // tok_len < 0: no token with this id
+    int byte_id[256];                         // token of each single byte
+    int n_merges, merges_cap;
+    int *merge_left, *merge_right, *merge_id; // by rank
+    PairMap merges;
+    int ignore_merges;                        // Hugging Face: a piece found whole in the vocab is one token
+    StrMap vocab;                             // bytes -> id (Hugging Face files, for ignore_merges)
+    AddedToken *added; int n_added;           // sorted by first byte, then longest first
+    int added_start[257];                     // added tokens starting with byte c: [added_start[c], added_start[c+1])
+    PreStep *steps; int n_steps;
+    int own;                                  // a .bpe tokenizer: bytes 0..255, merge r -> 256 + r, then specials
+    char split_name[16];
+    char *describe;
+    StrMap cache;                             // piece bytes -> ids
+};
+
+Tokenizer *tok_new(void);
+// Copies the bytes; grows the vocab to id + 1.
+void tok_set_token(Tokenizer *t, int id, const char *bytes, int len);
+void tok_add_merge(Tokenizer *t, int left, int right, int id);
+void tok_add_added(Tokenizer *t, int id, const char *text, int len, int lstrip, int rstrip);
+// Compiles a regex (UTF, UCP, invalid UTF allowed, JIT); returns -1 with the PCRE2 message in err.
+int tok_add_split(Tokenizer *t, const char *regex, size_t len, int kind, char *err, size_t errlen);
+void tok_add_prefix_space(Tokenizer *t);
+// Indexes the added tokens; call once everything is in.
+void tok_finish(Tokenizer *t);
+// The regex of a built-in split name, or NULL.
+const char *tok_split_regex(const char *name);
+
+// Calls piece() for every pre-tokenized piece and added() for every added token, in text order.
+typedef struct {
+    void (*piece)(void *ctx, const char *p, size_t n);
+    void (*added)(void *ctx, int id);
+    void *ctx;
+} PieceSink;
+void tok_pieces(Tokenizer *t, const char *text, size_t len, const PieceSink *sink);
+
+void tok_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
