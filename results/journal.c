@@ -325,12 +325,24 @@ static int good_record_after(const unsigned char *buf, size_t len, size_t off) {
     return 0;
 }
 
+// A torn header still starts with the magic; anything else is some other file, never truncated.
+static int magic_prefix_differs(const unsigned char *buf, size_t len) {
+    unsigned char magic[4] = {JOURNAL_MAGIC & 0xff, (JOURNAL_MAGIC >> 8) & 0xff, (JOURNAL_MAGIC >> 16) & 0xff,
+                              JOURNAL_MAGIC >> 24};
+    return memcmp(buf, magic, len < 4 ? len : 4) != 0;
+}
+
 int journal_parse(const unsigned char *buf, size_t len, JournalContents *c, char *err, size_t errlen) {
     memset(c, 0, sizeof *c);
     size_t off = 0;
     int nrec = 0;
     while (off < len) {
         size_t rl = record_ok_at(buf, len, off);
+        if (!rl && nrec == 0 && magic_prefix_differs(buf, len)) {
+            set_err(err, errlen, "not a sweep journal (no header record)");
+            journal_contents_free(c);
+            return -1;
+        }
         if (!rl) {
             if (good_record_after(buf, len, off)) {
                 set_err(err, errlen, "record %d at byte %zu is corrupt (bad checksum or framing) and valid "
