@@ -258,10 +258,12 @@ def main():
             res["train_tok_s"] = round(B * T / step, 1)
             res["step_seconds"] = step
             fl = forward_flops(c, B, T) + backward_flops(c, fmt, a.lora_rank, B, T)
+            res["train_flops"] = fl
             res["gflops"] = round(fl / step / 1e9, 2)
         else:
             res["train_tok_s"] = None
             res["step_seconds"] = None
+            res["train_flops"] = None
         dts = []
         with torch.inference_mode():
             for s in range(warmup + steps):
@@ -276,6 +278,7 @@ def main():
         ev = statistics.median(dts)
         res["eval_tok_s"] = round(B * T / ev, 1)
         res["eval_seconds"] = ev
+        res["eval_flops"] = forward_flops(c, B, T)
         res["eval_gflops"] = round(forward_flops(c, B, T) / ev / 1e9, 2)
         if not params:
             res["gflops"] = res["eval_gflops"]

@@ -87,6 +87,7 @@ static double sgemm_gflops(int M, int N, int K) {
 typedef struct {
     AdapterFormat format;
     double step_s, eval_s, train_tok_s, eval_tok_s, gflops, eval_gflops, final_loss, setup_s;
+    double train_flops, eval_flops;   // per step
     size_t trainable;
 } BenchResult;
 
@@ -125,7 +126,8 @@ static int bench_format(BenchResult *r, AdapterFormat f, const Weights *base, co
         }
         r->step_s = median(dt, steps);
         r->train_tok_s = (double)B * T / r->step_s;
-        r->gflops = (model_forward_flops(c, B, T) + model_backward_flops(c, f, lora, B, T)) / r->step_s / 1e9;
+        r->train_flops = model_forward_flops(c, B, T) + model_backward_flops(c, f, lora, B, T);
+        r->gflops = r->train_flops / r->step_s / 1e9;
     }
     for (int s = 1; s <= warmup + steps; s++) {
         double s0 = now_seconds();
@@ -135,7 +137,8 @@ static int bench_format(BenchResult *r, AdapterFormat f, const Weights *base, co
     }
     r->eval_s = median(dt, steps);
     r->eval_tok_s = (double)B * T / r->eval_s;
-    r->eval_gflops = model_forward_flops(c, B, T) / r->eval_s / 1e9;
+    r->eval_flops = model_forward_flops(c, B, T);
+    r->eval_gflops = r->eval_flops / r->eval_s / 1e9;
     if (f == FMT_NONE) r->gflops = r->eval_gflops;   // nothing to train: the forward is the whole job
     free(dt);
     acts_free(acts);
@@ -246,13 +249,15 @@ int cmd_bench(int argc, char **argv) {
         double rss = peak_rss_mib();
         if (json) {
             printf("{\"format\": \"%s\", ", format_name(r.format));
-            if (r.format == FMT_NONE) printf("\"train_tok_s\": null, \"step_seconds\": null, ");
-            else printf("\"train_tok_s\": %.1f, \"step_seconds\": %.6f, ", r.train_tok_s, r.step_s);
-            printf("\"eval_tok_s\": %.1f, \"eval_seconds\": %.6f, \"gflops\": %.2f, \"eval_gflops\": %.2f, "
+            if (r.format == FMT_NONE) printf("\"train_tok_s\": null, \"step_seconds\": null, \"train_flops\": null, ");
+            else printf("\"train_tok_s\": %.1f, \"step_seconds\": %.6g, \"train_flops\": %.0f, ", r.train_tok_s,
+                        r.step_s, r.train_flops);
+            printf("\"eval_tok_s\": %.1f, \"eval_seconds\": %.6g, \"eval_flops\": %.0f, \"gflops\": %.2f, "
+                   "\"eval_gflops\": %.2f, "
                    "\"sgemm_gflops\": %.2f, \"sgemm_ffn_gflops\": %.2f, \"sgemm_head_gflops\": %.2f, "
                    "\"config\": \"%s\", \"batch\": %d, \"seq\": %d, \"threads\": %d, \"steps\": %d, "
                    "\"trainable\": %zu, \"loss\": %.6f, \"peak_rss_mib\": %.1f, \"engine\": \"sweep\"}\n",
-                   r.eval_tok_s, r.eval_s, r.gflops, r.eval_gflops, sg_best, sg[0], sg[2], config, B, T,
+                   r.eval_tok_s, r.eval_s, r.eval_flops, r.gflops, r.eval_gflops, sg_best, sg[0], sg[2], config, B, T,
                    threads, steps, r.trainable, r.final_loss, rss);
         } else {
             if (r.format == FMT_NONE)

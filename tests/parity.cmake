@@ -6,3 +6,9 @@ add_test(NAME parity.torch
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/parity/compare.py
                  --driver $<TARGET_FILE:parity_driver> --workdir ${CMAKE_CURRENT_BINARY_DIR}/parity_work)
 set_tests_properties(parity.torch PROPERTIES LABELS "parity" TIMEOUT 300)
+
+# sweep bench and bench/torch_peer.py on the tiny config: keys, FLOP counts, bad options (not timed)
+add_test(NAME parity.bench_smoke
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/parity/bench_smoke.py
+                 --sweep $<TARGET_FILE:sweep> --peer ${CMAKE_SOURCE_DIR}/bench/torch_peer.py)
+set_tests_properties(parity.bench_smoke PROPERTIES LABELS "parity" TIMEOUT 120)

@@ -1,0 +1,76 @@
+#!/usr/bin/python3
+"""Keeps `sweep bench` and bench/torch_peer.py from rotting without timing anything: both run on the
+tiny config, print one JSON object per format with the agreed keys, count the same FLOPs (so their
+GFLOP/s compare), and `sweep bench` rejects bad options with exit 2 and one line.
+
+usage: bench_smoke.py --sweep build/sweep --peer bench/torch_peer.py
+"""
+import argparse
+import json
+import math
+import subprocess
+import sys
+
+KEYS = ["format", "train_tok_s", "eval_tok_s", "gflops", "sgemm_gflops"]
+ARGS = ["--config", "tiny", "--batch", "2", "--seq", "12", "--steps", "2", "--warmup", "1", "--format", "all",
+        "--json", "--threads", "1"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sweep", required=True)
+    ap.add_argument("--peer", required=True)
+    a = ap.parse_args()
+    passed = failed = 0
+
+    def check(ok, msg):
+        nonlocal passed, failed
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+            print("FAIL " + msg)
+
+    runs = {}
+    for who, cmd in (("sweep", [a.sweep, "bench"] + ARGS), ("torch", ["/usr/bin/python3", a.peer] + ARGS)):
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        check(p.returncode == 0, f"{who}: exit {p.returncode}: {p.stderr.strip()}")
+        objs = []
+        for line in p.stdout.splitlines():
+            try:
+                objs.append(json.loads(line))
+            except ValueError:
+                check(False, f"{who}: not a JSON line: {line!r}")
+        check([o.get("format") for o in objs] == ["none", "norm", "lora", "full"],
+              f"{who}: formats {[o.get('format') for o in objs]}, expected none, norm, lora, full")
+        for o in objs:
+            check(all(k in o for k in KEYS), f"{who}/{o.get('format')}: missing keys {[k for k in KEYS if k not in o]}")
+            for k in ("eval_tok_s", "gflops", "sgemm_gflops"):
+                v = o.get(k)
+                check(isinstance(v, (int, float)) and math.isfinite(v) and v > 0, f"{who}/{o.get('format')}: {k} = {v!r}")
+            trains = o.get("format") != "none"
+            v = o.get("train_tok_s")
+            check((isinstance(v, (int, float)) and v > 0) if trains else v is None,
+                  f"{who}/{o.get('format')}: train_tok_s = {v!r}")
+        runs[who] = {o.get("format"): o for o in objs}
+
+    # the peer must count exactly the FLOPs model_forward_flops and model_backward_flops count
+    for f in ("none", "norm", "lora", "full"):
+        e, t = runs.get("sweep", {}).get(f), runs.get("torch", {}).get(f)
+        if e and t:
+            for k in ("train_flops", "eval_flops"):
+                check(e.get(k) == t.get(k) or (e.get(k) and t.get(k) and abs(e[k] - t[k]) <= 1e-9 * e[k]),
+                      f"{f}: {k}: engine {e.get(k)}, torch_peer {t.get(k)}")
+
+    for bad in (["--format", "nope"], ["--threads", "0"], ["--config", "huge"], ["--seq", "100000", "--config", "tiny"],
+                ["--batch"]):
+        p = subprocess.run([a.sweep, "bench"] + bad, capture_output=True, text=True)
+        check(p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and p.stdout == "",
+              f"sweep bench {' '.join(bad)}: exit {p.returncode}, stderr {p.stderr.strip()!r}")
+
+    print(f"bench_smoke: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
