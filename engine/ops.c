@@ -1,6 +1,11 @@
 // The model's operations, forward and backward, on plain arrays. Matrix-shaped work goes to gemm;
 // the row kernels that need exp (softmax, cross-entropy, SiLU) have an AVX-512 path in the float
 // build, because at vocab 8192 the exps of the loss alone cost more than the head's product.
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC's -O2 only vectorises loops whose trip count is a known multiple of the vector width; the
+// elementwise loops here (norms, RoPE, residuals) need its ordinary cost model.
+#pragma GCC optimize("vect-cost-model=dynamic")
+#endif
 #include "engine/ops.h"
 #include <math.h>
 #include <string.h>
@@ -106,6 +111,23 @@ static double dot(const real *a, const real *b, int n) {
 #endif
 }
 
+// sum of a[i] b[i] c[i]
+static double dot3(const real *a, const real *b, const real *c, int n) {
+#if OPS_AVX512
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 k = tail_mask(n - i);
+        __m512 ab = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, a + i), _mm512_maskz_loadu_ps(k, b + i));
+        acc = _mm512_fmadd_ps(ab, _mm512_maskz_loadu_ps(k, c + i), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+#else
+    double s = 0;
+    for (int i = 0; i < n; i++) s += (double)a[i] * b[i] * c[i];
+    return s;
+#endif
+}
+
 // ---------------------------------------------------------------------------------------------
 // Embedding
 
@@ -141,9 +163,7 @@ void rmsnorm_backward(real *dx, real *dgain, const real *dout, const real *x, co
         const real *xi = x + (size_t)i * dim, *di = dout + (size_t)i * dim;
         real *dxi = dx + (size_t)i * dim;
         real r = rstd[i];
-        double s = 0;
-        for (int j = 0; j < dim; j++) s += (double)di[j] * gain[j] * xi[j];
-        real c = (real)(s * r * r * r / dim);
+        real c = (real)(dot3(di, gain, xi, dim) * r * r * r / dim);
         for (int j = 0; j < dim; j++) dxi[j] += r * gain[j] * di[j] - c * xi[j];
         if (dgain)
             for (int j = 0; j < dim; j++) dgain[j] += di[j] * xi[j] * r;
