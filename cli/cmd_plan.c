@@ -1,9 +1,179 @@
-// Placeholder until this command is built: says so plainly and exits 2.
+// sweep plan SPEC: the grid, every job with its estimated cost, and the wall time on N ranks from a
+// simulation of the scheduler (longest first, each job to the rank that frees up first). No MPI.
+#include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "cli/commands.h"
+#include "engine/util.h"
+#include "sweeps/spec.h"
+
+// Sustained training/evaluation rate of one rank (one core, fp32) when `sweep bench` has not been run
+// on the target machine: a conservative figure for a current x86 core; pass --gflops to calibrate.
+#define PLAN_DEFAULT_GFLOPS 10.0
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: sweep plan SPEC [--ranks N] [--gflops X] [--json] [--no-check]\n"
+            "\n"
+            "Validates SPEC (sweeps/SPEC.md), expands it into jobs and prints the grid, each job (id, base,\n"
+            "condition, format, train user, seed, cells, estimated GFLOP and seconds) and the estimated wall\n"
+            "time on N ranks that each run one job at a time, simulating the scheduler: longest estimated job\n"
+            "first, each to the rank that frees up first. Needs no MPI.\n"
+            "\n"
+            "  --ranks N    ranks that run jobs (default 1)\n"
+            "  --gflops X   sustained GFLOP/s of one rank (default %g); `sweep bench` measures it on a machine\n"
+            "  --json       the same as one JSON object on stdout\n"
+            "  --no-check   allow input files that do not exist yet (fixtures not built); ids of jobs whose\n"
+            "               files are missing hash their paths instead of their contents\n"
+            "\n"
+            "A `none` job (the base itself) is one per base: its condition, user and seed print as '-'.\n"
+            "Exit status: 0 ok, 2 bad spec or arguments (one line naming the file and the field).\n",
+            PLAN_DEFAULT_GFLOPS);
+}
+
+static const char *cell_or_dash(const Plan *p, const Job *j, int ax) {
+    if (p->formats[j->ax[AX_FORMAT]].format == FMT_NONE && ax != AX_BASE && ax != AX_FORMAT) return "-";
+    return p->axis[ax].labels[j->ax[ax]];
+}
+
+static void human_seconds(double s, char *out, size_t n) {
+    if (s < 120) snprintf(out, n, "%.1f s", s);
+    else if (s < 7200) snprintf(out, n, "%.1f min", s / 60);
+    else if (s < 172800) snprintf(out, n, "%.1f h", s / 3600);
+    else snprintf(out, n, "%.1f days", s / 86400);
+}
+
+static int print_text(const Plan *p, const char *spec, int ranks, double gflops, double wall, double total) {
+    printf("spec: %s (protocol %s, hash %s)\noutput: %s\ngrid:", spec, p->protocol, p->spec_hash, p->output);
+    for (int a = 0; a < AX_COUNT; a++) printf("%s %s %d", a ? " x" : "", axis_names[a], p->axis[a].n);
+    printf("\n");
+    for (int a = 0; a < AX_COUNT; a++) {
+        printf("  %-10s", axis_names[a]);
+        for (int i = 0; i < p->axis[a].n; i++) {
+            if (i == 12 && p->axis[a].n > 14) { printf(" ... (%d more)", p->axis[a].n - 12); break; }
+            printf(" %s", p->axis[a].labels[i]);
+        }
+        printf("\n");
+    }
+    long cells = plan_n_cells(p);
+    printf("jobs: %d   cells: %ld\n\n", p->n_jobs, cells);
+    printf("%-16s  %-10s %-9s %-24s %-12s %-6s %5s %10s %10s\n", "id", "base", "condition", "format", "train_user",
+           "seed", "cells", "GFLOP", "est s");
+    for (int k = 0; k < p->n_jobs; k++) {
+        const Job *j = &p->jobs[k];
+        printf("%-16s  %-10s %-9s %-24s %-12s %-6s %5d %10.1f %10.1f\n", j->id, cell_or_dash(p, j, AX_BASE),
+               cell_or_dash(p, j, AX_CONDITION), cell_or_dash(p, j, AX_FORMAT), cell_or_dash(p, j, AX_TRAIN_USER),
+               cell_or_dash(p, j, AX_SEED), j->n_eval, j->est_flops / 1e9, j->est_flops / (gflops * 1e9));
+    }
+    char tw[32], ww[32];
+    human_seconds(total / (gflops * 1e9), tw, sizeof tw);
+    human_seconds(wall, ww, sizeof ww);
+    double eff = wall > 0 ? total / (gflops * 1e9) / (wall * ranks) : 1;
+    printf("\ntotal: %d jobs, %ld cells, %.1f GFLOP = %s on one rank at %g GFLOP/s\n", p->n_jobs, cells, total / 1e9,
+           tw, gflops);
+    printf("estimated wall time on %d rank%s: %s (longest first, dynamic; ranks busy %.0f%% of it)\n", ranks,
+           ranks == 1 ? "" : "s", ww, 100 * eff);
+    return 0;
+}
+
+static int print_json(const Plan *p, const char *spec, int ranks, double gflops, double wall, double total,
+                      const int *rank_of, const double *start) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "spec", spec);
+    cJSON_AddStringToObject(o, "protocol", p->protocol);
+    cJSON_AddStringToObject(o, "spec_hash", p->spec_hash);
+    cJSON_AddStringToObject(o, "output", p->output);
+    cJSON *axes = cJSON_AddObjectToObject(o, "axes");
+    for (int a = 0; a < AX_COUNT; a++)
+        cJSON_AddItemToObject(axes, axis_names[a],
+                              cJSON_CreateStringArray((const char *const *)p->axis[a].labels, p->axis[a].n));
+    cJSON *jobs = cJSON_AddArrayToObject(o, "jobs");
+    for (int k = 0; k < p->n_jobs; k++) {
+        const Job *j = &p->jobs[k];
+        cJSON *jo = cJSON_CreateObject();
+        cJSON_AddStringToObject(jo, "id", j->id);
+        for (int a = AX_BASE; a <= AX_SEED; a++) {
+            const char *v = cell_or_dash(p, j, a);
+            if (strcmp(v, "-")) cJSON_AddStringToObject(jo, axis_names[a], v);
+            else cJSON_AddNullToObject(jo, axis_names[a]);
+        }
+        cJSON *ev = cJSON_AddArrayToObject(jo, "eval_text");
+        for (int e = 0; e < j->n_eval; e++) cJSON_AddItemToArray(ev, cJSON_CreateString(p->axis[AX_EVAL_TEXT].labels[j->eval[e]]));
+        cJSON_AddNumberToObject(jo, "est_flops", j->est_flops);
+        cJSON_AddNumberToObject(jo, "est_seconds", j->est_flops / (gflops * 1e9));
+        cJSON_AddNumberToObject(jo, "sim_rank", rank_of[k]);
+        cJSON_AddNumberToObject(jo, "sim_start", start[k]);
+        cJSON_AddItemToArray(jobs, jo);
+    }
+    cJSON_AddNumberToObject(o, "n_jobs", p->n_jobs);
+    cJSON_AddNumberToObject(o, "n_cells", (double)plan_n_cells(p));
+    cJSON_AddNumberToObject(o, "total_flops", total);
+    cJSON_AddNumberToObject(o, "ranks", ranks);
+    cJSON_AddNumberToObject(o, "gflops_per_rank", gflops);
+    cJSON_AddNumberToObject(o, "wall_seconds", wall);
+    char *s = cJSON_Print(o);
+    if (!s) { fprintf(stderr, "sweep plan: out of memory\n"); cJSON_Delete(o); return 3; }
+    puts(s);
+    free(s);
+    cJSON_Delete(o);
+    return 0;
+}
 
 int cmd_plan(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "sweep plan: not built yet\n");
-    return 2;
+    const char *spec = NULL;
+    int ranks = 1, json = 0;
+    double gflops = PLAN_DEFAULT_GFLOPS;
+    SpecFiles files = SPEC_FILES_REQUIRED;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        char *end;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--no-check")) files = SPEC_FILES_OPTIONAL;
+        else if (!strcmp(a, "--ranks") || !strcmp(a, "-n")) {
+            long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
+            if (i + 1 >= argc || *end || v < 1 || v > 10000000) {
+                fprintf(stderr, "sweep plan: --ranks: expected a whole number from 1 to 10000000\n");
+                return 2;
+            }
+            ranks = (int)v;
+            i++;
+        } else if (!strcmp(a, "--gflops")) {
+            double v = i + 1 < argc ? strtod(argv[i + 1], &end) : 0;
+            if (i + 1 >= argc || *end || !(v > 0) || !isfinite(v)) {
+                fprintf(stderr, "sweep plan: --gflops: expected a positive number\n");
+                return 2;
+            }
+            gflops = v;
+            i++;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "sweep plan: unknown option %s (sweep plan --help)\n", a);
+            return 2;
+        } else if (spec) {
+            fprintf(stderr, "sweep plan: one spec at a time (got %s and %s)\n", spec, a);
+            return 2;
+        } else {
+            spec = a;
+        }
+    }
+    if (!spec) { usage(stderr); return 2; }
+    Plan p;
+    char err[1024];
+    if (spec_load(spec, files, &p, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    double total = 0;
+    for (int k = 0; k < p.n_jobs; k++) total += p.jobs[k].est_flops;
+    int *rank_of = xmalloc((size_t)(p.n_jobs ? p.n_jobs : 1) * sizeof *rank_of);
+    double *start = xmalloc((size_t)(p.n_jobs ? p.n_jobs : 1) * sizeof *start);
+    double wall = plan_simulate(&p, ranks, gflops * 1e9, rank_of, start);
+    int rc = json ? print_json(&p, spec, ranks, gflops, wall, total, rank_of, start)
+                  : print_text(&p, spec, ranks, gflops, wall, total);
+    free(rank_of);
+    free(start);
+    plan_free(&p);
+    return rc;
 }

@@ -27,6 +27,8 @@ typedef struct {
 typedef struct {
     char name[64];          // axis label
     char path[1024];        // model file
+    char tokenizer[1024];   // tokenizer file; "" = the one the model file carries
+    ModelConfig cfg;        // shape for cost estimates: the spec's "config" (default: DESIGN.md's base)
 } BaseEntry;
 
 typedef struct {
@@ -34,6 +36,12 @@ typedef struct {
     char train_path[1024];  // training corpus (text)
     int n_eval;
     int *eval_index;        // the user's own eval texts, as indices into the eval_text axis
+    char alias[64];         // the name the spec used when it was an alias ("programmer"), else ""
+    // A custom user given as raw documents ("files" or "dir"): they must be split (fixtures/split.h,
+    // n_eval slices of Plan.split_eval_bytes) into train_path's directory before the run.
+    int n_sources;
+    char **sources;         // the files in the spec's order, or the one directory
+    int source_is_dir;
 } UserEntry;
 
 typedef struct {
@@ -66,6 +74,19 @@ typedef struct {
     int eval_tokens;        // tokens per eval text (0 = all)
     int n_jobs;
     Job *jobs;
+    long split_eval_bytes;  // bytes per eval slice when splitting custom users' documents
 } Plan;
 
 void plan_free(Plan *p);
+long plan_n_cells(const Plan *p);
+// FLOPs of one job's training (steps x (forward + backward) at batch x seq), and of evaluating n_tokens
+// of text in windows of the base's context. Rough but proportional: good for ordering and sizing.
+double plan_train_flops(const ModelConfig *c, const FormatVariant *f);
+double plan_eval_flops(const ModelConfig *c, long n_tokens);
+// Job indices, estimated cost descending (ties by id): the order in which jobs are handed out.
+void plan_longest_first(const Plan *p, int *order);
+// Simulated wall seconds of the whole plan on n_ranks ranks running one job each at flops_per_second,
+// longest first, each job to the rank that frees up first. rank_of_job and start_of_job (n_jobs each,
+// may be NULL) receive the schedule.
+double plan_simulate(const Plan *p, int n_ranks, double flops_per_second, int *rank_of_job,
+                     double *start_of_job);

@@ -1,0 +1,22 @@
+// Sweep specs: one JSON file in, a validated Plan out (sweeps/plan.h). Every field, type, default and
+// range is documented in sweeps/SPEC.md. Nothing here exits: errors come back as one line
+// "SPECFILE: json.path: problem" for the caller to print (the CLI then exits 2).
+#pragma once
+#include <stddef.h>
+#include "sweeps/plan.h"
+
+// How much the parser may rely on the filesystem.
+typedef enum {
+    SPEC_FILES_REQUIRED = 0,  // every input file must exist (sweep run, sweep plan)
+    SPEC_FILES_OPTIONAL,      // missing inputs are allowed; files that exist are still fingerprinted
+    SPEC_FILES_IGNORED,       // never touch the filesystem: ids hash paths, not contents (tests, fuzzing)
+} SpecFiles;
+
+// Parses the spec file at path into p. Returns 0, or -1 with one line in err and p zeroed.
+int spec_load(const char *path, SpecFiles files, Plan *p, char *err, size_t errlen);
+// The same on text already in memory; path names the spec in messages and anchors relative paths.
+int spec_parse(const char *text, size_t len, const char *path, SpecFiles files, Plan *p, char *err,
+               size_t errlen);
+
+// Edit distance (optimal string alignment: a transposition costs 1) for "did you mean" hints.
+int spec_edit_distance(const char *a, const char *b);
