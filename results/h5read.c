@@ -475,23 +475,30 @@ static int compare_loaded(const char *pa, const char *pb, const ResultsFile *a, 
                      a->loss[i], b->loss[i]);
             return 1;
         }
-    for (int j = 0; j < a->n_jobs; j++) {
+    Quiet q;
+    quiet_begin(&q);
+    R r[2] = {{pa, msg, msglen, 0}, {pb, msg, msglen, 0}};
+    hid_t fa = open_file(&r[0]), fb = fa < 0 ? -1 : open_file(&r[1]);
+    int rc = fa < 0 || fb < 0 ? -1 : 0;
+    for (int j = 0; j < a->n_jobs && rc == 0; j++) {
         float *da, *db;
         size_t na, nb;
         int ka, kb;
         int64_t sa[4] = {0}, sb[4] = {0};
-        char fa[96], fb[96], err[512];
-        int ra = h5_read_adapter(pa, a->jobs[j].id, &da, &na, &ka, sa, fa, sizeof fa, err, sizeof err);
-        if (ra < 0) { snprintf(msg, msglen, "%s", err); return -1; }
-        int rb = h5_read_adapter(pb, b->jobs[j].id, &db, &nb, &kb, sb, fb, sizeof fb, err, sizeof err);
-        if (rb < 0) { free(da); snprintf(msg, msglen, "%s", err); return -1; }
-        int differ = ra != rb || na != nb || ka != kb || memcmp(sa, sb, sizeof sa) != 0 || strcmp(fa, fb) != 0 ||
+        char fmta[96], fmtb[96];
+        int ra = read_adapter_in(&r[0], fa, a->jobs[j].id, &da, &na, &ka, sa, fmta, sizeof fmta);
+        int rb = ra < 0 ? -1 : read_adapter_in(&r[1], fb, b->jobs[j].id, &db, &nb, &kb, sb, fmtb, sizeof fmtb);
+        if (ra < 0 || rb < 0) { rc = -1; if (ra == 0) free(da); break; }
+        int differ = ra != rb || na != nb || ka != kb || memcmp(sa, sb, sizeof sa) != 0 || strcmp(fmta, fmtb) != 0 ||
                      (na && memcmp(da, db, na * sizeof(float)) != 0);
         free(da);
         free(db);
-        if (differ) { snprintf(msg, msglen, "adapters/%s differs", a->jobs[j].id); return 1; }
+        if (differ) { snprintf(msg, msglen, "adapters/%s differs", a->jobs[j].id); rc = 1; }
     }
-    return 0;
+    if (fa >= 0) H5Fclose(fa);
+    if (fb >= 0) H5Fclose(fb);
+    quiet_end(&q);
+    return rc;
 }
 
 int h5_compare_results(const char *a, const char *b, char *msg, size_t msglen) {

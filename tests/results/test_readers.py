@@ -1,0 +1,186 @@
+"""The results file opens with h5py, pandas and xarray (engine h5netcdf) without glue.
+
+Usage: /usr/bin/python3 test_readers.py MAKE_RESULTS WORKDIR
+
+Runs MAKE_RESULTS (tests/results/make_results.c) to write the fixture sweep's file, then checks it
+against the fixture rule, restated here from tests/results/fixture_plan.h rather than read from the
+file: coordinates come back as labels, every asked cell holds its value, every other cell is NaN.
+"""
+import math
+import os
+import subprocess
+import sys
+import warnings
+
+import h5py
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+warnings.simplefilter("ignore", DeprecationWarning)
+
+BASES = ["fp", "ternary"]
+CONDS = ["real", "random"]
+FORMATS = ["none", "norm", "lora"]
+USERS = ["austen", "programmer"]
+SEEDS = [0, 7]
+EVALS = ["austen/eval-1", "austen/eval-2", "programmer/eval-1", "general"]
+TEXT_NUMBER = {"austen/eval-1": 0, "austen/eval-2": 1, "programmer/eval-1": 2, "general": 3, "poet/eval-1": 4}
+STEPS = 5
+
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, file=sys.stderr)
+
+
+def fnv1a64(s):
+    h = 0xCBF29CE484222325
+    for byte in s.encode():
+        h ^= byte
+        h = (h * 0x100000001B3) % (1 << 64)
+    return "%016x" % h
+
+
+def jobs():
+    """(b, c, f, u, s, evals) in plan order, by the fixture rule."""
+    out = []
+    for b in range(2):
+        for c in range(2):
+            for f in range(3):
+                for u in range(2):
+                    for s in range(2):
+                        if f == 0 and (c, u, s) != (0, 0, 0):
+                            continue
+                        if f == 2 and c != 0:
+                            continue
+                        own = [e for e in EVALS if e.startswith(USERS[u] + "/") or e == "general"]
+                        out.append((b, c, f, u, s, EVALS if f == 0 else own))
+    return out
+
+
+def job_id(b, c, f, u, s):
+    return fnv1a64("%s|%s|%s|%s|%d" % (BASES[b], CONDS[c], FORMATS[f], USERS[u], SEEDS[s]))
+
+
+def status_of(b, c, f, u, s):
+    if (b, c, f, u, s) == (1, 1, 1, 1, 1):
+        return "pending"
+    if (b, c, f, u, s) == (1, 0, 2, 1, 1):
+        return "diverged"
+    if (b, c, f, u, s) == (0, 1, 1, 0, 0):
+        return "error"
+    return "ok"
+
+
+def ppl_of(b, c, f, u, s, text):
+    return 1 + b + 10 * c + 100 * f + 1000 * u + 0.5 * s + 0.01 * TEXT_NUMBER[text]
+
+
+def main():
+    make, work = sys.argv[1], sys.argv[2]
+    os.makedirs(work, exist_ok=True)
+    path = os.path.join(work, "fixture.h5")
+    subprocess.run([make, path], check=True)
+    check(not os.path.exists(path + ".tmp"), "a .tmp file was left behind")
+    plan = jobs()
+    ids = [job_id(*j[:5]) for j in plan]
+
+    # --- xarray, root group, engine h5netcdf
+    ds = xr.open_dataset(path, engine="h5netcdf")
+    for name, labels in [("base", BASES), ("condition", CONDS), ("format", FORMATS), ("train_user", USERS),
+                         ("eval_text", EVALS)]:
+        check(name in ds.coords and list(ds[name].values) == labels, "xarray coordinate %s: %s" % (name, ds[name].values if name in ds.coords else "missing"))
+        check(all(isinstance(v, str) for v in ds[name].values), "coordinate %s labels are not str" % name)
+    check(list(ds["seed"].values) == SEEDS, "seed coordinate %s" % ds["seed"].values)
+    check(list(ds["job"].values) == ids, "job coordinate is not the job ids in plan order")
+    check(ds["ppl"].dims == ("base", "condition", "format", "train_user", "seed", "eval_text"), "ppl dims %s" % (ds["ppl"].dims,))
+    check("adapters" not in ds.variables, "adapters leaked into the root view")
+
+    asked = set()
+    bad = 0
+    for (b, c, f, u, s, evals) in plan:
+        if status_of(b, c, f, u, s) != "ok":
+            continue
+        for e in evals:
+            asked.add((b, c, f, u, s, EVALS.index(e)))
+            sel = dict(base=BASES[b], condition=CONDS[c], format=FORMATS[f], train_user=USERS[u], seed=SEEDS[s], eval_text=e)
+            want = ppl_of(b, c, f, u, s, e)
+            p = float(ds["ppl"].sel(**sel))
+            n = float(ds["nll"].sel(**sel))
+            t = float(ds["n_tokens"].sel(**sel))
+            if p != want or n != math.log(want) or t != 100 + 10 * TEXT_NUMBER[e]:
+                bad += 1
+    check(bad == 0, "%d asked cells have the wrong value" % bad)
+    ppl = ds["ppl"].values
+    nan_ok = all(math.isnan(ppl[idx]) == (idx not in asked) for idx in np.ndindex(ppl.shape))
+    check(nan_ok, "NaN exactly where no cell was asked or recorded")
+    check(int(np.isfinite(ppl).sum()) == len(asked), "finite cells %d, asked %d" % (np.isfinite(ppl).sum(), len(asked)))
+    # a researcher's one-liner: norm against none on the fp base, real condition, seed 0, austen's text
+    ratio = ds["ppl"].sel(base="fp", condition="real", seed=0, train_user="austen", eval_text="austen/eval-1")
+    check(float(ratio.sel(format="norm") / ratio.sel(format="none")) == ppl_of(0, 0, 1, 0, 0, "austen/eval-1") / ppl_of(0, 0, 0, 0, 0, "austen/eval-1"),
+          "selection by labels")
+
+    # loss curves over (job, step), NaN padded
+    check(ds["loss"].dims == ("job", "step") and list(ds["step"].values) == list(range(1, STEPS + 1)), "loss dims")
+    curves_ok = True
+    for (b, c, f, u, s, _), jid in zip(plan, ids):
+        row = ds["loss"].sel(job=jid).values
+        st = status_of(b, c, f, u, s)
+        n = 0 if f == 0 or st in ("error", "pending") else 3 if st == "diverged" else STEPS
+        code = b + 10 * c + 100 * f + 1000 * u + 2 * s
+        want = [np.float32(3 + 0.001 * code - 0.25 * k) for k in range(n)]
+        curves_ok &= list(row[:n]) == want and bool(np.all(np.isnan(row[n:])))
+    check(curves_ok, "loss curves")
+
+    # --- pandas: the job table, from xarray and from h5py columns
+    cols = ["job_base", "job_condition", "job_format", "job_train_user", "job_seed", "status", "attempts", "seconds",
+            "tokens", "final_loss", "adapter_bytes", "adapter_bytes_fp16", "rank", "host", "message"]
+    df = ds[cols].to_dataframe()
+    check(len(df) == len(plan) and list(df.index) == ids, "job table rows")
+    want_status = [status_of(*j[:5]) for j in plan]
+    check(list(df["status"]) == want_status, "statuses %s" % list(df["status"]))
+    check(list(df["job_format"]) == [FORMATS[j[2]] for j in plan], "job_format column")
+    check(list(df["job_seed"]) == [SEEDS[j[4]] for j in plan], "job_seed column")
+    check(df.loc[df.status == "error", "attempts"].tolist() == [2], "attempts of the failed job")
+    check(math.isnan(df.loc[df.status == "pending", "seconds"].iloc[0]), "pending job's seconds are NaN")
+    check(df.loc[df.job_format == "norm", "adapter_bytes"].max() == 48, "norm adapter bytes")
+    summary = df.groupby("status").size().to_dict()
+    check(summary == {"ok": len(plan) - 3, "diverged": 1, "error": 1, "pending": 1}, "status counts %s" % summary)
+    ds.close()
+
+    with h5py.File(path, "r") as f:
+        frame = pd.DataFrame({c: f[c][()] for c in cols})
+        check(len(frame) == len(plan), "pandas from h5py columns")
+        check([s.decode() for s in frame["status"]] == want_status, "h5py status column")
+        # --- h5py: dimension scales, attributes, adapters
+        check([f["ppl"].dims[i][0].name for i in range(6)] ==
+              ["/base", "/condition", "/format", "/train_user", "/seed", "/eval_text"], "ppl dimension scales")
+        check(f.attrs["spec_hash"] == fnv1a64('{"fixture": true, "users": 2}'), "spec_hash attribute")
+        check(list(f.attrs["base_hashes"]) == ["00112233aabbccdd", "ffeeddccbbaa9988"], "base_hashes attribute")
+        check(f.attrs["protocol"] == "custom" and f.attrs["created_by"] == "make_results", "root attributes")
+        check(str(f.attrs["tool_version"]).startswith("0."), "tool_version %s" % f.attrs["tool_version"])
+        kept = 0
+        for (b, c, fm, u, s, _), jid in zip(plan, ids):
+            has = jid in f["adapters"]
+            expect = fm > 0 and status_of(b, c, fm, u, s) == "ok"
+            check(has == expect, "adapter of %s present: %s" % (jid, has))
+            if has:
+                a = f["adapters"][jid]
+                code = b + 10 * c + 100 * fm + 1000 * u + 2 * s
+                n = 12 if fm == 1 else 40
+                check(list(a.attrs["shape"]) == ([3, 4] if fm == 1 else [40]), "adapter shape")
+                check(a.attrs["format"] == FORMATS[fm], "adapter format attribute")
+                check(np.array_equal(a[()], np.array([i / 2 + code for i in range(n)], dtype=np.float32)), "adapter values")
+                kept += 1
+        check(kept > 0, "no adapters kept")
+
+    print("test_readers: %d failed" % len(failures))
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,331 @@
+// Results file: round trip through the writer and reader, NaN where no cell, atomic replace (no
+// .tmp left, an old file survives a failed write), byte-identical rewrites, compare, bad files.
+#include <sys/stat.h>
+#include <unistd.h>
+#include <hdf5.h>
+#include "testlib.h"
+#include "results/h5read.h"
+#include "results/h5write.h"
+#include "results/journal.h"
+#include "../results/fixture_plan.h"
+
+static char dir[256];
+
+static void path_in(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", dir, name); }
+
+static int exists(const char *path) { return access(path, F_OK) == 0; }
+
+static int same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
+
+// Fixture results for every job but the pending one; noise changes only wall-clock fields.
+static JobResult *make_results(const Plan *p, double noise, const JobResult **by_job) {
+    JobResult *rs = xcalloc((size_t)p->n_jobs, sizeof(JobResult));
+    for (int j = 0; j < p->n_jobs; j++) {
+        by_job[j] = NULL;
+        if (fixture_pending(p, j)) continue;
+        fixture_result(p, j, &rs[j], noise + 0.01 * j);
+        by_job[j] = &rs[j];
+    }
+    return rs;
+}
+
+static void free_results(const Plan *p, JobResult *rs) {
+    for (int j = 0; j < p->n_jobs; j++) job_result_free(&rs[j]);
+    free(rs);
+}
+
+static const char *base_hashes[2] = {"00112233aabbccdd", "ffeeddccbbaa9988"};
+
+static int write_file(const char *path, const Plan *p, const JobResult *const *by_job, char *err, size_t errlen) {
+    H5WriteInfo info = {2, base_hashes, "test_h5"};
+    return h5_write_results(path, p, by_job, &info, err, errlen);
+}
+
+static void test_round_trip(const Plan *p) {
+    char path[512], tmp[600], err[512];
+    path_in(path, sizeof path, "rt.h5");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    const JobResult **by_job = xcalloc((size_t)p->n_jobs, sizeof *by_job);
+    JobResult *rs = make_results(p, 0, by_job);
+    CHECK(write_file(path, p, by_job, err, sizeof err) == 0, "write: %s", err);
+    CHECK(!exists(tmp), "%s left behind", tmp);
+    ResultsFile rf;
+    int rc = h5_read_results(path, &rf, err, sizeof err);
+    CHECK(rc == 0, "read: %s", err);
+    if (rc) { free_results(p, rs); free(by_job); return; }
+
+    for (int a = 0; a < AX_COUNT; a++) {
+        int same = rf.axis[a].n == p->axis[a].n;
+        for (int i = 0; same && i < p->axis[a].n; i++) same = strcmp(rf.axis[a].labels[i], p->axis[a].labels[i]) == 0;
+        CHECK(same, "axis %d labels", a);
+    }
+    CHECK(rf.seeds[0] == 0 && rf.seeds[1] == 7, "seed values");
+
+    // every recorded cell in place; every other cell NaN
+    size_t set = 0, asked = 0, wrong = 0;
+    char *is_set = xcalloc(rf.n_cells, 1);
+    for (int j = 0; j < p->n_jobs; j++) {
+        const JobResult *r = by_job[j];
+        if (!r) continue;
+        for (int e = 0; e < r->n_evals; e++) {
+            int idx[AX_COUNT];
+            for (int a = 0; a <= AX_SEED; a++) idx[a] = p->jobs[j].ax[a];
+            idx[AX_EVAL_TEXT] = results_axis_find(&rf, AX_EVAL_TEXT, r->evals[e].eval);
+            size_t at = results_cell(&rf, idx);
+            asked++;
+            is_set[at] = 1;
+            wrong += !same_bits(rf.ppl[at], r->evals[e].ppl) || !same_bits(rf.nll[at], r->evals[e].nll) ||
+                     rf.n_tokens[at] != (double)r->evals[e].n_tokens;
+        }
+    }
+    size_t nan_ok = 0;
+    for (size_t i = 0; i < rf.n_cells; i++) {
+        set += is_set[i];
+        if (!is_set[i]) nan_ok += isnan(rf.ppl[i]) && isnan(rf.nll[i]) && isnan(rf.n_tokens[i]);
+    }
+    CHECK(wrong == 0 && asked > 0, "%zu of %zu cells differ", wrong, asked);
+    CHECK(set == asked, "cells collided: %zu set, %zu asked", set, asked);
+    CHECK(nan_ok == rf.n_cells - set, "%zu of %zu empty cells are NaN", nan_ok, rf.n_cells - set);
+    CHECK(rf.n_cells == 2 * 2 * 3 * 2 * 2 * 4, "n_cells %zu", rf.n_cells);
+    free(is_set);
+
+    // the job table, plan order, pending included
+    CHECK(rf.n_jobs == p->n_jobs, "n_jobs %d", rf.n_jobs);
+    int rows_ok = 0, pending = 0;
+    for (int j = 0; j < rf.n_jobs && rf.n_jobs == p->n_jobs; j++) {
+        const ResultsJob *J = &rf.jobs[j];
+        int axes_ok = strcmp(J->id, p->jobs[j].id) == 0 && J->seed == p->jobs[j].seed;
+        for (int a = 0; a <= AX_SEED; a++) axes_ok &= J->ax[a] == p->jobs[j].ax[a];
+        const JobResult *r = by_job[j];
+        if (!r) {
+            pending++;
+            rows_ok += axes_ok && J->status == JOB_PENDING && J->attempts == 0 && isnan(J->seconds) && J->rank == -1;
+            continue;
+        }
+        rows_ok += axes_ok && J->status == r->status && J->attempts == r->attempts && same_bits(J->seconds, r->seconds) &&
+                   J->tokens == r->tokens && same_bits(J->final_loss, r->final_loss) &&
+                   J->adapter_bytes_fp32 == (int64_t)r->adapter_bytes_fp32 &&
+                   J->adapter_bytes_fp16 == (int64_t)r->adapter_bytes_fp16 && J->rank == r->rank &&
+                   strcmp(J->host, r->host) == 0 && strcmp(J->message, r->message) == 0;
+    }
+    CHECK(rows_ok == p->n_jobs && pending == 1, "%d of %d job rows right, %d pending", rows_ok, p->n_jobs, pending);
+
+    // loss curves: FX_STEPS wide, NaN past a diverged job's last step and for jobs without a curve
+    CHECK(rf.n_steps == FX_STEPS, "n_steps %d", rf.n_steps);
+    int curves_ok = 0;
+    for (int j = 0; j < p->n_jobs && rf.n_steps == FX_STEPS; j++) {
+        int n = by_job[j] ? by_job[j]->n_steps : 0, ok = 1;
+        for (int k = 0; k < FX_STEPS; k++) {
+            float v = rf.loss[(size_t)j * FX_STEPS + k];
+            ok &= k < n ? memcmp(&v, &by_job[j]->loss_curve[k], 4) == 0 : isnan(v);
+        }
+        curves_ok += ok;
+    }
+    CHECK(curves_ok == p->n_jobs, "%d of %d loss curves right", curves_ok, p->n_jobs);
+
+    CHECK(strcmp(rf.spec, p->spec_text) == 0 && strcmp(rf.spec_hash, p->spec_hash) == 0, "spec attributes");
+    CHECK(strcmp(rf.protocol, "custom") == 0 && strcmp(rf.created_by, "test_h5") == 0, "protocol, created_by");
+    CHECK(strncmp(rf.tool_version, SWEEP_VERSION, strlen(SWEEP_VERSION)) == 0, "tool_version %s", rf.tool_version);
+    CHECK(rf.n_base_hashes == 2 && strcmp(rf.base_hashes[1], base_hashes[1]) == 0, "base hashes");
+
+    // adapters: kept for trained ok jobs, with format and shape
+    int adapters_ok = 0, with_adapter = 0;
+    for (int j = 0; j < p->n_jobs; j++) {
+        float *data;
+        size_t n;
+        int ndim;
+        int64_t shape[4];
+        char fmt[64];
+        int got = h5_read_adapter(path, p->jobs[j].id, &data, &n, &ndim, shape, fmt, sizeof fmt, err, sizeof err);
+        const JobResult *r = by_job[j];
+        if (r && r->adapter_n) {
+            with_adapter++;
+            adapters_ok += got == 0 && n == r->adapter_n && memcmp(data, r->adapter, n * 4) == 0 &&
+                           ndim == r->adapter_ndim && shape[0] == r->adapter_shape[0] &&
+                           strcmp(fmt, p->axis[AX_FORMAT].labels[p->jobs[j].ax[AX_FORMAT]]) == 0;
+        } else {
+            adapters_ok += got == 1;
+        }
+        if (got == 0) free(data);
+    }
+    CHECK(adapters_ok == p->n_jobs && with_adapter > 0, "%d of %d adapters right", adapters_ok, p->n_jobs);
+    float *data;
+    size_t n;
+    int ndim;
+    int64_t shape[4];
+    CHECK(h5_read_adapter(path, "../ppl", &data, &n, &ndim, shape, NULL, 0, err, sizeof err) == -1, "path id accepted");
+    results_file_free(&rf);
+    free_results(p, rs);
+    free(by_job);
+}
+
+static int files_identical(const char *a, const char *b) {
+    size_t la, lb;
+    char *x = read_whole_file(a, &la), *y = read_whole_file(b, &lb);
+    int same = x && y && la == lb && memcmp(x, y, la) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+// Same results, written in another order with other timings: the compared content is equal, and
+// with equal timings the bytes are too.
+static void test_compare(const Plan *p) {
+    char a[512], b[512], c[512], msg[512];
+    path_in(a, sizeof a, "a.h5");
+    path_in(b, sizeof b, "b.h5");
+    path_in(c, sizeof c, "c.h5");
+    const JobResult **by_job = xcalloc((size_t)p->n_jobs, sizeof *by_job);
+    JobResult *rs = make_results(p, 0, by_job);
+    write_file(a, p, by_job, msg, sizeof msg);
+    write_file(c, p, by_job, msg, sizeof msg);
+    CHECK(files_identical(a, c), "two writes of the same results differ in bytes");
+    JobResult *rs2 = make_results(p, 3.7, by_job);
+    CHECK(rs2[0].seconds != rs[0].seconds && strcmp(rs2[1].host, rs[1].host) != 0, "noise changes timings");
+    write_file(b, p, by_job, msg, sizeof msg);
+    int rc = h5_compare_results(a, b, msg, sizeof msg);
+    CHECK(rc == 0, "same results compare different: %s", msg);
+
+    // each deterministic part, changed alone, is found
+    int j = 1;
+    CHECK(by_job[j] && by_job[j]->n_evals && by_job[j]->adapter_n, "fixture job 1 has cells and an adapter");
+    double ppl = rs2[j].evals[0].ppl;
+    rs2[j].evals[0].ppl = nextafter(ppl, INFINITY);
+    write_file(b, p, by_job, msg, sizeof msg);
+    CHECK(h5_compare_results(a, b, msg, sizeof msg) == 1 && strstr(msg, "ppl["), "one ulp of ppl: %s", msg);
+    rs2[j].evals[0].ppl = ppl;
+
+    rs2[j].loss_curve[2] += 1e-3f;
+    write_file(b, p, by_job, msg, sizeof msg);
+    CHECK(h5_compare_results(a, b, msg, sizeof msg) == 1 && strstr(msg, "loss of job"), "loss curve: %s", msg);
+    rs2[j].loss_curve[2] -= 1e-3f;
+
+    float w = rs2[j].adapter[5];
+    rs2[j].adapter[5] = nextafterf(w, INFINITY);
+    write_file(b, p, by_job, msg, sizeof msg);
+    CHECK(h5_compare_results(a, b, msg, sizeof msg) == 1 && strstr(msg, "adapters/"), "adapter: %s", msg);
+    rs2[j].adapter[5] = w;
+
+    rs2[j].status = JOB_TIMEOUT;
+    write_file(b, p, by_job, msg, sizeof msg);
+    CHECK(h5_compare_results(a, b, msg, sizeof msg) == 1 && strstr(msg, "status"), "status: %s", msg);
+    rs2[j].status = JOB_OK;
+
+    const JobResult *keep = by_job[j];
+    by_job[j] = NULL;   // the job not (yet) done
+    write_file(b, p, by_job, msg, sizeof msg);
+    CHECK(h5_compare_results(a, b, msg, sizeof msg) == 1, "a missing job compares equal");
+    by_job[j] = keep;
+    write_file(b, p, by_job, msg, sizeof msg);
+    CHECK(h5_compare_results(a, b, msg, sizeof msg) == 0, "restored: %s", msg);
+    CHECK(h5_compare_results(a, "/nonexistent.h5", msg, sizeof msg) == -1 && strstr(msg, "/nonexistent.h5"),
+          "missing file: %s", msg);
+    free_results(p, rs);
+    free_results(p, rs2);
+    free(by_job);
+}
+
+// A failed write leaves the previous file and no .tmp; a stale .tmp from a killed writer is replaced.
+static void test_atomic(const Plan *p) {
+    char path[512], tmp[600], err[512];
+    path_in(path, sizeof path, "atomic.h5");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    const JobResult **by_job = xcalloc((size_t)p->n_jobs, sizeof *by_job);
+    JobResult *rs = make_results(p, 0, by_job);
+    FILE *f = fopen(tmp, "w");
+    fputs("half a file from a killed writer", f);
+    fclose(f);
+    CHECK(write_file(path, p, by_job, err, sizeof err) == 0 && !exists(tmp), "stale tmp: %s", err);
+    char copy[512];
+    path_in(copy, sizeof copy, "atomic-copy.h5");
+    write_file(copy, p, by_job, err, sizeof err);
+
+    // a job id with a slash cannot name a dataset in /adapters: the write fails half way
+    Plan bad = *p;
+    Job *jobs = xmalloc((size_t)p->n_jobs * sizeof(Job));
+    memcpy(jobs, p->jobs, (size_t)p->n_jobs * sizeof(Job));
+    bad.jobs = jobs;
+    snprintf(jobs[1].id, sizeof jobs[1].id, "bad/id");
+    int rc = write_file(path, &bad, by_job, err, sizeof err);
+    CHECK(rc == -1 && strstr(err, path), "half-way failure: rc %d %s", rc, err);
+    CHECK(!exists(tmp), "failed write left %s", tmp);
+    CHECK(files_identical(path, copy), "a failed write changed the previous file");
+    free(jobs);
+
+    path_in(path, sizeof path, "no-such-dir/x.h5");
+    CHECK(write_file(path, p, by_job, err, sizeof err) == -1 && strstr(err, "no-such-dir"), "bad dir: %s", err);
+    free_results(p, rs);
+    free(by_job);
+}
+
+static void test_bad_files(const Plan *p) {
+    char path[512], err[512];
+    ResultsFile rf;
+    path_in(path, sizeof path, "text.h5");
+    FILE *f = fopen(path, "w");
+    fputs("not hdf5\n", f);
+    fclose(f);
+    CHECK(h5_read_results(path, &rf, err, sizeof err) == -1 && strstr(err, path) && strstr(err, "HDF5"), "text: %s", err);
+    CHECK(h5_read_results("/nonexistent/r.h5", &rf, err, sizeof err) == -1 && strstr(err, "/nonexistent/r.h5"),
+          "missing: %s", err);
+
+    // an HDF5 file without our datasets names the first one missing
+    path_in(path, sizeof path, "empty.h5");
+    hid_t h = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    H5Fclose(h);
+    CHECK(h5_read_results(path, &rf, err, sizeof err) == -1 && strstr(err, "no dataset base"), "empty: %s", err);
+
+    // a results file whose ppl has the wrong shape
+    const JobResult **by_job = xcalloc((size_t)p->n_jobs, sizeof *by_job);
+    JobResult *rs = make_results(p, 0, by_job);
+    path_in(path, sizeof path, "shape.h5");
+    write_file(path, p, by_job, err, sizeof err);
+    h = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Ldelete(h, "ppl", H5P_DEFAULT);
+    hsize_t d = 3;
+    hid_t sp = H5Screate_simple(1, &d, NULL);
+    hid_t ds = H5Dcreate2(h, "ppl", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dclose(ds);
+    H5Sclose(sp);
+    H5Fclose(h);
+    CHECK(h5_read_results(path, &rf, err, sizeof err) == -1 && strstr(err, "ppl has 1 dimensions"), "shape: %s", err);
+    free_results(p, rs);
+    free(by_job);
+}
+
+// A partial sweep (most jobs pending) has the final file's shape.
+static void test_partial(const Plan *p) {
+    char path[512], err[512];
+    path_in(path, sizeof path, "partial.h5");
+    const JobResult **by_job = xcalloc((size_t)p->n_jobs, sizeof *by_job);
+    CHECK(write_file(path, p, by_job, err, sizeof err) == 0, "empty sweep: %s", err);
+    ResultsFile rf;
+    if (h5_read_results(path, &rf, err, sizeof err) == 0) {
+        size_t nan = 0;
+        for (size_t i = 0; i < rf.n_cells; i++) nan += isnan(rf.ppl[i]) != 0;
+        int pending = 0;
+        for (int j = 0; j < rf.n_jobs; j++) pending += rf.jobs[j].status == JOB_PENDING;
+        CHECK(nan == rf.n_cells && pending == p->n_jobs && rf.n_steps == FX_STEPS, "empty sweep contents");
+        results_file_free(&rf);
+    } else {
+        CHECK(0, "read empty sweep: %s", err);
+    }
+    free(by_job);
+}
+
+int main(void) {
+    snprintf(dir, sizeof dir, "/tmp/sweep-test-h5-XXXXXX");
+    if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
+    Plan p;
+    fixture_plan(&p, 0);
+    test_round_trip(&p);
+    test_compare(&p);
+    test_atomic(&p);
+    test_bad_files(&p);
+    test_partial(&p);
+    fixture_plan_free(&p);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return tl_finish("test_h5");
+}
