@@ -1,9 +1,113 @@
-// Placeholder until this command is built: says so plainly and exits 2.
+// sweep quantize IN OUT --ternary: post-training quantisation of a model file.
+#include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "cli/commands.h"
+#include "engine/modelfile.h"
+
+static void quantize_usage(FILE *f) {
+    fprintf(f,
+        "usage: sweep quantize IN OUT --ternary [--embed-dtype f32|bf16|ternary] [--vector-dtype f32|bf16]\n"
+        "       sweep quantize IN OUT --dtype f32|bf16\n"
+        "\n"
+        "Writes a copy of model file IN with new storage types and prints the size of each part.\n"
+        "  --ternary         the layers' projections (q, k, v, o, gate, up, down) become ternary: trits\n"
+        "                    {-1, 0, +1} times one absmean scale per output row (BitNet b1.58 per row),\n"
+        "                    5 trits per byte (1.6 bits per weight, plus 32 bits per row)\n"
+        "  --embed-dtype T   the token embedding and an untied head (default: bf16 with --ternary,\n"
+        "                    else --dtype)\n"
+        "  --dtype T         the projections without --ternary (default f32)\n"
+        "  --vector-dtype T  norm gains and biases (default f32)\n"
+        "Tensors already in their target dtype are copied bytewise. The metadata records the dtype of\n"
+        "each part. `sweep eval FP.sweep TERNARY.sweep TEXT` measures the effect on perplexity.\n");
+}
+
+static char *dir_of(const char *path) {
+    char *d = strdup(path), *slash = strrchr(d, '/');
+    if (!slash) strcpy(d, ".");
+    else if (slash == d) d[1] = 0;
+    else *slash = 0;
+    return d;
+}
+
+// The tokenizer reference for OUT: a path relative to IN's directory is made absolute when OUT
+// lives elsewhere, so that it still resolves.
+static char *tokenizer_for(const ModelFile *src, const char *in, const char *out) {
+    char *tok = model_meta_json(src, "tokenizer");
+    cJSON *j = tok ? cJSON_Parse(tok) : NULL;
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "path");
+    char *din = dir_of(in), *dout = dir_of(out);
+    char *rin = realpath(din, NULL), *rout = realpath(dout, NULL);
+    if (cJSON_IsString(p) && p->valuestring[0] != '/' && rin && (!rout || strcmp(rin, rout))) {
+        size_t n = strlen(rin) + strlen(p->valuestring) + 2;
+        char *abs = malloc(n);
+        if (abs) {
+            snprintf(abs, n, "%s/%s", rin, p->valuestring);
+            cJSON_ReplaceItemInObject(j, "path", cJSON_CreateString(abs));
+            free(abs);
+            free(tok);
+            tok = cJSON_PrintUnformatted(j);
+        }
+    }
+    cJSON_Delete(j);
+    free(din); free(dout); free(rin); free(rout);
+    return tok;
+}
 
 int cmd_quantize(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "sweep quantize: not built yet\n");
-    return 2;
+    const char *in = NULL, *out = NULL;
+    int ternary = 0;
+    MatType dtype = MAT_F32, embed = MAT_REAL, vec = MAT_F32;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { quantize_usage(stdout); return 0; }
+        if (!strcmp(a, "--ternary")) ternary = 1;
+        else if ((!strcmp(a, "--dtype") || !strcmp(a, "--embed-dtype") || !strcmp(a, "--vector-dtype")) && i + 1 < argc) {
+            MatType t;
+            int is_embed = !strcmp(a, "--embed-dtype");
+            if (model_dtype_parse(argv[++i], &t) || (t == MAT_TERNARY && !is_embed)) {
+                fprintf(stderr, "sweep quantize: %s: '%s' is not one of f32, bf16%s\n", a, argv[i], is_embed ? ", ternary" : "");
+                return 2;
+            }
+            *(is_embed ? &embed : !strcmp(a, "--dtype") ? &dtype : &vec) = t;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "sweep quantize: unknown option '%s' (or missing value)\n", a);
+            return 2;
+        } else if (!in) in = a;
+        else if (!out) out = a;
+        else { fprintf(stderr, "sweep quantize: unexpected argument '%s'\n", a); return 2; }
+    }
+    if (!in || !out) { quantize_usage(stderr); return 2; }
+    if (!strcmp(in, out)) { fprintf(stderr, "sweep quantize: IN and OUT are the same file (%s)\n", in); return 2; }
+
+    char err[1024];
+    ModelFile src;
+    if (model_open(&src, in, 0, err, sizeof err)) { fprintf(stderr, "sweep quantize: %s\n", err); return 2; }
+    ModelWriteOptions wo;
+    model_write_options_default(&wo);
+    wo.matrix_dtype = ternary ? MAT_TERNARY : dtype;
+    wo.embed_dtype = wo.head_dtype = embed != MAT_REAL ? embed : ternary ? MAT_BF16 : dtype;
+    wo.vector_dtype = vec;
+    char *tok = tokenizer_for(&src, in, out);
+    char *src_json = model_meta_json(&src, "source");
+    size_t sl = strlen(in) + (src_json ? strlen(src_json) : 0) + 128;
+    char *source = malloc(sl);
+    if (!source) { fprintf(stderr, "sweep quantize: out of memory\n"); return 3; }
+    snprintf(source, sl, "sweep quantize%s of %s%s%s", ternary ? " --ternary" : "", in, src_json ? "; before: " : "",
+             src_json ? src_json : "");
+    wo.tokenizer_json = tok;
+    wo.source = source;
+    model_print_summary(&src, stdout);
+    int rc = model_write(out, &src.w, &wo, err, sizeof err);
+    free(tok);
+    free(src_json);
+    free(source);
+    model_close(&src);
+    if (rc) { fprintf(stderr, "sweep quantize: %s\n", err); return 2; }
+    ModelFile q;
+    if (model_open(&q, out, 0, err, sizeof err)) { fprintf(stderr, "sweep quantize: written file does not verify: %s\n", err); return 3; }
+    model_print_summary(&q, stdout);
+    model_close(&q);
+    return 0;
 }

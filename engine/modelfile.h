@@ -13,9 +13,12 @@
 // Ternary data: float32 scale[rows] (absmean per output row), then the packed trits of
 // engine/ternary.h (5 per byte, each row starting on a byte). Norms and biases are f32 or bf16
 // vectors. Tensor names and shapes are weights_tensors() of the config; order is free.
+// "tokenizer" is null or {"path": absolute or relative to the model file's directory, optional
+// "format" ("huggingface" for a tokenizer.json) and "fnv1a64" of the tokenizer file}.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "engine/weights.h"
 
 #define MODEL_MAGIC "SWEEPMDL"
@@ -64,6 +67,9 @@ int model_verify(const ModelFile *mf, char *err, size_t errlen);
 const ModelTensor *model_tensor(const ModelFile *mf, const char *name);
 // A top-level metadata field printed as JSON (malloc'd), or NULL when absent or null.
 char *model_meta_json(const ModelFile *mf, const char *key);
+
+// Sizes by part (embedding, matrices, head, vectors, header) and bits per weight, one line each.
+void model_print_summary(const ModelFile *mf, FILE *out);
 
 const char *model_dtype_name(MatType t);   // "f32", "bf16", "ternary"
 int model_dtype_parse(const char *s, MatType *t);   // 0 ok, -1 unknown
