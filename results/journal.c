@@ -226,6 +226,7 @@ static int decode_result(Cur *c, JobResult *r) {
         for (uint32_t i = 0; i < evals && !c->bad; i++) {
             EvalCell *e = &r->evals[i];
             get_str(c, e->eval, sizeof e->eval, "eval label");
+            if (!c->bad && !e->eval[0]) c->bad = "eval label";
             e->ppl = get_f64(c, "ppl");
             e->nll = get_f64(c, "nll");
             e->n_tokens = (long)get_u64(c, "n_tokens");

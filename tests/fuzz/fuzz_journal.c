@@ -1,0 +1,30 @@
+// libFuzzer target for the journal reader and the result decoder: any bytes must parse or fail with
+// a message, never crash, leak or read out of bounds.
+// clang -fsanitize=fuzzer,address,undefined -I. tests/fuzz/fuzz_journal.c results/journal.c engine/util.c
+#include <stdint.h>
+#include <string.h>
+#include "results/journal.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    JournalContents c;
+    char err[256];
+    if (journal_parse(data, size, &c, err, sizeof err) == 0) {
+        // what a parse reports must describe the input it was given
+        if (c.valid_bytes + c.torn_bytes != size) __builtin_trap();
+        for (int i = 0; i < c.n; i++)
+            if (journal_find(&c, c.latest[i].id) != &c.latest[i]) __builtin_trap();
+        journal_contents_free(&c);
+    } else if (!err[0]) {
+        __builtin_trap();
+    }
+    JobResult r;
+    if (result_decode(data, size, &r, err, sizeof err) == 0) {
+        // a decoded result encodes back to the same bytes
+        unsigned char *buf;
+        size_t len;
+        if (result_encode(&r, &buf, &len) != 0 || len != size || memcmp(buf, data, size) != 0) __builtin_trap();
+        free(buf);
+        job_result_free(&r);
+    }
+    return 0;
+}
