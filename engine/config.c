@@ -1,5 +1,6 @@
 #include "engine/config.h"
 #include <string.h>
+#include "engine/weights.h"
 
 void config_default(ModelConfig *c) {
     *c = (ModelConfig){ .dim = 256, .n_layers = 4, .n_heads = 4, .n_kv_heads = 4, .ffn_dim = 768,
@@ -30,6 +31,7 @@ int config_by_name(ModelConfig *c, const char *name) {
 const char *config_check(const ModelConfig *c) {
     if (c->dim <= 0) return "dim must be positive";
     if (c->n_layers <= 0) return "n_layers must be positive";
+    if (c->n_layers > SWEEP_MAX_LAYERS) return "n_layers is larger than this build supports (SWEEP_MAX_LAYERS)";
     if (c->n_heads <= 0 || c->dim % c->n_heads) return "n_heads must divide dim";
     if ((c->dim / c->n_heads) % 2) return "head dim must be even (RoPE rotates pairs)";
     if (c->n_kv_heads <= 0 || c->n_heads % c->n_kv_heads) return "n_kv_heads must divide n_heads";

@@ -53,7 +53,8 @@ int train_adapter(const Weights *base, Adapter *ad, const int *tokens, long n, c
     int *in = xmalloc((size_t)B * T * sizeof(int)), *tg = xmalloc((size_t)B * T * sizeof(int));
     Rng rng;
     rng_seed_stream(&rng, seed, STREAM_BATCHES);
-    for (int step = 1; step <= tc->steps; step++) {
+    for (long skip = (long)tc->start_step * B; skip > 0; skip--) rng_below(&rng, (uint64_t)(n - T));
+    for (int step = tc->start_step + 1; step <= tc->steps; step++) {
         // window b holds tokens[start .. start + T]: inputs are the first T, targets the last T
         for (int b = 0; b < B; b++) {
             long start = (long)rng_below(&rng, (uint64_t)(n - T));
@@ -74,7 +75,7 @@ int train_adapter(const Weights *base, Adapter *ad, const int *tokens, long n, c
         if (!isfinite(gnorm)) { res->diverged = 1; break; }
         if (cb && cb(cbctx, step, loss, lr)) break;
     }
-    res->tokens = (long)res->steps_done * B * T;
+    res->tokens = res->steps_done > tc->start_step ? (long)(res->steps_done - tc->start_step) * B * T : 0;
     res->seconds = now_seconds() - t0;
     free(in);
     free(tg);

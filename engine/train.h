@@ -15,6 +15,8 @@ typedef struct {
     int warmup;             // linear warmup steps (0 = constant lr from step 1)
     int cosine;             // cosine decay to min_lr_frac * lr after warmup
     double min_lr_frac;
+    int start_step;         // resume after this many steps (pretraining checkpoints): the batch
+                            // stream and the schedule continue exactly where they stopped
 } TrainConfig;
 
 void train_config_default(TrainConfig *t);   // the seeds' values: 100 steps, lr 5e-5, betas (0.9, 0.95), wd 0
