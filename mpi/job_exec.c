@@ -1,0 +1,262 @@
+#include "mpi/job_exec.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "engine/adamw.h"
+#include "engine/train.h"
+#include "engine/util.h"
+
+#define SET_ERR(...) snprintf(err, errlen, __VA_ARGS__)
+
+static Tokenizer *open_base_tokenizer(const BaseEntry *b, const ModelFile *mf, char *err, size_t errlen) {
+    if (b->tokenizer[0]) return tokenizer_open(b->tokenizer, err, errlen);
+    // The model file names its tokenizer, relative to the model file's directory.
+    char *json = model_meta_json(mf, "tokenizer");
+    if (!json || json[0] != '"') {
+        free(json);
+        SET_ERR("%s: tokenizer: the model file names no tokenizer and the spec gives none", b->path);
+        return NULL;
+    }
+    char name[1024], path[2048];
+    snprintf(name, sizeof name, "%.*s", (int)strlen(json) - 2, json + 1);
+    free(json);
+    if (name[0] == '/') snprintf(path, sizeof path, "%s", name);
+    else {
+        const char *slash = strrchr(b->path, '/');
+        int dirlen = slash ? (int)(slash - b->path) : 1;
+        snprintf(path, sizeof path, "%.*s/%s", dirlen, slash ? b->path : ".", name);
+    }
+    return tokenizer_open(path, err, errlen);
+}
+
+int job_context_open(JobContext *ctx, const Plan *plan, const char *const *staged, int verify,
+                     const char *cache_dir, char *err, size_t errlen) {
+    int nb = plan->axis[AX_BASE].n;
+    memset(ctx, 0, sizeof *ctx);
+    ctx->plan = plan;
+    ctx->bases = xcalloc(nb, sizeof *ctx->bases);
+    ctx->tokenizers = xcalloc(nb, sizeof *ctx->tokenizers);
+    ctx->keep_adapter = 1;
+    ctx->eval_batch = 8;
+    snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", cache_dir);
+    if (mkdir(cache_dir, 0777) && errno != EEXIST) {
+        SET_ERR("%s: cannot create the cache directory: %s", cache_dir, strerror(errno));
+        return -1;
+    }
+    for (int i = 0; i < nb; i++) {
+        const char *path = staged && staged[i] ? staged[i] : plan->bases[i].path;
+        if (model_open(&ctx->bases[i], path, verify ? 0 : MODEL_SKIP_CHECKSUMS, err, errlen)) return -1;
+        ctx->tokenizers[i] = open_base_tokenizer(&plan->bases[i], &ctx->bases[i], err, errlen);
+        if (!ctx->tokenizers[i]) return -1;
+        int tv = tokenizer_vocab_size(ctx->tokenizers[i]), mv = ctx->bases[i].w.cfg.vocab;
+        if (tv > mv) {
+            SET_ERR("%s: vocab: the tokenizer has %d tokens but the model only %d", path, tv, mv);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void job_context_close(JobContext *ctx) {
+    if (!ctx->plan) return;
+    for (int i = 0; i < ctx->plan->axis[AX_BASE].n; i++) {
+        if (ctx->tokenizers[i]) tokenizer_free(ctx->tokenizers[i]);
+        model_close(&ctx->bases[i]);
+    }
+    free(ctx->bases);
+    free(ctx->tokenizers);
+    memset(ctx, 0, sizeof *ctx);
+}
+
+int job_test_fault(const char *id, const char *kind) {
+    const char *f = getenv("SWEEP_TEST_FAULT");
+    if (!f) return 0;
+    size_t k = strlen(kind);
+    // a comma-separated list of kind:idprefix
+    for (const char *p = f; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > k + 1 && !strncmp(p, kind, k) && p[k] == ':' && !strncmp(id, p + k + 1, len - k - 1))
+            return 1;
+        p += len + (end ? 1 : 0);
+    }
+    return 0;
+}
+
+// Tokens of a text file under this base's tokenizer, through a per-node cache file so that a
+// corpus is tokenised once per node, not once per job. *map_len > 0 means *out is an mmap.
+static int tokens_of_file(JobContext *ctx, int base, const char *path, int **out, long *n, size_t *map_len,
+                          char *err, size_t errlen) {
+    size_t len;
+    char *text = read_whole_file(path, &len);
+    if (!text) { SET_ERR("%s: cannot read: %s", path, strerror(errno)); return -1; }
+    uint64_t h = fnv1a64(text, len, FNV1A64_INIT);
+    const BaseEntry *b = &ctx->plan->bases[base];
+    const char *tokid = b->tokenizer[0] ? b->tokenizer : b->path;
+    h = fnv1a64(tokid, strlen(tokid), h);
+    char cache[1200];
+    snprintf(cache, sizeof cache, "%s/%016llx.tok", ctx->cache_dir, (unsigned long long)h);
+    int fd = open(cache, O_RDONLY);
+    if (fd >= 0) {
+        struct stat st;
+        if (!fstat(fd, &st) && st.st_size > 0 && st.st_size % sizeof(int) == 0) {
+            void *m = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+            close(fd);
+            if (m != MAP_FAILED) {
+                free(text);
+                *out = m; *n = st.st_size / sizeof(int); *map_len = st.st_size;
+                return 0;
+            }
+        } else close(fd);
+    }
+    if (tokenizer_encode(ctx->tokenizers[base], text, len, out, n)) {
+        free(text);
+        SET_ERR("%s: out of memory while tokenising", path);
+        return -1;
+    }
+    free(text);
+    *map_len = 0;
+    // Written under a private name, then renamed: concurrent ranks never see a partial cache file.
+    char tmp[1300];
+    snprintf(tmp, sizeof tmp, "%s.%d.tmp", cache, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (f) {
+        int ok = fwrite(*out, sizeof(int), *n, f) == (size_t)*n;
+        ok &= fclose(f) == 0;
+        if (ok) rename(tmp, cache); else unlink(tmp);
+    }
+    return 0;
+}
+
+static void release_tokens(int *t, long n, size_t map_len) {
+    if (map_len) munmap(t, map_len); else free(t);
+    (void)n;
+}
+
+static void fail(JobResult *r, JobStatus s, const char *msg) {
+    r->status = s;
+    snprintf(r->message, sizeof r->message, "%s", msg);
+}
+
+void job_execute(JobContext *ctx, int j, JobResult *r) {
+    const Plan *p = ctx->plan;
+    const Job *job = &p->jobs[j];
+    const FormatVariant *fv = &p->formats[job->ax[AX_FORMAT]];
+    int bi = job->ax[AX_BASE];
+    const Weights *base = &ctx->bases[bi].w;
+    const ModelConfig *cfg = &base->cfg;
+    char err[512] = "";
+    double t0 = now_seconds();
+
+    memset(r, 0, sizeof *r);
+    r->job = j;
+    memcpy(r->id, job->id, sizeof r->id);
+    r->status = JOB_OK;
+
+    if (job_test_fault(job->id, "crash")) raise(SIGSEGV);
+    if (job_test_fault(job->id, "hang")) for (;;) pause();
+    if (job_test_fault(job->id, "error")) { fail(r, JOB_ERROR, "injected error (SWEEP_TEST_FAULT)"); return; }
+
+    Adapter ad;
+    memset(&ad, 0, sizeof ad);
+    if (adapter_init(&ad, fv->format, &fv->lora, base, job->seed)) {
+        fail(r, JOB_ERROR, "cannot create the adapter (out of memory)");
+        return;
+    }
+    const TrainConfig *tc = &fv->train;
+    if (fv->format != FMT_NONE) {
+        int *tokens = NULL; long n = 0; size_t map_len = 0;
+        if (job->ax[AX_CONDITION] == COND_RANDOM) {
+            // The noise floor: as many uniform random tokens as the steps can consume, from the seed.
+            n = (long)tc->steps * tc->batch * (tc->seq + 1);
+            tokens = xmalloc(n * sizeof *tokens);
+            random_tokens(tokens, n, cfg->vocab, job->seed ^ 0x52414e444f4dULL);
+        } else if (tokens_of_file(ctx, bi, p->users[job->ax[AX_TRAIN_USER]].train_path, &tokens, &n, &map_len,
+                                  err, sizeof err)) {
+            fail(r, JOB_ERROR, err);
+            adapter_free(&ad);
+            return;
+        }
+        if (n < tc->seq + 1) {
+            snprintf(err, sizeof err, "%s: only %ld tokens, fewer than one window of %d",
+                     p->users[job->ax[AX_TRAIN_USER]].train_path, n, tc->seq + 1);
+            fail(r, JOB_ERROR, err);
+        } else if (adamw_alloc(&ad)) {
+            fail(r, JOB_ERROR, "cannot allocate optimizer state (out of memory)");
+        } else {
+            TrainResult tr;
+            r->loss_curve = xcalloc(tc->steps, sizeof(float));
+            r->n_steps = tc->steps;
+            if (train_adapter(base, &ad, tokens, n, tc, job->seed, r->loss_curve, &tr, NULL, NULL)) {
+                snprintf(err, sizeof err, "%s: cannot train: a token outside the model's vocabulary, or a bad "
+                         "training setting", p->users[job->ax[AX_TRAIN_USER]].train_path);
+                fail(r, JOB_ERROR, err);
+            }
+            r->tokens = tr.tokens;
+            r->final_loss = tr.final_loss;
+            if (r->status == JOB_OK && (tr.diverged || job_test_fault(job->id, "nan"))) {
+                snprintf(err, sizeof err, "training diverged at step %d (non-finite loss or gradient)", tr.steps_done);
+                fail(r, JOB_DIVERGED, err);
+                for (int s = tr.steps_done; s < tc->steps; s++) r->loss_curve[s] = NAN;
+            }
+        }
+        release_tokens(tokens, n, map_len);
+    }
+
+    r->adapter_bytes_fp32 = adapter_bytes(&ad, 4);
+    r->adapter_bytes_fp16 = adapter_bytes(&ad, 2);
+    if (r->status == JOB_OK && ctx->keep_adapter && ad.n) {
+        r->adapter_n = ad.n;
+        r->adapter = xmalloc(ad.n * sizeof(float));
+        for (size_t i = 0; i < ad.n; i++) r->adapter[i] = (float)ad.params[i];
+        r->adapter_ndim = 1;
+        r->adapter_shape[0] = (int64_t)ad.n;
+        if (fv->format == FMT_NORM) {
+            r->adapter_ndim = 2;
+            r->adapter_shape[0] = 2 * cfg->n_layers + 1;
+            r->adapter_shape[1] = cfg->dim;
+        }
+    }
+
+    if (r->status == JOB_OK) {
+        r->evals = xcalloc(job->n_eval, sizeof *r->evals);
+        for (int e = 0; e < job->n_eval; e++) {
+            const EvalEntry *ev = &p->evals[job->eval[e]];
+            EvalCell *c = &r->evals[r->n_evals];
+            int *tokens; long n; size_t map_len;
+            if (tokens_of_file(ctx, bi, ev->path, &tokens, &n, &map_len, err, sizeof err)) {
+                fail(r, JOB_ERROR, err);
+                break;
+            }
+            if (p->eval_tokens > 0 && n > p->eval_tokens + 1) n = p->eval_tokens + 1;
+            if (n < 2) {
+                release_tokens(tokens, n, map_len);
+                snprintf(err, sizeof err, "%s: fewer than two tokens to evaluate", ev->path);
+                fail(r, JOB_ERROR, err);
+                break;
+            }
+            snprintf(c->eval, sizeof c->eval, "%s", ev->label);
+            double nll;
+            long count;
+            c->ppl = eval_perplexity(base, fv->format == FMT_NONE ? NULL : &ad, tokens, n, cfg->context,
+                                     ctx->eval_batch, &nll, &count);
+            c->n_tokens = count;
+            c->nll = count ? nll / count : NAN;
+            release_tokens(tokens, n, map_len);
+            r->n_evals++;
+            if (!isfinite(c->ppl)) {
+                fail(r, JOB_DIVERGED, "perplexity is not finite");
+                break;
+            }
+        }
+    }
+    adapter_free(&ad);
+    r->seconds = now_seconds() - t0;
+}

@@ -1,0 +1,30 @@
+// Running one job of a plan in the current process: train the adapter once, evaluate every eval
+// text of the job, fill a JobResult. No MPI here: the scheduler runs this in a child process.
+#pragma once
+#include "engine/modelfile.h"
+#include "engine/tokenizer.h"
+#include "results/result.h"
+#include "sweeps/plan.h"
+
+// What a rank keeps across jobs: each base mapped once, its tokenizer loaded once.
+typedef struct {
+    const Plan *plan;
+    ModelFile *bases;          // [plan->axis[AX_BASE].n], opened by job_context_open
+    Tokenizer **tokenizers;    // [same]
+    char cache_dir[1024];      // tokenised texts, shared by the ranks of a node
+    int keep_adapter;          // copy the trained block into the result
+    int eval_batch;            // windows per forward pass in evaluation
+} JobContext;
+
+// Opens every base of the plan (paths may be overridden by staged copies: staged[i] or NULL) and its
+// tokenizer. verify: check tensor checksums (one rank per node does). 0 ok; -1 with a message.
+int job_context_open(JobContext *ctx, const Plan *plan, const char *const *staged, int verify,
+                     const char *cache_dir, char *err, size_t errlen);
+void job_context_close(JobContext *ctx);
+
+// Runs plan->jobs[j] and fills r (status ok, diverged or error; message on failure). Never exits.
+void job_execute(JobContext *ctx, int j, JobResult *r);
+
+// Test hook: SWEEP_TEST_FAULT="crash:ID" / "error:ID" / "nan:ID" / "hang:ID" makes the job whose id
+// starts with ID fail that way, so the failure paths of the scheduler can be exercised end to end.
+int job_test_fault(const char *id, const char *kind);

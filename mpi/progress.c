@@ -1,0 +1,51 @@
+#include "mpi/progress.h"
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "engine/util.h"
+
+void progress_start(Progress *g, const Plan *p, int to_run, int skipped, int nranks, const RunOptions *o) {
+    memset(g, 0, sizeof *g);
+    g->plan = p; g->o = o;
+    g->total = to_run; g->skipped = skipped; g->nranks = nranks;
+    g->tty = isatty(2);
+    g->t0 = g->last = now_seconds();
+    if (!o->quiet)
+        fprintf(stderr, "sweep: %d jobs (%d already done), %d ranks\n", to_run + skipped, skipped, nranks);
+}
+
+void progress_job_done(Progress *g, const JobResult *r, double est_flops) {
+    g->busy_seconds += r->seconds;
+    g->tokens += r->tokens;
+    g->flops_done += est_flops;
+    g->flops_left -= est_flops;
+}
+
+static void hms(double s, char *out, size_t n) {
+    long t = s < 0 ? 0 : (long)(s + 0.5);
+    snprintf(out, n, "%02ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+}
+
+void progress_tick(Progress *g, int force) {
+    if (g->o->quiet) return;
+    double now = now_seconds(), every = g->tty ? 0.5 : g->o->progress_every;
+    if (!force && now - g->last < every) return;
+    g->last = now;
+    double el = now - g->t0, rate = g->flops_done > 0 ? g->flops_done / el : 0;
+    char eta[16] = "--:--:--", elapsed[16];
+    if (rate > 0) hms(g->flops_left / rate, eta, sizeof eta);
+    hms(el, elapsed, sizeof elapsed);
+    fprintf(stderr, "%ssweep: %d/%d done, %d failed | %.0f train tok/s | elapsed %s | ETA %s%s",
+            g->tty ? "\r" : "", g->done, g->total, g->failed, el > 0 ? g->tokens / el : 0.0, elapsed, eta,
+            g->tty ? "   " : "\n");
+    if (force && g->tty) fputc('\n', stderr);
+}
+
+void progress_summary(const Progress *g, double wall, double sched_cpu, int interrupted) {
+    if (g->o->quiet) return;
+    fprintf(stderr, "sweep: %s: %d of %d jobs done, %d failed, in %.1f s; worker efficiency %.1f%% "
+            "(job seconds / (wall x %d ranks)); scheduler CPU %.2f%% of wall\n",
+            interrupted ? "interrupted" : "finished", g->done, g->total, g->failed, wall,
+            wall > 0 ? 100.0 * g->busy_seconds / (wall * g->nranks) : 0.0, g->nranks,
+            wall > 0 ? 100.0 * sched_cpu / wall : 0.0);
+}

@@ -1,0 +1,22 @@
+// Progress on rank 0: a live line on a terminal, a plain line every few seconds otherwise (Slurm
+// logs), and the closing summary with the scheduler's own cost.
+#pragma once
+#include "mpi/run.h"
+#include "results/result.h"
+#include "sweeps/plan.h"
+
+typedef struct {
+    const Plan *plan;
+    const RunOptions *o;
+    int total, skipped, done, failed, nranks;
+    int tty;
+    double t0, last;
+    double flops_left, flops_done;
+    double busy_seconds;       // summed job seconds: worker efficiency = busy / (wall * ranks)
+    long tokens;
+} Progress;
+
+void progress_start(Progress *g, const Plan *p, int to_run, int skipped, int nranks, const RunOptions *o);
+void progress_job_done(Progress *g, const JobResult *r, double est_flops);
+void progress_tick(Progress *g, int force);
+void progress_summary(const Progress *g, double wall, double sched_cpu, int interrupted);

@@ -1,0 +1,169 @@
+#include "mpi/run.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "engine/mat.h"
+#include "engine/util.h"
+#include "fixtures/split.h"
+#include "mpi/job_exec.h"
+#include "mpi/scheduler.h"
+#include "mpi/signals.h"
+#include "mpi/worker.h"
+#include "sweeps/spec.h"
+
+void run_options_default(RunOptions *o) {
+    memset(o, 0, sizeof *o);
+    o->threads = 1;
+    o->flush_every = 30;
+    o->progress_every = 10;
+    o->grace = 60;
+    o->keep_adapter_max = (size_t)1 << 20;
+}
+
+const char *output_journal_path(const char *output) {
+    static char path[1100];
+    snprintf(path, sizeof path, "%s.journal", output);
+    return path;
+}
+
+// Copies src to dst unless dst already has the same size (a staged copy from an earlier run of
+// this job on this node); written under a temporary name, then renamed.
+static int stage_copy(const char *src, const char *dst, char *err, size_t errlen) {
+    struct stat a, b;
+    if (stat(src, &a)) { snprintf(err, errlen, "%s: %s", src, strerror(errno)); return -1; }
+    if (!stat(dst, &b) && b.st_size == a.st_size) return 0;
+    char tmp[1200];
+    snprintf(tmp, sizeof tmp, "%s.%d.tmp", dst, (int)getpid());
+    int in = open(src, O_RDONLY), out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (in < 0 || out < 0) {
+        snprintf(err, errlen, "--stage-base: cannot copy %s to %s: %s", src, tmp, strerror(errno));
+        if (in >= 0) close(in);
+        if (out >= 0) close(out);
+        return -1;
+    }
+    static char buf[1 << 20];
+    ssize_t n;
+    int bad = 0;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, n) != n) { bad = 1; break; }
+    bad |= n < 0;
+    close(in);
+    bad |= close(out) != 0;
+    if (bad || rename(tmp, dst)) {
+        unlink(tmp);
+        snprintf(err, errlen, "--stage-base: cannot copy %s to %s: %s", src, dst, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+// Custom users' documents are split once, by rank 0, before any rank reads them.
+static int prepare_inputs(const Plan *p, char *err, size_t errlen) {
+    for (int u = 0; u < p->axis[AX_TRAIN_USER].n; u++) {
+        const UserEntry *e = &p->users[u];
+        if (!e->n_sources) continue;
+        char outdir[1024];
+        snprintf(outdir, sizeof outdir, "%s", e->train_path);
+        char *slash = strrchr(outdir, '/');
+        if (slash) *slash = 0; else strcpy(outdir, ".");
+        int rc = e->source_is_dir
+            ? split_user_dir(e->name, e->sources[0], e->n_eval, p->split_eval_bytes, outdir, NULL, err, errlen)
+            : split_user(e->name, (const char *const *)e->sources, e->n_sources, e->n_eval, p->split_eval_bytes,
+                         outdir, err, errlen);
+        if (rc) return -1;
+    }
+    // Every text a job will read must exist before any work starts.
+    for (int u = 0; u < p->axis[AX_TRAIN_USER].n; u++)
+        if (access(p->users[u].train_path, R_OK)) {
+            snprintf(err, errlen, "%s: users.%s: %s", p->users[u].train_path, p->users[u].name, strerror(errno));
+            return -1;
+        }
+    for (int e = 0; e < p->axis[AX_EVAL_TEXT].n; e++)
+        if (access(p->evals[e].path, R_OK)) {
+            snprintf(err, errlen, "%s: eval text %s: %s", p->evals[e].path, p->evals[e].label, strerror(errno));
+            return -1;
+        }
+    return 0;
+}
+
+// Agree across all ranks whether this step failed anywhere; rank 0 prints the first message.
+static int all_ok(int ok, const char *err, int rank) {
+    int all;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (!ok && (rank == 0 || all == 0)) {
+        static int printed;
+        if (!printed && err[0]) { fprintf(stderr, "sweep: %s\n", err); printed = 1; }
+    }
+    return all;
+}
+
+int run_sweep(const RunOptions *o) {
+    int rank, nranks;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+    signals_install();
+    engine_set_threads(o->threads);
+    char err[1024] = "";
+
+    // Every rank parses the same spec: the plan is deterministic, so nothing needs broadcasting.
+    Plan plan;
+    int ok = spec_load(o->spec_path, SPEC_FILES_OPTIONAL, &plan, err, sizeof err) == 0;
+    if (!all_ok(ok, rank == 0 ? err : "", rank)) return RUN_BAD_INPUT;
+    const char *output = o->output ? o->output : plan.output;
+
+    ok = rank != 0 || prepare_inputs(&plan, err, sizeof err) == 0;
+    if (!all_ok(ok, err, rank)) return RUN_BAD_INPUT;
+
+    // Bases: one rank per node stages and verifies; the others then map the same pages.
+    MPI_Comm node;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
+    int node_rank;
+    MPI_Comm_rank(node, &node_rank);
+    int nb = plan.axis[AX_BASE].n;
+    char **staged = xcalloc(nb, sizeof *staged);
+    ok = 1;
+    if (o->stage_dir) {
+        for (int i = 0; i < nb; i++) {
+            const char *name = strrchr(plan.bases[i].path, '/');
+            name = name ? name + 1 : plan.bases[i].path;
+            staged[i] = xmalloc(strlen(o->stage_dir) + strlen(name) + 2);
+            sprintf(staged[i], "%s/%s", o->stage_dir, name);
+            if (node_rank == 0 && ok) {
+                if (mkdir(o->stage_dir, 0777) && errno != EEXIST) {
+                    snprintf(err, sizeof err, "--stage-base: %s: %s", o->stage_dir, strerror(errno));
+                    ok = 0;
+                } else ok = stage_copy(plan.bases[i].path, staged[i], err, sizeof err) == 0;
+            }
+        }
+    }
+    char cache[1100];
+    if (o->cache_dir) snprintf(cache, sizeof cache, "%s", o->cache_dir);
+    else snprintf(cache, sizeof cache, "%s.cache", output);
+    JobContext ctx;
+    memset(&ctx, 0, sizeof ctx);
+    if (node_rank == 0 && ok)
+        ok = job_context_open(&ctx, &plan, (const char *const *)staged, 1, cache, err, sizeof err) == 0;
+    if (all_ok(ok, err, rank) && node_rank != 0)
+        ok = job_context_open(&ctx, &plan, (const char *const *)staged, 0, cache, err, sizeof err) == 0;
+    else if (!ok) ok = 0;
+    int rc;
+    if (!all_ok(ok, err, rank)) {
+        rc = RUN_BAD_INPUT;
+    } else {
+        ctx.keep_adapter = 1;
+        rc = rank == 0 ? scheduler_loop(&ctx, o, output) : worker_loop(&ctx, o);
+    }
+    // Every rank learns the sweep's status, so mpirun's own exit status reflects it.
+    MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    job_context_close(&ctx);
+    for (int i = 0; i < nb; i++) free(staged[i]);
+    free(staged);
+    MPI_Comm_free(&node);
+    plan_free(&plan);
+    return rc;
+}

@@ -1,0 +1,30 @@
+// `sweep run`: every rank loads the same spec; rank 0 schedules the plan's jobs over all ranks
+// (itself included, through a child process), journals each result and keeps the HDF5 file current.
+#pragma once
+#include <stddef.h>
+
+typedef struct {
+    const char *spec_path;
+    const char *output;         // overrides the spec's output path when not NULL
+    const char *stage_dir;      // copy each base here once per node before mapping (NULL: map in place)
+    const char *cache_dir;      // tokenised texts (default: OUTPUT.cache)
+    int threads;                // BLAS threads per rank
+    double flush_every;         // seconds between rebuilds of the HDF5 file
+    double progress_every;      // seconds between plain progress lines (a terminal gets a live line)
+    double grace;               // seconds running jobs may finish after SIGUSR1/SIGTERM
+    double job_timeout;         // seconds before a job is killed as timed out (0: none)
+    int dry_jobs;               // hand out jobs that do nothing: measures the scheduler alone
+    size_t keep_adapter_max;    // adapters larger than this many bytes are not kept
+    int quiet;
+} RunOptions;
+
+void run_options_default(RunOptions *o);
+
+// Exit statuses of `sweep run`
+enum { RUN_OK = 0, RUN_JOBS_FAILED = 1, RUN_BAD_INPUT = 2, RUN_INTERNAL = 3, RUN_INTERRUPTED = 75 };
+
+// Runs on every rank between MPI_Init and MPI_Finalize; returns the rank's exit status.
+int run_sweep(const RunOptions *o);
+
+// The journal beside the results file: OUTPUT.journal (static buffer).
+const char *output_journal_path(const char *output);

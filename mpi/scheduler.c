@@ -1,0 +1,278 @@
+#include "mpi/scheduler.h"
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "engine/util.h"
+#include "mpi/backoff.h"
+#include "mpi/child.h"
+#include "mpi/progress.h"
+#include "mpi/signals.h"
+#include "mpi/wire.h"
+#include "mpi/worker.h"
+#include "results/h5write.h"
+#include "results/journal.h"
+
+typedef struct {
+    const Plan *plan;
+    JobContext *ctx;
+    const RunOptions *o;
+    const char *output;
+    Journal journal;
+    int nranks;
+    int *queue, qn, qi;          // jobs still to hand out, in order
+    int *attempt;                // attempts made so far, per job
+    int *running;                // [nranks]: job on that rank, -1 idle, -2 not yet ready
+    Child local;                 // rank 0's own job
+    Progress prog;
+    double last_flush;
+    int stopping;
+    double stop_deadline;
+    int aborts_pending;
+    int *abort_sent;             // [nranks]: an abort is on its way to that rank
+    char (*base_hash)[17];
+} Sched;
+
+static void write_results(Sched *s) {
+    if (s->o->dry_jobs) return;
+    const Plan *p = s->plan;
+    const JobResult **by_job = xcalloc(p->n_jobs, sizeof *by_job);
+    journal_match_plan(&s->journal.c, p, by_job);
+    const char **hashes = xcalloc(p->axis[AX_BASE].n, sizeof *hashes);
+    for (int i = 0; i < p->axis[AX_BASE].n; i++) hashes[i] = s->base_hash[i];
+    H5WriteInfo info = { .n_base_hashes = p->axis[AX_BASE].n, .base_hashes = hashes, .created_by = "sweep run" };
+    char err[512];
+    if (h5_write_results(s->output, p, (const JobResult *const *)by_job, &info, err, sizeof err))
+        fprintf(stderr, "sweep: %s\n", err);
+    free(hashes);
+    free(by_job);
+    s->last_flush = now_seconds();
+}
+
+// A result came back (from a worker or the local child): journal it, then count it or retry it.
+static void take_result(Sched *s, JobResult *r, int rank) {
+    int j = r->job;
+    if (s->abort_sent[rank]) {   // finished before the abort reached it: the result still counts
+        s->abort_sent[rank] = 0;
+        s->aborts_pending--;
+    }
+    if (j < 0 || j >= s->plan->n_jobs || s->running[rank] != j) {
+        fprintf(stderr, "sweep: rank %d returned a result for job %d it was not running; ignored\n", rank, j);
+        return;
+    }
+    s->running[rank] = -1;
+    r->attempts = s->attempt[j];
+    if (rank == 0) { r->rank = 0; gethostname(r->host, sizeof r->host - 1); }
+    progress_job_done(&s->prog, r, s->plan->jobs[j].est_flops);
+    if (s->o->dry_jobs) { s->prog.done++; return; }
+    char err[512];
+    if (journal_append(&s->journal, r, err, sizeof err)) {
+        fprintf(stderr, "sweep: %s\n", err);
+        exit(3);   // a result that cannot be journalled must not count as done
+    }
+    if (r->status == JOB_OK || journal_job_finished(r, s->plan, &s->plan->jobs[j])) {
+        s->prog.done++;
+        if (r->status != JOB_OK) {
+            s->prog.failed++;
+            if (!s->o->quiet)
+                fprintf(stderr, "sweep: job %s failed (%s, attempt %d): %s\n", r->id, job_status_name(r->status),
+                        r->attempts, r->message);
+        }
+    } else {
+        s->queue[s->qn++] = j;   // retried after everything else: a flaky node gets time to recover
+        if (!s->o->quiet)
+            fprintf(stderr, "sweep: job %s %s (attempt %d), will retry: %s\n", r->id, job_status_name(r->status),
+                    r->attempts, r->message);
+    }
+}
+
+static int next_job(Sched *s) {
+    if (s->stopping || s->qi >= s->qn) return -1;
+    int j = s->queue[s->qi++];
+    s->attempt[j]++;
+    return j;
+}
+
+static void dispatch(Sched *s) {
+    for (int rank = 1; rank < s->nranks; rank++) {
+        if (s->running[rank] != -1) continue;
+        int j = next_job(s);
+        if (j < 0) return;
+        int msg[2] = { j, s->attempt[j] };
+        MPI_Send(msg, 2, MPI_INT, rank, TAG_JOB, MPI_COMM_WORLD);
+        s->running[rank] = j;
+    }
+    if (s->running[0] == -1) {
+        int j = next_job(s);
+        if (j < 0) return;
+        s->running[0] = j;
+        if (s->o->dry_jobs) {
+            JobResult r;
+            dry_result(s->ctx, j, &r);
+            take_result(s, &r, 0);
+        } else if (child_start(&s->local, s->ctx, j)) {
+            JobResult r;
+            dry_result(s->ctx, j, &r);
+            r.status = JOB_ERROR;
+            snprintf(r.message, sizeof r.message, "cannot start the job's process");
+            take_result(s, &r, 0);
+        }
+    }
+}
+
+// One message from a worker, if any is waiting; returns 1 if one was handled.
+static int poll_workers(Sched *s) {
+    int flag;
+    MPI_Status st;
+    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
+    if (!flag) return 0;
+    int rank = st.MPI_SOURCE, len;
+    MPI_Get_count(&st, MPI_BYTE, &len);
+    unsigned char *buf = xmalloc(len > 0 ? len : 1);
+    MPI_Recv(buf, len, MPI_BYTE, rank, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    if (st.MPI_TAG == TAG_READY) {
+        if (s->abort_sent[rank] && s->running[rank] >= 0) {   // aborted: the next run starts it again
+            s->abort_sent[rank] = 0;
+            s->aborts_pending--;
+            s->attempt[s->running[rank]]--;
+        }
+        s->running[rank] = -1;
+    } else if (st.MPI_TAG == TAG_RESULT) {
+        JobResult r;
+        char err[256];
+        if (result_decode(buf, (size_t)len, &r, err, sizeof err)) {
+            fprintf(stderr, "sweep: unreadable result from rank %d: %s\n", rank, err);
+            exit(3);
+        }
+        take_result(s, &r, rank);
+        job_result_free(&r);
+    }
+    free(buf);
+    return 1;
+}
+
+static int poll_local(Sched *s) {
+    if (!s->local.pid) return 0;
+    JobResult r;
+    if (s->o->job_timeout > 0 && now_seconds() - s->local.started > s->o->job_timeout) {
+        int j = s->local.job;
+        child_kill(&s->local);
+        dry_result(s->ctx, j, &r);
+        r.status = JOB_TIMEOUT;
+        r.seconds = s->o->job_timeout;
+        snprintf(r.message, sizeof r.message, "killed after the job timeout of %.0f s", s->o->job_timeout);
+        take_result(s, &r, 0);
+        return 1;
+    }
+    if (!child_poll(&s->local, s->ctx, 0, &r)) return 0;
+    take_result(s, &r, 0);
+    job_result_free(&r);
+    return 1;
+}
+
+static int any_running(const Sched *s) {
+    for (int r = 0; r < s->nranks; r++) if (s->running[r] >= 0) return 1;
+    return 0;
+}
+
+static void begin_stop(Sched *s) {
+    s->stopping = 1;
+    s->stop_deadline = now_seconds() + s->o->grace;
+    if (!s->o->quiet)
+        fprintf(stderr, "\nsweep: signal %d: no new jobs; running ones get %.0f s to finish\n", (int)stop_requested,
+                s->o->grace);
+}
+
+static void abort_running(Sched *s) {
+    for (int rank = 1; rank < s->nranks; rank++)
+        if (s->running[rank] >= 0) {
+            MPI_Send(NULL, 0, MPI_BYTE, rank, TAG_ABORT, MPI_COMM_WORLD);
+            s->abort_sent[rank] = 1;
+            s->aborts_pending++;
+        }
+    if (s->local.pid) {
+        s->attempt[s->local.job]--;
+        child_kill(&s->local);
+        s->running[0] = -1;
+    }
+}
+
+int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
+    const Plan *p = ctx->plan;
+    Sched s;
+    memset(&s, 0, sizeof s);
+    s.plan = p; s.ctx = ctx; s.o = o; s.output = output;
+    MPI_Comm_size(MPI_COMM_WORLD, &s.nranks);
+    s.queue = xcalloc(p->n_jobs * (size_t)(p->max_attempts + 1) + 1, sizeof *s.queue);
+    s.attempt = xcalloc(p->n_jobs, sizeof *s.attempt);
+    s.running = xcalloc(s.nranks, sizeof *s.running);
+    s.abort_sent = xcalloc(s.nranks, sizeof *s.abort_sent);
+    for (int r = 1; r < s.nranks; r++) s.running[r] = -2;
+    s.base_hash = xcalloc(p->axis[AX_BASE].n, sizeof *s.base_hash);
+    for (int i = 0; i < p->axis[AX_BASE].n; i++) {
+        uint64_t h;
+        memcpy(&h, ctx->bases[i].base + 40, 8);   // the header's metadata checksum, which covers every tensor's
+        snprintf(s.base_hash[i], 17, "%016llx", (unsigned long long)h);
+    }
+
+    char err[512];
+    int skipped = 0;
+    if (!o->dry_jobs) {
+        if (journal_open(&s.journal, output_journal_path(output), p, o->keep_adapter_max, err, sizeof err)) {
+            fprintf(stderr, "sweep: %s\n", err);
+            return RUN_BAD_INPUT;
+        }
+    }
+    int *order = xmalloc(p->n_jobs * sizeof *order);
+    plan_longest_first(p, order);
+    for (int k = 0; k < p->n_jobs; k++) {
+        int j = order[k];
+        const JobResult *prev = o->dry_jobs ? NULL : journal_find(&s.journal.c, p->jobs[j].id);
+        if (prev && journal_job_finished(prev, p, &p->jobs[j])) { skipped++; continue; }
+        if (prev) s.attempt[j] = prev->status == JOB_OK ? 0 : prev->attempts;
+        s.queue[s.qn++] = j;
+    }
+    free(order);
+    progress_start(&s.prog, p, s.qn, skipped, s.nranks, o);
+    for (int k = 0; k < s.qn; k++) s.prog.flops_left += p->jobs[s.queue[k]].est_flops;
+    write_results(&s);
+
+    double cpu0 = cpu_seconds(), wall0 = now_seconds();
+    Backoff b;
+    backoff_reset(&b);
+    for (;;) {
+        if (stop_requested && !s.stopping) begin_stop(&s);
+        if (s.stopping && s.stop_deadline && now_seconds() > s.stop_deadline && any_running(&s)) {
+            abort_running(&s);
+            s.stop_deadline = 0;
+        }
+        int active = 0;
+        while (poll_workers(&s)) active = 1;
+        active |= poll_local(&s);
+        dispatch(&s);
+        if (!any_running(&s) && !s.aborts_pending && (s.stopping || s.qi >= s.qn)) {
+            int waiting = 0;   // a worker's first READY is received before STOP, so no message is left over
+            for (int r = 1; r < s.nranks; r++) waiting |= s.running[r] == -2;
+            if (!waiting) break;
+        }
+        if (!o->dry_jobs && now_seconds() - s.last_flush > o->flush_every) write_results(&s);
+        progress_tick(&s.prog, 0);
+        if (active) backoff_reset(&b);
+        else if (s.local.pid) {
+            JobResult r;   // sleeping in poll() on the local child's pipe doubles as the wait
+            if (child_poll(&s.local, ctx, 1, &r)) { take_result(&s, &r, 0); job_result_free(&r); }
+        } else backoff_wait(&b);
+    }
+    double wall = now_seconds() - wall0, cpu = cpu_seconds() - cpu0;
+    for (int r = 1; r < s.nranks; r++) MPI_Send(NULL, 0, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD);
+    write_results(&s);
+    progress_tick(&s.prog, 1);
+    int interrupted = s.stopping && s.qi < s.qn;
+    progress_summary(&s.prog, wall, cpu, interrupted);
+    if (!o->dry_jobs) journal_close(&s.journal);
+    free(s.queue); free(s.attempt); free(s.running); free(s.abort_sent); free(s.base_hash);
+    if (interrupted) return RUN_INTERRUPTED;
+    return s.prog.failed ? RUN_JOBS_FAILED : RUN_OK;
+}
