@@ -13,7 +13,8 @@
 //        code = b + 10c + 100f + 1000u + 2s; loss[k] = 3 + 0.001 code - 0.25 k, 5 steps
 //        adapter: norm 12 scalars, shape {3, 4}; lora 40 scalars, shape {40}; value i/2 + code
 // faults (ternary, real, lora, programmer, 7) diverged after 3 steps, no cells;
-//        (fp, random, norm, austen, 0) error, no curve, no cells, 2 attempts;
+//        (fp, random, norm, austen, 0) error, no curve, no cells, 2 attempts, a message that is not
+//        UTF-8 ("injected error in café " and byte 0xff: the file holds '?' for the 0xff);
 //        (ternary, random, norm, programmer, 7) is left pending by the tests that write files.
 #pragma once
 #include <math.h>
@@ -153,7 +154,7 @@ static inline void fixture_result(const Plan *p, int j, JobResult *r, double noi
     if (error) {
         r->status = JOB_ERROR;
         r->attempts = 2;
-        snprintf(r->message, sizeof r->message, "injected error");
+        snprintf(r->message, sizeof r->message, "injected error in caf\xc3\xa9 \xff");   // not UTF-8
         return;
     }
     r->n_evals = J->n_eval;

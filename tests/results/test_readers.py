@@ -146,6 +146,8 @@ def main():
     check(list(df["job_format"]) == [FORMATS[j[2]] for j in plan], "job_format column")
     check(list(df["job_seed"]) == [SEEDS[j[4]] for j in plan], "job_seed column")
     check(df.loc[df.status == "error", "attempts"].tolist() == [2], "attempts of the failed job")
+    check(df.loc[df.status == "error", "message"].tolist() == ["injected error in caf\u00e9 ?"],
+          "message (UTF-8 kept, the invalid byte replaced): %s" % df.loc[df.status == "error", "message"].tolist())
     check(math.isnan(df.loc[df.status == "pending", "seconds"].iloc[0]), "pending job's seconds are NaN")
     check(df.loc[df.job_format == "norm", "adapter_bytes"].max() == 48, "norm adapter bytes")
     summary = df.groupby("status").size().to_dict()
