@@ -5,6 +5,8 @@
 #
 #   bench/compare.sh [--sweep build/sweep] [--threads "1 2"] [--repeats 3] [--batch 8] [--seq 256]
 #                    [--steps 10] [--formats norm,lora,full] [--raw FILE]
+# A second table divides tokens by process CPU seconds instead of wall seconds: at 1 thread on a
+# loaded machine it is closer to what a quiet core does (at 2 threads it counts both threads' time).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 sweep="$root/build/sweep"
@@ -25,7 +27,7 @@ while [ $# -gt 0 ]; do
     --steps) steps=$2; shift 2 ;;
     --formats) formats=$2; shift 2 ;;
     --raw) raw=$2; shift 2 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -35,9 +37,11 @@ out=${raw:-$(mktemp)}
 for t in $threads; do
   for r in $(seq 1 "$repeats"); do
     echo "compare.sh: threads $t, repeat $r/$repeats" >&2
-    "$sweep" bench --json --format "$formats" --threads "$t" --batch "$batch" --seq "$seq" --steps "$steps" >> "$out"
-    /usr/bin/python3 "$root/bench/torch_peer.py" --json --format "$formats" --threads "$t" --batch "$batch" \
+    # OpenBLAS starts one thread per core at load; capping it keeps idle helpers from spinning
+    OPENBLAS_NUM_THREADS=$t "$sweep" bench --json --format "$formats" --threads "$t" --batch "$batch" \
       --seq "$seq" --steps "$steps" >> "$out"
+    OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t /usr/bin/python3 "$root/bench/torch_peer.py" --json \
+      --format "$formats" --threads "$t" --batch "$batch" --seq "$seq" --steps "$steps" >> "$out"
   done
 done
 /usr/bin/python3 - "$out" <<'EOF'
@@ -68,5 +72,21 @@ for t in threads:
         print(f"| {t} | {f} | {fmt(et, '.0f')} | {fmt(pt, '.0f')} | {ratio(et, pt) or '-'} | {fmt(ee, '.0f')} "
               f"| {fmt(pe, '.0f')} | {ratio(ee, pe) or '-'} | {fmt(eg, '.1f')} | {fmt(sg, '.1f')} | {fmt(pct, '.0f')}% "
               f"| {fmt(pg, '.1f')} | {fmt(med(e, 'peak_rss_mib'), '.0f')} | {fmt(med(p, 'peak_rss_mib'), '.0f')} |")
+
+print("\nPer CPU-second (tokens / median process CPU time of a step):\n")
+print("| threads | format | engine train tok/cpu-s | torch train tok/cpu-s | train ratio | engine eval tok/cpu-s "
+      "| torch eval tok/cpu-s | eval ratio | engine GFLOP/cpu-s |")
+print("|---|---|---|---|---|---|---|---|---|")
+for t in threads:
+    for f in formats:
+        e = lambda r: r["engine"] == "sweep" and r["threads"] == t and r["format"] == f
+        p = lambda r: r["engine"].startswith("torch") and r["threads"] == t and r["format"] == f
+        tok = b * s
+        inv = lambda x: None if not x else tok / x
+        et, pt = inv(med(e, "step_cpu_seconds")), inv(med(p, "step_cpu_seconds"))
+        ee, pe = inv(med(e, "eval_cpu_seconds")), inv(med(p, "eval_cpu_seconds"))
+        fl, sc = med(e, "train_flops") or med(e, "eval_flops"), med(e, "step_cpu_seconds") or med(e, "eval_cpu_seconds")
+        print(f"| {t} | {f} | {fmt(et, '.0f')} | {fmt(pt, '.0f')} | {ratio(et, pt) or '-'} | {fmt(ee, '.0f')} "
+              f"| {fmt(pe, '.0f')} | {ratio(ee, pe) or '-'} | {fmt(fl / sc / 1e9 if fl and sc else None, '.1f')} |")
 EOF
 [ -n "$raw" ] || rm -f "$out"

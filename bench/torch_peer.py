@@ -241,9 +241,9 @@ def main():
         res = {"format": fmt}
         if params:
             opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.0)
-            dts = []
+            dts, cts = [], []
             for s in range(warmup + steps):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 opt.zero_grad(set_to_none=True)
                 if ac:
                     with ac():
@@ -254,7 +254,9 @@ def main():
                 opt.step()
                 if s >= warmup:
                     dts.append(time.perf_counter() - t0)
+                    cts.append(time.process_time() - c0)
             step = statistics.median(dts)
+            res["step_cpu_seconds"] = statistics.median(cts)
             res["train_tok_s"] = round(B * T / step, 1)
             res["step_seconds"] = step
             fl = forward_flops(c, B, T) + backward_flops(c, fmt, a.lora_rank, B, T)
@@ -263,11 +265,12 @@ def main():
         else:
             res["train_tok_s"] = None
             res["step_seconds"] = None
+            res["step_cpu_seconds"] = None
             res["train_flops"] = None
-        dts = []
+        dts, cts = [], []
         with torch.inference_mode():
             for s in range(warmup + steps):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 if ac:
                     with ac():
                         loss = model(tokens, targets)
@@ -275,7 +278,9 @@ def main():
                     loss = model(tokens, targets)
                 if s >= warmup:
                     dts.append(time.perf_counter() - t0)
+                    cts.append(time.process_time() - c0)
         ev = statistics.median(dts)
+        res["eval_cpu_seconds"] = statistics.median(cts)
         res["eval_tok_s"] = round(B * T / ev, 1)
         res["eval_seconds"] = ev
         res["eval_flops"] = forward_flops(c, B, T)

@@ -88,6 +88,7 @@ typedef struct {
     AdapterFormat format;
     double step_s, eval_s, train_tok_s, eval_tok_s, gflops, eval_gflops, final_loss, setup_s;
     double train_flops, eval_flops;   // per step
+    double step_cpu_s, eval_cpu_s;    // process CPU time per step: at 1 thread, what a quiet core would take
     size_t trainable;
 } BenchResult;
 
@@ -114,33 +115,36 @@ static int bench_format(BenchResult *r, AdapterFormat f, const Weights *base, co
     if (!acts) { fprintf(stderr, "sweep bench: out of memory for activations (%d x %d)\n", B, T); return 3; }
     r->setup_s = now_seconds() - t0;
 
-    double *dt = xcalloc((size_t)steps, sizeof *dt);
+    double *dt = xcalloc((size_t)steps, sizeof *dt), *dc = xcalloc((size_t)steps, sizeof *dc);
     if (f != FMT_NONE) {
         for (int s = 1; s <= warmup + steps; s++) {
-            double s0 = now_seconds();
+            double s0 = now_seconds(), c0 = cpu_seconds();
             adapter_zero_grad(&ad);
             r->final_loss = model_forward(&eff, adp, acts, tokens, targets, B, T);
             model_backward(&eff, adp, acts, tokens, targets, B, T);
             adamw_step(&ad, s, 1e-4, 0.9, 0.95, 1e-8, 0.0, 0.0);
-            if (s > warmup) dt[s - warmup - 1] = now_seconds() - s0;
+            if (s > warmup) dt[s - warmup - 1] = now_seconds() - s0, dc[s - warmup - 1] = cpu_seconds() - c0;
         }
         r->step_s = median(dt, steps);
+        r->step_cpu_s = median(dc, steps);
         r->train_tok_s = (double)B * T / r->step_s;
         r->train_flops = model_forward_flops(c, B, T) + model_backward_flops(c, f, lora, B, T);
         r->gflops = r->train_flops / r->step_s / 1e9;
     }
     for (int s = 1; s <= warmup + steps; s++) {
-        double s0 = now_seconds();
+        double s0 = now_seconds(), c0 = cpu_seconds();
         double loss = model_forward(&eff, adp, acts, tokens, targets, B, T);
-        if (s > warmup) dt[s - warmup - 1] = now_seconds() - s0;
+        if (s > warmup) dt[s - warmup - 1] = now_seconds() - s0, dc[s - warmup - 1] = cpu_seconds() - c0;
         if (f == FMT_NONE) r->final_loss = loss;
     }
     r->eval_s = median(dt, steps);
+    r->eval_cpu_s = median(dc, steps);
     r->eval_tok_s = (double)B * T / r->eval_s;
     r->eval_flops = model_forward_flops(c, B, T);
     r->eval_gflops = r->eval_flops / r->eval_s / 1e9;
     if (f == FMT_NONE) r->gflops = r->eval_gflops;   // nothing to train: the forward is the whole job
     free(dt);
+    free(dc);
     acts_free(acts);
     if (adp) adapter_free(adp);
     return isfinite(r->final_loss) ? 0 : 1;
@@ -249,9 +253,12 @@ int cmd_bench(int argc, char **argv) {
         double rss = peak_rss_mib();
         if (json) {
             printf("{\"format\": \"%s\", ", format_name(r.format));
-            if (r.format == FMT_NONE) printf("\"train_tok_s\": null, \"step_seconds\": null, \"train_flops\": null, ");
-            else printf("\"train_tok_s\": %.1f, \"step_seconds\": %.6g, \"train_flops\": %.0f, ", r.train_tok_s,
-                        r.step_s, r.train_flops);
+            if (r.format == FMT_NONE)
+                printf("\"train_tok_s\": null, \"step_seconds\": null, \"step_cpu_seconds\": null, "
+                       "\"train_flops\": null, ");
+            else printf("\"train_tok_s\": %.1f, \"step_seconds\": %.6g, \"step_cpu_seconds\": %.6g, "
+                        "\"train_flops\": %.0f, ", r.train_tok_s, r.step_s, r.step_cpu_s, r.train_flops);
+            printf("\"eval_cpu_seconds\": %.6g, ", r.eval_cpu_s);
             printf("\"eval_tok_s\": %.1f, \"eval_seconds\": %.6g, \"eval_flops\": %.0f, \"gflops\": %.2f, "
                    "\"eval_gflops\": %.2f, "
                    "\"sgemm_gflops\": %.2f, \"sgemm_ffn_gflops\": %.2f, \"sgemm_head_gflops\": %.2f, "
