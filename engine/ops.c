@@ -7,7 +7,12 @@
 #pragma GCC optimize("vect-cost-model=dynamic")
 #endif
 #include "engine/ops.h"
+#include "engine/util.h"
+#include <cblas.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 // SWEEP_REAL is a type name; pasting a suffix onto it lets the preprocessor tell float from double.
@@ -129,6 +134,70 @@ static double dot3(const real *a, const real *b, const real *c, int n) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Fork-join over independent items, on as many threads as BLAS may use (engine_set_threads).
+// Every item writes its own outputs, so results are the same for any thread count.
+
+enum { PAR_MAX_THREADS = 64 };
+
+typedef struct {
+    void (*fn)(void *ctx, int item, int worker);
+    void *ctx;
+    int n;
+    atomic_int next;
+} ParallelFor;
+
+typedef struct { ParallelFor *pf; int worker; } ParallelWorker;
+
+static void parallel_run(ParallelFor *pf, int worker) {
+    for (int i; (i = atomic_fetch_add(&pf->next, 1)) < pf->n;) pf->fn(pf->ctx, i, worker);
+}
+
+static void *parallel_thread(void *arg) {
+    ParallelWorker *w = arg;
+    parallel_run(w->pf, w->worker);
+    return NULL;
+}
+
+static int parallel_threads(int n_items) {
+    int t = openblas_get_num_threads();
+    t = t < PAR_MAX_THREADS ? t : PAR_MAX_THREADS;
+    return t < n_items ? (t > 1 ? t : 1) : n_items;
+}
+
+// fn(ctx, item, worker) for item in [0, n); worker in [0, parallel_threads(n)) names the thread
+static void parallel_for(int n, void (*fn)(void *, int, int), void *ctx) {
+    int threads = parallel_threads(n);
+    ParallelFor pf = { fn, ctx, n, 0 };
+    if (threads <= 1) { parallel_run(&pf, 0); return; }
+    pthread_t tid[PAR_MAX_THREADS];
+    ParallelWorker w[PAR_MAX_THREADS];
+    int started[PAR_MAX_THREADS] = { 0 };
+    int blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);   // each worker's own gemms run in the worker
+    for (int t = 1; t < threads; t++) {
+        w[t] = (ParallelWorker){ &pf, t };
+        started[t] = pthread_create(&tid[t], NULL, parallel_thread, &w[t]) == 0;
+    }
+    parallel_run(&pf, 0);   // a thread that failed to start leaves its items to this one
+    for (int t = 1; t < threads; t++)
+        if (started[t]) pthread_join(tid[t], NULL);
+    openblas_set_num_threads(blas_threads);
+}
+
+// Scratch for worker w >= 1 of the calling thread's parallel regions, grown once to the largest
+// size asked for. Call it in the caller, not in the workers: the buffers live in the caller's TLS.
+static real *worker_scratch(int worker, size_t n) {
+    static _Thread_local real *buf[PAR_MAX_THREADS];
+    static _Thread_local size_t cap[PAR_MAX_THREADS];
+    if (n > cap[worker]) {
+        free(buf[worker]);
+        buf[worker] = xaligned(n * sizeof(real));
+        cap[worker] = n;
+    }
+    return buf[worker];
+}
+
+// ---------------------------------------------------------------------------------------------
 // Embedding
 
 void embedding_forward(real *out, const int *tokens, int n, const Mat *emb) {
@@ -225,25 +294,38 @@ static void softmax_causal_row(real *p, int len, int end) {
     memset(p + len, 0, (size_t)(end - len) * sizeof(real));
 }
 
+typedef struct {
+    real *out, *att, *dq, *dk, *dv;
+    real **scratch;   // T*T reals per worker
+    const real *q, *k, *v, *dout, *probs;
+    int B, T, n_heads, n_kv_heads, hd;
+} AttentionArgs;
+
+// one (batch, head): scores of query rows [i0, i1) against keys [0, i1), softmax, times V
+static void attention_forward_head(void *ctx, int item, int worker) {
+    (void)worker;
+    const AttentionArgs *a = ctx;
+    int T = a->T, hd = a->hd, b = item / a->n_heads, h = item % a->n_heads, g = h / (a->n_heads / a->n_kv_heads);
+    int qs = a->n_heads * hd, ks = a->n_kv_heads * hd;   // row strides of q/out and of k/v
+    real scale = (real)(1.0 / sqrt((double)hd));
+    const real *qh = a->q + (size_t)b * T * qs + (size_t)h * hd;
+    const real *kh = a->k + (size_t)b * T * ks + (size_t)g * hd;
+    const real *vh = a->v + (size_t)b * T * ks + (size_t)g * hd;
+    real *oh = a->out + (size_t)b * T * qs + (size_t)h * hd;
+    real *P = a->att + (size_t)item * T * T;
+    for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
+        int i1 = imin(i0 + ATT_BLOCK, T), m = i1 - i0;
+        gemm(0, 1, m, i1, hd, scale, qh + (size_t)i0 * qs, qs, kh, ks, 0, P + (size_t)i0 * T, T);
+        for (int t = i0; t < i1; t++) softmax_causal_row(P + (size_t)t * T, t + 1, T);
+        gemm(0, 0, m, hd, i1, 1, P + (size_t)i0 * T, T, vh, ks, 0, oh + (size_t)i0 * qs, qs);
+    }
+}
+
 void attention_forward(real *out, real *att, const real *q, const real *k, const real *v,
                        int B, int T, int n_heads, int n_kv_heads, int hd) {
-    int group = n_heads / n_kv_heads;
-    int qs = n_heads * hd, ks = n_kv_heads * hd;   // row strides of q/out and of k/v
-    real scale = (real)(1.0 / sqrt((double)hd));
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < n_heads; h++) {
-            const real *qh = q + (size_t)b * T * qs + (size_t)h * hd;
-            const real *kh = k + (size_t)b * T * ks + (size_t)(h / group) * hd;
-            const real *vh = v + (size_t)b * T * ks + (size_t)(h / group) * hd;
-            real *oh = out + (size_t)b * T * qs + (size_t)h * hd;
-            real *P = att + ((size_t)b * n_heads + h) * T * T;
-            for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
-                int i1 = imin(i0 + ATT_BLOCK, T), m = i1 - i0;
-                gemm(0, 1, m, i1, hd, scale, qh + (size_t)i0 * qs, qs, kh, ks, 0, P + (size_t)i0 * T, T);
-                for (int t = i0; t < i1; t++) softmax_causal_row(P + (size_t)t * T, t + 1, T);
-                gemm(0, 0, m, hd, i1, 1, P + (size_t)i0 * T, T, vh, ks, 0, oh + (size_t)i0 * qs, qs);
-            }
-        }
+    AttentionArgs a = { .out = out, .att = att, .q = q, .k = k, .v = v,
+                        .B = B, .T = T, .n_heads = n_heads, .n_kv_heads = n_kv_heads, .hd = hd };
+    parallel_for(B * n_heads, attention_forward_head, &a);
 }
 
 // With P = softmax(S), dS = P * (dP - sum(P dP)) over the row; keys past the row stay 0.
@@ -262,31 +344,46 @@ static void softmax_backward_row(real *ds, const real *p, int len, int end) {
     memset(ds + len, 0, (size_t)(end - len) * sizeof(real));
 }
 
+// one (batch, KV head) and the query heads that share it: dk and dv of a KV head have one writer
+static void attention_backward_group(void *ctx, int item, int worker) {
+    const AttentionArgs *a = ctx;
+    int T = a->T, hd = a->hd, b = item / a->n_kv_heads, g = item % a->n_kv_heads;
+    int group = a->n_heads / a->n_kv_heads, qs = a->n_heads * hd, ks = a->n_kv_heads * hd;
+    real scale = (real)(1.0 / sqrt((double)hd));
+    real *scratch = a->scratch[worker];
+    size_t koff = (size_t)b * T * ks + (size_t)g * hd;
+    const real *kh = a->k + koff, *vh = a->v + koff;
+    real *dkh = a->dk + koff, *dvh = a->dv + koff;
+    for (int h = g * group; h < (g + 1) * group; h++) {
+        size_t qoff = (size_t)b * T * qs + (size_t)h * hd;
+        const real *qh = a->q + qoff, *doh = a->dout + qoff;
+        real *dqh = a->dq + qoff;
+        const real *P = a->probs + ((size_t)b * a->n_heads + h) * T * T;
+        for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
+            int i1 = imin(i0 + ATT_BLOCK, T), m = i1 - i0;
+            const real *Pb = P + (size_t)i0 * T, *dob = doh + (size_t)i0 * qs;
+            real *dS = scratch + (size_t)i0 * T;
+            // dP = dout . V^T, then dV += P^T . dout (P is 0 past the diagonal)
+            gemm(0, 1, m, i1, hd, 1, dob, qs, vh, ks, 0, dS, T);
+            gemm(1, 0, i1, hd, m, 1, Pb, T, dob, qs, 1, dvh, ks);
+            for (int t = i0; t < i1; t++)
+                softmax_backward_row(scratch + (size_t)t * T, P + (size_t)t * T, t + 1, i1);
+            gemm(0, 0, m, hd, i1, scale, dS, T, kh, ks, 1, dqh + (size_t)i0 * qs, qs);
+            gemm(1, 0, i1, hd, m, scale, dS, T, qh + (size_t)i0 * qs, qs, 1, dkh, ks);
+        }
+    }
+}
+
 void attention_backward(real *dq, real *dk, real *dv, const real *dout, const real *att,
                         const real *q, const real *k, const real *v,
                         int B, int T, int n_heads, int n_kv_heads, int hd, real *scratch) {
-    int group = n_heads / n_kv_heads;
-    int qs = n_heads * hd, ks = n_kv_heads * hd;
-    real scale = (real)(1.0 / sqrt((double)hd));
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < n_heads; h++) {
-            size_t qoff = (size_t)b * T * qs + (size_t)h * hd, koff = (size_t)b * T * ks + (size_t)(h / group) * hd;
-            const real *qh = q + qoff, *kh = k + koff, *vh = v + koff, *doh = dout + qoff;
-            real *dqh = dq + qoff, *dkh = dk + koff, *dvh = dv + koff;
-            const real *P = att + ((size_t)b * n_heads + h) * T * T;
-            for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
-                int i1 = imin(i0 + ATT_BLOCK, T), m = i1 - i0;
-                const real *Pb = P + (size_t)i0 * T, *dob = doh + (size_t)i0 * qs;
-                real *dS = scratch + (size_t)i0 * T;
-                // dP = dout . V^T, then dV += P^T . dout (P is 0 past the diagonal)
-                gemm(0, 1, m, i1, hd, 1, dob, qs, vh, ks, 0, dS, T);
-                gemm(1, 0, i1, hd, m, 1, Pb, T, dob, qs, 1, dvh, ks);
-                for (int t = i0; t < i1; t++)
-                    softmax_backward_row(scratch + (size_t)t * T, P + (size_t)t * T, t + 1, i1);
-                gemm(0, 0, m, hd, i1, scale, dS, T, kh, ks, 1, dqh + (size_t)i0 * qs, qs);
-                gemm(1, 0, i1, hd, m, scale, dS, T, qh + (size_t)i0 * qs, qs, 1, dkh, ks);
-            }
-        }
+    int items = B * n_kv_heads;
+    real *scratch_of[PAR_MAX_THREADS] = { scratch };
+    for (int w = 1; w < parallel_threads(items); w++) scratch_of[w] = worker_scratch(w, (size_t)T * T);
+    AttentionArgs a = { .dq = dq, .dk = dk, .dv = dv, .scratch = scratch_of, .q = q, .k = k, .v = v,
+                        .dout = dout, .probs = att, .B = B, .T = T, .n_heads = n_heads,
+                        .n_kv_heads = n_kv_heads, .hd = hd };
+    parallel_for(items, attention_backward_group, &a);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -349,43 +446,72 @@ void residual_add(real *y, const real *x, long n) {
 // ---------------------------------------------------------------------------------------------
 // Cross-entropy, fused: loss(row) = logsumexp(row) - row[target]
 
-static long count_targets(const int *targets, int n) {
-    long c = 0;
-    for (int i = 0; i < n; i++) c += targets[i] >= 0;
-    return c;
+enum { CE_ROWS = 16 };   // rows per parallel item
+
+typedef struct {
+    const real *logits;
+    real *dlogits, *nll;
+    double *loss;
+    const int *targets;
+    int n, vocab;
+    real g;
+} CrossEntropyArgs;
+
+static void cross_entropy_forward_rows(void *ctx, int item, int worker) {
+    (void)worker;
+    const CrossEntropyArgs *a = ctx;
+    for (int i = item * CE_ROWS; i < imin((item + 1) * CE_ROWS, a->n); i++) {
+        const real *row = a->logits + (size_t)i * a->vocab;
+        int t = a->targets[i];
+        double loss = 0;
+        if (t >= 0) {
+            real mx = row_max(row, a->vocab);
+            loss = mx + log(exp_shift_sum(NULL, row, a->vocab, mx)) - row[t];
+        }
+        a->loss[i] = loss;
+        if (a->nll) a->nll[i] = (real)loss;
+    }
 }
 
 double cross_entropy_forward(const real *logits, const int *targets, int n, int vocab, real *nll) {
-    double total = 0;
-    long count = 0;
-    for (int i = 0; i < n; i++) {
-        if (targets[i] < 0) {
-            if (nll) nll[i] = 0;
-            continue;
-        }
-        const real *row = logits + (size_t)i * vocab;
-        real mx = row_max(row, vocab);
-        double loss = mx + log(exp_shift_sum(NULL, row, vocab, mx)) - row[targets[i]];
-        if (nll) nll[i] = (real)loss;
-        total += loss;
-        count++;
+    static _Thread_local double *row_loss;
+    static _Thread_local int row_cap;
+    if (n > row_cap) {
+        free(row_loss);
+        row_loss = xmalloc((size_t)n * sizeof(double));
+        row_cap = n;
     }
+    CrossEntropyArgs a = { .logits = logits, .nll = nll, .loss = row_loss, .targets = targets, .n = n, .vocab = vocab };
+    parallel_for((n + CE_ROWS - 1) / CE_ROWS, cross_entropy_forward_rows, &a);
+    double total = 0;   // summed in row order, whatever the thread count
+    long count = 0;
+    for (int i = 0; i < n; i++)
+        if (targets[i] >= 0) { total += row_loss[i]; count++; }
     return count ? total / count : 0;
 }
 
-void cross_entropy_backward(real *dlogits, const real *logits, const int *targets, int n, int vocab, real dloss) {
-    long count = count_targets(targets, n);
-    real g = count ? (real)(dloss / count) : 0;
-    for (int i = 0; i < n; i++) {
-        real *d = dlogits + (size_t)i * vocab;
-        const real *row = logits + (size_t)i * vocab;
-        if (targets[i] < 0) {
-            memset(d, 0, (size_t)vocab * sizeof(real));
+static void cross_entropy_backward_rows(void *ctx, int item, int worker) {
+    (void)worker;
+    const CrossEntropyArgs *a = ctx;
+    for (int i = item * CE_ROWS; i < imin((item + 1) * CE_ROWS, a->n); i++) {
+        real *d = a->dlogits + (size_t)i * a->vocab;
+        const real *row = a->logits + (size_t)i * a->vocab;
+        int t = a->targets[i];
+        if (t < 0) {
+            memset(d, 0, (size_t)a->vocab * sizeof(real));
             continue;
         }
-        real mx = row_max(row, vocab);
-        double sum = exp_shift_sum(d, row, vocab, mx);   // d may be row itself: read before written
-        scale_row(d, vocab, (real)(g / sum));
-        d[targets[i]] -= g;
+        real mx = row_max(row, a->vocab);
+        double sum = exp_shift_sum(d, row, a->vocab, mx);   // d may be row itself: read before written
+        scale_row(d, a->vocab, (real)(a->g / sum));
+        d[t] -= a->g;
     }
+}
+
+void cross_entropy_backward(real *dlogits, const real *logits, const int *targets, int n, int vocab, real dloss) {
+    long count = 0;
+    for (int i = 0; i < n; i++) count += targets[i] >= 0;
+    CrossEntropyArgs a = { .logits = logits, .dlogits = dlogits, .targets = targets, .n = n, .vocab = vocab,
+                           .g = count ? (real)(dloss / count) : 0 };
+    parallel_for((n + CE_ROWS - 1) / CE_ROWS, cross_entropy_backward_rows, &a);
 }

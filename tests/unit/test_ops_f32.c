@@ -167,11 +167,50 @@ static void test_attention(void) {
     free(rdq); free(rdk); free(rdv); free(p); free(dp);
 }
 
+// Attention and cross-entropy split their work over threads: the numbers must not change with the
+// thread count (a job's result depends on its seed alone), nor must gradients stop accumulating.
+static void test_thread_count(void) {
+    int B = 3, T = 70, H = 6, KV = 2, hd = 32, V = 1000, n = B * T;
+    long nq = (long)B * T * H * hd, nk = (long)B * T * KV * hd, na = (long)B * H * T * T;
+    float *q = rnd(nq, 1), *k = rnd(nk, 1), *v = rnd(nk, 1), *dout = rnd(nq, 1), *logits = rnd((long)n * V, 5);
+    int *targets = malloc(sizeof(int) * n);
+    for (int i = 0; i < n; i++) targets[i] = i % 7 == 3 ? -1 : (int)rng_below(&rng, V);
+    float *res[2][6];
+    double loss[2];
+    int threads[2] = { 1, 3 };
+    for (int r = 0; r < 2; r++) {
+        engine_set_threads(threads[r]);
+        float *out = malloc(sizeof(float) * nq), *att = malloc(sizeof(float) * na), *sc = malloc(sizeof(float) * T * T);
+        float *dq = malloc(sizeof(float) * nq), *dk = malloc(sizeof(float) * nk), *dv = malloc(sizeof(float) * nk);
+        float *dl = malloc(sizeof(float) * n * V);
+        for (long i = 0; i < nq; i++) dq[i] = 0.125f;
+        for (long i = 0; i < nk; i++) dk[i] = dv[i] = -0.5f;
+        attention_forward(out, att, q, k, v, B, T, H, KV, hd);
+        attention_backward(dq, dk, dv, dout, att, q, k, v, B, T, H, KV, hd, sc);
+        loss[r] = cross_entropy_forward(logits, targets, n, V, NULL);
+        cross_entropy_backward(dl, logits, targets, n, V, 1);
+        res[r][0] = out; res[r][1] = att; res[r][2] = dq; res[r][3] = dk; res[r][4] = dv; res[r][5] = dl;
+        free(sc);
+    }
+    long sizes[6] = { nq, na, nq, nk, nk, (long)n * V };
+    const char *names[6] = { "out", "att", "dq", "dk", "dv", "dlogits" };
+    for (int j = 0; j < 6; j++) {
+        CHECK(!memcmp(res[0][j], res[1][j], sizeof(float) * sizes[j]),
+              "%s is identical at 1 and 3 threads", names[j]);
+        free(res[0][j]); free(res[1][j]);
+    }
+    CHECK(loss[0] == loss[1], "cross-entropy loss identical at 1 and 3 threads: %.17g vs %.17g", loss[0], loss[1]);
+    engine_set_threads(1);
+    free(q); free(k); free(v); free(dout); free(logits); free(targets);
+}
+
 int main(void) {
     rng_seed(&rng, 11);
+    engine_set_threads(1);
     test_cross_entropy();
     test_swiglu();
     test_rmsnorm();
     test_attention();
+    test_thread_count();
     return tl_finish("test_ops_f32");
 }
