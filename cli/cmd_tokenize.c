@@ -9,14 +9,16 @@
 
 static const char usage_text[] =
     "usage: sweep tokenize train CORPUS... --vocab N -o FILE [--split llama3|gpt2|qwen2] [--special TEXT]... [-q]\n"
-    "       sweep tokenize encode TOKENIZER TEXT [-o TOKENS.bin]\n"
+    "       sweep tokenize encode TOKENIZER TEXT... [-o TOKENS.bin]\n"
     "       sweep tokenize decode TOKENIZER TOKENS.bin [-o TEXT]\n"
     "       sweep tokenize info TOKENIZER [--show N]\n"
     "\n"
     "TOKENIZER is a .bpe file written by `train` or a Hugging Face tokenizer.json (byte-level BPE:\n"
     "GPT-2, Llama 3, Qwen2 style). Token files hold int32 little-endian ids. Without -o, encode prints\n"
-    "the ids as text and decode writes the bytes to stdout. Encoding matches Hugging Face's\n"
-    "encode(text, add_special_tokens=False): special tokens written in the text are recognised.\n";
+    "the ids as text, one line per TEXT file, and decode writes the bytes to stdout. With -o, several\n"
+    "TEXT files become one token stream (each file encoded alone: no piece spans two files).\n"
+    "Encoding matches Hugging Face's encode(text, add_special_tokens=False): special tokens written\n"
+    "in the text are recognised.\n";
 
 static int bad_usage(const char *fmt, const char *arg) {
     fputs("sweep tokenize: ", stderr);
@@ -105,50 +107,73 @@ static int cmd_train_bpe(int argc, char **argv) {
 }
 
 static int cmd_encode(int argc, char **argv) {
-    const char *out = NULL, *pos[2] = { 0 };
-    int npos = 0;
+    const char *out = NULL, *tok_path = NULL;
+    const char **files = xcalloc(argc + 1, sizeof *files);
+    int n_files = 0;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "-o")) {
             if (i + 1 >= argc) return bad_usage("-o needs a value%s", "");
             out = argv[++i];
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return bad_usage("encode: unknown option '%s'", argv[i]);
-        } else if (npos < 2) {
-            pos[npos++] = argv[i];
+        } else if (!tok_path) {
+            tok_path = argv[i];
         } else {
-            return bad_usage("encode: unexpected argument '%s'", argv[i]);
+            files[n_files++] = argv[i];
         }
     }
-    if (npos != 2) return bad_usage("encode: needs TOKENIZER and TEXT%s", "");
-    Tokenizer *t = open_tokenizer(pos[0]);
+    if (!tok_path || !n_files) return bad_usage("encode: needs TOKENIZER and TEXT%s", "");
+    Tokenizer *t = open_tokenizer(tok_path);
     if (!t) return 2;
-    size_t len;
-    char *text = read_whole_file(pos[1], &len);
-    if (!text) { fprintf(stderr, "sweep tokenize: %s: cannot read: %s\n", pos[1], strerror(errno)); return 2; }
-    int *ids;
-    long n;
-    double t0 = now_seconds();
-    tokenizer_encode(t, text, len, &ids, &n);
-    double dt = now_seconds() - t0;
-    int rc = 0;
-    if (out) {
-        unsigned char *le = xmalloc((size_t)n * 4 + 1);
-        for (long i = 0; i < n; i++) {
-            uint32_t v = (uint32_t)ids[i];
-            le[4 * i] = v & 255; le[4 * i + 1] = (v >> 8) & 255; le[4 * i + 2] = (v >> 16) & 255; le[4 * i + 3] = v >> 24;
-        }
-        rc = write_file(out, le, (size_t)n * 4);
-        free(le);
-        fprintf(stderr, "encoded %s: %zu bytes -> %ld tokens (%.2f bytes/token) in %.2f s (%.1f MB/s)\n", pos[1], len,
-                n, n ? (double)len / n : 0.0, dt, dt > 0 ? len / dt / 1e6 : 0.0);
-    } else {
-        for (long i = 0; i < n; i++) printf(i ? " %d" : "%d", ids[i]);
-        printf("\n");
+    FILE *bin = NULL;
+    if (out && !(bin = !strcmp(out, "-") ? stdout : fopen(out, "wb"))) {
+        fprintf(stderr, "sweep tokenize: %s: cannot write: %s\n", out, strerror(errno));
+        return 2;
     }
-    free(ids);
-    free(text);
+    size_t total_bytes = 0;
+    long total_tokens = 0;
+    double seconds = 0;
+    for (int f = 0; f < n_files; f++) {
+        size_t len;
+        char *text = read_whole_file(files[f], &len);
+        if (!text) { fprintf(stderr, "sweep tokenize: %s: cannot read: %s\n", files[f], strerror(errno)); return 2; }
+        int *ids;
+        long n;
+        double t0 = now_seconds();
+        tokenizer_encode(t, text, len, &ids, &n);
+        seconds += now_seconds() - t0;
+        total_bytes += len;
+        total_tokens += n;
+        if (bin) {
+            unsigned char *le = xmalloc((size_t)n * 4 + 1);
+            for (long i = 0; i < n; i++) {
+                uint32_t v = (uint32_t)ids[i];
+                le[4 * i] = v & 255; le[4 * i + 1] = (v >> 8) & 255; le[4 * i + 2] = (v >> 16) & 255;
+                le[4 * i + 3] = v >> 24;
+            }
+            if (fwrite(le, 4, n, bin) != (size_t)n) {
+                fprintf(stderr, "sweep tokenize: %s: write failed: %s\n", out, strerror(errno));
+                return 2;
+            }
+            free(le);
+        } else {
+            for (long i = 0; i < n; i++) printf(i ? " %d" : "%d", ids[i]);
+            printf("\n");
+        }
+        free(ids);
+        free(text);
+    }
+    if (bin && (bin == stdout ? fflush(bin) : fclose(bin))) {
+        fprintf(stderr, "sweep tokenize: %s: write failed: %s\n", out, strerror(errno));
+        return 2;
+    }
+    if (bin)
+        fprintf(stderr, "encoded %d file(s): %zu bytes -> %ld tokens (%.2f bytes/token) in %.2f s (%.1f MB/s)\n",
+                n_files, total_bytes, total_tokens, total_tokens ? (double)total_bytes / total_tokens : 0.0, seconds,
+                seconds > 0 ? total_bytes / seconds / 1e6 : 0.0);
+    free(files);
     tokenizer_free(t);
-    return rc;
+    return 0;
 }
 
 static int cmd_decode(int argc, char **argv) {
