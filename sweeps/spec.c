@@ -18,8 +18,8 @@
 #define MAX_VARIANTS 4096       // format variants after expansion
 #define MAX_USERS 10000
 #define MAX_SEEDS 100000
-#define MAX_JOBS 1000000L
-#define MAX_CELLS 20000000L
+#define MAX_JOBS 200000L
+#define MAX_CELLS 10000000L
 #define FINGERPRINT_WHOLE (8L << 20)   // files up to this size are hashed whole, larger ones head + tail
 #define BYTES_PER_TOKEN 4.0            // byte-level BPE on English text, for costs when eval.tokens is 0
 
@@ -42,6 +42,8 @@ static int fail(Ctx *c, const char *jp, const char *fmt, ...) {
     va_end(ap);
     if (jp && *jp) snprintf(c->err, c->errlen, "%s: %s: %s", c->file, jp, msg);
     else snprintf(c->err, c->errlen, "%s: %s", c->file, msg);
+    for (char *s = c->err; *s; s++)   // names from the spec may hold control characters: one line, always
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = '?';
     return -1;
 }
 
@@ -484,7 +486,7 @@ typedef struct {
     char data_dir[PATHMAX];
     int data_resolved;
     Ident *base_id, *tok_id, *user_id;   // file identities that go into job ids
-    long *eval_tokens_est;          // per eval text, for costs
+    double *eval_flops;             // [base][eval text]: the cost of one cell
     enum { EVAL_OWN, EVAL_ALL, EVAL_LIST } eval_mode;
     unsigned char *eval_users;      // EVAL_LIST: which users' slices every job evaluates
     int slices, general;
@@ -1113,28 +1115,48 @@ static int parse_formats(Parse *P) {
     return 0;
 }
 
-// Everything that determines a job's result, in one canonical string: a different string, a different id.
-static void job_canonical(Parse *P, const Job *j, char *buf, size_t n) {
+// Everything that determines a job's result, hashed as one canonical text (FNV-1a over the pieces in
+// order is FNV-1a over their concatenation): a different text, a different id. The part a format
+// variant on a base fixes is hashed once; each job continues from it.
+static uint64_t hash_str(uint64_t h, const char *s) { return fnv1a64(s, strlen(s), h); }
+
+static uint64_t variant_hash(Parse *P, int b, int f) {
     Plan *p = P->p;
-    const FormatVariant *f = &p->formats[j->ax[AX_FORMAT]];
-    size_t k = (size_t)snprintf(buf, n, "sweep-job-v1\nbase=%s\ntokenizer=%s\neval_tokens=%d\nformat=%s\n",
-                                P->base_id[j->ax[AX_BASE]], P->tok_id[j->ax[AX_BASE]], p->eval_tokens,
-                                format_names[f->format]);
-    if (f->format == FMT_NONE || k >= n) return;
-    const TrainConfig *t = &f->train;
-    k += (size_t)snprintf(buf + k, n - k,
-                          "steps=%d\nbatch=%d\nseq=%d\nlr=%.17g\nbetas=%.17g,%.17g\neps=%.17g\nweight_decay=%.17g\n"
-                          "grad_clip=%.17g\nwarmup=%d\ncosine=%d\nmin_lr_frac=%.17g\n",
-                          t->steps, t->batch, t->seq, t->lr, t->beta1, t->beta2, t->eps, t->weight_decay,
-                          t->grad_clip, t->warmup, t->cosine, t->min_lr_frac);
-    if (f->format == FMT_LORA && k < n)
-        k += (size_t)snprintf(buf + k, n - k, "rank=%d\nalpha=%.17g\ntargets=%u\n", f->lora.rank, f->lora.alpha,
-                              f->lora.targets);
+    const FormatVariant *v = &p->formats[f];
+    char buf[512];
+    uint64_t h = hash_str(FNV1A64_INIT, "sweep-job-v1\nbase=");
+    h = hash_str(h, P->base_id[b]);
+    h = hash_str(h, "\ntokenizer=");
+    h = hash_str(h, P->tok_id[b]);
+    snprintf(buf, sizeof buf, "\neval_tokens=%d\nformat=%s\n", p->eval_tokens, format_names[v->format]);
+    h = hash_str(h, buf);
+    if (v->format == FMT_NONE) return h;
+    const TrainConfig *t = &v->train;
+    snprintf(buf, sizeof buf,
+             "steps=%d\nbatch=%d\nseq=%d\nlr=%.17g\nbetas=%.17g,%.17g\neps=%.17g\nweight_decay=%.17g\n"
+             "grad_clip=%.17g\nwarmup=%d\ncosine=%d\nmin_lr_frac=%.17g\n",
+             t->steps, t->batch, t->seq, t->lr, t->beta1, t->beta2, t->eps, t->weight_decay, t->grad_clip,
+             t->warmup, t->cosine, t->min_lr_frac);
+    h = hash_str(h, buf);
+    if (v->format == FMT_LORA) {
+        snprintf(buf, sizeof buf, "rank=%d\nalpha=%.17g\ntargets=%u\n", v->lora.rank, v->lora.alpha, v->lora.targets);
+        h = hash_str(h, buf);
+    }
+    return h;
+}
+
+static uint64_t job_hash(Parse *P, uint64_t h, const Job *j) {
+    Plan *p = P->p;
+    if (p->formats[j->ax[AX_FORMAT]].format == FMT_NONE) return h;
     int cond = P->cond_order[j->ax[AX_CONDITION]];
-    const UserEntry *u = &p->users[j->ax[AX_TRAIN_USER]];
-    if (k < n)   // a random job never reads the corpus: its identity is the user it belongs to
-        snprintf(buf + k, n - k, "condition=%s\nuser=%s\ncorpus=%s\nseed=%llu\n", condition_names[cond], u->name,
-                 cond == COND_REAL ? P->user_id[j->ax[AX_TRAIN_USER]] : "-", (unsigned long long)j->seed);
+    char buf[64];
+    snprintf(buf, sizeof buf, "condition=%s\nuser=", condition_names[cond]);
+    h = hash_str(h, buf);
+    h = hash_str(h, p->users[j->ax[AX_TRAIN_USER]].name);
+    h = hash_str(h, "\ncorpus=");   // a random job never reads the corpus: the user it belongs to names it
+    h = hash_str(h, cond == COND_REAL ? P->user_id[j->ax[AX_TRAIN_USER]] : "-");
+    snprintf(buf, sizeof buf, "\nseed=%llu\n", (unsigned long long)j->seed);
+    return hash_str(h, buf);
 }
 
 static long eval_tokens_of(Parse *P, int e) {
@@ -1175,10 +1197,12 @@ static int expand_jobs(Parse *P) {
     if (jobs > MAX_JOBS) rc = fail(c, NULL, "the grid has %.0f jobs: at most %ld", jobs, MAX_JOBS);
     else if (cells > MAX_CELLS) rc = fail(c, NULL, "the grid has %.0f cells: at most %ld", cells, MAX_CELLS);
     if (rc) goto out;
-    P->eval_tokens_est = xcalloc(ne ? ne : 1, sizeof(long));
-    for (int e = 0; e < ne; e++) P->eval_tokens_est[e] = eval_tokens_of(P, e);
+    P->eval_flops = xcalloc((size_t)nb * (ne ? ne : 1), sizeof(double));
+    for (int e = 0; e < ne; e++) {
+        long tokens = eval_tokens_of(P, e);
+        for (int b = 0; b < nb; b++) P->eval_flops[(size_t)b * ne + e] = plan_eval_flops(&p->bases[b].cfg, tokens);
+    }
     p->jobs = xcalloc(jobs ? (size_t)jobs : 1, sizeof *p->jobs);
-    char *canon = xmalloc(4096);
     for (int b = 0; b < nb; b++)
         for (int ci = 0; ci < nc; ci++)
             for (int f = 0; f < nf; f++) {
@@ -1186,6 +1210,7 @@ static int expand_jobs(Parse *P) {
                 while (!(f >= fb->first_variant && f < fb->first_variant + fb->n_variants)) fb++;
                 int none = p->formats[f].format == FMT_NONE;
                 if (none ? ci != 0 : !(fb->cond_mask & (1u << P->cond_order[ci]))) continue;
+                uint64_t vh = variant_hash(P, b, f);
                 for (int u = 0; u < (none ? 1 : nu); u++)
                     for (int s = 0; s < (none ? 1 : ns); s++) {
                         Job *j = &p->jobs[p->n_jobs++];
@@ -1201,13 +1226,10 @@ static int expand_jobs(Parse *P) {
                         const ModelConfig *cfg = &p->bases[b].cfg;
                         j->est_flops = plan_train_flops(cfg, &p->formats[f]);
                         for (int k = 0; k < j->n_eval; k++)
-                            j->est_flops += plan_eval_flops(cfg, P->eval_tokens_est[j->eval[k]]);
-                        job_canonical(P, j, canon, 4096);
-                        snprintf(j->id, sizeof j->id, "%016llx",
-                                 (unsigned long long)fnv1a64(canon, strlen(canon), FNV1A64_INIT));
+                            j->est_flops += P->eval_flops[(size_t)b * ne + j->eval[k]];
+                        snprintf(j->id, sizeof j->id, "%016llx", (unsigned long long)job_hash(P, vh, j));
                     }
             }
-    free(canon);
 out:
     for (int u = 0; u < nu; u++) free(own[u]);
     free(own);
@@ -1361,7 +1383,7 @@ out:
     free(P.base_id);
     free(P.tok_id);
     free(P.user_id);
-    free(P.eval_tokens_est);
+    free(P.eval_flops);
     free(P.eval_users);
     if (rc) plan_free(p);
     return rc;
