@@ -73,7 +73,7 @@ static char *regex_quote(const char *s, size_t *len) {
 
 static void describe_append(Tokenizer *t, const char *piece) {
     size_t old = t->describe ? strlen(t->describe) : 0, add = strlen(piece);
-    t->describe = realloc(t->describe, old + add + 4);
+    t->describe = realloc(t->describe, old + add + 8); // "hf:" or " +", then " ", piece, NUL
     if (!t->describe) { fprintf(stderr, "sweep: out of memory\n"); exit(3); }
     if (!old) strcpy(t->describe, "hf:");
     else strcat(t->describe, " +");
