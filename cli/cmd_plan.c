@@ -9,9 +9,10 @@
 #include "engine/util.h"
 #include "sweeps/spec.h"
 
-// Sustained training/evaluation rate of one rank (one core, fp32) when `sweep bench` has not been run
-// on the target machine: a conservative figure for a current x86 core; pass --gflops to calibrate.
-#define PLAN_DEFAULT_GFLOPS 10.0
+// Sustained training rate of one rank (one core, fp32) when the target machine has not been measured:
+// `sweep bench` reported 28-31 GFLOP/s for norm and LoRA steps on this project's AVX-512 machine
+// with both cores busy; 20 leaves room for evaluation and data loading. --gflops calibrates.
+#define PLAN_DEFAULT_GFLOPS 20.0
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -23,7 +24,8 @@ static void usage(FILE *f) {
             "first, each to the rank that frees up first. Needs no MPI.\n"
             "\n"
             "  --ranks N    ranks that run jobs (default 1)\n"
-            "  --gflops X   sustained GFLOP/s of one rank (default %g); `sweep bench` measures it on a machine\n"
+            "  --gflops X   sustained GFLOP/s of one rank (default %g): the GFLOP/s column of `sweep bench`\n"
+            "               on the target machine, for the format that dominates the sweep\n"
             "  --json       the same as one JSON object on stdout\n"
             "  --no-check   allow input files that do not exist yet (fixtures not built); ids of jobs whose\n"
             "               files are missing hash their paths instead of their contents\n"

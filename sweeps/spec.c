@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "engine/modelfile.h"
 #include "engine/util.h"
 #include "fixtures/split.h"
 
@@ -522,6 +523,31 @@ static int read_config_name(Ctx *c, const cJSON *it, const char *jp, ModelConfig
     return 0;
 }
 
+static int same_shape(const ModelConfig *a, const ModelConfig *b) {
+    return a->dim == b->dim && a->n_layers == b->n_layers && a->n_heads == b->n_heads &&
+           a->n_kv_heads == b->n_kv_heads && a->ffn_dim == b->ffn_dim && a->vocab == b->vocab &&
+           a->context == b->context;
+}
+
+// A base that exists is a model file: its header gives the shape. A "config" the spec names for it
+// only stands in while the file does not exist, so it must not disagree with the file.
+static int base_config(Ctx *c, const char *jp, const cJSON *entry, const char *entry_jp, BaseEntry *b) {
+    ModelFile mf;
+    char err[768];
+    if (model_open(&mf, b->path, MODEL_SKIP_CHECKSUMS, err, sizeof err)) return fail(c, jp, "%s", err);
+    ModelConfig file = mf.w.cfg;
+    model_close(&mf);
+    const cJSON *named = cJSON_IsObject(entry) ? cJSON_GetObjectItemCaseSensitive(entry, "config") : NULL;
+    if (named && !same_shape(&file, &b->cfg)) {
+        char q[192];
+        jp_key(q, sizeof q, entry_jp, "config");
+        return fail(c, q, "%s is not the shape of %s (dim %d, %d layer%s, context %d): drop it or fix it",
+                    named->valuestring, b->path, file.dim, file.n_layers, file.n_layers == 1 ? "" : "s", file.context);
+    }
+    b->cfg = file;
+    return 0;
+}
+
 static int parse_bases(Parse *P, const ModelConfig *default_cfg, const char *default_tok) {
     Ctx *c = &P->c;
     Plan *p = P->p;
@@ -581,6 +607,7 @@ static int parse_bases(Parse *P, const ModelConfig *default_cfg, const char *def
             goto out;
         }
         if (resolve_input(c, sub, path, 0, b->path)) goto out;
+        if (c->files != SPEC_FILES_IGNORED && file_kind(b->path) == 1 && base_config(c, sub, it, jp, b)) goto out;
         if (tok) snprintf(b->tokenizer, sizeof b->tokenizer, "%s", tok);   // already resolved
         fingerprint(c, b->path, P->base_id[i], sizeof P->base_id[i]);
         if (b->tokenizer[0]) fingerprint(c, b->tokenizer, P->tok_id[i], sizeof P->tok_id[i]);
@@ -1400,4 +1427,20 @@ int spec_load(const char *path, SpecFiles files, Plan *p, char *err, size_t errl
     int rc = spec_parse(text, len, path, files, p, err, errlen);
     free(text);
     return rc;
+}
+
+int spec_split_users(const Plan *p, int *status, char *err, size_t errlen) {
+    *status = 0;
+    for (int u = 0; u < p->axis[AX_TRAIN_USER].n; u++) {
+        const UserEntry *e = &p->users[u];
+        if (!e->n_sources) continue;
+        char outdir[PATHMAX];
+        dirname_of(e->train_path, outdir);
+        int rc = e->source_is_dir
+                 ? split_user_dir(e->name, e->sources[0], e->n_eval, p->split_eval_bytes, outdir, NULL, err, errlen)
+                 : split_user(e->name, (const char *const *)e->sources, e->n_sources, e->n_eval, p->split_eval_bytes,
+                              outdir, err, errlen);
+        if (rc != SPLIT_OK) { *status = rc == SPLIT_BAD_INPUT ? 2 : 3; return -1; }
+    }
+    return 0;
 }

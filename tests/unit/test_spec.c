@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "engine/model.h"
+#include "engine/modelfile.h"
 #include "engine/util.h"
 #include "sweeps/spec.h"
 #include "testlib.h"
@@ -39,10 +40,42 @@ static void write_file(const char *dir, const char *rel, const char *text) {
 
 // The tree the bad specs and the path tests use: a base, a tokenizer, a fixtures data dir with three
 // built-in-style users and general text, and raw documents for custom users.
+// A small model file shaped like the default base where specs look (width 256, context 256) but one
+// layer and a small vocabulary, so that it is quick to write.
+static void write_model(const char *dir, const char *rel, unsigned seed) {
+    ModelConfig c;
+    config_default(&c);
+    c.n_layers = 1;
+    c.ffn_dim = 256;
+    c.vocab = 256;
+    real *block = xmalloc(sizeof(real) * config_n_params(&c));
+    weights_init_random(block, &c, seed);
+    Weights w;
+    weights_carve(&w, &c, block);
+    ModelWriteOptions o;
+    model_write_options_default(&o);
+    char path[2048], err[512];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    if (model_write(path, &w, &o, err, sizeof err)) { fprintf(stderr, "%s\n", err); exit(3); }
+    free(block);
+}
+
+static void copy_file(const char *dir, const char *from, const char *to) {
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", dir, from);
+    size_t n;
+    char *bytes = read_whole_file(path, &n);
+    if (!bytes) { perror(path); exit(3); }
+    snprintf(path, sizeof path, "%s/%s", dir, to);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(bytes, 1, n, f) != n || fclose(f)) { perror(path); exit(3); }
+    free(bytes);
+}
+
 static void make_fixtures(const char *dir) {
     mkdir(dir, 0755);
-    write_file(dir, "base.sweep", "not parsed by the spec: only fingerprinted\n");
-    write_file(dir, "base-copy.sweep", "not parsed by the spec: only fingerprinted\n");
+    write_model(dir, "base.sweep", 1);
+    copy_file(dir, "base.sweep", "base-copy.sweep");
     write_file(dir, "tok.bpe", "tokenizer stand-in\n");
     const char *users[] = { "alice", "bob", "cpython", "austen" };
     for (int u = 0; u < 4; u++) {
@@ -304,10 +337,10 @@ static void test_ids_contents(const char *fix) {
     CHECK(nc == 2 && strcmp(a[0], c[0]), "real job moves with its corpus");
     CHECK(nc == 2 && !strcmp(a[1], c[1]), "random job does not read the corpus");
     write_file(fix, "data/users/alice/train.txt", "alice's earlier text\n");
-    write_file(fix, "base-copy.sweep", "a different model\n");
+    write_model(fix, "base-copy.sweep", 2);
     ids_of(copy, SPEC_FILES_REQUIRED, b, &nb);
     CHECK(nb == 2 && strcmp(a[0], b[0]) && strcmp(a[1], b[1]), "another base, other jobs");
-    write_file(fix, "base-copy.sweep", "not parsed by the spec: only fingerprinted\n");
+    copy_file(fix, "base.sweep", "base-copy.sweep");
     if (chdir(cwd)) CHECK(0, "chdir back");
 }
 
@@ -318,8 +351,9 @@ static void test_users_and_paths(const char *fix) {
     char err[1024], cwd[1024];
     if (!getcwd(cwd, sizeof cwd) || chdir(fix)) { CHECK(0, "chdir %s", fix); return; }
     // relative paths: the spec's directory first, then the current directory
-    write_file(fix, "sub/base.sweep", "a base beside the spec\n");
-    write_file(fix, "sub/s.json", "{\"bases\": {\"near\": \"base.sweep\", \"far\": \"tok.bpe\"}, \"data\": \"data\", "
+    write_file(fix, "sub/.keep", "");   // makes sub/
+    write_model(fix, "sub/near.sweep", 4);
+    write_file(fix, "sub/s.json", "{\"bases\": {\"near\": \"near.sweep\", \"far\": \"base.sweep\"}, \"data\": \"data\", "
                                   "\"users\": [\"programmer\", \"novelist\", {\"name\": \"carol\", \"train\": \"docs/a.txt\", "
                                   "\"eval\": [\"docs/b.txt\"]}, {\"name\": \"dan\", \"files\": [\"docs/b.txt\", \"docs/a.txt\"]}, "
                                   "{\"name\": \"erin\", \"dir\": \"docs\"}], \"output\": \"out/r.h5\", "
@@ -328,7 +362,7 @@ static void test_users_and_paths(const char *fix) {
     CHECK(rc == -1 && strstr(err, "sub/s.json: eval.users[0]: alice is not one of the spec's users"),
           "an eval user must be a user of the spec: %s", rc ? err : "accepted");
     if (!rc) plan_free(&p);
-    write_file(fix, "sub/s.json", "{\"bases\": {\"near\": \"base.sweep\", \"far\": \"tok.bpe\"}, \"data\": \"data\", "
+    write_file(fix, "sub/s.json", "{\"bases\": {\"near\": \"near.sweep\", \"far\": \"base.sweep\"}, \"data\": \"data\", "
                                   "\"users\": [\"programmer\", \"novelist\", {\"name\": \"carol\", \"train\": \"docs/a.txt\", "
                                   "\"eval\": [\"docs/b.txt\"]}, {\"name\": \"dan\", \"files\": [\"docs/b.txt\", \"docs/a.txt\"]}, "
                                   "{\"name\": \"erin\", \"dir\": \"docs\"}], \"output\": \"out/r.h5\", "
@@ -336,8 +370,9 @@ static void test_users_and_paths(const char *fix) {
     rc = spec_load("sub/s.json", SPEC_FILES_REQUIRED, &p, err, sizeof err);
     CHECK(rc == 0, "sub/s.json: %s", err);
     if (!rc) {
-        CHECK(!strcmp(p.bases[0].path, "sub/base.sweep"), "near base: %s", p.bases[0].path);
-        CHECK(!strcmp(p.bases[1].path, "tok.bpe"), "far base falls back to the cwd: %s", p.bases[1].path);
+        CHECK(!strcmp(p.bases[0].path, "sub/near.sweep"), "near base: %s", p.bases[0].path);
+        CHECK(!strcmp(p.bases[1].path, "base.sweep"), "far base falls back to the cwd: %s", p.bases[1].path);
+        CHECK(p.bases[0].cfg.n_layers == 1 && p.bases[0].cfg.vocab == 256, "shape from the model file");
         CHECK(!strcmp(p.users[0].name, "cpython") && !strcmp(p.users[0].alias, "programmer"), "alias kept");
         CHECK(!strcmp(p.users[1].name, "austen") && !strcmp(p.users[1].alias, "novelist"), "alias kept");
         CHECK(!strcmp(p.users[0].train_path, "data/users/cpython/train.txt"), "built-in: %s", p.users[0].train_path);
@@ -354,6 +389,63 @@ static void test_users_and_paths(const char *fix) {
         CHECK(p.jobs[j0].n_eval == 3 + 3 + 1 + 1, "cpython's job: own 3 + austen 3 + carol 1 + general, got %d",
               p.jobs[j0].n_eval);
         CHECK(p.split_eval_bytes > 0, "split size");
+        plan_free(&p);
+    }
+    if (chdir(cwd)) CHECK(0, "chdir back");
+}
+
+// custom users' documents are split where the plan says, before any job, without moving ids
+static void test_split_users(const char *fix) {
+    char cwd[1024], text[4096];
+    if (!getcwd(cwd, sizeof cwd) || chdir(fix)) { CHECK(0, "chdir %s", fix); return; }
+    for (int d = 0; d < 3; d++) {
+        int k = 0;
+        for (int line = 0; line < 60; line++)
+            k += snprintf(text + k, sizeof text - k, "document %d, line %d: some words of this author\n", d, line);
+        char rel[64];
+        snprintf(rel, sizeof rel, "raw/doc-%d.txt", d);
+        write_file(fix, rel, text);
+    }
+    const char *s = "{\"bases\": {\"fp\": \"base.sweep\"}, \"data\": \"data\", \"output\": \"out/r.h5\", "
+                    "\"users\": [{\"name\": \"dan\", \"files\": [\"raw/doc-1.txt\", \"raw/doc-0.txt\"]}, "
+                    "{\"name\": \"erin\", \"dir\": \"raw\"}], \"formats\": {\"norm\": {}}, "
+                    "\"eval\": {\"slices\": 2, \"slice_bytes\": 512, \"general\": false}}";
+    Plan p;
+    char err[1024];
+    int rc = parse_text(s, "s.json", SPEC_FILES_REQUIRED, &p, err);
+    CHECK(rc == 0, "%s", err);
+    if (!rc) {
+        char before[2][17];
+        strcpy(before[0], p.jobs[0].id);
+        strcpy(before[1], p.jobs[1].id);
+        int status;
+        rc = spec_split_users(&p, &status, err, sizeof err);
+        CHECK(rc == 0 && status == 0, "split: %s", err);
+        for (int u = 0; u < 2; u++) {
+            struct stat st;
+            CHECK(stat(p.users[u].train_path, &st) == 0 && st.st_size > 0, "%s", p.users[u].train_path);
+            for (int k = 0; k < p.users[u].n_eval; k++) {
+                const char *e = p.evals[p.users[u].eval_index[k]].path;
+                CHECK(stat(e, &st) == 0 && st.st_size > 0 && st.st_size <= 512, "%s", e);
+            }
+        }
+        CHECK(!strcmp(p.users[0].train_path, "out/r.users/dan/train.txt"), "%s", p.users[0].train_path);
+        plan_free(&p);
+        rc = parse_text(s, "s.json", SPEC_FILES_REQUIRED, &p, err);
+        CHECK(rc == 0 && !strcmp(p.jobs[0].id, before[0]) && !strcmp(p.jobs[1].id, before[1]),
+              "ids are the same after the split");
+        if (!rc) plan_free(&p);
+    }
+    // too little text for the slices: the split's message names the user, status 2
+    s = "{\"bases\": {\"fp\": \"base.sweep\"}, \"output\": \"out/t.h5\", "
+        "\"users\": [{\"name\": \"tiny\", \"files\": [\"docs/a.txt\"]}], \"formats\": {\"norm\": {}}, "
+        "\"eval\": {\"general\": false}}";
+    rc = parse_text(s, "s.json", SPEC_FILES_REQUIRED, &p, err);
+    CHECK(rc == 0, "%s", err);
+    if (!rc) {
+        int status;
+        rc = spec_split_users(&p, &status, err, sizeof err);
+        CHECK(rc == -1 && status == 2 && strstr(err, "tiny"), "too little text: rc %d status %d: %s", rc, status, err);
         plan_free(&p);
     }
     if (chdir(cwd)) CHECK(0, "chdir back");
@@ -447,6 +539,7 @@ int main(int argc, char **argv) {
     test_ids();
     test_ids_contents(fix);
     test_users_and_paths(fix);
+    test_split_users(fix);
     test_bad_specs(fix);
     test_simulate();
     rm_tree(fix);
