@@ -15,3 +15,7 @@ void ternary_decode_rows(real *out, const Mat *W, int r0, int r1);
 void ternary_forward(real *y, const real *x, const Mat *W, int n, int accumulate);
 // dx[n][cols] += dy[n][rows] . W, straight from the packed form
 void ternary_backward_input(real *dx, const real *dy, const Mat *W, int n);
+// Products in the float build use int16 activations x trits (AVX-512 VNNI) unless turned off here:
+// |error| <= 0.5 * absmax(row) / 32767 * sum |w| per output. Off: decoded tiles and BLAS (exact).
+void ternary_use_int_kernels(int on);
+int ternary_int_kernels_active(void);   // 1 when products take the int16 path
