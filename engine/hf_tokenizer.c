@@ -170,22 +170,27 @@ static int add_pre_tokenizer(Tokenizer *t, const cJSON *pt, const char *path, Hf
     return -1;
 }
 
-static int check_normalizer(const cJSON *nm, const char *path, HfCtx *c) {
+static int add_normalizer(Tokenizer *t, const cJSON *nm, const char *path, HfCtx *c) {
     if (!nm || cJSON_IsNull(nm)) return 0;
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(nm, "type");
+    if (cJSON_IsString(type) && !strcmp(type->valuestring, "NFC")) {
+        t->nfc = 1; // NFC twice is NFC once
+        describe_append(t, "NFC");
+        return 0;
+    }
     if (cJSON_IsString(type) && !strcmp(type->valuestring, "Sequence")) {
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(nm, "normalizers"), *e;
         char sub[256];
         int i = 0;
         cJSON_ArrayForEach(e, list) {
             snprintf(sub, sizeof sub, "%s.normalizers[%d]", path, i++);
-            if (check_normalizer(e, sub, c)) return -1;
+            if (add_normalizer(t, e, sub, c)) return -1;
         }
         return 0;
     }
-    // Unicode normalisation (Qwen2's NFC) needs tables this build does not carry: refuse rather than
-    // encode differently from Hugging Face.
-    tok_errf(c->err, c->errlen, "%s: %s: normalizer '%s' is not supported (only none)", c->name, path,
+    // other normalisers (NFKC, Lowercase, Replace, ...) are not byte-level BPE practice: refuse rather
+    // than encode differently from Hugging Face
+    tok_errf(c->err, c->errlen, "%s: %s: normalizer '%s' is not supported (only NFC or none)", c->name, path,
              cJSON_IsString(type) ? type->valuestring : "?");
     return -1;
 }
@@ -350,7 +355,7 @@ Tokenizer *tokenizer_load_hf_mem(const char *name, const char *data, size_t len,
         k++;
     }
 
-    if (check_normalizer(cJSON_GetObjectItemCaseSensitive(root, "normalizer"), "normalizer", &c)) goto fail;
+    if (add_normalizer(t, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), "normalizer", &c)) goto fail;
     const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
     if (pre && !cJSON_IsNull(pre) && add_pre_tokenizer(t, pre, "pre_tokenizer", &c)) goto fail;
     if (!c.saw_byte_level) {

@@ -365,7 +365,11 @@ void tok_pieces(Tokenizer *t, const char *text, size_t len, const PieceSink *sin
         size_t a = len, b = len;
         int id = t->n_added ? find_added(t, text, len, pos, &a, &b) : -1;
         if (id < 0) a = b = len;
-        run_steps(t, 0, text + pos, a - pos, sink);
+        size_t nn;
+        char *normal = t->nfc && a > pos ? tok_nfc(text + pos, a - pos, &nn) : NULL;
+        if (normal) run_steps(t, 0, normal, nn, sink);
+        else run_steps(t, 0, text + pos, a - pos, sink);
+        free(normal);
         if (id >= 0) sink->added(sink->ctx, id);
         pos = b;
     }

@@ -46,6 +46,7 @@ struct Tokenizer {
     StrMap vocab;                             // bytes -> id (Hugging Face files, for ignore_merges)
     AddedToken *added; int n_added;           // sorted by first byte, then longest first
     int added_start[257];                     // added tokens starting with byte c: [added_start[c], added_start[c+1])
+    int nfc;                                  // Hugging Face normalizer NFC (Qwen2): applied between added tokens
     PreStep *steps; int n_steps;
     int own;                                  // a .bpe tokenizer: bytes 0..255, merge r -> 256 + r, then specials
     char split_name[16];
@@ -73,5 +74,8 @@ typedef struct {
     void *ctx;
 } PieceSink;
 void tok_pieces(Tokenizer *t, const char *text, size_t len, const PieceSink *sink);
+
+// NFC of s (invalid UTF-8 bytes kept as they are): malloc'ed, or NULL when s is NFC already.
+char *tok_nfc(const char *s, size_t n, size_t *out_len);
 
 void tok_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -177,6 +177,9 @@ class HfReference:
         self.added = sorted(((t["content"], t["id"]) for t in js.get("added_tokens") or []), key=lambda x: -len(x[0]))
         self.steps = []  # ("prefix",) or ("split", kind)
         self._pre(js["pre_tokenizer"])
+        norm = js.get("normalizer")
+        assert norm is None or norm == {"type": "NFC"}
+        self.nfc = norm is not None
 
     def _pre(self, pt):
         if pt["type"] == "Sequence":
@@ -210,7 +213,7 @@ class HfReference:
             yield text[start:]
 
     def _pieces(self, seg):
-        pieces = [seg]
+        pieces = [unicodedata.normalize("NFC", seg) if self.nfc else seg]
         for step in self.steps:
             if step[0] == "prefix":
                 pieces = [p if p.startswith(" ") else " " + p for p in pieces]

@@ -14,9 +14,11 @@ import random
 import struct
 import subprocess
 import sys
+import unicodedata
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bpe_ref  # noqa: E402
+from texts import EDGE_TEXTS, corpus, long_random, nfc_stress  # noqa: E402
 
 SWEEP, WORK = sys.argv[1], sys.argv[2]
 os.makedirs(WORK, exist_ok=True)
@@ -51,49 +53,6 @@ def sweep_encode(tok, text_path):
     with open(out, "rb") as f:
         raw = f.read()
     return list(struct.unpack("<%di" % (len(raw) // 4), raw)), ""
-
-
-def corpus(seed, n_chars):
-    """Mixed text: English with contractions, code, numbers, several scripts, odd white space."""
-    rnd = random.Random(seed)
-    words = ("the of and to in is it that was for on are with as I his they be at one have this from or had by "
-             "word but what some we can out other were all there when up use your how said an each she which do "
-             "their time if will way about many then them write would like so these her long make thing see him "
-             "two has look more day could go come did number sound no most people my over know water than call "
-             "café naïve résumé über straße Ελληνικά καλημέρα русский язык 日本語 東京 한국어 עברית مرحبا").split()
-    glue = [" ", " ", " ", " ", ", ", ". ", "\n", "  ", "\t", "'s ", "'t ", "'re ", "'LL ", " - ", "\n\n", "; ",
-            ": ", "!\n", "?", " (", ") ", " \"", "\" ", "\r\n", "\u00a0", " 12", " 2024", " 3.14", " 1234567 ",
-            "x = f(y) + 1\n", "    return a[i]\n", " 😀 ", "e\u0301", " #", "...", " $5"]
-    out = []
-    size = 0
-    while size < n_chars:
-        w = rnd.choice(words)
-        if rnd.random() < 0.1:
-            w = w.capitalize()
-        g = rnd.choice(glue)
-        out.append(w + g)
-        size += len(w) + len(g)
-    return "".join(out)
-
-
-EDGE_TEXTS = [
-    "", "Hello world", " leading space", "trailing space ", "  two  spaces  ", "   ", "\n", " \n ",
-    "\n\n\nnewlines\r\n\r\nwindows\r\n", "tabs\tand\t\ttabs\t", "a \t\n b",
-    "I'm you're he's we've they'll I'd can't DON'T You'Re IT'S 'tis 's", "rock'n'roll o'clock ''",
-    "1 12 123 1234 12345 123456789 3.14159 1,000,000 ٣٤٥٦ ²³ Ⅻ x2y33z444",
-    "naïve café résumé Ελληνικά русский 日本語のテキスト 한국어 עברית مرحبا",
-    "e\u0301 a\u0308bc \u0301start", "😀 👍🏽 family 👨\u200d👩\u200d👧 ok",
-    "a\u00a0b\u3000c\u2003d x\u2028y \u0085z", "!!! ??? ... --- ((x)) {\"json\": [1, 2]}",
-    "def f(x):\n    return x**2\n\n\nclass A:\n\tpass\n", "end with newline\n", "  \n\n  x",
-    "before<|endoftext|>after", "<|endoftext|><|endoftext|>", "<|endoftext", "x <|begin_of_text|> y",
-    "<|reserved_special_token_0|>z <|end_of_text|>", "the quick brown fox wonderful wonderfully",
-    "a" * 500, "ab" * 300, " " * 1000 + "x", "\n" * 50 + "y",
-]
-
-
-def long_random(seed):
-    rnd = random.Random(seed)
-    return "".join(rnd.choice("aeiou bcdt\n") for _ in range(3000))
 
 
 def byte_level_tokenizer(merges, layout, path):
@@ -137,7 +96,8 @@ def byte_level_tokenizer(merges, layout, path):
             dict(byte_level, use_regex=False)]}
     else:
         pre = byte_level
-    js = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": added, "normalizer": None,
+    js = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+          "normalizer": {"type": "NFC"} if layout == "qwen2" else None,
           "pre_tokenizer": pre, "post_processor": {"type": "ByteLevel", "add_prefix_space": True,
                                                    "trim_offsets": False, "use_regex": True},
           "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
@@ -147,13 +107,25 @@ def byte_level_tokenizer(merges, layout, path):
     return path
 
 
+def nfc_check():
+    """NFC alone: decode(encode(x)) of an NFC tokenizer is NFC(x) (Python's unicodedata, Unicode %s)."""
+    tok = os.path.join(WORK, "tokenizer-qwen2.json")
+    for k in range(4):
+        text = nfc_stress(100 + k) if k < 3 else EDGE_TEXTS[15] + EDGE_TEXTS[16] + EDGE_TEXTS[14]
+        p = write("nfc-%d.txt" % k, text)
+        ids, err = sweep_encode(tok, p)
+        r = run("decode", tok, p + ".ids")
+        check(r.returncode == 0 and r.stdout.decode() == unicodedata.normalize("NFC", text),
+              "NFC of stress text %d (%s)" % (k, err))
+
+
 def hf_parity():
     text = corpus(1, 30000)
     for layout, split in (("gpt2", "gpt2"), ("gpt2-prefix", "gpt2"), ("llama3", "llama3"), ("qwen2", "qwen2")):
         merges = bpe_ref.train([text], 256 + 300, split)
         path = byte_level_tokenizer(merges, layout, os.path.join(WORK, "tokenizer-%s.json" % layout))
         ref = bpe_ref.HfReference(path)
-        texts = EDGE_TEXTS + [long_random(7), corpus(2, 20000)]
+        texts = EDGE_TEXTS + [long_random(7), nfc_stress(8), corpus(2, 20000)]
         paths = [write("hf-%s-%d.txt" % (layout, i), t) for i, t in enumerate(texts)]
         r = run("encode", path, *paths)  # one line of ids per file
         lines = r.stdout.decode().split("\n")
@@ -173,6 +145,8 @@ def hf_parity():
         sweep_encode(path, p)
         r = run("decode", path, p + ".ids")
         want = (" " if layout == "gpt2-prefix" else "") + texts[-1]  # the prefix space stays, as in HF
+        if layout == "qwen2":
+            want = unicodedata.normalize("NFC", want)
         check(r.returncode == 0 and r.stdout == want.encode(), "HF decode round trip %s" % layout)
 
 
@@ -269,6 +243,7 @@ def bad_inputs():
 
 
 hf_parity()
+nfc_check()
 training_parity()
 round_trips()
 bad_inputs()

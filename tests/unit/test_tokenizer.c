@@ -299,7 +299,7 @@ static void byte_char(int b, char out[3]) {
     else { out[0] = (char)(0xC0 | (cp >> 6)); out[1] = (char)(0x80 | (cp & 0x3F)); out[2] = 0; }
 }
 
-static char *hf_json(const char *pre_type, int with_nfc, int drop_byte, const char *bad_merge) {
+static char *hf_json(const char *pre_type, const char *normalizer, int drop_byte, const char *bad_merge) {
     cJSON *root = cJSON_CreateObject(), *model = cJSON_AddObjectToObject(root, "model");
     cJSON_AddStringToObject(model, "type", "BPE");
     cJSON *vocab = cJSON_AddObjectToObject(model, "vocab");
@@ -324,7 +324,7 @@ static char *hf_json(const char *pre_type, int with_nfc, int drop_byte, const ch
     cJSON_AddStringToObject(a, "content", "<|eot|>");
     cJSON_AddBoolToObject(a, "special", 1);
     cJSON_AddItemToArray(added, a);
-    if (with_nfc) cJSON_AddStringToObject(cJSON_AddObjectToObject(root, "normalizer"), "type", "NFC");
+    if (normalizer) cJSON_AddStringToObject(cJSON_AddObjectToObject(root, "normalizer"), "type", normalizer);
     cJSON *pre = cJSON_AddObjectToObject(root, "pre_tokenizer");
     cJSON_AddStringToObject(pre, "type", pre_type);
     cJSON_AddBoolToObject(pre, "add_prefix_space", 0);
@@ -335,7 +335,7 @@ static char *hf_json(const char *pre_type, int with_nfc, int drop_byte, const ch
 
 static void test_hf_loader(void) {
     char err[256] = "";
-    char *js = hf_json("ByteLevel", 0, -1, NULL);
+    char *js = hf_json("ByteLevel", NULL, -1, NULL);
     Tokenizer *t = tokenizer_load_hf_mem("tok.json", js, strlen(js), err, sizeof err);
     CHECK(t != NULL, "tiny tokenizer.json loads: %s", err);
     if (t) {
@@ -353,12 +353,12 @@ static void test_hf_loader(void) {
     }
     free(js);
     struct { char *json; const char *want; } bad[] = {
-        { hf_json("ByteLevel", 1, -1, NULL), "tok.json: normalizer: normalizer 'NFC' is not supported" },
-        { hf_json("Whitespace", 0, -1, NULL), "tok.json: pre_tokenizer.type: pre-tokenizer 'Whitespace'" },
-        { hf_json("ByteLevel", 0, 65, NULL), "tok.json: model.vocab: no token for byte 0x41" },
-        { hf_json("ByteLevel", 0, -1, "h zz"), "tok.json: model.merges[3]: \"zz\" is not in the vocab" },
-        { hf_json("ByteLevel", 0, -1, "t h"), "tok.json: model.merges[3]: \"(left + right)\" is not in the vocab" },
-        { hf_json("ByteLevel", 0, -1, "th"), "tok.json: model.merges[3]: expected \"left right\"" },
+        { hf_json("ByteLevel", "NFKC", -1, NULL), "tok.json: normalizer: normalizer 'NFKC' is not supported" },
+        { hf_json("Whitespace", NULL, -1, NULL), "tok.json: pre_tokenizer.type: pre-tokenizer 'Whitespace'" },
+        { hf_json("ByteLevel", NULL, 65, NULL), "tok.json: model.vocab: no token for byte 0x41" },
+        { hf_json("ByteLevel", NULL, -1, "h zz"), "tok.json: model.merges[3]: \"zz\" is not in the vocab" },
+        { hf_json("ByteLevel", NULL, -1, "t h"), "tok.json: model.merges[3]: \"(left + right)\" is not in the vocab" },
+        { hf_json("ByteLevel", NULL, -1, "th"), "tok.json: model.merges[3]: expected \"left right\"" },
         { strdup("{\n\"model\": {\n\"vocab\": [1,\n}"), "tok.json:4: not valid JSON" },
         { strdup("{\"model\": 3}"), "tok.json: model: missing or not an object" },
         { strdup("{\"model\": {\"type\": \"Unigram\", \"vocab\": {}}}"), "tok.json: model.type: 'Unigram'" },
