@@ -209,6 +209,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
     s.attempt = xcalloc(p->n_jobs, sizeof *s.attempt);
     s.running = xcalloc(s.nranks, sizeof *s.running);
     s.abort_sent = xcalloc(s.nranks, sizeof *s.abort_sent);
+    s.running[0] = -1;   // rank 0's own slot is free; workers count once their first READY arrives
     for (int r = 1; r < s.nranks; r++) s.running[r] = -2;
     s.base_hash = xcalloc(p->axis[AX_BASE].n, sizeof *s.base_hash);
     for (int i = 0; i < p->axis[AX_BASE].n; i++) {
