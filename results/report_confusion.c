@@ -1,0 +1,222 @@
+// Confusion matrices: every user's adapter on every user's held-out texts, per base and format, and
+// the diagonal margin per user (own adapter against the best other user's adapter, and against the
+// base). Bet 61 judges the diagonal; the 1B+ protocol asks for a margin of at least 5% on most users.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "engine/adapter.h"
+#include "engine/util.h"
+#include "results/report_judge.h"
+#include "results/report_svg.h"
+#include "results/report_util.h"
+
+// Whether any finished job of (b, real, f) has a cell on another user's text: without one, the
+// sweep evaluated own texts only and there is no matrix.
+static int has_cross_cells(const ReportData *d, int b, int f) {
+    for (int u = 0; u < d->nu; u++)
+        for (int s = 0; s < d->ns; s++)
+            for (int e = 0; e < d->ne; e++)
+                if (d->owner[e] >= 0 && d->owner[e] != u && !isnan(rd_ppl(d, b, d->real, f, u, s, e))) return 1;
+    return 0;
+}
+
+// Median ppl of adapter a (or the base, a < 0) on user t's texts, over seeds.
+static double matrix_cell(const ReportData *d, int b, int f, int a, const int *own, int no) {
+    double *x = xmalloc(((size_t)no * d->ns + 1) * sizeof *x);
+    int n = 0;
+    for (int k = 0; k < no; k++) {
+        if (a < 0) { x[n++] = rd_base_ppl(d, b, own[k]); continue; }
+        for (int s = 0; s < d->ns; s++) x[n++] = rd_ppl(d, b, d->real, f, a, s, own[k]);
+    }
+    double m = stats_median(x, n);
+    free(x);
+    return m;
+}
+
+static void confusion_one(const ReportData *d, RSection *sec, int b, int f, ConfusionMode mode, int figures) {
+    int nu = d->nu, with_base = d->none_f >= 0 && d->none_job[b] >= 0;
+    char scope[256];
+    snprintf(scope, sizeof scope, "base %s: %s", fmt_label(d, AX_BASE, b), fmt_label(d, AX_FORMAT, f));
+    int nrows = nu + with_base;
+    double *M = xmalloc(((size_t)nrows * nu + 1) * sizeof *M);
+    int **own = xcalloc((size_t)nu, sizeof *own), *no = xcalloc((size_t)nu, sizeof *no);
+    for (int t = 0; t < nu; t++) {
+        own[t] = xmalloc(((size_t)d->ne + 1) * sizeof(int));
+        no[t] = rd_own_texts(d, t, own[t]);
+    }
+    for (int a = 0; a < nrows; a++)
+        for (int t = 0; t < nu; t++) M[(size_t)a * nu + t] = matrix_cell(d, b, f, a < nu ? a : -1, own[t], no[t]);
+
+    const char **cols = xcalloc((size_t)nu + 1, sizeof *cols), **rows = xcalloc((size_t)nrows, sizeof *rows);
+    cols[0] = "adapter \\ text";
+    for (int t = 0; t < nu; t++) cols[t + 1] = rows[t] = fmt_label(d, AX_TRAIN_USER, t);
+    if (with_base) rows[nu] = "base (none)";
+    char title[400];
+    snprintf(title, sizeof title, "Confusion matrix, %s: median ppl of each user's adapter (rows) on each user's "
+             "held-out texts (columns)%s", scope, d->ns > 1 ? ", over seeds x texts" : "");
+    RTable *mt = section_add_table(sec, title, nu + 1, cols);
+    for (int a = 0; a < nrows; a++) {
+        table_add_row(mt);
+        table_text(mt, 0, "%s", rows[a]);
+        for (int t = 0; t < nu; t++) table_num(mt, t + 1, M[(size_t)a * nu + t], NUM_G);
+    }
+
+    static const char *const dc[] = {"user", "own ppl", "best other", "best other ppl", "margin", "CI lo", "CI hi",
+                                     "base ppl", "margin vs base", "own wins", ">= 5%"};
+    snprintf(title, sizeof title, "Diagonal, %s: margin = 1 - own / best other adapter's ppl, paired per (seed, text), "
+             "median per user", scope);
+    RTable *dt = section_add_table(sec, title, 11, dc);
+    Missing m = {0};
+    double *x = xmalloc(((size_t)d->ne * d->ns + 1) * sizeof *x), *xb = xmalloc(((size_t)d->ne * d->ns + 1) * sizeof *xb);
+    int wins = 0, five = 0, known = 0, users = 0;
+    double min_margin = INFINITY, max_margin = -INFINITY;
+    Buf why = {0};
+    for (int t = 0; t < nu; t++) {
+        if (!no[t]) continue;
+        users++;
+        int n = 0;
+        for (int s = 0; s < d->ns; s++)
+            for (int k = 0; k < no[t]; k++) {
+                int e = own[t][k];
+                double mine = rd_need(d, &m, b, d->real, f, t, s, e), best = INFINITY;
+                for (int a = 0; a < nu; a++) {
+                    if (a == t) continue;
+                    double o = rd_need(d, &m, b, d->real, f, a, s, e);
+                    best = isnan(o) || isnan(best) ? NAN : fmin(best, o);   // must beat every other adapter
+                }
+                x[n] = mine / best;
+                xb[n++] = with_base ? mine / rd_need_base(d, &m, b, e) : NAN;
+            }
+        Summary sm, sb;
+        char key[300];
+        snprintf(key, sizeof key, "confusion %s %s", scope, fmt_label(d, AX_TRAIN_USER, t));
+        stats_summary(x, n, key, &sm);
+        snprintf(key, sizeof key, "confusion base %s %s", scope, fmt_label(d, AX_TRAIN_USER, t));
+        stats_summary(xb, n, key, &sb);
+        int best_a = -1;
+        for (int a = 0; a < nu; a++)
+            if (a != t && !isnan(M[(size_t)a * nu + t]) && (best_a < 0 || M[(size_t)a * nu + t] < M[(size_t)best_a * nu + t]))
+                best_a = a;
+        int ok = sm.n > 0, win = ok && sm.median < 1.0, f5 = ok && sm.median <= 0.95;
+        known += ok;
+        wins += win;
+        five += f5;
+        double margin = 100 * (1 - sm.median);
+        if (ok) { min_margin = fmin(min_margin, margin); max_margin = fmax(max_margin, margin); }
+        table_add_row(dt);
+        table_text(dt, 0, "%s", fmt_label(d, AX_TRAIN_USER, t));
+        table_num(dt, 1, M[(size_t)t * nu + t], NUM_G);
+        table_text(dt, 2, "%s", best_a >= 0 ? fmt_label(d, AX_TRAIN_USER, best_a) : "n/a");
+        table_num(dt, 3, best_a >= 0 ? M[(size_t)best_a * nu + t] : NAN, NUM_G);
+        table_num(dt, 4, margin, NUM_PCT);
+        table_num(dt, 5, 100 * (1 - sm.hi), NUM_PCT);
+        table_num(dt, 6, 100 * (1 - sm.lo), NUM_PCT);
+        table_num(dt, 7, with_base ? M[(size_t)nu * nu + t] : NAN, NUM_G);
+        table_num(dt, 8, 100 * (1 - sb.median), NUM_PCT);
+        table_text(dt, 9, "%s", !ok ? "missing" : win ? "yes" : "no");
+        table_text(dt, 10, "%s", !ok ? "missing" : f5 ? "yes" : "no");
+        char pc[32];
+        fmt_pct(pc, sizeof pc, margin);
+        buf_printf(&why, "%s%s %s", why.len ? ", " : "", fmt_label(d, AX_TRAIN_USER, t), pc);
+    }
+    if (figures) {
+        char name[200], ftitle[300];
+        snprintf(name, sizeof name, "confusion-%s-%s", fmt_label(d, AX_BASE, b), fmt_label(d, AX_FORMAT, f));
+        snprintf(ftitle, sizeof ftitle, "Confusion matrix, %s (ppl; colour: log ppl within each column, darker is lower)", scope);
+        section_figure(sec, name, ftitle, svg_heatmap(ftitle, nrows, rows, nu, cols + 1, M, nu));
+    }
+    char *ws = buf_take(&why);
+    if (mode != CONFUSION_PLAIN && users) {
+        RVerdict *v = section_add_verdict(sec, scope);
+        char lo[32], hi[32];
+        fmt_pct(lo, sizeof lo, known ? min_margin : NAN);
+        fmt_pct(hi, sizeof hi, known ? max_margin : NAN);
+        VerdictLevel level;
+        char *decided, *words;
+        if (mode == CONFUSION_BET61) {
+            level = wins == users ? VERDICT_STRICT : VERDICT_NONE;
+            decided = str_printf("own adapter beats every other user's adapter on own text for %d/%d users; margins "
+                                 "%s to %s (%s)", wins, users, lo, hi, ws);
+            words = level == VERDICT_STRICT
+                ? str_printf("the diagonal wins for all %d users: own adapter beats every other user's", users)
+                : str_printf("the criterion is not met: the diagonal wins for %d of %d users only (Bet 61 pre-registers no LENIENT or "
+                             "CATASTROPHIC level)", wins, users);
+        } else {
+            level = 2 * five > users ? VERDICT_STRICT : VERDICT_NONE;
+            decided = str_printf("own-adapter margin >= 5%% on %d/%d users (most: more than half); margins %s to %s (%s)",
+                                 five, users, lo, hi, ws);
+            words = level == VERDICT_STRICT
+                ? str_printf("own adapter wins by at least 5%% on most users (%d of %d)", five, users)
+                : str_printf("the criterion is not met: a margin of at least 5%% on %d of %d users is not most (the criterion has no "
+                             "LENIENT or CATASTROPHIC level)", five, users);
+        }
+        verdict_set(v, d, &m, known > 0, level, decided, words);
+        verdict_number(v, "users_own_wins", wins);
+        verdict_number(v, "users_margin_5pct", five);
+        verdict_number(v, "users", users);
+        verdict_number(v, "min_margin_percent", known ? min_margin : NAN);
+        verdict_number(v, "max_margin_percent", known ? max_margin : NAN);
+    }
+    free(ws);
+    free(x);
+    free(xb);
+    missing_free(&m);
+    for (int t = 0; t < nu; t++) free(own[t]);
+    free(own);
+    free(no);
+    free(cols);
+    free(rows);
+    free(M);
+}
+
+void judge_confusion(const ReportData *d, Report *r, ConfusionMode mode, int figures) {
+    if (mode == CONFUSION_PLAIN) {   // a section only where some adapter was evaluated on another user's text
+        int any = 0;
+        for (int b = 0; b < d->nb && !any; b++)
+            for (int f = 0; f < d->nf && !any; f++) any = d->fkind[f] != FMT_NONE && d->real >= 0 && has_cross_cells(d, b, f);
+        if (!any) return;
+    }
+    RSection *sec = mode == CONFUSION_BET61
+        ? report_add_section(r, "bet61", "Bet 61: the confusion matrix",
+                             "Train one norm-only adapter per user and evaluate every adapter on every user's held-out "
+                             "text. The diagonal: own adapter beats every other user's adapter on own text; margin in % "
+                             "per user.")
+        : mode == CONFUSION_1B
+        ? report_add_section(r, "confusion", "1B+: confusion matrix per format",
+                             "Own-adapter margin >= 5% on most users (a 10x10 confusion matrix per format).")
+        : report_add_section(r, "confusion", "Confusion matrices", NULL);
+    if (mode == CONFUSION_BET61)
+        section_note(sec, "Margin = 1 - own ppl / the best other user's adapter's ppl on the same text, paired per "
+                          "(seed, text), median per user; own beats every other adapter when the median ratio is < 1. "
+                          "STRICT: the diagonal wins for every user; otherwise none.");
+    else if (mode == CONFUSION_1B)
+        section_note(sec, "Margin as in Bet 61; 'most users' is more than half; a margin of exactly 5%% counts. "
+                          "The protocol's verdict is the norm format's; the others are shown for comparison.");
+    int formats = 0;
+    for (int b = 0; b < d->nb; b++)
+        for (int f = 0; f < d->nf; f++) {
+            if (d->fkind[f] == FMT_NONE || d->real < 0) continue;
+            if (mode == CONFUSION_BET61 && d->fkind[f] != FMT_NORM) continue;
+            if (!has_cross_cells(d, b, f)) {
+                int any = 0;
+                for (int u = 0; u < d->nu && !any; u++)
+                    for (int s = 0; s < d->ns && !any; s++) any = rd_job_ok(d, rd_job(d, b, d->real, f, u, s));
+                // finished jobs without cross cells: evaluated on own texts only; no job finished: pending
+                if (mode == CONFUSION_PLAIN) continue;
+                if (any) {
+                    char scope[256];
+                    snprintf(scope, sizeof scope, "base %s: %s", fmt_label(d, AX_BASE, b), fmt_label(d, AX_FORMAT, f));
+                    verdict_cannot(sec, scope, "its adapters were evaluated on their own user's texts only (spec "
+                                               "eval.users is not \"all\")");
+                    formats++;
+                    continue;
+                }
+            }
+            confusion_one(d, sec, b, f, mode, figures);
+            formats++;
+        }
+    if (!formats && mode != CONFUSION_PLAIN)
+        verdict_cannot(sec, "confusion matrix", "the file has no %s", mode == CONFUSION_BET61 ? "norm format with a "
+                       "real condition" : "trained format with a real condition");
+}

@@ -1,0 +1,27 @@
+// The judges behind report_build: one function per pre-registered criterion, each adding a section
+// (tables, verdicts, notes, figures) to the Report. Shared helpers for verdict wording live here.
+#pragma once
+#include "results/report.h"
+#include "results/report_data.h"
+#include "results/report_stats.h"
+
+void judge_bet37(const ReportData *d, Report *r, int replicated);   // replicated: Bet 46's framing
+void judge_bet49(const ReportData *d, Report *r, const char *title);
+void judge_bet52(const ReportData *d, Report *r, const char *title);
+void judge_bet60(const ReportData *d, Report *r, const char *title);
+
+typedef enum { CONFUSION_PLAIN = 0, CONFUSION_BET61, CONFUSION_1B } ConfusionMode;
+// PLAIN: the matrices without a verdict (only where adapters were evaluated on other users' texts).
+void judge_confusion(const ReportData *d, Report *r, ConfusionMode mode, int figures);
+
+void report_jobs_section(const ReportData *d, Report *r);
+void report_summary_section(const ReportData *d, Report *r, int figures);
+
+// Sets what a verdict says; a verdict with missing cells is provisional, one with no cells at all
+// cannot be judged. Takes decided and words.
+void verdict_set(RVerdict *v, const ReportData *d, const Missing *m, int any_judged, VerdictLevel level,
+                 char *decided, char *words);
+// A verdict that the file cannot give, with the reason.
+void verdict_cannot(RSection *s, const char *scope, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+// The label of index i on an axis.
+const char *fmt_label(const ReportData *d, int axis, int i);

@@ -1,0 +1,54 @@
+// Writes the result files that tests/report/test_cli.py runs `sweep report` on:
+// make_report_files OUTDIR SWEEPS_DIR. The verdict each file must give is derived in test_cli.py.
+#include <stdio.h>
+#include "tests/report/report_cases.h"
+
+// protocol-1b, interrupted: the ternary base's full jobs never ran, one lora job diverged.
+static JobStatus p1b_status(const Plan *p, const Job *j, const void *ctx) {
+    (void)ctx;
+    int kind = fx_kind(p, j);
+    if (kind == 3 && strcmp(p->axis[AX_BASE].labels[j->ax[AX_BASE]], "ternary") == 0) return JOB_PENDING;
+    if (kind == 2 && fx_user(j) == 3 && j->ax[AX_SEED] == 1 && j->ax[AX_BASE] == 0) return JOB_DIVERGED;
+    return JOB_OK;
+}
+
+static int one(const char *out, const char *sweeps, const char *spec, const char *file, FxPpl fn, FxStatus st,
+               const void *ctx) {
+    Plan p;
+    char err[512], path[1200];
+    if (fx_load_spec(sweeps, spec, &p, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
+    Fixture fx = fx_default_bytes;
+    fx.ppl = fn;
+    fx.status = st;
+    fx.ctx = ctx;
+    snprintf(path, sizeof path, "%s/%s", out, file);
+    int rc = fx_write(path, &p, &fx, err, sizeof err);
+    if (rc) fprintf(stderr, "%s\n", err);
+    plan_free(&p);
+    return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) { fprintf(stderr, "usage: make_report_files OUTDIR SWEEPS_DIR\n"); return 2; }
+    const char *o = argv[1], *s = argv[2];
+    B37 b37 = {{15, 5, 19}, {10, 10, 10}, JOB_OK};
+    B46 b46;
+    for (int i = 0; i < 5; i++)
+        for (int k = 0; k < 3; k++) b46.norm[i][k] = 1 + 3 * i + k;
+    b46.pending_full_seed = -1;
+    B49 b49 = {{DOM, DOM, DOM}, 2};
+    B52 b52 = {{85, 80, 95}};
+    B60 b60 = {{90, 99, 200}};
+    B61 b61 = {{90, 80, 99}};
+    P1B p1b = {6};
+    int rc = 0;
+    rc |= one(o, s, "bet37", "bet37.h5", b37_ppl, b37_status, &b37);
+    rc |= one(o, s, "bet46", "bet46.h5", b46_ppl, b46_status, &b46);
+    rc |= one(o, s, "bet49", "bet49-partial.h5", b49_ppl, b49_status, &b49);
+    rc |= one(o, s, "bet52", "bet52.h5", b52_ppl, NULL, &b52);
+    rc |= one(o, s, "bet60", "bet60.h5", b60_ppl, NULL, &b60);
+    rc |= one(o, s, "bet61", "bet61.h5", b61_ppl, NULL, &b61);
+    rc |= one(o, s, "protocol-1b", "protocol-1b-partial.h5", p1b_ppl, p1b_status, &p1b);
+    rc |= one(o, s, "demo", "demo.h5", demo_ppl, NULL, NULL);
+    return rc;
+}
