@@ -51,24 +51,6 @@ static int *read_token_file(const char *path, long *n) {
     return ids;
 }
 
-// The tokenizer path a model's metadata names, resolved against the model's directory.
-static char *model_tokenizer_path(const ModelFile *mf) {
-    char *txt = model_meta_json(mf, "tokenizer");
-    cJSON *j = txt ? cJSON_Parse(txt) : NULL;
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "path");
-    char *out = NULL;
-    if (cJSON_IsString(p)) {
-        const char *slash = strrchr(mf->path, '/');
-        size_t dl = slash && p->valuestring[0] != '/' ? (size_t)(slash - mf->path) + 1 : 0;
-        out = xmalloc(dl + strlen(p->valuestring) + 1);
-        memcpy(out, mf->path, dl);
-        strcpy(out + dl, p->valuestring);
-    }
-    cJSON_Delete(j);
-    free(txt);
-    return out;
-}
-
 static long parse_long(const char *opt, const char *s, long lo, long hi) {
     char *end;
     errno = 0;

@@ -34,24 +34,19 @@ static char *dir_of(const char *path) {
 // The tokenizer reference for OUT: a path relative to IN's directory is made absolute when OUT
 // lives elsewhere, so that it still resolves.
 static char *tokenizer_for(const ModelFile *src, const char *in, const char *out) {
-    char *tok = model_meta_json(src, "tokenizer");
+    char *tok = model_meta_json(src, "tokenizer"), *path = model_tokenizer_path(src);
     cJSON *j = tok ? cJSON_Parse(tok) : NULL;
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "path");
+    const cJSON *p = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "path") : j;
     char *din = dir_of(in), *dout = dir_of(out);
-    char *rin = realpath(din, NULL), *rout = realpath(dout, NULL);
-    if (cJSON_IsString(p) && p->valuestring[0] != '/' && rin && (!rout || strcmp(rin, rout))) {
-        size_t n = strlen(rin) + strlen(p->valuestring) + 2;
-        char *abs = malloc(n);
-        if (abs) {
-            snprintf(abs, n, "%s/%s", rin, p->valuestring);
-            cJSON_ReplaceItemInObject(j, "path", cJSON_CreateString(abs));
-            free(abs);
-            free(tok);
-            tok = cJSON_PrintUnformatted(j);
-        }
+    char *rin = realpath(din, NULL), *rout = realpath(dout, NULL), *abs = path ? realpath(path, NULL) : NULL;
+    if (cJSON_IsString(p) && p->valuestring[0] != '/' && abs && (!rin || !rout || strcmp(rin, rout))) {
+        if (cJSON_IsObject(j)) cJSON_ReplaceItemInObject(j, "path", cJSON_CreateString(abs));
+        else { cJSON_Delete(j); j = cJSON_CreateString(abs); }
+        free(tok);
+        tok = cJSON_PrintUnformatted(j);
     }
     cJSON_Delete(j);
-    free(din); free(dout); free(rin); free(rout);
+    free(din); free(dout); free(rin); free(rout); free(abs); free(path);
     return tok;
 }
 

@@ -225,6 +225,18 @@ char *model_meta_json(const ModelFile *mf, const char *key) {
     return cJSON_PrintUnformatted(v);
 }
 
+char *model_tokenizer_path(const ModelFile *mf) {
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(mf->meta, "tokenizer");
+    const cJSON *p = cJSON_IsObject(t) ? cJSON_GetObjectItemCaseSensitive(t, "path") : t;
+    if (!cJSON_IsString(p) || !p->valuestring[0]) return NULL;
+    const char *slash = strrchr(mf->path, '/');
+    size_t dl = slash && p->valuestring[0] != '/' ? (size_t)(slash - mf->path) + 1 : 0;
+    char *out = xmalloc(dl + strlen(p->valuestring) + 1);
+    memcpy(out, mf->path, dl);
+    strcpy(out + dl, p->valuestring);
+    return out;
+}
+
 // Points w's views at the tensors; vectors are converted into one owned block of real.
 static void fill_weights(ModelFile *mf, const ModelConfig *c) {
     size_t nvec = 0;
@@ -612,13 +624,14 @@ void model_print_summary(const ModelFile *mf, FILE *out) {
             c->context, c->tied ? ", tied head" : "", c->qkv_bias ? ", qkv biases" : "");
     size_t total_bytes = 0, total_n = 0;
     for (int k = 0; k < 4; k++) {
-        size_t bytes = 0, n = 0;
+        size_t bytes = 0, n = 0, scale_bytes = 0;
         int count = 0, types = 0;
         for (int i = 0; i < mf->n_tensors; i++) {
             const ModelTensor *t = &mf->t[i];
             int kind = t->kind == TK_BIAS ? TK_NORM : (int)t->kind;
             if (kind != (int)order[k]) continue;
             bytes += t->nbytes;
+            if (t->dtype == MAT_TERNARY) scale_bytes += (size_t)t->rows * 4;
             n += (size_t)t->rows * t->cols;
             count++;
             types |= 1 << t->dtype;
@@ -632,8 +645,11 @@ void model_print_summary(const ModelFile *mf, FILE *out) {
         char dt[40] = "";
         for (int d = MAT_F32; d <= MAT_TERNARY; d++)
             if (types & (1 << d)) snprintf(dt + strlen(dt), sizeof dt - strlen(dt), "%s%s", dt[0] ? "+" : "", model_dtype_name(d));
-        fprintf(out, "  %-9s %-8s %4d tensors %12zu weights %12zu bytes (%8.2f MB) %6.3f bits/weight\n", part[order[k]],
+        fprintf(out, "  %-9s %-8s %4d tensors %12zu weights %12zu bytes (%8.2f MB) %6.3f bits/weight", part[order[k]],
                 dt, count, n, bytes, bytes / 1e6, 8.0 * bytes / n);
+        if (scale_bytes)
+            fprintf(out, " (trits %.3f + row scales %.3f)", 8.0 * (bytes - scale_bytes) / n, 8.0 * scale_bytes / n);
+        fputc('\n', out);
     }
     fprintf(out, "  %-9s %-8s %4s         %12s         %12zu bytes (%8.2f MB)\n", "header", "json", "", "",
             mf->size - total_bytes, (mf->size - total_bytes) / 1e6);

@@ -13,8 +13,9 @@
 // Ternary data: float32 scale[rows] (absmean per output row), then the packed trits of
 // engine/ternary.h (5 per byte, each row starting on a byte). Norms and biases are f32 or bf16
 // vectors. Tensor names and shapes are weights_tensors() of the config; order is free.
-// "tokenizer" is null or {"path": absolute or relative to the model file's directory, optional
-// "format" ("huggingface" for a tokenizer.json) and "fnv1a64" of the tokenizer file}.
+// "tokenizer" is null, a path string, or {"path", optional "format" ("huggingface" for a
+// tokenizer.json) and "fnv1a64" of the tokenizer file}; a relative path is relative to the
+// directory of the model file.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +68,9 @@ int model_verify(const ModelFile *mf, char *err, size_t errlen);
 const ModelTensor *model_tensor(const ModelFile *mf, const char *name);
 // A top-level metadata field printed as JSON (malloc'd), or NULL when absent or null.
 char *model_meta_json(const ModelFile *mf, const char *key);
+// The tokenizer file the metadata names, resolved against the model file's directory (malloc'd),
+// or NULL when none is recorded.
+char *model_tokenizer_path(const ModelFile *mf);
 
 // Sizes by part (embedding, matrices, head, vectors, header) and bits per weight, one line each.
 void model_print_summary(const ModelFile *mf, FILE *out);
