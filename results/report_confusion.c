@@ -193,6 +193,8 @@ void judge_confusion(const ReportData *d, Report *r, ConfusionMode mode, int fig
     else if (mode == CONFUSION_1B)
         section_note(sec, "Margin as in Bet 61; 'most users' is more than half; a margin of exactly 5%% counts. "
                           "The protocol's verdict is the norm format's; the others are shown for comparison.");
+    if (d->none_f < 0)
+        section_note(sec, "This sweep did not evaluate the base alone (no none format): margins against the base are n/a.");
     int formats = 0;
     for (int b = 0; b < d->nb; b++)
         for (int f = 0; f < d->nf; f++) {
