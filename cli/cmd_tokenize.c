@@ -47,7 +47,7 @@ static int cmd_train_bpe(int argc, char **argv) {
     const char *out = NULL, *split = "llama3";
     long vocab = -1;
     int quiet = 0, n_files = 0, n_special = 0;
-    const char **files = xcalloc(argc, sizeof *files), **special = xcalloc(argc, sizeof *special);
+    const char *files[argc + 1], *special[argc + 1];
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--vocab") || !strcmp(a, "-o") || !strcmp(a, "--split") || !strcmp(a, "--special")) {
@@ -91,8 +91,12 @@ static int cmd_train_bpe(int argc, char **argv) {
     char err[512];
     double t0 = now_seconds(), c0 = cpu_seconds();
     Tokenizer *t = tokenizer_train((const char *const *)texts, lens, n_files, &opt, &st, err, sizeof err);
-    if (!t) { fprintf(stderr, "sweep tokenize: train: %s\n", err); return 2; }
-    if (tokenizer_save(t, out, err, sizeof err)) { fprintf(stderr, "sweep tokenize: %s\n", err); return 2; }
+    int rc = 0;
+    if (!t) { fprintf(stderr, "sweep tokenize: train: %s\n", err); rc = 2; }
+    else if (tokenizer_save(t, out, err, sizeof err)) { fprintf(stderr, "sweep tokenize: %s\n", err); rc = 2; }
+    for (int i = 0; i < n_files; i++) free(texts[i]);
+    free(texts); free(lens);
+    if (rc) { tokenizer_free(t); return rc; }
     if (!quiet)
         fprintf(stderr,
                 "trained %s: vocab %d (%d merges, %d specials) on %.1f MB in %d file(s): %ld pieces, %ld distinct; "
@@ -101,14 +105,12 @@ static int cmd_train_bpe(int argc, char **argv) {
                 st.seconds_split, st.seconds_merge, cpu_seconds() - c0);
     (void)t0;
     tokenizer_free(t);
-    for (int i = 0; i < n_files; i++) free(texts[i]);
-    free(texts); free(lens); free(files); free(special);
     return 0;
 }
 
 static int cmd_encode(int argc, char **argv) {
     const char *out = NULL, *tok_path = NULL;
-    const char **files = xcalloc(argc + 1, sizeof *files);
+    const char *files[argc + 1];
     int n_files = 0;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "-o")) {
@@ -128,6 +130,7 @@ static int cmd_encode(int argc, char **argv) {
     FILE *bin = NULL;
     if (out && !(bin = !strcmp(out, "-") ? stdout : fopen(out, "wb"))) {
         fprintf(stderr, "sweep tokenize: %s: cannot write: %s\n", out, strerror(errno));
+        tokenizer_free(t);
         return 2;
     }
     size_t total_bytes = 0;
@@ -136,7 +139,11 @@ static int cmd_encode(int argc, char **argv) {
     for (int f = 0; f < n_files; f++) {
         size_t len;
         char *text = read_whole_file(files[f], &len);
-        if (!text) { fprintf(stderr, "sweep tokenize: %s: cannot read: %s\n", files[f], strerror(errno)); return 2; }
+        if (!text) {
+            fprintf(stderr, "sweep tokenize: %s: cannot read: %s\n", files[f], strerror(errno));
+            tokenizer_free(t);
+            return 2;
+        }
         int *ids;
         long n;
         double t0 = now_seconds();
@@ -171,7 +178,6 @@ static int cmd_encode(int argc, char **argv) {
         fprintf(stderr, "encoded %d file(s): %zu bytes -> %ld tokens (%.2f bytes/token) in %.2f s (%.1f MB/s)\n",
                 n_files, total_bytes, total_tokens, total_tokens ? (double)total_bytes / total_tokens : 0.0, seconds,
                 seconds > 0 ? total_bytes / seconds / 1e6 : 0.0);
-    free(files);
     tokenizer_free(t);
     return 0;
 }
@@ -196,9 +202,11 @@ static int cmd_decode(int argc, char **argv) {
     if (!t) return 2;
     size_t len;
     unsigned char *raw = (unsigned char *)read_whole_file(pos[1], &len);
-    if (!raw) { fprintf(stderr, "sweep tokenize: %s: cannot read: %s\n", pos[1], strerror(errno)); return 2; }
-    if (len % 4) {
-        fprintf(stderr, "sweep tokenize: %s: %zu bytes is not a whole number of int32 token ids\n", pos[1], len);
+    if (!raw || len % 4) {
+        if (!raw) fprintf(stderr, "sweep tokenize: %s: cannot read: %s\n", pos[1], strerror(errno));
+        else fprintf(stderr, "sweep tokenize: %s: %zu bytes is not a whole number of int32 token ids\n", pos[1], len);
+        free(raw);
+        tokenizer_free(t);
         return 2;
     }
     long n = (long)(len / 4);
@@ -209,7 +217,12 @@ static int cmd_decode(int argc, char **argv) {
     char err[512];
     size_t nbytes;
     char *text = tokenizer_decode(t, ids, n, &nbytes, err, sizeof err);
-    if (!text) { fprintf(stderr, "sweep tokenize: %s: %s\n", pos[1], err); return 2; }
+    if (!text) {
+        fprintf(stderr, "sweep tokenize: %s: %s\n", pos[1], err);
+        free(ids); free(raw);
+        tokenizer_free(t);
+        return 2;
+    }
     int rc = write_file(out, text, nbytes);
     free(text); free(ids); free(raw);
     tokenizer_free(t);
