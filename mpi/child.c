@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "engine/util.h"
@@ -23,12 +24,19 @@ int child_start(Child *c, JobContext *ctx, int j) {
     int pfd[2];
     if (pipe(pfd)) return -1;
     fflush(NULL);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) { close(pfd[0]); close(pfd[1]); return -1; }
     if (pid == 0) {
+        // A job must not outlive its rank: an orphan would keep running, and keep the journal's
+        // lock (inherited with rank 0's descriptor) from the rerun that resumes the sweep.
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(5);
         close(pfd[0]);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGUSR1, SIG_IGN);   // the parent decides what a warning signal means
+        // mpirun and Slurm signal whole process groups: the rank decides what a signal means (a
+        // graceful stop lets this job finish) and kills the job itself with SIGKILL when it must.
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGUSR1, SIG_IGN);
         signal(SIGINT, SIG_IGN);
         JobResult r;
         job_execute(ctx, j, &r);

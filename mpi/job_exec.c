@@ -36,6 +36,19 @@ static Tokenizer *open_base_tokenizer(const BaseEntry *b, const ModelFile *mf, c
     return tokenizer_open(path, err, errlen);
 }
 
+int make_dirs(const char *dir) {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) { errno = ENAMETOOLONG; return -1; }
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(path, 0777) && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    if (mkdir(path, 0777) && errno != EEXIST) return -1;
+    return 0;
+}
+
 int job_context_open(JobContext *ctx, const Plan *plan, const char *const *staged, int verify,
                      const char *cache_dir, char *err, size_t errlen) {
     int nb = plan->axis[AX_BASE].n;
@@ -46,7 +59,7 @@ int job_context_open(JobContext *ctx, const Plan *plan, const char *const *stage
     ctx->keep_adapter = 1;
     ctx->eval_batch = 8;
     snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", cache_dir);
-    if (mkdir(cache_dir, 0777) && errno != EEXIST) {
+    if (make_dirs(cache_dir)) {
         SET_ERR("%s: cannot create the cache directory: %s", cache_dir, strerror(errno));
         return -1;
     }

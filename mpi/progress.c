@@ -14,8 +14,9 @@ void progress_start(Progress *g, const Plan *p, int to_run, int skipped, int nra
         fprintf(stderr, "sweep: %d jobs (%d already done), %d ranks\n", to_run + skipped, skipped, nranks);
 }
 
-void progress_job_done(Progress *g, const JobResult *r, double est_flops) {
+void progress_job_done(Progress *g, const JobResult *r, int rank, double est_flops) {
     g->busy_seconds += r->seconds;
+    g->done_by_rank0 += rank == 0;
     g->tokens += r->tokens;
     g->flops_done += est_flops;
     g->flops_left -= est_flops;
@@ -43,6 +44,14 @@ void progress_tick(Progress *g, int force) {
 
 void progress_summary(const Progress *g, double wall, double sched_cpu, int interrupted) {
     if (g->o->quiet) return;
+    if (g->o->dry_jobs) {
+        int n = g->done;
+        fprintf(stderr, "sweep: %s: %d of %d dry jobs in %.3f s: %.0f jobs/s (%d by workers, %d by rank 0); "
+                "scheduler CPU %.1f%% of wall\n", interrupted ? "interrupted" : "finished", n, g->total, wall,
+                wall > 0 ? n / wall : 0.0, n - g->done_by_rank0, g->done_by_rank0,
+                wall > 0 ? 100.0 * sched_cpu / wall : 0.0);
+        return;
+    }
     fprintf(stderr, "sweep: %s: %d of %d jobs done, %d failed, in %.1f s; worker efficiency %.1f%% "
             "(job seconds / (wall x %d ranks)); scheduler CPU %.2f%% of wall\n",
             interrupted ? "interrupted" : "finished", g->done, g->total, g->failed, wall,

@@ -31,8 +31,27 @@ const char *output_journal_path(const char *output) {
     return path;
 }
 
-// Copies src to dst unless dst already has the same size (a staged copy from an earlier run of
-// this job on this node); written under a temporary name, then renamed.
+// Where a base is staged: DIR/<metadata checksum>-<file name>. The checksum (header offset 40, which
+// covers every tensor's own checksum) keeps two bases with one file name apart, and makes a staged
+// copy of an older file with the same name and size never pass for a newer one.
+static char *staged_path(const char *dir, const char *src) {
+    unsigned char h[48] = {0};
+    int fd = open(src, O_RDONLY);
+    if (fd >= 0) {
+        if (read(fd, h, sizeof h) != (ssize_t)sizeof h) memset(h, 0, sizeof h);
+        close(fd);
+    }
+    uint64_t sum = 0;
+    for (int i = 7; i >= 0; i--) sum = sum << 8 | h[40 + i];
+    const char *name = strrchr(src, '/');
+    name = name ? name + 1 : src;
+    char *out = xmalloc(strlen(dir) + strlen(name) + 20);
+    sprintf(out, "%s/%016llx-%s", dir, (unsigned long long)sum, name);
+    return out;
+}
+
+// Copies src to dst unless dst already has the same size (a staged copy from an earlier run on
+// this node: its name carries the content checksum); written under a temporary name, then renamed.
 static int stage_copy(const char *src, const char *dst, char *err, size_t errlen) {
     struct stat a, b;
     if (stat(src, &a)) { snprintf(err, errlen, "%s: %s", src, strerror(errno)); return -1; }
@@ -62,8 +81,19 @@ static int stage_copy(const char *src, const char *dst, char *err, size_t errlen
     return 0;
 }
 
-// Custom users' documents are split once, by rank 0, before any rank reads them.
-static int prepare_inputs(const Plan *p, char *err, size_t errlen) {
+// Custom users' documents are split once, by rank 0, before any rank reads them; the results
+// file's directory is made here too, since the default cache directory lives beside it.
+static int prepare_inputs(const Plan *p, const char *output, char *err, size_t errlen) {
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s", output);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = 0;
+        if (make_dirs(dir)) {
+            snprintf(err, errlen, "%s: cannot create the results directory: %s", dir, strerror(errno));
+            return -1;
+        }
+    }
     for (int u = 0; u < p->axis[AX_TRAIN_USER].n; u++) {
         const UserEntry *e = &p->users[u];
         if (!e->n_sources) continue;
@@ -116,7 +146,7 @@ int run_sweep(const RunOptions *o) {
     if (!all_ok(ok, rank == 0 ? err : "", rank)) return RUN_BAD_INPUT;
     const char *output = o->output ? o->output : plan.output;
 
-    ok = rank != 0 || prepare_inputs(&plan, err, sizeof err) == 0;
+    ok = rank != 0 || prepare_inputs(&plan, output, err, sizeof err) == 0;
     if (!all_ok(ok, err, rank)) return RUN_BAD_INPUT;
 
     // Bases: one rank per node stages and verifies; the others then map the same pages.
@@ -129,12 +159,9 @@ int run_sweep(const RunOptions *o) {
     ok = 1;
     if (o->stage_dir) {
         for (int i = 0; i < nb; i++) {
-            const char *name = strrchr(plan.bases[i].path, '/');
-            name = name ? name + 1 : plan.bases[i].path;
-            staged[i] = xmalloc(strlen(o->stage_dir) + strlen(name) + 2);
-            sprintf(staged[i], "%s/%s", o->stage_dir, name);
+            staged[i] = staged_path(o->stage_dir, plan.bases[i].path);
             if (node_rank == 0 && ok) {
-                if (mkdir(o->stage_dir, 0777) && errno != EEXIST) {
+                if (make_dirs(o->stage_dir)) {
                     snprintf(err, sizeof err, "--stage-base: %s: %s", o->stage_dir, strerror(errno));
                     ok = 0;
                 } else ok = stage_copy(plan.bases[i].path, staged[i], err, sizeof err) == 0;

@@ -65,7 +65,7 @@ static void take_result(Sched *s, JobResult *r, int rank) {
     s->running[rank] = -1;
     r->attempts = s->attempt[j];
     if (rank == 0) { r->rank = 0; gethostname(r->host, sizeof r->host - 1); }
-    progress_job_done(&s->prog, r, s->plan->jobs[j].est_flops);
+    progress_job_done(&s->prog, r, rank, s->plan->jobs[j].est_flops);
     if (s->o->dry_jobs) { s->prog.done++; return; }
     char err[512];
     if (journal_append(&s->journal, r, err, sizeof err)) {
@@ -104,7 +104,8 @@ static void dispatch(Sched *s) {
         MPI_Send(msg, 2, MPI_INT, rank, TAG_JOB, MPI_COMM_WORLD);
         s->running[rank] = j;
     }
-    if (s->running[0] == -1) {
+    // Dry jobs measure the hand-out to workers: rank 0 keeps its own slot only when it is alone.
+    if (s->running[0] == -1 && !(s->o->dry_jobs && s->nranks > 1)) {
         int j = next_job(s);
         if (j < 0) return;
         s->running[0] = j;
@@ -245,8 +246,13 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
     backoff_reset(&b);
     for (;;) {
         if (stop_requested && !s.stopping) begin_stop(&s);
-        if (s.stopping && s.stop_deadline && now_seconds() > s.stop_deadline && any_running(&s)) {
-            abort_running(&s);
+        if (s.stopping && s.stop_deadline && (now_seconds() > s.stop_deadline || stop_signals > 1)) {
+            if (any_running(&s)) {
+                if (!o->quiet)
+                    fprintf(stderr, "sweep: %s: abandoning the running jobs\n",
+                            stop_signals > 1 ? "second signal" : "grace period over");
+                abort_running(&s);
+            }
             s.stop_deadline = 0;
         }
         int active = 0;

@@ -2,8 +2,12 @@
 #include <string.h>
 
 volatile sig_atomic_t stop_requested;
+volatile sig_atomic_t stop_signals;
 
-static void on_signal(int sig) { stop_requested = sig; }
+static void on_signal(int sig) {
+    stop_requested = sig;
+    if (stop_signals < 1000) stop_signals++;
+}
 
 void signals_install(void) {
     struct sigaction sa;

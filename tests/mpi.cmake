@@ -1,0 +1,14 @@
+# `mpirun ... sweep run` end to end (tests/mpi/test_*.py, Debian's /usr/bin/python3 with h5py): each
+# script builds tiny users and a tiny base in its own directory and checks one promise of the runner.
+# They share one resource lock: two MPI sweeps at once on a 2-core machine would time each other out.
+add_executable(results_tool ${CMAKE_CURRENT_SOURCE_DIR}/mpi/results_tool.c)
+target_link_libraries(results_tool PRIVATE sweepcore)
+file(GLOB MPI_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/mpi/test_*.py)
+foreach(script ${MPI_TESTS})
+  get_filename_component(name ${script} NAME_WE)
+  string(REGEX REPLACE "^test_" "" name ${name})
+  add_test(NAME mpi.${name}
+           COMMAND /usr/bin/python3 ${script} $<TARGET_FILE:sweep> $<TARGET_FILE:results_tool>
+                   ${CMAKE_CURRENT_BINARY_DIR}/mpi-work/${name})
+  set_tests_properties(mpi.${name} PROPERTIES LABELS "mpi" TIMEOUT 300 RESOURCE_LOCK mpi)
+endforeach()
