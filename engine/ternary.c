@@ -152,10 +152,12 @@ static void backward_decoded(real *dx, const real *dy, const Mat *W, int n) {
 
 #define MR 6    // activation rows per micro-tile
 #define NR 64   // outputs per micro-tile: four zmm of 16 int32 lanes; 24 accumulators in registers
+#define KC 128  // input pairs per pass: a 32 KB slice of the panel stays in L1 while every row streams by
 #define Q16 32767.0f
 
 static _Thread_local int16_t *q_buf, *panel_buf;
-static _Thread_local size_t q_cap, panel_cap;
+static _Thread_local size_t q_cap, panel_cap, acc_cap;
+static _Thread_local int32_t *acc_buf;
 static _Thread_local float *qs_buf;
 static _Thread_local size_t qs_cap;
 
@@ -166,40 +168,50 @@ static void *grow(void *buf, size_t *cap, size_t bytes) {
     return xaligned(bytes);
 }
 
-// Trits [k0, k1) of one packed row as int8.
+// Trits [k0, k1) of one packed row as int8: a partial first byte, whole bytes as one 8-byte copy
+// from the table each (writing 3 bytes past the end, so out has room for k1 - k0 + 3), a partial last.
 static void trits_i8(int8_t *out, const uint8_t *row, int k0, int k1) {
     int k = k0;
-    while (k < k1) {
-        const int8_t *t = trit_lut8[row[k / TRITS_PER_BYTE]];
-        for (int d = k % TRITS_PER_BYTE; d < TRITS_PER_BYTE && k < k1; d++, k++) *out++ = t[d];
-    }
+    for (; k < k1 && k % TRITS_PER_BYTE; k++) *out++ = trit_lut8[row[k / TRITS_PER_BYTE]][k % TRITS_PER_BYTE];
+    for (; k + TRITS_PER_BYTE <= k1; k += TRITS_PER_BYTE, out += TRITS_PER_BYTE)
+        memcpy(out, trit_lut8[row[k / TRITS_PER_BYTE]], 8);
+    for (; k < k1; k++) *out++ = trit_lut8[row[k / TRITS_PER_BYTE]][k % TRITS_PER_BYTE];
 }
 
 // q[Mp][Kp] = rows of x (times colscale, when given) in int16, each scaled by 32767 / its absmax;
 // qs[m] = absmax / 32767 (NaN for a row holding NaN or inf, so the product shows it). Pad is zero.
 static void quantize_rows_i16(int16_t *q, float *qs, const real *x, const float *colscale, int n, int K,
                               int Kp, int Mp) {
-    float *tmp = xaligned(sizeof(float) * (size_t)Kp);
+    float *tmp = xaligned(sizeof(float) * ((size_t)Kp + 16));
+    const __m512 sign = _mm512_set1_ps(-0.0f);
     for (int m = 0; m < Mp; m++) {
         int16_t *qm = q + (size_t)m * Kp;
         if (m >= n) { memset(qm, 0, sizeof(int16_t) * Kp); qs[m] = 0; continue; }
         const real *xm = x + (size_t)m * K;
-        float amax = 0;
-        for (int k = 0; k < K; k++) {
-            tmp[k] = colscale ? (float)xm[k] * colscale[k] : (float)xm[k];
-            float a = fabsf(tmp[k]);
-            amax = a > amax ? a : amax;
+        for (int k = 0; k < K; k++) tmp[k] = (float)xm[k];
+        for (int k = K; k < K + 16; k++) tmp[k] = 0;
+        __m512 vmax = _mm512_setzero_ps();
+        __mmask16 bad = 0;
+        for (int k = 0; k < K; k += 16) {
+            __m512 v = _mm512_load_ps(tmp + k);
+            if (colscale) {
+                __mmask16 in = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
+                v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(in, colscale + k));
+                _mm512_store_ps(tmp + k, v);
+            }
+            bad |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+            vmax = _mm512_max_ps(vmax, _mm512_andnot_ps(sign, v));
         }
-        for (int k = 0; k < K; k++) amax = tmp[k] != tmp[k] ? NAN : amax;   // fabsf(NaN) > amax is false
-        if (!isfinite(amax) || amax == 0) {
+        float amax = _mm512_reduce_max_ps(vmax);
+        if (bad || !isfinite(amax) || amax == 0) {
             memset(qm, 0, sizeof(int16_t) * Kp);
-            qs[m] = amax == 0 ? 0 : NAN;
+            qs[m] = amax == 0 && !bad ? 0 : NAN;
             continue;
         }
         __m512 inv = _mm512_set1_ps(Q16 / amax);
         int k = 0;
         for (; k + 16 <= K; k += 16) {   // round to nearest even, saturate to int16
-            __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(tmp + k), inv));
+            __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_load_ps(tmp + k), inv));
             _mm256_storeu_si256((__m256i *)(qm + k), _mm512_cvtsepi32_epi16(v));
         }
         for (; k < K; k++) qm[k] = (int16_t)lrintf(tmp[k] * (Q16 / amax));
@@ -210,6 +222,8 @@ static void quantize_rows_i16(int16_t *q, float *qs, const real *x, const float 
 }
 
 // C[MR][NR] = A[MR][2 * K2] . panel, panel [K2][NR][2]: int16 pairs, int32 sums (exact).
+// Plain stores: an accumulate-into-C variant makes gcc -O2 spill the 24 accumulators.
+__attribute__((noipa))   // specialised for its call site (K2 > 0), gcc -O2 spills the accumulators
 static void kernel_6x64(int32_t *C, const int16_t *A, size_t lda, const int16_t *panel, int K2) {
     __m512i c00 = _mm512_setzero_si512(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00,
             c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00,
@@ -235,6 +249,19 @@ static void kernel_6x64(int32_t *C, const int16_t *A, size_t lda, const int16_t 
 #undef STORE
 }
 
+// acc[Mp][NR] = q[Mp][2 * K2] . panel, in KC slices of the reduction.
+static void panel_product(int32_t *acc, const int16_t *q, size_t ldq, int Mp, const int16_t *panel, int K2) {
+    _Alignas(64) int32_t part[MR * NR];
+    for (int k0 = 0; k0 < K2; k0 += KC) {
+        int kn = K2 - k0 < KC ? K2 - k0 : KC;
+        for (int m0 = 0; m0 < Mp; m0 += MR) {
+            int32_t *c = acc + (size_t)m0 * NR;
+            kernel_6x64(k0 ? part : c, q + (size_t)m0 * ldq + 2 * (size_t)k0, ldq, panel + (size_t)k0 * NR * 2, kn);
+            if (k0) for (int i = 0; i < MR * NR; i++) c[i] += part[i];
+        }
+    }
+}
+
 // y[n][rows] (=|+=) x W^T: panels of NR output rows, trits paired along the inputs.
 static void forward_int16(real *y, const real *x, const Mat *W, int n, int accumulate) {
     int K = W->cols, rows = W->rows, Kp = (K + 1) & ~1, Mp = (n + MR - 1) / MR * MR;
@@ -242,9 +269,9 @@ static void forward_int16(real *y, const real *x, const Mat *W, int n, int accum
     q_buf = grow(q_buf, &q_cap, sizeof(int16_t) * (size_t)Mp * Kp);
     qs_buf = grow(qs_buf, &qs_cap, sizeof(float) * (size_t)Mp);
     panel_buf = grow(panel_buf, &panel_cap, sizeof(int16_t) * (size_t)Kp * NR);
+    acc_buf = grow(acc_buf, &acc_cap, sizeof(int32_t) * (size_t)Mp * NR);
     quantize_rows_i16(q_buf, qs_buf, x, NULL, n, K, Kp, Mp);
-    int8_t *t = xmalloc((size_t)Kp);
-    _Alignas(64) int32_t C[MR * NR];
+    int8_t *t = xmalloc((size_t)Kp + 8);
     for (int r0 = 0; r0 < rows; r0 += NR) {
         int nr = rows - r0 < NR ? rows - r0 : NR;
         if (nr < NR) memset(panel_buf, 0, sizeof(int16_t) * (size_t)Kp * NR);
@@ -257,16 +284,13 @@ static void forward_int16(real *y, const real *x, const Mat *W, int n, int accum
             }
         }
         const float *ws = W->scale + r0;
-        for (int m0 = 0; m0 < n; m0 += MR) {
-            kernel_6x64(C, q_buf + (size_t)m0 * Kp, (size_t)Kp, panel_buf, Kp / 2);
-            int mr = n - m0 < MR ? n - m0 : MR;
-            for (int m = 0; m < mr; m++) {
-                real *ym = y + (size_t)(m0 + m) * rows + r0;
-                float s = qs_buf[m0 + m];
-                const int32_t *cm = C + m * NR;
-                if (accumulate) for (int j = 0; j < nr; j++) ym[j] += (real)((float)cm[j] * s * ws[j]);
-                else for (int j = 0; j < nr; j++) ym[j] = (real)((float)cm[j] * s * ws[j]);
-            }
+        panel_product(acc_buf, q_buf, (size_t)Kp, Mp, panel_buf, Kp / 2);
+        for (int m = 0; m < n; m++) {
+            real *ym = y + (size_t)m * rows + r0;
+            float s = qs_buf[m];
+            const int32_t *cm = acc_buf + (size_t)m * NR;
+            if (accumulate) for (int j = 0; j < nr; j++) ym[j] += (real)((float)cm[j] * s * ws[j]);
+            else for (int j = 0; j < nr; j++) ym[j] = (real)((float)cm[j] * s * ws[j]);
         }
     }
     free(t);
@@ -280,9 +304,9 @@ static void backward_int16(real *dx, const real *dy, const Mat *W, int n) {
     q_buf = grow(q_buf, &q_cap, sizeof(int16_t) * (size_t)Mp * Rp);
     qs_buf = grow(qs_buf, &qs_cap, sizeof(float) * (size_t)Mp);
     panel_buf = grow(panel_buf, &panel_cap, sizeof(int16_t) * (size_t)Rp * NR);
+    acc_buf = grow(acc_buf, &acc_cap, sizeof(int32_t) * (size_t)Mp * NR);
     quantize_rows_i16(q_buf, qs_buf, dy, W->scale, n, rows, Rp, Mp);
-    int8_t t[NR];
-    _Alignas(64) int32_t C[MR * NR];
+    int8_t t[NR + 8];
     for (int k0 = 0; k0 < K; k0 += NR) {
         int nk = K - k0 < NR ? K - k0 : NR;
         if (nk < NR || rows < Rp) memset(panel_buf, 0, sizeof(int16_t) * (size_t)Rp * NR);
@@ -291,15 +315,12 @@ static void backward_int16(real *dx, const real *dy, const Mat *W, int n) {
             int16_t *dst = panel_buf + (size_t)(r / 2) * NR * 2 + (r & 1);
             for (int j = 0; j < nk; j++) dst[2 * j] = t[j];
         }
-        for (int m0 = 0; m0 < n; m0 += MR) {
-            kernel_6x64(C, q_buf + (size_t)m0 * Rp, (size_t)Rp, panel_buf, Rp / 2);
-            int mr = n - m0 < MR ? n - m0 : MR;
-            for (int m = 0; m < mr; m++) {
-                real *dxm = dx + (size_t)(m0 + m) * K + k0;
-                float s = qs_buf[m0 + m];
-                const int32_t *cm = C + m * NR;
-                for (int j = 0; j < nk; j++) dxm[j] += (real)((float)cm[j] * s);
-            }
+        panel_product(acc_buf, q_buf, (size_t)Rp, Mp, panel_buf, Rp / 2);
+        for (int m = 0; m < n; m++) {
+            real *dxm = dx + (size_t)m * K + k0;
+            float s = qs_buf[m];
+            const int32_t *cm = acc_buf + (size_t)m * NR;
+            for (int j = 0; j < nk; j++) dxm[j] += (real)((float)cm[j] * s);
         }
     }
 }
