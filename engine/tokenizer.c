@@ -172,15 +172,16 @@ Tokenizer *tok_new(void) {
 }
 
 void tok_set_token(Tokenizer *t, int id, const char *bytes, int len) {
-    if (id >= t->n_vocab) {
-        int cap = 256;
+    if (id >= t->tok_cap) {
+        int cap = t->tok_cap ? t->tok_cap : 256;
         while (cap <= id) cap *= 2;
         t->tok_off = realloc(t->tok_off, (size_t)cap * sizeof *t->tok_off);
         t->tok_len = realloc(t->tok_len, (size_t)cap * sizeof *t->tok_len);
         if (!t->tok_off || !t->tok_len) { fprintf(stderr, "sweep: out of memory (vocab)\n"); exit(3); }
-        for (int i = t->n_vocab; i < cap; i++) { t->tok_off[i] = 0; t->tok_len[i] = -1; }
-        t->n_vocab = id + 1;
+        for (int i = t->tok_cap; i < cap; i++) { t->tok_off[i] = 0; t->tok_len[i] = -1; }
+        t->tok_cap = cap;
     }
+    if (id >= t->n_vocab) t->n_vocab = id + 1;
     if (t->blob_len + (size_t)len > t->blob_cap) {
         t->blob_cap = (t->blob_len + len) * 2 + 4096;
         t->blob = realloc(t->blob, t->blob_cap);
@@ -211,8 +212,10 @@ void tok_add_merge(Tokenizer *t, int left, int right, int id) {
 }
 
 void tok_add_added(Tokenizer *t, int id, const char *text, int len, int lstrip, int rstrip) {
-    t->added = realloc(t->added, (t->n_added + 1) * sizeof *t->added);
-    if (!t->added) { fprintf(stderr, "sweep: out of memory (added tokens)\n"); exit(3); }
+    if ((t->n_added & (t->n_added - 1)) == 0) { // at 0, 1, 2, 4, ...: double
+        t->added = realloc(t->added, (t->n_added ? 2 * t->n_added : 1) * sizeof *t->added);
+        if (!t->added) { fprintf(stderr, "sweep: out of memory (added tokens)\n"); exit(3); }
+    }
     AddedToken *a = &t->added[t->n_added++];
     a->id = id;
     a->text = xmalloc(len + 1);

@@ -38,6 +38,7 @@ struct Tokenizer {
     int n_vocab;
     char *blob; size_t blob_len, blob_cap;
     size_t *tok_off; int *tok_len;            // tok_len < 0: no token with this id
+    int tok_cap;
     int byte_id[256];                         // token of each single byte
     int n_merges, merges_cap;
     int *merge_left, *merge_right, *merge_id; // by rank
