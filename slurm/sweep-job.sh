@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# The body of the sbatch scripts in this folder: runs `sweep run SPEC -o OUT` on the job's ranks and
+# makes the job safe to preempt and to hit its walltime.
+#
+#   usage: sweep-job.sh mpirun|srun SPEC OUT [more `sweep run` options]
+#
+# 1. Checks that MPI really joins the ranks the job asked for (SLURM_NTASKS): sweep-rankcheck is
+#    launched exactly as sweep will be. An MPI started without the PMI it needs runs N singletons,
+#    each "rank 0 of 1", and every one of them would schedule the whole sweep by itself.
+# 2. Runs sweep with SLURM_CPUS_PER_TASK BLAS threads per rank.
+# 3. Forwards the warning signal (USR1, from --signal=B:USR1@SECONDS) to the ranks: they take no new
+#    jobs, give running ones --grace seconds, write the results file and exit 75.
+# 4. Exit 75 after that warning: requeues the job (scontrol requeue); the next start of the same job
+#    runs only what OUT.journal does not hold yet.
+#
+# Environment (all optional):
+#   SWEEP                    the sweep binary (default: beside this folder in build/, then PATH)
+#   SWEEP_RANKCHECK          the sweep-rankcheck binary (default: beside SWEEP)
+#   SWEEP_LAUNCH             replaces the launcher words, e.g. "srun --mpi=pmi2" or "mpirun --mca ..."
+#   SWEEP_GRACE              seconds running jobs get after the warning (default 60, within the 120 s
+#                            of --signal=B:USR1@120 with time left to write the file)
+#   SWEEP_MAX_IDLE_REQUEUES  stop requeueing after this many allocations in a row finished no job
+#                            (default 3: a job longer than the walltime would requeue forever)
+#
+# Exit status: sweep's (0 ok, 1 jobs failed, 2 bad input, 75 stopped with work left) or 3 when the
+# ranks are not what the job asked for.
+set -uo pipefail
+
+me=sweep-job
+say() { echo "$me: $(date '+%F %T'): $*" >&2; }
+usage() { echo "usage: sweep-job.sh mpirun|srun SPEC OUT [sweep run options]" >&2; exit 2; }
+
+(($# >= 3)) || usage
+launcher=$1 spec=$2 out=$3
+shift 3
+case $launcher in mpirun|srun) ;; *) echo "$me: launcher must be mpirun or srun, not '$launcher'" >&2; exit 2 ;; esac
+[[ -n ${SLURM_JOB_ID:-} && -n ${SLURM_NTASKS:-} ]] || { echo "$me: not inside a Slurm job (no SLURM_JOB_ID/SLURM_NTASKS); use sbatch" >&2; exit 2; }
+[[ -r $spec ]] || { echo "$me: $spec: spec not readable" >&2; exit 2; }
+[[ -d $(dirname -- "$out") ]] || { echo "$me: $out: the output's folder does not exist" >&2; exit 2; }
+
+here=$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+sweep=${SWEEP:-}
+if [[ -z $sweep ]]; then
+  if [[ -x $here/../build/sweep ]]; then sweep=$here/../build/sweep
+  else sweep=$(command -v sweep || true)
+  fi
+fi
+[[ -n $sweep && -x $sweep ]] || { echo "$me: no sweep binary (set SWEEP=/path/to/sweep)" >&2; exit 2; }
+rankcheck=${SWEEP_RANKCHECK:-$(dirname -- "$sweep")/sweep-rankcheck}
+[[ -x $rankcheck ]] || { echo "$me: $rankcheck: no sweep-rankcheck binary (built beside sweep; or set SWEEP_RANKCHECK)" >&2; exit 2; }
+
+ntasks=$SLURM_NTASKS
+nnodes=${SLURM_JOB_NUM_NODES:-${SLURM_NNODES:-1}}
+threads=${SLURM_CPUS_PER_TASK:-1}
+grace=${SWEEP_GRACE:-60}
+max_idle=${SWEEP_MAX_IDLE_REQUEUES:-3}
+restarts=${SLURM_RESTART_COUNT:-0}
+export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
+
+if [[ -n ${SWEEP_LAUNCH:-} ]]; then
+  read -r -a launch <<< "$SWEEP_LAUNCH"
+elif [[ $launcher == srun ]]; then
+  # srun in 22.05+ does not inherit --cpus-per-task from sbatch; pmix is what Open MPI 4 speaks.
+  launch=(srun --mpi=pmix --ntasks="$ntasks" --cpus-per-task="$threads" --kill-on-bad-exit=1)
+else
+  # mpirun reads the allocation (nodes, tasks per node) from Slurm itself.
+  launch=(mpirun -np "$ntasks" --bind-to none)
+fi
+
+say "job $SLURM_JOB_ID start $((restarts + 1)) on ${SLURM_JOB_NODELIST:-?}: $ntasks ranks on $nnodes node(s), $threads thread(s) per rank, launcher: ${launch[*]}"
+
+# 1. The ranks: every process must see the whole world, once each, and reach every other.
+probe=$(timeout "${SWEEP_RANKCHECK_TIMEOUT:-300}" "${launch[@]}" "$rankcheck" 2>&1)
+probe_rc=$?
+verdict=$(awk -v n="$ntasks" -v nodes="$nnodes" '
+  $1 == "rankcheck" {
+    lines++
+    if ($3 != n) sizes[$3]++
+    else if ($5 != n * (n + 1) / 2) bad = "the ranks do not reach each other (allreduce gave " $5 ")"
+    seen[$2]++
+    hosts[$4] = 1
+  }
+  END {
+    for (s in sizes) { printf "%d processes see a world of %d, not %d: the launcher lacks the PMI this MPI needs", sizes[s], s, n; exit }
+    if (bad != "") { print bad; exit }
+    if (lines != n) { printf "%d of the %d ranks answered", lines, n; exit }
+    for (r = 0; r < n; r++) if (seen[r] != 1) { printf "rank %d answered %d times", r, seen[r]; exit }
+    nh = 0; for (h in hosts) nh++
+    if (n >= nodes && nh != nodes) { printf "the ranks run on %d host(s), not on the %d node(s) of the job", nh, nodes; exit }
+    print "ok"
+  }' <<< "$probe")
+if [[ $verdict != ok ]] || ((probe_rc != 0)); then
+  [[ $verdict == ok ]] && verdict="the probe exited with status $probe_rc"
+  say "rank check failed: $verdict. Not starting the sweep. Probe output:"
+  printf '%s\n' "$probe" | head -n 40 >&2
+  say "for srun, see 'srun --mpi=list' (Debian 12: --mpi=pmix); or use mpirun, or set SWEEP_LAUNCH"
+  exit 3
+fi
+say "rank check ok: $ntasks ranks on $nnodes node(s)"
+
+# 2-3. The sweep, in the background so that the warning signal is handled while it runs.
+journal=$out.journal
+journal_size() { stat -c %s -- "$journal" 2>/dev/null || echo 0; }
+size_before=$(journal_size)
+warned=0 trapped=0 pid=
+forward() {
+  trapped=1
+  [[ $1 == USR1 ]] && warned=1
+  say "SIG$1 received: forwarding SIGUSR1 to the ranks (no new jobs; running ones get ${grace}s)"
+  [[ -n $pid ]] && kill -USR1 "$pid" 2>/dev/null
+}
+trap 'forward USR1' USR1
+trap 'forward TERM' TERM
+"${launch[@]}" "$sweep" run "$spec" -o "$out" --threads "$threads" --grace "$grace" "$@" &
+pid=$!
+status=
+while :; do
+  trapped=0
+  wait "$pid"
+  s=$?
+  # A trap that ran after wait had already collected the status leaves nothing to wait for.
+  if ((s == 127)) && [[ -n $status ]]; then break; fi
+  status=$s
+  ((trapped)) || break
+done
+trap - USR1 TERM
+say "sweep exited with status $status"
+
+# 4. Requeue when the warning stopped the sweep with work left, unless allocations stop making progress.
+if ((status == 75)); then
+  if ((!warned)); then
+    say "stopped with work left, but not by the walltime/preemption warning (scancel?): not requeueing; resubmit to resume"
+    exit 75
+  fi
+  idle_file=$out.idle-requeues
+  if (($(journal_size) > size_before)); then
+    rm -f -- "$idle_file"
+  else
+    idle=$(( $(cat -- "$idle_file" 2>/dev/null || echo 0) + 1 ))
+    echo "$idle" > "$idle_file"
+    if ((idle >= max_idle)); then
+      say "$idle allocations in a row finished no job (is one job longer than the walltime?): not requeueing"
+      exit 75
+    fi
+  fi
+  say "work remains: requeueing job $SLURM_JOB_ID; it resumes from $journal"
+  if scontrol requeue "$SLURM_JOB_ID"; then
+    # Slurm ends this allocation now; the job starts again from the top of the batch script.
+    sleep 600 &
+    wait $!
+  fi
+  say "scontrol requeue failed (submitted with --no-requeue?): resubmit the same command to resume"
+  exit 75
+fi
+exit "$status"

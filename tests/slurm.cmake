@@ -1,0 +1,21 @@
+# Slurm end to end (label "slurm", tests/slurm/test_*.py with Debian's /usr/bin/python3 and h5py), on a
+# real single-node Slurm that each test starts through scripts/start-slurm.sh (root; idempotent):
+# the sbatch scripts of slurm/ run a small sweep, a warning signal mid-run requeues and resumes it, and
+# the rank check refuses a launcher whose MPI ranks do not join.
+#
+# sweep-rankcheck (slurm/rankcheck.c) is part of the product, used by slurm/sweep-job.sh: it is built
+# here, beside sweep, because the top-level CMakeLists.txt globs no slurm/ sources.
+add_executable(sweep-rankcheck ${CMAKE_SOURCE_DIR}/slurm/rankcheck.c)
+target_link_libraries(sweep-rankcheck PRIVATE MPI::MPI_C)
+set_target_properties(sweep-rankcheck PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
+
+file(GLOB SLURM_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/slurm/test_*.py)
+foreach(script ${SLURM_TESTS})
+  get_filename_component(name ${script} NAME_WE)
+  string(REGEX REPLACE "^test_" "" name ${name})
+  add_test(NAME slurm.${name}
+           COMMAND /usr/bin/python3 ${script} $<TARGET_FILE:sweep> $<TARGET_FILE:sweep-rankcheck>
+                   ${CMAKE_CURRENT_BINARY_DIR}/slurm-work/${name})
+  # Slurm jobs here are MPI sweeps: never two at once with the mpi tests on a 2-core machine.
+  set_tests_properties(slurm.${name} PROPERTIES LABELS "slurm" TIMEOUT 300 RESOURCE_LOCK "mpi;slurm")
+endforeach()
