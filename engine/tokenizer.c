@@ -226,15 +226,59 @@ void tok_add_added(Tokenizer *t, int id, const char *text, int len, int lstrip, 
     a->rstrip = rstrip;
 }
 
+// Unicode White_Space, which is what \s means to Oniguruma (the regex engine of Hugging Face
+// `tokenizers`); PCRE2's \s also takes U+180E.
+#define WHITE_SPACE_CLASS "\\t-\\r\\x{20}\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}"
+
+// The pattern with \s and \S spelled out as White_Space classes (\S inside a [...] class is kept).
+static char *spell_out_spaces(const char *re, size_t len, size_t *out_len) {
+    size_t cap = len * 4 + 256, n = 0;
+    char *out = xmalloc(cap);
+    int in_class = 0;
+#define EMIT(str) do { size_t l_ = strlen(str); if (n + l_ + 2 > cap) { cap = 2 * (n + l_) + 256; \
+        out = realloc(out, cap); if (!out) { fprintf(stderr, "sweep: out of memory\n"); exit(3); } } \
+        memcpy(out + n, str, l_); n += l_; } while (0)
+    for (size_t i = 0; i < len;) {
+        char c = re[i], one[3] = { c, 0, 0 };
+        if (c == '\\' && i + 1 < len) {
+            char d = re[i + 1];
+            if (d == 's') EMIT(in_class ? WHITE_SPACE_CLASS : "[" WHITE_SPACE_CLASS "]");
+            else if (d == 'S' && !in_class) EMIT("[^" WHITE_SPACE_CLASS "]");
+            else { one[1] = d; EMIT(one); }
+            i += 2;
+            continue;
+        }
+        EMIT(one);
+        i++;
+        if (!in_class && c == '[') {
+            in_class = 1;
+            if (i < len && re[i] == '^') { EMIT("^"); i++; }
+            if (i < len && re[i] == ']') { EMIT("]"); i++; } // a ']' first in a class is literal
+        } else if (in_class && c == '[' && i < len && re[i] == ':') { // [:posix:] inside a class
+            while (i < len && !(re[i] == ']' && re[i - 1] == ':')) { one[0] = re[i++]; one[1] = 0; EMIT(one); }
+            if (i < len) { EMIT("]"); i++; }
+        } else if (in_class && c == ']') {
+            in_class = 0;
+        }
+    }
+#undef EMIT
+    *out_len = n;
+    return out;
+}
+
 int tok_add_split(Tokenizer *t, const char *regex, size_t len, int kind, char *err, size_t errlen) {
     int code;
     PCRE2_SIZE at;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)regex, len, PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF,
+    size_t n;
+    char *spelled = spell_out_spaces(regex, len, &n);
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)spelled, n, PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF,
                                    &code, &at, NULL);
+    free(spelled);
     if (!re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(code, msg, sizeof msg);
-        tok_errf(err, errlen, "regex does not compile at offset %zu: %s", (size_t)at, (char *)msg);
+        (void)at; // an offset into the spelled-out pattern would mislead
+        tok_errf(err, errlen, "regex does not compile: %s", (char *)msg);
         return -1;
     }
     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); // without JIT (unsupported CPU) matching is slower, not wrong

@@ -3,7 +3,7 @@
 // usage: node hf_encode.js NODE_MODULES_DIR TOKENIZER_JSON TEXT...
 const path = require('path');
 const fs = require('fs');
-const { Tokenizer } = require(path.join(process.argv[2], '@anush008/tokenizers'));
+const { Tokenizer } = require(path.resolve(process.argv[2], '@anush008/tokenizers'));
 
 (async () => {
   const tok = Tokenizer.fromFile(process.argv[3]);

@@ -33,7 +33,7 @@ EDGE_TEXTS = [
     "1 12 123 1234 12345 123456789 3.14159 1,000,000 ٣٤٥٦ ²³ Ⅻ x2y33z444",
     "naïve café résumé Ελληνικά русский 日本語のテキスト 한국어 עברית مرحبا",
     "e\u0301 a\u0308bc \u0301start", "😀 👍🏽 family 👨\u200d👩\u200d👧 ok",
-    "a\u00a0b\u3000c\u2003d x\u2028y \u0085z", "!!! ??? ... --- ((x)) {\"json\": [1, 2]}",
+    "a\u00a0b\u3000c\u2003d x\u2028y \u0085z", "d  \u180e\u180ex \x1c\x1dy\x1f z \u180e \u200b\ufeff w", "!!! ??? ... --- ((x)) {\"json\": [1, 2]}",
     "def f(x):\n    return x**2\n\n\nclass A:\n\tpass\n", "end with newline\n", "  \n\n  x",
     "before<|endoftext|>after", "<|endoftext|><|endoftext|>", "<|endoftext", "x <|begin_of_text|> y",
     "<|reserved_special_token_0|>z <|end_of_text|>", "the quick brown fox wonderful wonderfully",
