@@ -1,0 +1,78 @@
+"""A warning signal mid-run requeues the job, and the requeued job resumes to the same results.
+
+slurm/many-nodes.sbatch (ranks by srun --mpi=pmix) runs a sweep of 19 jobs on 2 ranks. Once the
+journal holds a few results, `scancel --signal=USR1 --batch` sends the batch shell the signal Slurm
+sends before the walltime (--signal=B:USR1@120) or a preemption. The wrapper forwards it, sweep exits
+75 with work left, the job requeues itself and starts again, resuming from the journal. Checked: one
+requeue, exit 0 in the end, the second start found some but not all jobs done, every job is in the
+journal exactly once, and the results file equals that of an uninterrupted run outside Slurm.
+"""
+import os
+import re
+import subprocess
+import sys
+import time
+
+from slurmtest import (check, check_results, compare_results, finish, job_info, job_log, journal_ids, log,
+                       make_world, sbatch, setup, wait_job)
+
+SEEDS = 3
+
+sweep, rankcheck, work, env = setup(sys.argv)
+# Long enough training (about 1-2 s a job) that the signal lands while jobs remain.
+spec = make_world(sweep, work, env, seeds=SEEDS, steps=2000)
+n_jobs = 1 + 2 * 3 * SEEDS
+
+log("reference: an uninterrupted run, mpirun -np 2 outside Slurm")
+os.makedirs(os.path.join(work, "ref"))
+t0 = time.time()
+r = subprocess.run(["mpirun", "-np", "2", "--oversubscribe", "--bind-to", "none", sweep, "run", "spec.json",
+                    "-o", "ref/results.h5"], cwd=work, env=env, capture_output=True, text=True, timeout=240)
+log("reference took %.1f s, exit %d" % (time.time() - t0, r.returncode))
+if not check(r.returncode == 0, "the reference run exits 0"):
+    log(r.stdout, r.stderr)
+    finish("slurm.preempt")
+
+out = os.path.join(work, "out", "results.h5")
+journal = out + ".journal"
+job = sbatch("many-nodes.sbatch", ["spec.json", "out/results.h5"], work, env,
+             ["--nodes=1", "--ntasks-per-node=2", "--cpus-per-task=1"])
+
+
+def some_done(info):
+    return info.get("JobState") == "RUNNING" and len(journal_ids(journal)) >= 2
+
+
+info = wait_job(job, timeout=120, until=some_done)
+done_at_signal = len(journal_ids(journal))
+log("signalling job %s with USR1 (batch shell) after %d of %d jobs" % (job, done_at_signal, n_jobs))
+check(info.get("JobState") == "RUNNING" and 2 <= done_at_signal < n_jobs,
+      "the signal comes mid-run: %s, %d of %d jobs journalled" % (info.get("JobState"), done_at_signal, n_jobs))
+subprocess.run(["scancel", "--signal=USR1", "--batch", job], check=True, timeout=30)
+
+# The requeued job waits cred_expire (30 s on the test cluster) before it may start again.
+info = wait_job(job, timeout=200)
+text = job_log(work, job)
+log(text)
+check(info.get("JobState") == "COMPLETED" and info.get("ExitCode") == "0:0",
+      "job completed with exit 0 in the end: %s %s" % (info.get("JobState"), info.get("ExitCode")))
+check(info.get("Restarts") == "1", "requeued once: restarts %s" % info.get("Restarts"))
+check("launcher: srun --mpi=pmix --ntasks=2" in text, "launched by srun --mpi=pmix with 2 ranks")
+check(text.count("rank check ok: 2 ranks on 1 node(s)") == 2, "the rank check passed at both starts")
+check("SIGUSR1 received: forwarding" in text, "the wrapper forwarded the warning")
+check("sweep exited with status 75" in text, "sweep stopped with work left (exit 75)")
+check("requeueing job %s" % job in text, "the wrapper requeued the job")
+starts = re.findall(r"sweep: %d jobs \((\d+) already done\), 2 ranks" % n_jobs, text)
+check(len(starts) == 2 and starts[0] == "0" and 0 < int(starts[1]) < n_jobs,
+      "the second start resumed with some but not all jobs done: %s" % starts)
+check(text.rstrip().endswith("sweep exited with status 0"), "the last start finished the sweep")
+
+ids = journal_ids(journal)
+check(len(ids) == n_jobs and len(set(ids)) == n_jobs,
+      "every job in the journal exactly once: %d records, %d distinct, %d jobs" % (len(ids), len(set(ids)), n_jobs))
+check(set(ids) == set(journal_ids(os.path.join(work, "ref", "results.h5.journal"))),
+      "the same job ids as the uninterrupted run")
+check_results(out, spec, SEEDS)
+diffs = compare_results(os.path.join(work, "ref", "results.h5"), out)
+check(not diffs, "the results equal the uninterrupted run's: differences in %s" % diffs)
+finish("slurm.preempt")

@@ -1,0 +1,66 @@
+"""The wrapper refuses ranks that do not join, passes bad input through as exit 2, and gives each rank
+SLURM_CPUS_PER_TASK threads.
+
+1. A launcher whose processes come up as singletons (tests/slurm/singleton-launch.sh): the job fails
+   with exit 3 and a line saying 2 processes see a world of 1; sweep never starts (no journal).
+2. A spec that does not exist, and one sweep refuses: exit 2, one line naming the file, no requeue.
+3. One rank with --cpus-per-task=2 through srun: the step gets 2 CPUs, sweep 2 threads, and finishes.
+"""
+import os
+import sys
+
+from slurmtest import check, finish, job_log, log, make_world, sbatch, setup, wait_job
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+sweep, rankcheck, work, env = setup(sys.argv)
+make_world(sweep, work, env, seeds=1, steps=20)
+with open(os.path.join(work, "bad-spec.json"), "w") as f:
+    f.write('{"protocol": "custom", "users": ["ash"], "colour": "blue"}\n')
+
+singleton_env = dict(env, SWEEP_LAUNCH="bash %s" % os.path.join(HERE, "singleton-launch.sh"))
+two = ["--nodes=1", "--ntasks-per-node=2", "--cpus-per-task=1"]
+jobs = {
+    "singletons": sbatch("one-node.sbatch", ["spec.json", "out/singletons.h5"], work, singleton_env, two),
+    "no-spec": sbatch("one-node.sbatch", ["nope.json", "out/nope.h5"], work, env, two),
+    "bad-spec": sbatch("one-node.sbatch", ["bad-spec.json", "out/bad.h5"], work, env, two),
+    "threads": sbatch("many-nodes.sbatch", ["spec.json", "out/threads.h5"], work, env,
+                      ["--nodes=1", "--ntasks-per-node=1", "--cpus-per-task=2"]),
+}
+info = {name: wait_job(job, timeout=150) for name, job in jobs.items()}
+logs = {name: job_log(work, job) for name, job in jobs.items()}
+for name in jobs:
+    log("---- %s: %s %s\n%s" % (name, info[name].get("JobState"), info[name].get("ExitCode"), logs[name]))
+
+
+def ended(name, code):
+    i = info[name]
+    check(i.get("JobState") == "FAILED" and i.get("ExitCode") == "%d:0" % code and i.get("Restarts") == "0",
+          "%s: the job fails with exit %d, no requeue: %s %s restarts %s"
+          % (name, code, i.get("JobState"), i.get("ExitCode"), i.get("Restarts")))
+
+
+ended("singletons", 3)
+text = logs["singletons"]
+check(text.count("rankcheck 0 1 ") == 2, "singletons: the probe really saw two 'rank 0 of 1'")
+check("rank check failed: 2 processes see a world of 1, not 2" in text, "singletons: the wrapper says why")
+check("Not starting the sweep" in text and "sweep: " not in text, "singletons: sweep never started")
+check(not os.path.exists(os.path.join(work, "out", "singletons.h5.journal")), "singletons: no journal written")
+
+ended("no-spec", 2)
+check("sweep-job: nope.json: spec not readable" in logs["no-spec"], "no-spec: one line naming the file")
+
+ended("bad-spec", 2)
+errors = [l for l in logs["bad-spec"].splitlines() if l.startswith("sweep: ")]
+check(len(errors) == 1 and "bad-spec.json" in errors[0] and "colour" in errors[0],
+      "bad-spec: sweep's one line names the file and the field: %s" % errors)
+check("sweep exited with status 2" in logs["bad-spec"] and "requeue" not in logs["bad-spec"],
+      "bad-spec: exit 2 passed through, no requeue")
+
+i = info["threads"]
+check(i.get("JobState") == "COMPLETED" and i.get("ExitCode") == "0:0", "threads: the job completes")
+text = logs["threads"]
+check("1 ranks on 1 node(s), 2 thread(s) per rank" in text, "threads: 2 threads per rank from SLURM_CPUS_PER_TASK")
+check("srun --mpi=pmix --ntasks=1 --cpus-per-task=2" in text, "threads: the srun step asks for 2 CPUs per task")
+check(os.path.exists(os.path.join(work, "out", "threads.h5")), "threads: the results file is written")
+finish("slurm.rankcheck")
