@@ -199,13 +199,14 @@ void judge_confusion(const ReportData *d, Report *r, ConfusionMode mode, int fig
     for (int b = 0; b < d->nb; b++)
         for (int f = 0; f < d->nf; f++) {
             if (d->fkind[f] == FMT_NONE || d->real < 0) continue;
-            if (mode == CONFUSION_BET61 && d->fkind[f] != FMT_NORM) continue;
+            // Bet 61 judges norm adapters; other formats' matrices are shown beside them without a verdict
+            ConfusionMode fmode = mode == CONFUSION_BET61 && d->fkind[f] != FMT_NORM ? CONFUSION_PLAIN : mode;
             if (!has_cross_cells(d, b, f)) {
                 int any = 0;
                 for (int u = 0; u < d->nu && !any; u++)
                     for (int s = 0; s < d->ns && !any; s++) any = rd_job_ok(d, rd_job(d, b, d->real, f, u, s));
                 // finished jobs without cross cells: evaluated on own texts only; no job finished: pending
-                if (mode == CONFUSION_PLAIN) continue;
+                if (fmode == CONFUSION_PLAIN) continue;
                 if (any) {
                     char scope[256];
                     snprintf(scope, sizeof scope, "base %s: %s", fmt_label(d, AX_BASE, b), fmt_label(d, AX_FORMAT, f));
@@ -215,8 +216,8 @@ void judge_confusion(const ReportData *d, Report *r, ConfusionMode mode, int fig
                     continue;
                 }
             }
-            confusion_one(d, sec, b, f, mode, figures);
-            formats++;
+            confusion_one(d, sec, b, f, fmode, figures);
+            formats += fmode != CONFUSION_PLAIN;
         }
     if (!formats && mode != CONFUSION_PLAIN)
         verdict_cannot(sec, "confusion matrix", "the file has no %s", mode == CONFUSION_BET61 ? "norm format with a "

@@ -92,13 +92,12 @@ static Row aggregate(const ReportData *d, int b, int c, int f, int u) {
     return row;
 }
 
-static const int palette_of_kind[] = {0, 1, 2, 3};
-
+// Palette index by kind (none grey, norm blue, lora orange, full red), shifted for each further
+// variant of a kind so that norm[lr=a] and norm[lr=b] differ.
 static int color_of(const ReportData *d, int f) {
-    // formats of one kind differ by variant: offset so that norm[lr=a] and norm[lr=b] differ
     int k = d->fkind[f], rank = 0;
     for (int g = 0; g < f; g++) rank += d->fkind[g] == k;
-    return (k >= 0 && k < 4 ? palette_of_kind[k] : 4) + 4 * rank;
+    return (k >= 0 && k < 4 ? k : 4) + 4 * rank;
 }
 
 static void pareto_figure(const ReportData *d, RSection *sec, int b) {

@@ -357,6 +357,11 @@ static void demo_and_renderers(void) {
     CHECK(report_build(path, "bet61", 1, &r, err, sizeof err) == 0, "--protocol bet61 on the demo file: %s", err);
     expect("demo judged as Bet 61", &r, "bet61", "base fp: norm", VERDICT_STRICT, 0);
     CHECK(r.forced && !strcmp(r.file_protocol, "demo"), "forced protocol recorded");
+    CHECK(find(&r, "bet61", "lora") == NULL, "Bet 61 judges norm adapters only");
+    int lora_matrix = 0;
+    for (int i = 0; i < r.ns; i++)
+        for (int k = 0; k < r.s[i].nt; k++) lora_matrix += !strcmp(r.s[i].key, "bet61") && strstr(r.s[i].t[k]->title, "base fp: lora");
+    CHECK(lora_matrix == 2, "lora's matrix and diagonal shown beside norm's (%d tables)", lora_matrix);
     text = capture(&r, report_print_text);
     CHECK(strstr(text, "[bet61] base fp: norm: STRICT") != NULL, "text verdict line");
     free(text);
