@@ -103,14 +103,20 @@ journal=$out.journal
 journal_size() { stat -c %s -- "$journal" 2>/dev/null || echo 0; }
 size_before=$(journal_size)
 warned=0 trapped=0 pid=
-forward() {
-  trapped=1
-  [[ $1 == USR1 ]] && warned=1
-  say "SIG$1 received: forwarding SIGUSR1 to the ranks (no new jobs; running ones get ${grace}s)"
+on_warning() {
+  trapped=1 warned=1
+  say "SIGUSR1 received: forwarding it to the ranks (no new jobs; running ones get ${grace}s)"
   [[ -n $pid ]] && kill -USR1 "$pid" 2>/dev/null
 }
-trap 'forward USR1' USR1
-trap 'forward TERM' TERM
+# scancel, preemption and the walltime send SIGTERM to every process of the job, the ranks included:
+# forwarding it too would be the ranks' second signal, which abandons running jobs at once. The
+# shell only has to stay alive meanwhile, or Slurm would end the job and its grace period with it.
+on_term() {
+  trapped=1
+  say "SIGTERM received (scancel, preemption or walltime): the ranks have it from Slurm too; waiting for them"
+}
+trap on_warning USR1
+trap on_term TERM
 "${launch[@]}" "$sweep" run "$spec" -o "$out" --threads "$threads" --grace "$grace" "$@" &
 pid=$!
 status=
