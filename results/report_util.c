@@ -82,6 +82,7 @@ void fmt_num(char *out, size_t n, double v) {
 
 void fmt_pct(char *out, size_t n, double v) {
     if (isnan(v)) snprintf(out, n, "n/a");
+    else if (v != 0 && fabs(v) < 0.95) snprintf(out, n, "%.2f%%", v);   // -0.03%, not -0.0%
     else snprintf(out, n, "%.1f%%", v);
 }
 

@@ -20,7 +20,7 @@ char *str_dup(const char *s);
 // Perplexities and ratios: 3 significant digits below 100 (2.00, 0.00660), whole numbers above
 // (84300); "n/a" for NaN.
 void fmt_num(char *out, size_t n, double v);
-// A percentage given in percent: "12.3%".
+// A percentage given in percent: "12.3%", "-0.03%".
 void fmt_pct(char *out, size_t n, double v);
 // Display width of UTF-8 text (code points), for aligned columns.
 size_t utf8_width(const char *s);
