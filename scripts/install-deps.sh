@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   libopenblas-dev libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libcjson-dev libpcre2-dev libdnnl-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev chromium
   python3 python3-numpy python3-torch python3-h5py python3-pandas python3-xarray python3-h5netcdf
 )
 missing=()
