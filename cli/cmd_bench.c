@@ -12,7 +12,9 @@
 #include "cli/commands.h"
 #include "engine/adamw.h"
 #include "engine/adapter.h"
+#include "engine/mat.h"
 #include "engine/model.h"
+#include "engine/ternary.h"
 #include "engine/train.h"
 #include "engine/util.h"
 #include "engine/weights.h"
@@ -21,7 +23,7 @@ static void bench_usage(FILE *f) {
     fprintf(f,
         "usage: sweep bench [--format none|norm|lora|full[,...]|all] [--config default|1b|tiny]\n"
         "                   [--threads N] [--batch B] [--seq T] [--steps S] [--warmup W]\n"
-        "                   [--lora-rank R] [--seed N] [--json]\n"
+        "                   [--lora-rank R] [--seed N] [--precision P] [--ternary] [--json]\n"
         "\n"
         "Trains each format on random weights and random tokens: training tokens/s (forward + backward +\n"
         "AdamW), evaluation tokens/s (forward with loss), achieved GFLOP/s (model_forward_flops and\n"
@@ -33,6 +35,8 @@ static void bench_usage(FILE *f) {
         "  --batch --seq   windows per step and tokens per window (default 8 x 256; 1 x 256 for 1b)\n"
         "  --steps    timed steps per measurement (default 10; 3 for 1b), after --warmup (default 2; 1)\n"
         "  --lora-rank     LoRA rank on q,k,v,o,gate,up,down (default 8, alpha 2 x rank)\n"
+        "  --precision     weight products in fp32 (OpenBLAS, default), fp32-dnnl, bf16 or int8 (engine/mat.h)\n"
+        "  --ternary       the layers' projections quantised to ternary (the base int8 is for)\n"
         "  --json     one JSON object per format: format, train_tok_s, eval_tok_s, gflops,\n"
         "             sgemm_gflops, plus eval_gflops, step_seconds, eval_seconds, peak_rss_mib, ...\n");
 }
@@ -152,11 +156,13 @@ static int bench_format(BenchResult *r, AdapterFormat f, const Weights *base, co
 
 int cmd_bench(int argc, char **argv) {
     const char *formats = "all", *config = "default";
-    int threads = 1, B = -1, T = -1, steps = -1, warmup = -1, rank = 8, json = 0, seed = 1;
+    int threads = 1, B = -1, T = -1, steps = -1, warmup = -1, rank = 8, json = 0, seed = 1, ternary = 0;
+    MatPrecision precision = MAT_PREC_FP32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { bench_usage(stdout); return 0; }
         if (!strcmp(a, "--json")) { json = 1; continue; }
+        if (!strcmp(a, "--ternary")) { ternary = 1; continue; }
         if (i + 1 >= argc) { fprintf(stderr, "sweep bench: %s needs a value (or is unknown)\n", a); return 2; }
         const char *v = argv[++i];
         int bad = 0;
@@ -169,6 +175,12 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "--warmup")) bad = parse_int(a, v, 0, 100000, &warmup);
         else if (!strcmp(a, "--lora-rank")) bad = parse_int(a, v, 1, 4096, &rank);
         else if (!strcmp(a, "--seed")) bad = parse_int(a, v, 0, INT_MAX, &seed);
+        else if (!strcmp(a, "--precision")) {
+            if (mat_precision_parse(v, &precision)) {
+                fprintf(stderr, "sweep bench: --precision: '%s' is not fp32, fp32-dnnl, bf16 or int8\n", v);
+                return 2;
+            }
+        }
         else { fprintf(stderr, "sweep bench: unknown option '%s' (see sweep bench --help)\n", a); return 2; }
         if (bad) return 2;
     }
@@ -206,6 +218,7 @@ int cmd_bench(int argc, char **argv) {
     }
 
     engine_set_threads(threads);
+    mat_set_precision(precision);
     LoraSpec lora = { .rank = rank, .alpha = 2.0 * rank, .targets = LORA_ALL };
 
     double t0 = now_seconds();
@@ -214,6 +227,29 @@ int cmd_bench(int argc, char **argv) {
     weights_init_random(block, &cfg, (unsigned long long)seed);
     Weights base;
     weights_carve(&base, &cfg, block);
+    uint8_t *trits = NULL;
+    float *trit_scales = NULL;
+    if (ternary) {   // what `sweep quantize --ternary` does to the layers' projections, in memory
+        size_t nb = 0, ns = 0;
+        for (int l = 0; l < cfg.n_layers; l++) {
+            Mat *m[7] = { &base.layer[l].q, &base.layer[l].k, &base.layer[l].v, &base.layer[l].o,
+                          &base.layer[l].gate, &base.layer[l].up, &base.layer[l].down };
+            for (int j = 0; j < 7; j++) nb += ternary_packed_bytes(m[j]->rows, m[j]->cols), ns += (size_t)m[j]->rows;
+        }
+        trits = xmalloc(nb);
+        trit_scales = xmalloc(ns * sizeof(float));
+        nb = ns = 0;
+        for (int l = 0; l < cfg.n_layers; l++) {
+            Mat *m[7] = { &base.layer[l].q, &base.layer[l].k, &base.layer[l].v, &base.layer[l].o,
+                          &base.layer[l].gate, &base.layer[l].up, &base.layer[l].down };
+            for (int j = 0; j < 7; j++) {
+                ternary_quantize_rows(trits + nb, trit_scales + ns, (const float *)m[j]->data, m[j]->rows, m[j]->cols);
+                *m[j] = (Mat){ MAT_TERNARY, m[j]->rows, m[j]->cols, trits + nb, trit_scales + ns };
+                nb += ternary_packed_bytes(m[j]->rows, m[j]->cols);
+                ns += (size_t)m[j]->rows;
+            }
+        }
+    }
     double init_s = now_seconds() - t0;
 
     int *stream = xmalloc((size_t)B * (T + 1) * sizeof(int));
@@ -236,8 +272,9 @@ int cmd_bench(int argc, char **argv) {
     }
 
     if (!json) {
-        printf("sweep bench: config %s (%zu parameters, init %.1f s), batch %d x %d, %d threads, "
-               "median of %d steps after %d warmup\n", config, np, init_s, B, T, threads, steps, warmup);
+        printf("sweep bench: config %s%s (%zu parameters, init %.1f s), batch %d x %d, %d threads, "
+               "median of %d steps after %d warmup, precision %s (%s)\n", config, ternary ? " ternary" : "", np,
+               init_s, B, T, threads, steps, warmup, mat_precision_name(precision), mat_precision_backend(precision));
         printf("sgemm GFLOP/s (M=%d): N=%d K=%d: %.1f   N=%d K=%d: %.1f   N=%d K=%d: %.1f\n", M,
                shapes[0][0], shapes[0][1], sg[0], shapes[1][0], shapes[1][1], sg[1],
                shapes[2][0], shapes[2][1], sg[2]);
@@ -263,9 +300,11 @@ int cmd_bench(int argc, char **argv) {
                    "\"eval_gflops\": %.2f, "
                    "\"sgemm_gflops\": %.2f, \"sgemm_ffn_gflops\": %.2f, \"sgemm_head_gflops\": %.2f, "
                    "\"config\": \"%s\", \"batch\": %d, \"seq\": %d, \"threads\": %d, \"steps\": %d, "
-                   "\"trainable\": %zu, \"loss\": %.6f, \"peak_rss_mib\": %.1f, \"engine\": \"sweep\"}\n",
+                   "\"trainable\": %zu, \"loss\": %.6f, \"peak_rss_mib\": %.1f, \"engine\": \"sweep\", "
+                   "\"precision\": \"%s\", \"backend\": \"%s\", \"ternary\": %s}\n",
                    r.eval_tok_s, r.eval_s, r.eval_flops, r.gflops, r.eval_gflops, sg_best, sg[0], sg[2], config, B, T,
-                   threads, steps, r.trainable, r.final_loss, rss);
+                   threads, steps, r.trainable, r.final_loss, rss, mat_precision_name(precision),
+                   mat_precision_backend(precision), ternary ? "true" : "false");
         } else {
             if (r.format == FMT_NONE)
                 printf("%-6s %12s %12.0f %10s %10.1f %8.0f%% %9.1f %9.4f %10.0f\n", "none", "-", r.eval_tok_s,
@@ -277,6 +316,6 @@ int cmd_bench(int argc, char **argv) {
         }
         fflush(stdout);
     }
-    free(tokens); free(targets); free(block);
+    free(tokens); free(targets); free(block); free(trits); free(trit_scales);
     return status;
 }

@@ -1,11 +1,17 @@
 // The matrix-product layer: every weight product of the engine goes through here, whatever the
-// storage type of the weight. Stored types other than real are decoded a tile of rows at a time
-// into a thread-local buffer, so a mapped base is never expanded whole.
+// storage type of the weight and the compute precision of the run. In fp32, stored types other
+// than real are decoded a tile of rows at a time into a thread-local buffer, so a mapped base is
+// never expanded whole; in bf16 and int8 the weights are converted once into a cache (below) and
+// multiplied by oneDNN (engine/mat_dnnl.c), or by BLAS on inputs rounded the same way without it.
 #include "engine/mat.h"
+#include "engine/mat_dnnl.h"
 #include "engine/ternary.h"
 #include "engine/util.h"
 #include <cblas.h>
 #include <immintrin.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +32,10 @@ void gemm(int transA, int transB, int M, int N, int K, real alpha, const real *A
                     (const double *)B, ldb, (double)beta, (double *)C, ldc);
 }
 
-void engine_set_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
+void engine_set_threads(int n) {
+    openblas_set_num_threads(n < 1 ? 1 : n);
+    mat_dnnl_set_threads(n);
+}
 
 // A weight the gemm can read in place: real elements, or fp32 elements in the float build.
 static const real *mat_direct(const Mat *W) {
@@ -104,8 +113,10 @@ size_t mat_storage_bytes(const Mat *W) {
     return 0;
 }
 
-void mat_forward(real *y, const real *x, const Mat *W, int n, int accumulate) {
-    if (n <= 0 || W->rows <= 0) return;
+// ---------------------------------------------------------------------------------------------
+// fp32 on OpenBLAS: the reference
+
+static void fp32_forward(real *y, const real *x, const Mat *W, int n, int accumulate) {
     if (W->type == MAT_TERNARY) { ternary_forward(y, x, W, n, accumulate); return; }
     const real *direct = mat_direct(W);
     real beta = accumulate ? 1 : 0;
@@ -122,8 +133,7 @@ void mat_forward(real *y, const real *x, const Mat *W, int n, int accumulate) {
     }
 }
 
-void mat_backward_input(real *dx, const real *dy, const Mat *W, int n) {
-    if (n <= 0 || W->rows <= 0) return;
+static void fp32_backward_input(real *dx, const real *dy, const Mat *W, int n) {
     if (W->type == MAT_TERNARY) { ternary_backward_input(dx, dy, W, n); return; }
     const real *direct = mat_direct(W);
     if (direct) {
@@ -139,7 +149,426 @@ void mat_backward_input(real *dx, const real *dy, const Mat *W, int n) {
     }
 }
 
-void mat_backward_weight(real *dW, const real *dy, const real *x, int n, int rows, int cols) {
-    if (n <= 0) return;
+static void fp32_backward_weight(real *dW, const real *dy, const real *x, int n, int rows, int cols) {
     gemm(1, 0, rows, cols, n, 1, dy, rows, x, cols, 1, dW, cols);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compute precision
+
+static MatPrecision precision = MAT_PREC_FP32;
+static const char *const precision_names[] = { "fp32", "fp32-dnnl", "bf16", "int8" };
+
+void mat_set_precision(MatPrecision p) {
+    if ((unsigned)p > MAT_PREC_INT8) p = MAT_PREC_FP32;
+    if (p != precision) mat_cache_clear();   // the old precision's conversions are of no further use
+    precision = p;
+}
+
+MatPrecision mat_get_precision(void) { return precision; }
+
+const char *mat_precision_name(MatPrecision p) {
+    return (unsigned)p <= MAT_PREC_INT8 ? precision_names[p] : "unknown";
+}
+
+int mat_precision_parse(const char *s, MatPrecision *p) {
+    for (int i = 0; i <= MAT_PREC_INT8; i++)
+        if (s && !strcmp(s, precision_names[i])) { *p = (MatPrecision)i; return 0; }
+    return -1;
+}
+
+static int dnnl_usable(void) { return REAL_IS_FLOAT && mat_dnnl_available(); }
+
+const char *mat_precision_backend(MatPrecision p) {
+    if (p == MAT_PREC_FP32) return "openblas";
+    if (dnnl_usable()) return "onednn";
+    return p == MAT_PREC_FP32_DNNL ? "openblas" : "openblas-emulated";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rounding kernels, shared by the oneDNN path and its BLAS emulation so that both see the same inputs
+
+// out[i] = x[i] rounded to bf16, exactly as f32_to_bf16
+static void round_bf16(uint16_t *out, const real *x, size_t n) {
+    size_t i = 0;
+#ifdef __AVX512F__
+    if (REAL_IS_FLOAT) {
+        const float *xf = (const float *)x;
+        const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff);
+        const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
+        const __m512i quiet = _mm512_set1_epi32(0x40);
+        for (; i + 16 <= n; i += 16) {
+            __m512i u = _mm512_castps_si512(_mm512_loadu_ps(xf + i));
+            __m512i hi = _mm512_srli_epi32(u, 16);
+            __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(bias, _mm512_and_si512(hi, one))), 16);
+            __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, abs_mask), inf);
+            r = _mm512_mask_or_epi32(r, nan, hi, quiet);
+            _mm256_storeu_si256((__m256i *)(out + i), _mm512_cvtepi32_epi16(r));
+        }
+    }
+#endif
+    for (; i < n; i++) out[i] = f32_to_bf16((float)x[i]);
+}
+
+static void bf16_to_real(real *out, const uint16_t *h, size_t n) {
+    if (REAL_IS_FLOAT) bf16_decode((float *)out, h, n);
+    else for (size_t i = 0; i < n; i++) out[i] = (real)bf16_to_f32(h[i]);
+}
+
+// Per-row int8 quantisation (BitNet b1.58's absmax per token): q[m][k] = round(x[m][k] * 127 / amax),
+// xs[m] = amax / 127. A row holding NaN or inf gets q = 0 and xs = NaN, so the product shows it.
+static void quantize_rows_i8(int8_t *q, float *xs, const real *x, int n, size_t K) {
+    for (int m = 0; m < n; m++) {
+        const real *xm = x + (size_t)m * K;
+        int8_t *qm = q + (size_t)m * K;
+        float amax = 0, finite = 0;   // finite becomes NaN when a value is NaN or inf
+        size_t k = 0;
+#ifdef __AVX512F__
+        if (REAL_IS_FLOAT) {
+            const float *xf = (const float *)xm;
+            __m512 vmax = _mm512_setzero_ps(), vfin = _mm512_setzero_ps();
+            for (; k + 16 <= K; k += 16) {
+                __m512 v = _mm512_loadu_ps(xf + k);
+                vmax = _mm512_max_ps(vmax, _mm512_abs_ps(v));
+                vfin = _mm512_add_ps(vfin, _mm512_mul_ps(v, _mm512_setzero_ps()));
+            }
+            amax = _mm512_reduce_max_ps(vmax);
+            finite = _mm512_reduce_add_ps(vfin);
+        }
+#endif
+        for (; k < K; k++) {
+            float a = fabsf((float)xm[k]);
+            amax = a > amax ? a : amax;
+            finite += (float)xm[k] * 0.0f;
+        }
+        if (finite != 0 || amax == 0) {   // NaN != 0 holds; an all-zero row quantises to zeros
+            memset(qm, 0, K);
+            xs[m] = amax == 0 && finite == 0 ? 0 : NAN;
+            continue;
+        }
+        float inv = 127.0f / amax;
+        k = 0;
+#ifdef __AVX512F__
+        if (REAL_IS_FLOAT) {
+            const float *xf = (const float *)xm;
+            __m512 vinv = _mm512_set1_ps(inv);
+            for (; k + 16 <= K; k += 16) {   // round to nearest even, as lrintf
+                __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xf + k), vinv));
+                _mm_storeu_si128((__m128i *)(qm + k), _mm512_cvtsepi32_epi8(v));
+            }
+        }
+#endif
+        for (; k < K; k++) {
+            long v = lrintf((float)xm[k] * inv);
+            qm[k] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+        }
+        xs[m] = amax / 127.0f;
+    }
+}
+
+// y[m][r] (=|+=) acc[m][r] * xs[m] * ws[r], in this order in every path
+static void dequantize(real *y, const int32_t *acc, const float *xs, const float *ws, int n, int rows,
+                       int accumulate) {
+    for (int m = 0; m < n; m++) {
+        real *ym = y + (size_t)m * rows;
+        const int32_t *am = acc + (size_t)m * rows;
+        float s = xs[m];
+        int r = 0;
+#ifdef __AVX512F__
+        if (REAL_IS_FLOAT) {
+            float *yf = (float *)ym;
+            __m512 vs = _mm512_set1_ps(s);
+            for (; r + 16 <= rows; r += 16) {
+                __m512 v = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(am + r)), vs),
+                                         _mm512_loadu_ps(ws + r));
+                if (accumulate) v = _mm512_add_ps(_mm512_loadu_ps(yf + r), v);
+                _mm512_storeu_ps(yf + r, v);
+            }
+        }
+#endif
+        for (; r < rows; r++) {
+            float v = (float)am[r] * s * ws[r];
+            ym[r] = accumulate ? (real)((float)ym[r] + v) : (real)v;
+        }
+    }
+}
+
+// Trits of packed ternary rows as int8 (the layout of engine/ternary.c: 5 trits per byte in base 3,
+// trit 0 in the lowest digit, rows starting on a byte boundary). Bytes > 242 never occur in valid
+// data but still give trits in {-1, 0, 1}.
+static int8_t trit_table[256][5];
+static pthread_once_t trit_table_once = PTHREAD_ONCE_INIT;
+
+static void trit_table_build(void) {
+    for (int b = 0; b < 256; b++)
+        for (int i = 0, v = b; i < 5; i++, v /= 3) trit_table[b][i] = (int8_t)(v % 3 - 1);
+}
+
+static void unpack_trits(int8_t *out, const Mat *W) {
+    pthread_once(&trit_table_once, trit_table_build);
+    size_t rb = ternary_packed_bytes(1, W->cols);
+    for (int r = 0; r < W->rows; r++) {
+        const uint8_t *p = (const uint8_t *)W->data + (size_t)r * rb;
+        int8_t *o = out + (size_t)r * W->cols;
+        for (int c = 0; c < W->cols; p++)
+            for (int i = 0; i < 5 && c < W->cols; i++) o[c++] = trit_table[*p][i];
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Converted weights, cached: one bf16 copy (or int8 trits) per weight matrix, made on first use.
+// Key: address, kind, type and shape. Every use re-hashes 64 sampled 8-byte words (and scales) of
+// the source, so a matrix freed and reallocated with other values at the same address is seen.
+// Weights that receive weight gradients change in place by tiny amounts a sample can miss; for
+// them (MAT_REAL) an epoch starts at the first forward after a mat_backward_weight, and entries
+// of an older epoch are converted again: once per training step, as full FT needs.
+
+typedef enum { PREP_BF16, PREP_TRITS } PrepKind;
+
+typedef struct {
+    const void *src;
+    const float *scale;
+    MatType type;
+    int rows, cols;
+    PrepKind kind;
+    uint64_t sample, epoch, last_use;
+    void *data;
+    size_t bytes;
+} Prepared;
+
+#define CACHE_LIMIT ((size_t)6 << 30)   // a 1B model's bf16 copy and int8 trits fit
+
+static pthread_mutex_t mat_lock = PTHREAD_MUTEX_INITIALIZER;   // the cache, scratch and oneDNN
+static Prepared *prep;
+static int n_prep, cap_prep;
+static size_t prep_bytes;
+static uint64_t epoch, uses;
+static int grads_since_forward;
+
+static uint64_t sample_hash(const Mat *W) {
+    uint64_t h = fnv1a64(&W->rows, sizeof W->rows, FNV1A64_INIT);
+    h = fnv1a64(&W->cols, sizeof W->cols, h);
+    size_t bytes = W->type == MAT_TERNARY ? ternary_packed_bytes(W->rows, W->cols)
+                                          : mat_storage_bytes(W);
+    const uint8_t *p = W->data;
+    if (bytes <= 64 * 8) h = fnv1a64(p, bytes, h);
+    else
+        for (size_t i = 0; i < 64; i++) h = fnv1a64(p + (bytes - 8) / 63 * i, 8, h);
+    if (W->type == MAT_TERNARY)
+        for (int i = 0; i < 8; i++) h = fnv1a64(W->scale + (size_t)(W->rows - 1) * i / 7, sizeof(float), h);
+    return h;
+}
+
+static void prep_drop(int i) {
+    prep_bytes -= prep[i].bytes;
+    free(prep[i].data);
+    prep[i] = prep[--n_prep];
+}
+
+void mat_cache_clear(void) {
+    pthread_mutex_lock(&mat_lock);
+    while (n_prep) prep_drop(n_prep - 1);
+    pthread_mutex_unlock(&mat_lock);
+}
+
+size_t mat_cache_bytes(void) {
+    pthread_mutex_lock(&mat_lock);
+    size_t b = prep_bytes;
+    pthread_mutex_unlock(&mat_lock);
+    return b;
+}
+
+// Fills out[rows][cols] with W's values rounded to bf16 (ternary: trit x row scale, then rounded).
+static void convert_bf16(uint16_t *out, const Mat *W) {
+    const real *direct = mat_direct(W);
+    size_t cols = (size_t)W->cols;
+    if (direct) { round_bf16(out, direct, (size_t)W->rows * cols); return; }
+    int step = tile_rows(W);
+    real *tile = tile_scratch((size_t)step * cols);
+    for (int r0 = 0; r0 < W->rows; r0 += step) {
+        int r1 = r0 + step < W->rows ? r0 + step : W->rows;
+        mat_decode_rows(tile, W, r0, r1);
+        round_bf16(out + (size_t)r0 * cols, tile, (size_t)(r1 - r0) * cols);
+    }
+}
+
+// The converted form of W (caller holds mat_lock); valid until the next call.
+static const void *prepared(const Mat *W, PrepKind kind) {
+    if (kind == PREP_BF16 && W->type == MAT_BF16) return W->data;   // already bf16: used in place
+    uint64_t sample = sample_hash(W);
+    Prepared *e = NULL;
+    for (int i = 0; i < n_prep && !e; i++)
+        if (prep[i].src == W->data && prep[i].kind == kind) e = &prep[i];
+    if (e && e->sample == sample && e->type == W->type && e->rows == W->rows && e->cols == W->cols &&
+        e->scale == W->scale && (W->type != MAT_REAL || e->epoch == epoch)) {
+        e->last_use = ++uses;
+        return e->data;
+    }
+    size_t bytes = (size_t)W->rows * W->cols * (kind == PREP_BF16 ? sizeof(uint16_t) : 1);
+    if (e && e->bytes != bytes) { prep_drop((int)(e - prep)); e = NULL; }
+    if (!e) {
+        while (n_prep && prep_bytes + bytes > CACHE_LIMIT) {   // least recently used first
+            int lru = 0;
+            for (int i = 1; i < n_prep; i++)
+                if (prep[i].last_use < prep[lru].last_use) lru = i;
+            prep_drop(lru);
+        }
+        if (n_prep == cap_prep) {
+            cap_prep = cap_prep ? 2 * cap_prep : 64;
+            Prepared *grown = xmalloc(sizeof *prep * (size_t)cap_prep);
+            if (n_prep) memcpy(grown, prep, sizeof *prep * (size_t)n_prep);
+            free(prep);
+            prep = grown;
+        }
+        e = &prep[n_prep++];
+        *e = (Prepared){ .data = xaligned(bytes), .bytes = bytes };
+        prep_bytes += bytes;
+    }
+    e->src = W->data, e->scale = W->scale, e->type = W->type, e->rows = W->rows, e->cols = W->cols;
+    e->kind = kind, e->sample = sample, e->epoch = epoch, e->last_use = ++uses;
+    if (kind == PREP_BF16) convert_bf16(e->data, W);
+    else unpack_trits(e->data, W);
+    return e->data;
+}
+
+// Scratch for converted activations and int32 sums (caller holds mat_lock), grown as needed.
+static void *scratch(int slot, size_t bytes) {
+    static void *buf[5];
+    static size_t cap[5];
+    if (bytes > cap[slot]) {
+        free(buf[slot]);
+        buf[slot] = xaligned(bytes);
+        cap[slot] = bytes;
+    }
+    return buf[slot];
+}
+
+// ---------------------------------------------------------------------------------------------
+// bf16 products: inputs rounded to bf16, fp32 sums. oneDNN when present, else the rounded inputs
+// decoded back to real and multiplied by BLAS (the same numbers, up to the order of fp32 sums).
+
+static int use_dnnl(void) {
+    if (!dnnl_usable()) return 0;
+    mat_dnnl_set_threads(openblas_get_num_threads());
+    return 1;
+}
+
+static void bf16_forward(real *y, const real *x, const Mat *W, int n, int accumulate) {
+    size_t nx = (size_t)n * W->cols;
+    const uint16_t *wb = prepared(W, PREP_BF16);
+    uint16_t *xb = scratch(0, nx * sizeof(uint16_t));
+    round_bf16(xb, x, nx);
+    if (use_dnnl() &&
+        !mat_dnnl_gemm(MAT_DNNL_BF16, 0, 1, n, W->rows, W->cols, xb, wb, y, accumulate)) return;
+    real *xr = scratch(1, nx * sizeof(real));
+    bf16_to_real(xr, xb, nx);
+    Mat Wb = { MAT_BF16, W->rows, W->cols, wb, NULL };
+    fp32_forward(y, xr, &Wb, n, accumulate);
+}
+
+static void bf16_backward_input(real *dx, const real *dy, const Mat *W, int n) {
+    size_t ny = (size_t)n * W->rows;
+    const uint16_t *wb = prepared(W, PREP_BF16);
+    uint16_t *dyb = scratch(0, ny * sizeof(uint16_t));
+    round_bf16(dyb, dy, ny);
+    if (use_dnnl() && !mat_dnnl_gemm(MAT_DNNL_BF16, 0, 0, n, W->cols, W->rows, dyb, wb, dx, 1)) return;
+    real *dyr = scratch(1, ny * sizeof(real));
+    bf16_to_real(dyr, dyb, ny);
+    Mat Wb = { MAT_BF16, W->rows, W->cols, wb, NULL };
+    fp32_backward_input(dx, dyr, &Wb, n);
+}
+
+static void bf16_backward_weight(real *dW, const real *dy, const real *x, int n, int rows, int cols) {
+    size_t ny = (size_t)n * rows, nx = (size_t)n * cols;
+    uint16_t *dyb = scratch(0, ny * sizeof(uint16_t)), *xb = scratch(2, nx * sizeof(uint16_t));
+    round_bf16(dyb, dy, ny);
+    round_bf16(xb, x, nx);
+    if (use_dnnl() && !mat_dnnl_gemm(MAT_DNNL_BF16, 1, 0, rows, cols, n, dyb, xb, dW, 1)) return;
+    real *dyr = scratch(1, ny * sizeof(real)), *xr = scratch(3, nx * sizeof(real));
+    bf16_to_real(dyr, dyb, ny);
+    bf16_to_real(xr, xb, nx);
+    fp32_backward_weight(dW, dyr, xr, n, rows, cols);
+}
+
+// int8 forward of a ternary matrix: exact int32 sums of int8 activations x trits, then scaled by
+// the token's and the row's scales. Without oneDNN the same sums come from BLAS on small integers,
+// exact in float while cols * 127 < 2^24.
+static void int8_forward(real *y, const real *x, const Mat *W, int n, int accumulate) {
+    int rows = W->rows, cols = W->cols;
+    const int8_t *trits = prepared(W, PREP_TRITS);
+    int8_t *q = scratch(0, (size_t)n * cols);
+    float *xs = scratch(2, (size_t)n * sizeof(float));
+    int32_t *acc = scratch(3, (size_t)n * rows * sizeof(int32_t));
+    quantize_rows_i8(q, xs, x, n, (size_t)cols);
+    if (!use_dnnl() || mat_dnnl_gemm(MAT_DNNL_S8, 0, 1, n, rows, cols, q, trits, acc, 0)) {
+        real *qr = scratch(1, (size_t)n * cols * sizeof(real));
+        for (size_t i = 0; i < (size_t)n * cols; i++) qr[i] = q[i];
+        int step = tile_rows(W);
+        real *tile = tile_scratch((size_t)step * cols), *sums = scratch(4, (size_t)n * step * sizeof(real));
+        for (int r0 = 0; r0 < rows; r0 += step) {
+            int r1 = r0 + step < rows ? r0 + step : rows;
+            for (size_t i = 0; i < (size_t)(r1 - r0) * cols; i++) tile[i] = trits[(size_t)r0 * cols + i];
+            gemm(0, 1, n, r1 - r0, cols, 1, qr, cols, tile, cols, 0, sums, r1 - r0);
+            for (int m = 0; m < n; m++)
+                for (int r = r0; r < r1; r++) acc[(size_t)m * rows + r] = (int32_t)sums[(size_t)m * (r1 - r0) + r - r0];
+        }
+    }
+    dequantize(y, acc, xs, W->scale, n, rows, accumulate);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The interface
+
+void mat_forward(real *y, const real *x, const Mat *W, int n, int accumulate) {
+    if (n <= 0 || W->rows <= 0) return;
+    MatPrecision p = precision;
+    if (p == MAT_PREC_FP32 || W->cols <= 0) { fp32_forward(y, x, W, n, accumulate); return; }
+    pthread_mutex_lock(&mat_lock);
+    if (grads_since_forward) { epoch++; grads_since_forward = 0; }
+    const real *direct = mat_direct(W);
+    if (p == MAT_PREC_FP32_DNNL) {
+        if (!direct || !use_dnnl() ||
+            mat_dnnl_gemm(MAT_DNNL_F32, 0, 1, n, W->rows, W->cols, x, direct, y, accumulate))
+            fp32_forward(y, x, W, n, accumulate);
+    } else if (p == MAT_PREC_INT8 && W->type == MAT_TERNARY) {
+        int8_forward(y, x, W, n, accumulate);
+    } else {
+        bf16_forward(y, x, W, n, accumulate);
+    }
+    pthread_mutex_unlock(&mat_lock);
+}
+
+void mat_backward_input(real *dx, const real *dy, const Mat *W, int n) {
+    if (n <= 0 || W->rows <= 0) return;
+    MatPrecision p = precision;
+    if (p == MAT_PREC_FP32 || W->cols <= 0) { fp32_backward_input(dx, dy, W, n); return; }
+    pthread_mutex_lock(&mat_lock);
+    const real *direct = mat_direct(W);
+    if (p == MAT_PREC_FP32_DNNL) {
+        if (!direct || !use_dnnl() ||
+            mat_dnnl_gemm(MAT_DNNL_F32, 0, 0, n, W->cols, W->rows, dy, direct, dx, 1))
+            fp32_backward_input(dx, dy, W, n);
+    } else {
+        bf16_backward_input(dx, dy, W, n);
+    }
+    pthread_mutex_unlock(&mat_lock);
+}
+
+void mat_backward_weight(real *dW, const real *dy, const real *x, int n, int rows, int cols) {
+    if (n <= 0 || rows <= 0 || cols <= 0) return;
+    MatPrecision p = precision;
+    pthread_mutex_lock(&mat_lock);
+    grads_since_forward = 1;   // some weight will change before the next forward: see the cache
+    if (p == MAT_PREC_FP32) {
+        pthread_mutex_unlock(&mat_lock);
+        fp32_backward_weight(dW, dy, x, n, rows, cols);
+        return;
+    }
+    if (p == MAT_PREC_FP32_DNNL) {
+        if (!use_dnnl() || mat_dnnl_gemm(MAT_DNNL_F32, 1, 0, rows, cols, n, dy, x, dW, 1))
+            fp32_backward_weight(dW, dy, x, n, rows, cols);
+    } else {
+        bf16_backward_weight(dW, dy, x, n, rows, cols);
+    }
+    pthread_mutex_unlock(&mat_lock);
 }

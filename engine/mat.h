@@ -37,6 +37,32 @@ void mat_decode_row(real *out, const Mat *W, int r);
 // bytes W occupies in its storage type
 size_t mat_storage_bytes(const Mat *W);
 
+// Compute precision of the weight products (mat_forward, mat_backward_input, mat_backward_weight);
+// process-wide, chosen per run. Plain gemm() (attention, LoRA's rank-r products) stays fp32 in
+// every precision: those products are small and their inputs are activations, not weights.
+//   FP32       OpenBLAS sgemm: the exact reference and the default
+//   FP32_DNNL  oneDNN's fp32 matmul (AVX-512 kernels); differs from FP32 in summation order only
+//   BF16       inputs rounded to bf16 (round to nearest even), fp32 accumulation and output
+//   INT8       ternary weights: exact int8 trits times activations quantised to int8 per token
+//              (absmax, as BitNet b1.58), int32 sums, for the forward products; every other
+//              product (backward, non-ternary weights) as BF16
+// Without oneDNN (or in the double build) BF16 and INT8 give the same numbers by rounding the inputs
+// and calling BLAS (slower than fp32); FP32_DNNL is then FP32.
+typedef enum { MAT_PREC_FP32 = 0, MAT_PREC_FP32_DNNL, MAT_PREC_BF16, MAT_PREC_INT8 } MatPrecision;
+
+void mat_set_precision(MatPrecision p);
+MatPrecision mat_get_precision(void);
+const char *mat_precision_name(MatPrecision p);           // "fp32", "fp32-dnnl", "bf16", "int8"
+int mat_precision_parse(const char *s, MatPrecision *p);  // 0 ok, -1 unknown name
+// "openblas", "onednn" or "openblas-emulated": what computes the weight products at precision p
+const char *mat_precision_backend(MatPrecision p);
+// Weights converted for a precision (bf16 copies, int8 trits) are cached, keyed by address and
+// checked against a sample of their elements on every use. Weights that get weight gradients
+// (full FT, pretraining) are converted again at the first forward after mat_backward_weight.
+// A caller that writes into weights any other way while products use them calls this.
+void mat_cache_clear(void);
+size_t mat_cache_bytes(void);   // bytes held by converted weights
+
 // Plain row-major GEMM on real arrays: C[M][N] = alpha * op(A) . op(B) + beta * C
 void gemm(int transA, int transB, int M, int N, int K, real alpha, const real *A, int lda,
           const real *B, int ldb, real beta, real *C, int ldc);
