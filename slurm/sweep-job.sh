@@ -26,7 +26,7 @@
 # ranks are not what the job asked for.
 set -uo pipefail
 
-me=sweep-job
+me="sweep-job"
 say() { echo "$me: $(date '+%F %T'): $*" >&2; }
 usage() { echo "usage: sweep-job.sh mpirun|srun SPEC OUT [sweep run options]" >&2; exit 2; }
 
@@ -100,8 +100,22 @@ say "rank check ok: $ntasks ranks on $nnodes node(s)"
 
 # 2-3. The sweep, in the background so that the warning signal is handled while it runs.
 journal=$out.journal
-journal_size() { stat -c %s -- "$journal" 2>/dev/null || echo 0; }
-size_before=$(journal_size)
+# Result records in the journal (perl: quick even for a journal of large adapters; "?" without it).
+# Framing from results/journal.h: u32 magic "SWJR", u32 type (2: a result), u64 payload length,
+# u64 checksum, payload. A torn final record is not counted.
+journal_results() {
+  [[ -e $journal ]] || { echo 0; return; }
+  perl -e 'open(my $f, "<:raw", $ARGV[0]) or die; my ($n, $h, $size) = (0, "", -s $ARGV[0]);
+    while (read($f, $h, 24) == 24) {
+      my ($magic, $type, $lo, $hi) = unpack("a4 V V V", $h);
+      my $len = $lo + $hi * 4294967296;
+      last if $magic ne "SWJR" || tell($f) + $len > $size;
+      $n++ if $type == 2;
+      seek($f, $len, 1);
+    }
+    print "$n\n";' -- "$journal" 2>/dev/null || echo "?"
+}
+results_before=$(journal_results)
 warned=0 trapped=0 pid=
 on_warning() {
   trapped=1 warned=1
@@ -138,12 +152,18 @@ if ((status == 75)); then
     say "stopped with work left, but not by the walltime/preemption warning (scancel?): not requeueing; resubmit to resume"
     exit 75
   fi
+  results_after=$(journal_results)
+  say "the journal holds $results_after result(s), $results_before at the start of this allocation"
+  # OUT.idle-requeues holds "JOBID COUNT": allocations of this job in a row that finished no job
+  # (a new submission starts from 0).
   idle_file=$out.idle-requeues
-  if (($(journal_size) > size_before)); then
+  if [[ $results_after == "?" || $results_before == "?" ]] || ((results_after > results_before)); then
     rm -f -- "$idle_file"
   else
-    idle=$(( $(cat -- "$idle_file" 2>/dev/null || echo 0) + 1 ))
-    echo "$idle" > "$idle_file"
+    read -r idle_job idle < "$idle_file" 2>/dev/null || idle_job=
+    [[ $idle_job == "$SLURM_JOB_ID" && $idle =~ ^[0-9]+$ ]] || idle=0
+    idle=$((idle + 1))
+    echo "$SLURM_JOB_ID $idle" > "$idle_file"
     if ((idle >= max_idle)); then
       say "$idle allocations in a row finished no job (is one job longer than the walltime?): not requeueing"
       exit 75
@@ -152,7 +172,7 @@ if ((status == 75)); then
   say "work remains: requeueing job $SLURM_JOB_ID; it resumes from $journal"
   if scontrol requeue "$SLURM_JOB_ID"; then
     # Slurm ends this allocation now; the job starts again from the top of the batch script.
-    sleep 600 &
+    sleep 120 &
     wait $!
   fi
   say "scontrol requeue failed (submitted with --no-requeue?): resubmit the same command to resume"

@@ -5,16 +5,21 @@ SLURM_CPUS_PER_TASK threads.
    with exit 3 and a line saying 2 processes see a world of 1; sweep never starts (no journal).
 2. A spec that does not exist, and one sweep refuses: exit 2, one line naming the file, no requeue.
 3. One rank with --cpus-per-task=2 through srun: the step gets 2 CPUs, sweep 2 threads, and finishes.
+4. A warning before any job could finish (grace 0) with SWEEP_MAX_IDLE_REQUEUES=1: no requeue, since
+   an allocation that finishes no job would be followed by another like it; exit 75.
 """
 import os
+import subprocess
 import sys
 
-from slurmtest import check, finish, job_log, log, make_world, sbatch, setup, wait_job
+import world
+from slurmtest import check, finish, job_log, journal_ids, log, make_world, sbatch, setup, wait_job
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 sweep, rankcheck, work, env = setup(sys.argv)
 make_world(sweep, work, env, seeds=1, steps=20)
+world.write_spec(work, 1, 20000, name="spec-long.json")   # jobs of 10 s or more
 with open(os.path.join(work, "bad-spec.json"), "w") as f:
     f.write('{"protocol": "custom", "users": ["ash"], "colour": "blue"}\n')
 
@@ -27,6 +32,10 @@ jobs = {
     "threads": sbatch("many-nodes.sbatch", ["spec.json", "out/threads.h5"], work, env,
                       ["--nodes=1", "--ntasks-per-node=1", "--cpus-per-task=2"]),
 }
+idle_env = dict(env, SWEEP_GRACE="0", SWEEP_MAX_IDLE_REQUEUES="1")
+jobs["idle"] = sbatch("many-nodes.sbatch", ["spec-long.json", "out/idle.h5"], work, idle_env, two)
+wait_job(jobs["idle"], timeout=120, until=lambda i: "already done), 2 ranks" in job_log(work, jobs["idle"]))
+subprocess.run(["scancel", "--signal=USR1", "--batch", jobs["idle"]], check=True, timeout=30)
 info = {name: wait_job(job, timeout=150) for name, job in jobs.items()}
 logs = {name: job_log(work, job) for name, job in jobs.items()}
 for name in jobs:
@@ -63,4 +72,10 @@ text = logs["threads"]
 check("1 ranks on 1 node(s), 2 thread(s) per rank" in text, "threads: 2 threads per rank from SLURM_CPUS_PER_TASK")
 check("srun --mpi=pmix --ntasks=1 --cpus-per-task=2" in text, "threads: the srun step asks for 2 CPUs per task")
 check(os.path.exists(os.path.join(work, "out", "threads.h5")), "threads: the results file is written")
+ended("idle", 75)
+text = logs["idle"]
+check("SIGUSR1 received" in text and "sweep exited with status 75" in text, "idle: warned, stopped with work left")
+check("the journal holds 0 result(s), 0 at the start" in text, "idle: the wrapper counted no finished job")
+check("1 allocations in a row finished no job" in text and "requeueing job" not in text, "idle: not requeued")
+check(journal_ids(os.path.join(work, "out", "idle.h5.journal")) == [], "idle: indeed no result in the journal")
 finish("slurm.rankcheck")

@@ -67,7 +67,7 @@ def make_base(sweep, root, env):
     return base
 
 
-def write_spec(root, seeds, steps):
+def write_spec(root, seeds, steps, name="spec.json"):
     """3 users x {none, norm, lora} x seeds x 5 eval texts: 1 + 6 * seeds jobs."""
     spec = {
         "protocol": "custom",
@@ -82,7 +82,7 @@ def write_spec(root, seeds, steps):
         "eval": {"users": "all", "slices": 2, "general": True, "tokens": 200},
         "max_attempts": 2,
     }
-    path = os.path.join(root, "spec.json")
+    path = os.path.join(root, name)
     with open(path, "w") as f:
         json.dump(spec, f, indent=1)
     return path
