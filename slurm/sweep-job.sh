@@ -69,6 +69,31 @@ fi
 
 say "job $SLURM_JOB_ID start $((restarts + 1)) on ${SLURM_JOB_NODELIST:-?}: $ntasks ranks on $nnodes node(s), $threads thread(s) per rank, launcher: ${launch[*]}"
 
+# Signals, from the start: an untrapped USR1 would kill this shell and end the job unrequeued.
+# Each warning is forwarded once the sweep runs (a second one makes the ranks abandon running jobs).
+warnings=0 forwarded=0 termed=0 trapped=0 pid=
+forward_warnings() {
+  [[ -n $pid ]] || return 0
+  while ((forwarded < warnings)); do
+    kill -USR1 "$pid" 2>/dev/null
+    forwarded=$((forwarded + 1))
+  done
+}
+on_warning() {
+  trapped=1 warnings=$((warnings + 1))
+  say "SIGUSR1 received: forwarding it to the ranks (no new jobs; running ones get ${grace}s)"
+  forward_warnings
+}
+# scancel, preemption and the walltime send SIGTERM to every process of the job, the ranks included:
+# forwarding it too would be the ranks' second signal, which abandons running jobs at once. The
+# shell only has to stay alive meanwhile, or Slurm would end the job and its grace period with it.
+on_term() {
+  trapped=1 termed=1
+  say "SIGTERM received (scancel, preemption or walltime): the ranks have it from Slurm too; waiting for them"
+}
+trap on_warning USR1
+trap on_term TERM
+
 # 1. The ranks: every process must see the whole world, once each, and reach every other.
 probe=$(timeout "${SWEEP_RANKCHECK_TIMEOUT:-300}" "${launch[@]}" "$rankcheck" 2>&1)
 probe_rc=$?
@@ -116,39 +141,30 @@ journal_results() {
     print "$n\n";' -- "$journal" 2>/dev/null || echo "?"
 }
 results_before=$(journal_results)
-warned=0 trapped=0 pid=
-on_warning() {
-  trapped=1 warned=1
-  say "SIGUSR1 received: forwarding it to the ranks (no new jobs; running ones get ${grace}s)"
-  [[ -n $pid ]] && kill -USR1 "$pid" 2>/dev/null
-}
-# scancel, preemption and the walltime send SIGTERM to every process of the job, the ranks included:
-# forwarding it too would be the ranks' second signal, which abandons running jobs at once. The
-# shell only has to stay alive meanwhile, or Slurm would end the job and its grace period with it.
-on_term() {
-  trapped=1
-  say "SIGTERM received (scancel, preemption or walltime): the ranks have it from Slurm too; waiting for them"
-}
-trap on_warning USR1
-trap on_term TERM
-"${launch[@]}" "$sweep" run "$spec" -o "$out" --threads "$threads" --grace "$grace" "$@" &
-pid=$!
 status=
-while :; do
-  trapped=0
-  wait "$pid"
-  s=$?
-  # A trap that ran after wait had already collected the status leaves nothing to wait for.
-  if ((s == 127)) && [[ -n $status ]]; then break; fi
-  status=$s
-  ((trapped)) || break
-done
+if ((warnings || termed)); then
+  say "signalled before the sweep started: not starting it"
+  status=75
+else
+  "${launch[@]}" "$sweep" run "$spec" -o "$out" --threads "$threads" --grace "$grace" "$@" &
+  pid=$!
+  forward_warnings   # one that arrived between the check above and here
+  while :; do
+    trapped=0
+    wait "$pid"
+    s=$?
+    # A trap that ran after wait had already collected the status leaves nothing to wait for.
+    if ((s == 127)) && [[ -n $status ]]; then break; fi
+    status=$s
+    ((trapped)) || break
+  done
+  say "sweep exited with status $status"
+fi
 trap - USR1 TERM
-say "sweep exited with status $status"
 
 # 4. Requeue when the warning stopped the sweep with work left, unless allocations stop making progress.
 if ((status == 75)); then
-  if ((!warned)); then
+  if ((!warnings)); then
     say "stopped with work left, but not by the walltime/preemption warning (scancel?): not requeueing; resubmit to resume"
     exit 75
   fi
@@ -160,7 +176,8 @@ if ((status == 75)); then
   if [[ $results_after == "?" || $results_before == "?" ]] || ((results_after > results_before)); then
     rm -f -- "$idle_file"
   else
-    read -r idle_job idle < "$idle_file" 2>/dev/null || idle_job=
+    idle_job='' idle=0
+    [[ -r $idle_file ]] && read -r idle_job idle < "$idle_file"
     [[ $idle_job == "$SLURM_JOB_ID" && $idle =~ ^[0-9]+$ ]] || idle=0
     idle=$((idle + 1))
     echo "$SLURM_JOB_ID $idle" > "$idle_file"

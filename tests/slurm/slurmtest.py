@@ -5,6 +5,7 @@ and h5py.
 Usage of each test: /usr/bin/python3 test_X.py SWEEP SWEEP_RANKCHECK WORKDIR
 """
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -129,6 +130,12 @@ def job_log(cwd, job):
             return f.read()
     except OSError:
         return ""
+
+
+def check_no_script_errors(text, what):
+    """bash reports its own errors in a script as 'FILE: line N: ...'."""
+    errors = [l for l in text.splitlines() if re.search(r"(sweep-job\.sh|\.sbatch|slurm_script): line \d+:", l)]
+    check(not errors, "%s: no errors from the scripts themselves: %s" % (what, errors))
 
 
 # ---------------------------------------------------------------------------------------------------

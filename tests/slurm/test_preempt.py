@@ -13,8 +13,8 @@ import subprocess
 import sys
 import time
 
-from slurmtest import (check, check_results, compare_results, finish, job_info, job_log, journal_ids, log,
-                       make_world, sbatch, setup, wait_job)
+from slurmtest import (check, check_no_script_errors, check_results, compare_results, finish, job_log,
+                       journal_ids, log, make_world, sbatch, setup, wait_job)
 
 SEEDS = 3
 
@@ -54,6 +54,7 @@ subprocess.run(["scancel", "--signal=USR1", "--batch", job], check=True, timeout
 info = wait_job(job, timeout=200)
 text = job_log(work, job)
 log(text)
+check_no_script_errors(text, "the job")
 check(info.get("JobState") == "COMPLETED" and info.get("ExitCode") == "0:0",
       "job completed with exit 0 in the end: %s %s" % (info.get("JobState"), info.get("ExitCode")))
 check(info.get("Restarts") == "1", "requeued once: restarts %s" % info.get("Restarts"))

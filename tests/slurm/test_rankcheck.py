@@ -7,13 +7,16 @@ SLURM_CPUS_PER_TASK threads.
 3. One rank with --cpus-per-task=2 through srun: the step gets 2 CPUs, sweep 2 threads, and finishes.
 4. A warning before any job could finish (grace 0) with SWEEP_MAX_IDLE_REQUEUES=1: no requeue, since
    an allocation that finishes no job would be followed by another like it; exit 75.
+5. A warning during the rank check (a launcher that takes 8 s): the shell survives it, sweep is not
+   started, exit 75 (not requeued here, SWEEP_MAX_IDLE_REQUEUES=1).
 """
 import os
 import subprocess
 import sys
 
 import world
-from slurmtest import check, finish, job_log, journal_ids, log, make_world, sbatch, setup, wait_job
+from slurmtest import (check, check_no_script_errors, finish, job_log, journal_ids, log, make_world, sbatch, setup,
+                       wait_job)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -36,10 +39,15 @@ idle_env = dict(env, SWEEP_GRACE="0", SWEEP_MAX_IDLE_REQUEUES="1")
 jobs["idle"] = sbatch("many-nodes.sbatch", ["spec-long.json", "out/idle.h5"], work, idle_env, two)
 wait_job(jobs["idle"], timeout=120, until=lambda i: "already done), 2 ranks" in job_log(work, jobs["idle"]))
 subprocess.run(["scancel", "--signal=USR1", "--batch", jobs["idle"]], check=True, timeout=30)
+early_env = dict(env, SWEEP_LAUNCH="bash %s" % os.path.join(HERE, "slow-launch.sh"), SWEEP_MAX_IDLE_REQUEUES="1")
+jobs["early"] = sbatch("many-nodes.sbatch", ["spec.json", "out/early.h5"], work, early_env, two)
+wait_job(jobs["early"], timeout=120, until=lambda i: "launcher: bash" in job_log(work, jobs["early"]))
+subprocess.run(["scancel", "--signal=USR1", "--batch", jobs["early"]], check=True, timeout=30)
 info = {name: wait_job(job, timeout=150) for name, job in jobs.items()}
 logs = {name: job_log(work, job) for name, job in jobs.items()}
 for name in jobs:
     log("---- %s: %s %s\n%s" % (name, info[name].get("JobState"), info[name].get("ExitCode"), logs[name]))
+    check_no_script_errors(logs[name], name)
 
 
 def ended(name, code):
@@ -78,4 +86,10 @@ check("SIGUSR1 received" in text and "sweep exited with status 75" in text, "idl
 check("the journal holds 0 result(s), 0 at the start" in text, "idle: the wrapper counted no finished job")
 check("1 allocations in a row finished no job" in text and "requeueing job" not in text, "idle: not requeued")
 check(journal_ids(os.path.join(work, "out", "idle.h5.journal")) == [], "idle: indeed no result in the journal")
+ended("early", 75)
+text = logs["early"]
+check("SIGUSR1 received" in text and "rank check ok" in text, "early: the shell survived the warning during the rank check")
+check("signalled before the sweep started: not starting it" in text and "sweep: " not in text,
+      "early: sweep was not started")
+check("requeueing job" not in text, "early: not requeued (SWEEP_MAX_IDLE_REQUEUES=1)")
 finish("slurm.rankcheck")

@@ -8,7 +8,8 @@ import os
 import socket
 import sys
 
-from slurmtest import check, finish, job_log, log, make_world, sbatch, setup, wait_job, check_results
+from slurmtest import (check, check_no_script_errors, check_results, finish, job_log, log, make_world, sbatch,
+                       setup, wait_job)
 
 SEEDS = 2
 
@@ -21,6 +22,7 @@ job = sbatch("one-node.sbatch", ["spec.json", "out/results.h5"], work, env,
 info = wait_job(job, timeout=200)
 text = job_log(work, job)
 log(text)
+check_no_script_errors(text, "the job")
 check(info.get("JobState") == "COMPLETED" and info.get("ExitCode") == "0:0",
       "job completed with exit 0: %s %s" % (info.get("JobState"), info.get("ExitCode")))
 check(info.get("Restarts") == "0", "no requeue: restarts %s" % info.get("Restarts"))
