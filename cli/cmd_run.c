@@ -1,4 +1,5 @@
 #include <mpi.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,20 +23,44 @@ static const char usage[] =
     "  --grace SEC            after SIGUSR1/SIGTERM/SIGINT, running jobs get SEC to finish (default 60)\n"
     "  --job-timeout SEC      kill a job running longer than SEC, recorded as timeout (default none)\n"
     "  --keep-adapters-max B  keep trained adapters up to B bytes in the results (default 1048576)\n"
-    "  --dry-jobs             hand out jobs that do nothing (measures the scheduler alone)\n"
+    "  --retry-failed         give jobs recorded as failed max_attempts new attempts\n"
+    "  --dry-jobs             hand out jobs that do nothing to the workers, and no file is written\n"
+    "                         (measures the scheduler alone: jobs/s in the summary)\n"
     "  -q, --quiet            no progress output\n"
     "\n"
-    "Exit status: 0 all jobs ok; 1 some jobs failed (recorded in the file); 2 bad input;\n"
+    "Exit status: 0 all jobs ok; 1 some jobs failed (recorded in the file, this run or an earlier\n"
+    "one); 2 bad input; 3 internal error (the journal cannot be written);\n"
     "75 stopped by a signal with jobs left (rerun to resume).\n";
 
-static double num_arg(const char *opt, const char *v) {
+// Before MPI_Init every rank parses the options; only the first of them prints, so that a usage
+// error under mpirun -np N is one line, not N. The launchers' rank variables say which one it is.
+static int first_rank(void) {
+    const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        if (v) return atoi(v) == 0;
+    }
+    return 1;
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...) {
+    if (first_rank()) {
+        va_list ap;
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+    }
+    return 2;
+}
+
+static int num_arg(const char *v, double *out) {
     char *end;
     double d = v ? strtod(v, &end) : 0;
-    if (!v || *end || d < 0) {
-        fprintf(stderr, "sweep run: %s needs a non-negative number\n", opt);
-        exit(2);
-    }
-    return d;
+    if (!v || *end || !(d >= 0) || d > 1e9) return -1;
+    *out = d;
+    return 0;
 }
 
 int cmd_run(int argc, char **argv) {
@@ -43,27 +68,37 @@ int cmd_run(int argc, char **argv) {
     run_options_default(&o);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); return 0; }
+        double *num = NULL, d = 0;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { if (first_rank()) fputs(usage, stdout); return 0; }
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { if (!v) goto missing; o.output = v; i++; }
-        else if (!strcmp(a, "--threads")) { o.threads = (int)num_arg(a, v); i++; if (o.threads < 1) o.threads = 1; }
         else if (!strcmp(a, "--stage-base")) { if (!v) goto missing; o.stage_dir = v; i++; }
         else if (!strcmp(a, "--cache")) { if (!v) goto missing; o.cache_dir = v; i++; }
-        else if (!strcmp(a, "--flush-every")) { o.flush_every = num_arg(a, v); i++; }
-        else if (!strcmp(a, "--progress-every")) { o.progress_every = num_arg(a, v); i++; }
-        else if (!strcmp(a, "--grace")) { o.grace = num_arg(a, v); i++; }
-        else if (!strcmp(a, "--job-timeout")) { o.job_timeout = num_arg(a, v); i++; }
-        else if (!strcmp(a, "--keep-adapters-max")) { o.keep_adapter_max = (size_t)num_arg(a, v); i++; }
+        else if (!strcmp(a, "--flush-every")) num = &o.flush_every;
+        else if (!strcmp(a, "--progress-every")) num = &o.progress_every;
+        else if (!strcmp(a, "--grace")) num = &o.grace;
+        else if (!strcmp(a, "--job-timeout")) num = &o.job_timeout;
+        else if (!strcmp(a, "--threads") || !strcmp(a, "--keep-adapters-max")) num = &d;
         else if (!strcmp(a, "--dry-jobs")) o.dry_jobs = 1;
+        else if (!strcmp(a, "--retry-failed")) o.retry_failed = 1;
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o.quiet = 1;
-        else if (a[0] == '-') { fprintf(stderr, "sweep run: unknown option %s\n%s", a, usage); return 2; }
+        else if (a[0] == '-' && a[1]) return usage_error("sweep run: unknown option %s (see sweep run --help)", a);
         else if (!o.spec_path) o.spec_path = a;
-        else { fprintf(stderr, "sweep run: one spec only (got %s and %s)\n", o.spec_path, a); return 2; }
+        else return usage_error("sweep run: one spec only (got %s and %s)", o.spec_path, a);
+        if (num) {
+            if (num_arg(v, num)) return usage_error("sweep run: %s needs a non-negative number", a);
+            i++;
+            if (!strcmp(a, "--threads")) {
+                if (d < 1 || d > 1024 || d != (int)d) return usage_error("sweep run: %s needs an integer 1..1024", a);
+                o.threads = (int)d;
+            } else if (!strcmp(a, "--keep-adapters-max")) {
+                o.keep_adapter_max = (size_t)d;
+            }
+        }
         continue;
     missing:
-        fprintf(stderr, "sweep run: %s needs a value\n", a);
-        return 2;
+        return usage_error("sweep run: %s needs a value", a);
     }
-    if (!o.spec_path) { fputs(usage, stderr); return 2; }
+    if (!o.spec_path) return usage_error("sweep run: no spec given (usage: mpirun -np N sweep run SPEC [options])");
     MPI_Init(&argc, &argv);
     int rc = run_sweep(&o);
     MPI_Finalize();

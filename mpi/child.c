@@ -1,3 +1,4 @@
+#define _GNU_SOURCE   // ppoll
 #include "mpi/child.h"
 #include <errno.h>
 #include <poll.h>
@@ -5,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,10 +64,11 @@ static void crashed(JobResult *r, const JobContext *ctx, int j, const char *msg)
     snprintf(r->message, sizeof r->message, "%s", msg);
 }
 
-int child_poll(Child *c, const JobContext *ctx, int timeout_ms, JobResult *r) {
+int child_poll(Child *c, const JobContext *ctx, long timeout_ns, JobResult *r) {
     if (!c->eof) {
         struct pollfd p = { .fd = c->fd, .events = POLLIN };
-        int got = poll(&p, 1, timeout_ms);
+        struct timespec ts = { timeout_ns / 1000000000, timeout_ns % 1000000000 };
+        int got = ppoll(&p, 1, &ts, NULL);
         if (got <= 0) return 0;
         if (c->len + 65536 > c->cap) {
             c->cap = (c->len + 65536) * 2;

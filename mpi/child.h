@@ -16,8 +16,8 @@ typedef struct {
 
 // Forks a child that runs job j and writes its encoded result to a pipe. 0 ok, -1 (errno).
 int child_start(Child *c, JobContext *ctx, int j);
-// Waits up to timeout_ms for progress. Returns 1 when the child has ended, with r filled (a crash
+// Waits up to timeout_ns for progress. Returns 1 when the child has ended, with r filled (a crash
 // becomes a JOB_CRASHED result), else 0.
-int child_poll(Child *c, const JobContext *ctx, int timeout_ms, JobResult *r);
+int child_poll(Child *c, const JobContext *ctx, long timeout_ns, JobResult *r);
 // Kills a running child and reaps it.
 void child_kill(Child *c);

@@ -63,14 +63,23 @@ int job_context_open(JobContext *ctx, const Plan *plan, const char *const *stage
         SET_ERR("%s: cannot create the cache directory: %s", cache_dir, strerror(errno));
         return -1;
     }
+    char why[768];
     for (int i = 0; i < nb; i++) {
         const char *path = staged && staged[i] ? staged[i] : plan->bases[i].path;
-        if (model_open(&ctx->bases[i], path, verify ? 0 : MODEL_SKIP_CHECKSUMS, err, errlen)) return -1;
-        ctx->tokenizers[i] = open_base_tokenizer(&plan->bases[i], &ctx->bases[i], err, errlen);
-        if (!ctx->tokenizers[i]) return -1;
+        // Messages start with the spec field ("bases.NAME: ..."): run.c puts the spec's name before it.
+        if (model_open(&ctx->bases[i], path, verify ? 0 : MODEL_SKIP_CHECKSUMS, why, sizeof why)) {
+            SET_ERR("bases.%s: %s", plan->bases[i].name, why);
+            return -1;
+        }
+        ctx->tokenizers[i] = open_base_tokenizer(&plan->bases[i], &ctx->bases[i], why, sizeof why);
+        if (!ctx->tokenizers[i]) {
+            SET_ERR("bases.%s: tokenizer: %s", plan->bases[i].name, why);
+            return -1;
+        }
         int tv = tokenizer_vocab_size(ctx->tokenizers[i]), mv = ctx->bases[i].w.cfg.vocab;
         if (tv > mv) {
-            SET_ERR("%s: vocab: the tokenizer has %d tokens but the model only %d", path, tv, mv);
+            SET_ERR("bases.%s: %s: vocab: the tokenizer has %d tokens but the model only %d", plan->bases[i].name,
+                    path, tv, mv);
             return -1;
         }
     }
@@ -214,10 +223,13 @@ void job_execute(JobContext *ctx, int j, JobResult *r) {
             }
             r->tokens = tr.tokens;
             r->final_loss = tr.final_loss;
-            if (r->status == JOB_OK && (tr.diverged || job_test_fault(job->id, "nan"))) {
-                snprintf(err, sizeof err, "training diverged at step %d (non-finite loss or gradient)", tr.steps_done);
+            int injected = !tr.diverged && job_test_fault(job->id, "nan");   // as if the last step blew up
+            if (r->status == JOB_OK && (tr.diverged || injected)) {
+                int at = injected ? tc->steps - 1 : tr.steps_done;
+                snprintf(err, sizeof err, "training diverged at step %d (non-finite loss or gradient)", at);
                 fail(r, JOB_DIVERGED, err);
-                for (int s = tr.steps_done; s < tc->steps; s++) r->loss_curve[s] = NAN;
+                for (int s = at; s < tc->steps; s++) r->loss_curve[s] = NAN;
+                if (injected) r->final_loss = NAN;
             }
         }
         release_tokens(tokens, n, map_len);

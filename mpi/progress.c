@@ -52,9 +52,11 @@ void progress_summary(const Progress *g, double wall, double sched_cpu, int inte
                 wall > 0 ? 100.0 * sched_cpu / wall : 0.0);
         return;
     }
-    fprintf(stderr, "sweep: %s: %d of %d jobs done, %d failed, in %.1f s; worker efficiency %.1f%% "
+    char earlier[64] = "";
+    if (g->failed_earlier) snprintf(earlier, sizeof earlier, " (and %d in earlier runs)", g->failed_earlier);
+    fprintf(stderr, "sweep: %s: %d of %d jobs done, %d failed%s, in %.1f s; worker efficiency %.1f%% "
             "(job seconds / (wall x %d ranks)); scheduler CPU %.2f%% of wall\n",
-            interrupted ? "interrupted" : "finished", g->done, g->total, g->failed, wall,
+            interrupted ? "interrupted" : "finished", g->done, g->total, g->failed, earlier, wall,
             wall > 0 ? 100.0 * g->busy_seconds / (wall * g->nranks) : 0.0, g->nranks,
             wall > 0 ? 100.0 * sched_cpu / wall : 0.0);
 }

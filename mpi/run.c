@@ -83,7 +83,7 @@ static int stage_copy(const char *src, const char *dst, char *err, size_t errlen
 
 // Custom users' documents are split once, by rank 0, before any rank reads them; the results
 // file's directory is made here too, since the default cache directory lives beside it.
-static int prepare_inputs(const Plan *p, const char *output, char *err, size_t errlen) {
+static int prepare_inputs(const Plan *p, const char *spec_path, const char *output, char *err, size_t errlen) {
     char dir[1100];
     snprintf(dir, sizeof dir, "%s", output);
     char *slash = strrchr(dir, '/');
@@ -110,15 +110,27 @@ static int prepare_inputs(const Plan *p, const char *output, char *err, size_t e
     // Every text a job will read must exist before any work starts.
     for (int u = 0; u < p->axis[AX_TRAIN_USER].n; u++)
         if (access(p->users[u].train_path, R_OK)) {
-            snprintf(err, errlen, "%s: users.%s: %s", p->users[u].train_path, p->users[u].name, strerror(errno));
+            snprintf(err, errlen, "%s: users.%s: %s: %s", spec_path, p->users[u].name, p->users[u].train_path,
+                     strerror(errno));
             return -1;
         }
     for (int e = 0; e < p->axis[AX_EVAL_TEXT].n; e++)
         if (access(p->evals[e].path, R_OK)) {
-            snprintf(err, errlen, "%s: eval text %s: %s", p->evals[e].path, p->evals[e].label, strerror(errno));
+            snprintf(err, errlen, "%s: eval: text %s: %s: %s", spec_path, p->evals[e].label, p->evals[e].path,
+                     strerror(errno));
             return -1;
         }
     return 0;
+}
+
+// job_context_open, with the spec's name before a message about one of its bases ("bases.NAME: ...").
+static int open_context(JobContext *ctx, const Plan *plan, char **staged, int verify, const char *cache,
+                        const char *spec_path, char *err, size_t errlen) {
+    char why[1024];
+    if (job_context_open(ctx, plan, (const char *const *)staged, verify, cache, why, sizeof why) == 0) return 0;
+    if (!strncmp(why, "bases.", 6)) snprintf(err, errlen, "%s: %s", spec_path, why);
+    else snprintf(err, errlen, "%s", why);
+    return -1;
 }
 
 // Agree across all ranks whether this step failed anywhere; rank 0 prints the first message.
@@ -146,7 +158,7 @@ int run_sweep(const RunOptions *o) {
     if (!all_ok(ok, rank == 0 ? err : "", rank)) return RUN_BAD_INPUT;
     const char *output = o->output ? o->output : plan.output;
 
-    ok = rank != 0 || prepare_inputs(&plan, output, err, sizeof err) == 0;
+    ok = rank != 0 || prepare_inputs(&plan, o->spec_path, output, err, sizeof err) == 0;
     if (!all_ok(ok, err, rank)) return RUN_BAD_INPUT;
 
     // Bases: one rank per node stages and verifies; the others then map the same pages.
@@ -173,13 +185,12 @@ int run_sweep(const RunOptions *o) {
     else snprintf(cache, sizeof cache, "%s.cache", output);
     JobContext ctx;
     memset(&ctx, 0, sizeof ctx);
-    if (node_rank == 0 && ok)
-        ok = job_context_open(&ctx, &plan, (const char *const *)staged, 1, cache, err, sizeof err) == 0;
-    if (all_ok(ok, err, rank) && node_rank != 0)
-        ok = job_context_open(&ctx, &plan, (const char *const *)staged, 0, cache, err, sizeof err) == 0;
-    else if (!ok) ok = 0;
+    // The node's first rank verifies every tensor once; the others then trust the same pages.
+    if (node_rank == 0 && ok) ok = open_context(&ctx, &plan, staged, 1, cache, o->spec_path, err, sizeof err) == 0;
+    int leaders_ok = all_ok(ok, err, rank);
+    if (leaders_ok && node_rank != 0) ok = open_context(&ctx, &plan, staged, 0, cache, o->spec_path, err, sizeof err) == 0;
     int rc;
-    if (!all_ok(ok, err, rank)) {
+    if (!leaders_ok || !all_ok(ok, err, rank)) {
         rc = RUN_BAD_INPUT;
     } else {
         ctx.keep_adapter = 1;

@@ -33,7 +33,16 @@ typedef struct {
     int aborts_pending;
     int *abort_sent;             // [nranks]: an abort is on its way to that rank
     char (*base_hash)[17];
+    double typical_job;          // seconds, a moving average of finished jobs (0: none yet)
 } Sched;
+
+// How long rank 0 may sleep between looks once idle: 0.5% of a typical job, within 1..20 ms. A
+// result then waits at most that long, and jobs of a minute cost 50 wakeups a second, not 1000.
+static long wait_cap_ns(const Sched *s) {
+    if (s->typical_job <= 0) return BACKOFF_CAP_DEFAULT;
+    double ns = s->typical_job * 0.005 * 1e9;
+    return ns < 1e6 ? 1000000L : ns > 2e7 ? 20000000L : (long)ns;
+}
 
 static void write_results(Sched *s) {
     if (s->o->dry_jobs) return;
@@ -63,6 +72,7 @@ static void take_result(Sched *s, JobResult *r, int rank) {
         return;
     }
     s->running[rank] = -1;
+    s->typical_job = s->typical_job > 0 ? 0.8 * s->typical_job + 0.2 * r->seconds : r->seconds;
     r->attempts = s->attempt[j];
     if (rank == 0) { r->rank = 0; gethostname(r->host, sizeof r->host - 1); }
     progress_job_done(&s->prog, r, rank, s->plan->jobs[j].est_flops);
@@ -182,7 +192,7 @@ static void begin_stop(Sched *s) {
     s->stopping = 1;
     s->stop_deadline = now_seconds() + s->o->grace;
     if (!s->o->quiet)
-        fprintf(stderr, "\nsweep: signal %d: no new jobs; running ones get %.0f s to finish\n", (int)stop_requested,
+        fprintf(stderr, "\nsweep: signal %d: no new jobs; running ones get %g s to finish\n", (int)stop_requested,
                 s->o->grace);
 }
 
@@ -220,10 +230,13 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
     }
 
     char err[512];
-    int skipped = 0;
+    int skipped = 0, failed_earlier = 0;
     if (!o->dry_jobs) {
         if (journal_open(&s.journal, output_journal_path(output), p, o->keep_adapter_max, err, sizeof err)) {
             fprintf(stderr, "sweep: %s\n", err);
+            // the workers are waiting for work: release them, or the final broadcast never completes
+            for (int r = 1; r < s.nranks; r++) MPI_Send(NULL, 0, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD);
+            free(s.queue); free(s.attempt); free(s.running); free(s.abort_sent); free(s.base_hash);
             return RUN_BAD_INPUT;
         }
     }
@@ -232,18 +245,24 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
     for (int k = 0; k < p->n_jobs; k++) {
         int j = order[k];
         const JobResult *prev = o->dry_jobs ? NULL : journal_find(&s.journal.c, p->jobs[j].id);
-        if (prev && journal_job_finished(prev, p, &p->jobs[j])) { skipped++; continue; }
-        if (prev) s.attempt[j] = prev->status == JOB_OK ? 0 : prev->attempts;
+        int retry = prev && prev->status != JOB_OK && o->retry_failed;
+        if (prev && !retry && journal_job_finished(prev, p, &p->jobs[j])) {
+            skipped++;
+            failed_earlier += prev->status != JOB_OK;
+            continue;
+        }
+        if (prev) s.attempt[j] = prev->status == JOB_OK || retry ? 0 : prev->attempts;
         s.queue[s.qn++] = j;
     }
     free(order);
     progress_start(&s.prog, p, s.qn, skipped, s.nranks, o);
+    s.prog.failed_earlier = failed_earlier;
     for (int k = 0; k < s.qn; k++) s.prog.flops_left += p->jobs[s.queue[k]].est_flops;
     write_results(&s);
 
     double cpu0 = cpu_seconds(), wall0 = now_seconds();
     Backoff b;
-    backoff_reset(&b);
+    backoff_init(&b);
     for (;;) {
         if (stop_requested && !s.stopping) begin_stop(&s);
         if (s.stopping && s.stop_deadline && (now_seconds() > s.stop_deadline || stop_signals > 1)) {
@@ -266,10 +285,14 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
         }
         if (!o->dry_jobs && now_seconds() - s.last_flush > o->flush_every) write_results(&s);
         progress_tick(&s.prog, 0);
-        if (active) backoff_reset(&b);
+        if (active) { backoff_reset(&b); b.cap_ns = wait_cap_ns(&s); }
         else if (s.local.pid) {
             JobResult r;   // sleeping in poll() on the local child's pipe doubles as the wait
-            if (child_poll(&s.local, ctx, 1, &r)) { take_result(&s, &r, 0); job_result_free(&r); }
+            if (child_poll(&s.local, ctx, backoff_next(&b), &r)) {
+                take_result(&s, &r, 0);
+                job_result_free(&r);
+                backoff_reset(&b);
+            }
         } else backoff_wait(&b);
     }
     double wall = now_seconds() - wall0, cpu = cpu_seconds() - cpu0;
@@ -281,5 +304,6 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
     if (!o->dry_jobs) journal_close(&s.journal);
     free(s.queue); free(s.attempt); free(s.running); free(s.abort_sent); free(s.base_hash);
     if (interrupted) return RUN_INTERRUPTED;
-    return s.prog.failed ? RUN_JOBS_FAILED : RUN_OK;
+    // The status describes the file: failures journalled by an earlier run still count.
+    return s.prog.failed || failed_earlier ? RUN_JOBS_FAILED : RUN_OK;
 }

@@ -34,7 +34,7 @@ static void run_one(JobContext *ctx, const RunOptions *o, int j, int attempt, in
         snprintf(r.message, sizeof r.message, "cannot start the job's process");
     } else {
         for (;;) {
-            if (child_poll(&c, ctx, 50, &r)) break;
+            if (child_poll(&c, ctx, 50000000, &r)) break;   // 20 looks a second for an abort
             int flag;
             MPI_Iprobe(0, TAG_ABORT, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
             if (flag) {
@@ -65,7 +65,7 @@ int worker_loop(JobContext *ctx, const RunOptions *o) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Send(NULL, 0, MPI_BYTE, 0, TAG_READY, MPI_COMM_WORLD);
     Backoff b;
-    backoff_reset(&b);
+    backoff_init(&b);
     for (;;) {
         MPI_Status st;
         int flag;

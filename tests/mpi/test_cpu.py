@@ -1,0 +1,132 @@
+"""Waiting costs no core. Each rank's own CPU time (from /proc, its job processes excluded) over wall
+time, while jobs of seconds run elsewhere, stays under 2%:
+
+1. -np 4 with two jobs: two ranks run them (rank 0's own slot takes one when it is free before a
+   worker asks), the other two wait; waiting ranks and the busy ranks' parent processes stay under 2%.
+2. -np 2, six jobs of about two seconds (rank 0 runs jobs too): the summary's "scheduler CPU" stays under
+   2% and counts rank 0's own process only: its job processes used far more CPU than that figure."""
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common as c  # noqa: E402
+
+sweep, tool, work = sys.argv[1:4]
+c.make_world(sweep, work)
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def stat(pid):
+    """(own CPU seconds, reaped children's CPU seconds, parent pid) of a process. Its own time is the sum
+    of its threads' schedstat run times (nanoseconds; /proc/PID/stat counts 10 ms ticks)."""
+    with open("/proc/%d/stat" % pid) as f:
+        s = f.read()
+    x = s[s.rindex(")") + 2:].split()
+    own = 0
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
+                own += int(f.read().split()[0])
+        except OSError:
+            pass
+    return own * 1e-9, (int(x[13]) + int(x[14])) / TICK, int(x[1])
+
+
+def ranks_of(p):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if stat(int(d))[2] == p.pid and os.path.basename(os.readlink("/proc/%s/exe" % d)) == "sweep":
+                    out.append(int(d))
+            except OSError:
+                pass
+    return sorted(out)
+
+
+def children_of(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if stat(int(d))[2] == pid:
+                    out.append(int(d))
+            except OSError:
+                pass
+    return out
+
+
+def rank_number(pid):
+    with open("/proc/%d/environ" % pid, "rb") as f:
+        env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+    return int(env[b"OMPI_COMM_WORLD_RANK"])
+
+
+# 1. Two long jobs on four ranks.
+c.write_spec(work, name="two.json", users=["alba"], formats={"norm": {"lr": 1e-2}},
+             train={"steps": 16000, "batch": 4, "seq": 12}, seeds=2,
+             eval={"users": "own", "slices": 1, "general": False, "tokens": 100})
+p = c.start(4, sweep, ["two.json", "-o", "two/results.h5", "-q"], work)
+t0 = time.time()
+ranks, busy = [], []
+while p.poll() is None and time.time() - t0 < 120:   # until both jobs run
+    ranks = ranks_of(p)
+    busy = [r for r in ranks if children_of(r)]
+    if len(ranks) == 4 and len(busy) == 2:
+        break
+    time.sleep(0.05)
+if c.check(len(ranks) == 4 and len(busy) == 2, "four ranks, two of them running a job (%s, %s)" % (ranks, busy)):
+    numbers = {r: rank_number(r) for r in ranks}
+    first = {r: stat(r) for r in ranks}
+    ta = time.time()
+    time.sleep(2.0)
+    try:
+        still = all(children_of(r) for r in busy)
+        last = {r: stat(r) for r in ranks}
+    except OSError:
+        still, last = False, first
+    wall = time.time() - ta
+    c.check(still, "the two jobs ran through the whole measurement (make them longer if this fails)")
+    for r in ranks:
+        share = (last[r][0] - first[r][0]) / wall
+        role = "running a job" if r in busy else "waiting"
+        c.log("rank %d (%s): %.2f%% of a core over %.1f s" % (numbers[r], role, 100 * share, wall))
+        c.check(share < 0.02, "rank %d (%s) uses %.2f%% of a core while jobs run" % (numbers[r], role, 100 * share))
+out, err = p.communicate(timeout=180)
+c.check(p.returncode == 0, "two jobs on four ranks: exit %d %s" % (p.returncode, err[-800:]))
+
+# 2. A realistic sweep at -np 2: the summary's figure, and whose CPU it counts.
+c.write_spec(work, name="six.json", users=["alba", "brisk", "corvo"], formats={"norm": {"lr": 1e-2}},
+             train={"steps": 6000, "batch": 4, "seq": 12}, seeds=2,
+             eval={"users": "own", "slices": 1, "general": False, "tokens": 100})
+p = c.start(2, sweep, ["six.json", "-o", "six/results.h5", "--progress-every", "1000"], work)
+rank0, sample = None, None
+t0 = time.time()
+while p.poll() is None and time.time() - t0 < 180:
+    try:
+        if rank0 is None:
+            rs = ranks_of(p)
+            rank0 = next((r for r in rs if rank_number(r) == 0), None)
+        if rank0 is not None:
+            sample = stat(rank0)   # the last one before rank 0 exits
+    except OSError:
+        pass
+    time.sleep(0.05)
+out, err = p.communicate(timeout=180)
+c.check(p.returncode == 0, "six jobs on two ranks: exit %d %s" % (p.returncode, err[-800:]))
+m = re.search(r"in ([0-9.]+) s; worker efficiency ([0-9.]+)%.*scheduler CPU ([0-9.]+)% of wall", err)
+if c.check(m is not None and sample is not None, "summary line and rank 0's CPU: %s" % c.sweep_lines(err)[-1:]):
+    wall, eff, sched = float(m.group(1)), float(m.group(2)), float(m.group(3))
+    jobs = c.read_jobs(os.path.join(work, "six/results.h5"))
+    on_rank0 = sum(1 for r in jobs["rank"] if r == 0)
+    c.log("summary: %.1f s, efficiency %.1f%%, scheduler CPU %.2f%%; rank 0: own %.2f s CPU, its jobs' %.2f s "
+          "(%d jobs)" % (wall, eff, sched, sample[0], sample[1], on_rank0))
+    c.check(sched < 2.0, "scheduler CPU %.2f%% of wall < 2%%" % sched)
+    c.check(on_rank0 >= 1 and sample[1] > 0.5, "rank 0 ran jobs in child processes (%d, %.2f s)" % (on_rank0, sample[1]))
+    c.check(sched / 100 * wall < 0.25 * sample[1],
+            "the figure (%.3f s) excludes rank 0's job processes (%.2f s of CPU)" % (sched / 100 * wall, sample[1]))
+    c.check(sched / 100 * wall <= sample[0] + 0.05,
+            "the figure (%.3f s) is within rank 0's own CPU time (%.2f s)" % (sched / 100 * wall, sample[0]))
+c.finish("mpi.cpu")
