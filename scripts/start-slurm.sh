@@ -44,7 +44,7 @@ fi
 host=$(hostname -s)
 getent hosts "$host" >/dev/null || die "this host's name $host does not resolve (add it to /etc/hosts)"
 # slurmd -C prints this machine's real CPUs, sockets, cores and memory as a NodeName line.
-node_line=$(slurmd -C | head -n 1)
+node_line=$(slurmd -C | sed -n 1p)
 [[ $node_line == NodeName=$host\ * ]] || die "slurmd -C printed an unexpected line: $node_line"
 
 new_conf=$(cat <<EOF

@@ -121,7 +121,7 @@ def wait_job(job, timeout, until=None):
             subprocess.run(["scancel", job])
             check(False, "job %s did not end within %d s (state %s); cancelled" % (job, timeout, state))
             return info
-        time.sleep(0.5)
+        time.sleep(0.25)
 
 
 def job_log(cwd, job):
