@@ -22,7 +22,7 @@ static int write_all(int fd, const unsigned char *p, size_t n) {
     return 0;
 }
 
-int child_start(Child *c, JobContext *ctx, int j) {
+int child_start(Child *c, JobContext *ctx, int j, const JobResult *prev) {
     int pfd[2];
     if (pipe(pfd)) return -1;
     fflush(NULL);
@@ -41,7 +41,8 @@ int child_start(Child *c, JobContext *ctx, int j) {
         signal(SIGUSR1, SIG_IGN);
         signal(SIGINT, SIG_IGN);
         JobResult r;
-        job_execute(ctx, j, &r);
+        if (prev) job_evaluate_more(ctx, j, prev, &r);
+        else job_execute(ctx, j, &r);
         unsigned char *buf; size_t len;
         if (result_encode(&r, &buf, &len)) _exit(3);
         // _exit: the child must not run MPI's or stdio's exit handlers inherited from the parent

@@ -14,8 +14,9 @@ typedef struct {
     int eof;
 } Child;
 
-// Forks a child that runs job j and writes its encoded result to a pipe. 0 ok, -1 (errno).
-int child_start(Child *c, JobContext *ctx, int j);
+// Forks a child that runs job j (prev: only its missing eval texts, job_evaluate_more) and writes
+// its encoded result to a pipe. 0 ok, -1 (errno).
+int child_start(Child *c, JobContext *ctx, int j, const JobResult *prev);
 // Waits up to timeout_ns for progress. Returns 1 when the child has ended, with r filled (a crash
 // becomes a JOB_CRASHED result), else 0.
 int child_poll(Child *c, const JobContext *ctx, long timeout_ns, JobResult *r);

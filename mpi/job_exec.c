@@ -167,6 +167,61 @@ static void fail(JobResult *r, JobStatus s, const char *msg) {
     snprintf(r->message, sizeof r->message, "%s", msg);
 }
 
+// The job's cells, in the job's eval order: copied from prev where it has the text, else computed
+// with the adapter (NULL: the base itself). Sets r's status on failure.
+static void evaluate_cells(JobContext *ctx, int j, const Adapter *ad, const JobResult *prev, JobResult *r) {
+    const Plan *p = ctx->plan;
+    const Job *job = &p->jobs[j];
+    int bi = job->ax[AX_BASE];
+    const Weights *base = &ctx->bases[bi].w;
+    char err[512];
+    r->evals = xcalloc(job->n_eval, sizeof *r->evals);
+    for (int e = 0; e < job->n_eval; e++) {
+        const EvalEntry *ev = &p->evals[job->eval[e]];
+        EvalCell *c = &r->evals[r->n_evals];
+        const EvalCell *old = NULL;
+        for (int k = 0; prev && k < prev->n_evals && !old; k++)
+            if (!strcmp(prev->evals[k].eval, ev->label)) old = &prev->evals[k];
+        if (old) {
+            *c = *old;
+            r->n_evals++;
+            continue;
+        }
+        int *tokens; long n; size_t map_len;
+        if (tokens_of_file(ctx, bi, ev->path, &tokens, &n, &map_len, err, sizeof err)) {
+            fail(r, JOB_ERROR, err);
+            break;
+        }
+        if (p->eval_tokens > 0 && n > p->eval_tokens + 1) n = p->eval_tokens + 1;
+        if (n < 2) {
+            release_tokens(tokens, n, map_len);
+            snprintf(err, sizeof err, "%s: fewer than two tokens to evaluate", ev->path);
+            fail(r, JOB_ERROR, err);
+            break;
+        }
+        snprintf(c->eval, sizeof c->eval, "%s", ev->label);
+        double nll;
+        long count;
+        c->ppl = eval_perplexity(base, ad, tokens, n, base->cfg.context, ctx->eval_batch, &nll, &count);
+        c->n_tokens = count;
+        c->nll = count ? nll / count : NAN;
+        release_tokens(tokens, n, map_len);
+        r->n_evals++;
+        if (!isfinite(c->ppl)) {
+            fail(r, JOB_DIVERGED, "perplexity is not finite");
+            break;
+        }
+    }
+}
+
+// The test hook's failures, shared by both ways of running a job; 1 when r now holds one.
+static int injected_fault(const Job *job, JobResult *r) {
+    if (job_test_fault(job->id, "crash")) raise(SIGSEGV);
+    if (job_test_fault(job->id, "hang")) for (;;) pause();
+    if (job_test_fault(job->id, "error")) { fail(r, JOB_ERROR, "injected error (SWEEP_TEST_FAULT)"); return 1; }
+    return 0;
+}
+
 void job_execute(JobContext *ctx, int j, JobResult *r) {
     const Plan *p = ctx->plan;
     const Job *job = &p->jobs[j];
@@ -182,9 +237,7 @@ void job_execute(JobContext *ctx, int j, JobResult *r) {
     memcpy(r->id, job->id, sizeof r->id);
     r->status = JOB_OK;
 
-    if (job_test_fault(job->id, "crash")) raise(SIGSEGV);
-    if (job_test_fault(job->id, "hang")) for (;;) pause();
-    if (job_test_fault(job->id, "error")) { fail(r, JOB_ERROR, "injected error (SWEEP_TEST_FAULT)"); return; }
+    if (injected_fault(job, r)) return;
 
     Adapter ad;
     memset(&ad, 0, sizeof ad);
@@ -250,38 +303,54 @@ void job_execute(JobContext *ctx, int j, JobResult *r) {
         }
     }
 
-    if (r->status == JOB_OK) {
-        r->evals = xcalloc(job->n_eval, sizeof *r->evals);
-        for (int e = 0; e < job->n_eval; e++) {
-            const EvalEntry *ev = &p->evals[job->eval[e]];
-            EvalCell *c = &r->evals[r->n_evals];
-            int *tokens; long n; size_t map_len;
-            if (tokens_of_file(ctx, bi, ev->path, &tokens, &n, &map_len, err, sizeof err)) {
-                fail(r, JOB_ERROR, err);
-                break;
-            }
-            if (p->eval_tokens > 0 && n > p->eval_tokens + 1) n = p->eval_tokens + 1;
-            if (n < 2) {
-                release_tokens(tokens, n, map_len);
-                snprintf(err, sizeof err, "%s: fewer than two tokens to evaluate", ev->path);
-                fail(r, JOB_ERROR, err);
-                break;
-            }
-            snprintf(c->eval, sizeof c->eval, "%s", ev->label);
-            double nll;
-            long count;
-            c->ppl = eval_perplexity(base, fv->format == FMT_NONE ? NULL : &ad, tokens, n, cfg->context,
-                                     ctx->eval_batch, &nll, &count);
-            c->n_tokens = count;
-            c->nll = count ? nll / count : NAN;
-            release_tokens(tokens, n, map_len);
-            r->n_evals++;
-            if (!isfinite(c->ppl)) {
-                fail(r, JOB_DIVERGED, "perplexity is not finite");
-                break;
-            }
-        }
+    if (r->status == JOB_OK) evaluate_cells(ctx, j, fv->format == FMT_NONE ? NULL : &ad, NULL, r);
+    adapter_free(&ad);
+    r->seconds = now_seconds() - t0;
+}
+
+int job_can_evaluate_more(const Plan *p, int j, const JobResult *prev) {
+    if (!prev || prev->status != JOB_OK) return 0;
+    return p->formats[p->jobs[j].ax[AX_FORMAT]].format == FMT_NONE || prev->adapter_n > 0;
+}
+
+void job_evaluate_more(JobContext *ctx, int j, const JobResult *prev, JobResult *r) {
+    const Plan *p = ctx->plan;
+    const Job *job = &p->jobs[j];
+    const FormatVariant *fv = &p->formats[job->ax[AX_FORMAT]];
+    const Weights *base = &ctx->bases[job->ax[AX_BASE]].w;
+    double t0 = now_seconds();
+    Adapter ad;
+    memset(&ad, 0, sizeof ad);
+    // The adapter's shape and wiring come from the spec; its values from the kept block.
+    if (!job_can_evaluate_more(p, j, prev) || adapter_init(&ad, fv->format, &fv->lora, base, job->seed) ||
+        ad.n != prev->adapter_n) {
+        adapter_free(&ad);
+        job_execute(ctx, j, r);
+        return;
     }
+    memset(r, 0, sizeof *r);
+    r->job = j;
+    memcpy(r->id, job->id, sizeof r->id);
+    r->status = JOB_OK;
+    if (injected_fault(job, r)) { adapter_free(&ad); return; }
+    for (size_t i = 0; i < ad.n; i++) ad.params[i] = (real)prev->adapter[i];
+    r->tokens = prev->tokens;
+    r->final_loss = prev->final_loss;
+    r->adapter_bytes_fp32 = prev->adapter_bytes_fp32;
+    r->adapter_bytes_fp16 = prev->adapter_bytes_fp16;
+    if (prev->n_steps) {
+        r->n_steps = prev->n_steps;
+        r->loss_curve = xmalloc(prev->n_steps * sizeof(float));
+        memcpy(r->loss_curve, prev->loss_curve, prev->n_steps * sizeof(float));
+    }
+    if (ctx->keep_adapter && prev->adapter_n) {
+        r->adapter_n = prev->adapter_n;
+        r->adapter = xmalloc(prev->adapter_n * sizeof(float));
+        memcpy(r->adapter, prev->adapter, prev->adapter_n * sizeof(float));
+        r->adapter_ndim = prev->adapter_ndim;
+        memcpy(r->adapter_shape, prev->adapter_shape, sizeof r->adapter_shape);
+    }
+    evaluate_cells(ctx, j, fv->format == FMT_NONE ? NULL : &ad, prev, r);
     adapter_free(&ad);
     r->seconds = now_seconds() - t0;
 }

@@ -28,6 +28,12 @@ int make_dirs(const char *dir);
 // Runs plan->jobs[j] and fills r (status ok, diverged or error; message on failure). Never exits.
 void job_execute(JobContext *ctx, int j, JobResult *r);
 
+// A job that already succeeded when the spec then gained eval texts for it: with the adapter kept in
+// its record (or none needed: format none), only the missing texts are evaluated and everything else
+// is copied from prev, giving the record a fresh run would. Otherwise the job runs again in full.
+int job_can_evaluate_more(const Plan *p, int j, const JobResult *prev);
+void job_evaluate_more(JobContext *ctx, int j, const JobResult *prev, JobResult *r);
+
 // Test hook: SWEEP_TEST_FAULT="crash:ID" / "error:ID" / "nan:ID" / "hang:ID" makes the job whose id
 // starts with ID fail that way, so the failure paths of the scheduler can be exercised end to end.
 int job_test_fault(const char *id, const char *kind);

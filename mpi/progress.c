@@ -4,14 +4,16 @@
 #include <unistd.h>
 #include "engine/util.h"
 
-void progress_start(Progress *g, const Plan *p, int to_run, int skipped, int nranks, const RunOptions *o) {
+void progress_start(Progress *g, const Plan *p, int to_run, int skipped, int more, int nranks, const RunOptions *o) {
     memset(g, 0, sizeof *g);
     g->plan = p; g->o = o;
     g->total = to_run; g->skipped = skipped; g->nranks = nranks;
     g->tty = isatty(2);
     g->t0 = g->last = now_seconds();
+    char extra[80] = "";
+    if (more) snprintf(extra, sizeof extra, ", %d need only new eval texts", more);
     if (!o->quiet)
-        fprintf(stderr, "sweep: %d jobs (%d already done), %d ranks\n", to_run + skipped, skipped, nranks);
+        fprintf(stderr, "sweep: %d jobs (%d already done%s), %d ranks\n", to_run + skipped, skipped, extra, nranks);
 }
 
 void progress_job_done(Progress *g, const JobResult *r, int rank, double est_flops) {

@@ -18,7 +18,8 @@ typedef struct {
     int done_by_rank0;         // results of rank 0's own slot (the rest came from workers)
 } Progress;
 
-void progress_start(Progress *g, const Plan *p, int to_run, int skipped, int nranks, const RunOptions *o);
+// more: jobs among to_run that only need new eval texts evaluated
+void progress_start(Progress *g, const Plan *p, int to_run, int skipped, int more, int nranks, const RunOptions *o);
 void progress_job_done(Progress *g, const JobResult *r, int rank, double est_flops);
 void progress_tick(Progress *g, int force);
 void progress_summary(const Progress *g, double wall, double sched_cpu, int interrupted);

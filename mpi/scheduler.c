@@ -24,6 +24,7 @@ typedef struct {
     int nranks;
     int *queue, qn, qi;          // jobs still to hand out, in order
     int *attempt;                // attempts made so far, per job
+    unsigned char *more;         // per job: done before, only new eval texts are missing
     int *running;                // [nranks]: job on that rank, -1 idle, -2 not yet ready
     Child local;                 // rank 0's own job
     Progress prog;
@@ -105,13 +106,28 @@ static int next_job(Sched *s) {
     return j;
 }
 
+// The record a job can be completed from (new eval texts only), or NULL to run it in full. Looked
+// up at hand-out time: the journal's array moves as records are appended.
+static const JobResult *completable(const Sched *s, int j) {
+    if (s->o->dry_jobs || !s->more[j]) return NULL;
+    const JobResult *prev = journal_find(&s->journal.c, s->plan->jobs[j].id);
+    return job_can_evaluate_more(s->plan, j, prev) ? prev : NULL;
+}
+
 static void dispatch(Sched *s) {
     for (int rank = 1; rank < s->nranks; rank++) {
         if (s->running[rank] != -1) continue;
         int j = next_job(s);
         if (j < 0) return;
-        int msg[2] = { j, s->attempt[j] };
-        MPI_Send(msg, 2, MPI_INT, rank, TAG_JOB, MPI_COMM_WORLD);
+        const JobResult *prev = completable(s, j);
+        int msg[3] = { j, s->attempt[j], prev != NULL };
+        MPI_Send(msg, 3, MPI_INT, rank, TAG_JOB, MPI_COMM_WORLD);
+        if (prev) {
+            unsigned char *buf; size_t len;
+            if (result_encode(prev, &buf, &len)) { fprintf(stderr, "sweep: out of memory encoding a result\n"); exit(3); }
+            MPI_Send(buf, (int)len, MPI_BYTE, rank, TAG_PREV, MPI_COMM_WORLD);
+            free(buf);
+        }
         s->running[rank] = j;
     }
     // Dry jobs measure the hand-out to workers: rank 0 keeps its own slot only when it is alone.
@@ -123,7 +139,7 @@ static void dispatch(Sched *s) {
             JobResult r;
             dry_result(s->ctx, j, &r);
             take_result(s, &r, 0);
-        } else if (child_start(&s->local, s->ctx, j)) {
+        } else if (child_start(&s->local, s->ctx, j, completable(s, j))) {
             JobResult r;
             dry_result(s->ctx, j, &r);
             r.status = JOB_ERROR;
@@ -218,6 +234,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
     MPI_Comm_size(MPI_COMM_WORLD, &s.nranks);
     s.queue = xcalloc(p->n_jobs * (size_t)(p->max_attempts + 1) + 1, sizeof *s.queue);
     s.attempt = xcalloc(p->n_jobs, sizeof *s.attempt);
+    s.more = xcalloc(p->n_jobs, 1);
     s.running = xcalloc(s.nranks, sizeof *s.running);
     s.abort_sent = xcalloc(s.nranks, sizeof *s.abort_sent);
     s.running[0] = -1;   // rank 0's own slot is free; workers count once their first READY arrives
@@ -230,13 +247,13 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
     }
 
     char err[512];
-    int skipped = 0, failed_earlier = 0;
+    int skipped = 0, failed_earlier = 0, more = 0;
     if (!o->dry_jobs) {
         if (journal_open(&s.journal, output_journal_path(output), p, o->keep_adapter_max, err, sizeof err)) {
             fprintf(stderr, "sweep: %s\n", err);
             // the workers are waiting for work: release them, or the final broadcast never completes
             for (int r = 1; r < s.nranks; r++) MPI_Send(NULL, 0, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD);
-            free(s.queue); free(s.attempt); free(s.running); free(s.abort_sent); free(s.base_hash);
+            free(s.queue); free(s.attempt); free(s.more); free(s.running); free(s.abort_sent); free(s.base_hash);
             return RUN_BAD_INPUT;
         }
     }
@@ -252,10 +269,11 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
             continue;
         }
         if (prev) s.attempt[j] = prev->status == JOB_OK || retry ? 0 : prev->attempts;
+        if (job_can_evaluate_more(p, j, prev)) { s.more[j] = 1; more++; }
         s.queue[s.qn++] = j;
     }
     free(order);
-    progress_start(&s.prog, p, s.qn, skipped, s.nranks, o);
+    progress_start(&s.prog, p, s.qn, skipped, more, s.nranks, o);
     s.prog.failed_earlier = failed_earlier;
     for (int k = 0; k < s.qn; k++) s.prog.flops_left += p->jobs[s.queue[k]].est_flops;
     write_results(&s);
@@ -302,7 +320,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
     int interrupted = s.stopping && s.qi < s.qn;
     progress_summary(&s.prog, wall, cpu, interrupted);
     if (!o->dry_jobs) journal_close(&s.journal);
-    free(s.queue); free(s.attempt); free(s.running); free(s.abort_sent); free(s.base_hash);
+    free(s.queue); free(s.attempt); free(s.more); free(s.running); free(s.abort_sent); free(s.base_hash);
     if (interrupted) return RUN_INTERRUPTED;
     // The status describes the file: failures journalled by an earlier run still count.
     return s.prog.failed || failed_earlier ? RUN_JOBS_FAILED : RUN_OK;

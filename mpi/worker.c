@@ -25,10 +25,10 @@ static void send_result(const JobResult *r) {
 }
 
 // Runs job j in a child while watching for an abort from rank 0 and for the job's timeout.
-static void run_one(JobContext *ctx, const RunOptions *o, int j, int attempt, int rank) {
+static void run_one(JobContext *ctx, const RunOptions *o, int j, int attempt, int rank, const JobResult *prev) {
     JobResult r;
     Child c;
-    if (child_start(&c, ctx, j)) {
+    if (child_start(&c, ctx, j, prev)) {
         dry_result(ctx, j, &r);
         r.status = JOB_ERROR;
         snprintf(r.message, sizeof r.message, "cannot start the job's process");
@@ -80,8 +80,20 @@ int worker_loop(JobContext *ctx, const RunOptions *o) {
             MPI_Recv(NULL, 0, MPI_BYTE, 0, TAG_ABORT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
             continue;
         }
-        int msg[2];
-        MPI_Recv(msg, 2, MPI_INT, 0, TAG_JOB, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        int msg[3];
+        MPI_Recv(msg, 3, MPI_INT, 0, TAG_JOB, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        JobResult prev;
+        int have_prev = 0;
+        if (msg[2]) {   // sent right after the job: already here or on its way
+            int len;
+            MPI_Probe(0, TAG_PREV, MPI_COMM_WORLD, &st);
+            MPI_Get_count(&st, MPI_BYTE, &len);
+            unsigned char *buf = xmalloc(len > 0 ? len : 1);
+            MPI_Recv(buf, len, MPI_BYTE, 0, TAG_PREV, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            char err[256];
+            have_prev = result_decode(buf, (size_t)len, &prev, err, sizeof err) == 0;
+            free(buf);
+        }
         if (o->dry_jobs) {
             JobResult r;
             dry_result(ctx, msg[0], &r);
@@ -89,7 +101,8 @@ int worker_loop(JobContext *ctx, const RunOptions *o) {
             r.rank = rank;
             send_result(&r);
         } else {
-            run_one(ctx, o, msg[0], msg[1], rank);
+            run_one(ctx, o, msg[0], msg[1], rank, have_prev ? &prev : NULL);   // unreadable: run it all again
         }
+        if (have_prev) job_result_free(&prev);
     }
 }
