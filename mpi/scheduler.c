@@ -317,7 +317,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
     for (int r = 1; r < s.nranks; r++) MPI_Send(NULL, 0, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD);
     write_results(&s);
     progress_tick(&s.prog, 1);
-    int interrupted = s.stopping && s.qi < s.qn;
+    int interrupted = s.stopping && (s.qi < s.qn || s.prog.done < s.prog.total);   // abandoned jobs count as work left
     progress_summary(&s.prog, wall, cpu, interrupted);
     if (!o->dry_jobs) journal_close(&s.journal);
     free(s.queue); free(s.attempt); free(s.more); free(s.running); free(s.abort_sent); free(s.base_hash);
