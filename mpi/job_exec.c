@@ -9,30 +9,37 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cjson/cJSON.h>
 #include "engine/adamw.h"
 #include "engine/train.h"
 #include "engine/util.h"
 
 #define SET_ERR(...) snprintf(err, errlen, __VA_ARGS__)
 
-static Tokenizer *open_base_tokenizer(const BaseEntry *b, const ModelFile *mf, char *err, size_t errlen) {
-    if (b->tokenizer[0]) return tokenizer_open(b->tokenizer, err, errlen);
-    // The model file names its tokenizer, relative to the model file's directory.
-    char *json = model_meta_json(mf, "tokenizer");
-    if (!json || json[0] != '"') {
-        free(json);
-        SET_ERR("%s: tokenizer: the model file names no tokenizer and the spec gives none", b->path);
-        return NULL;
-    }
-    char name[1024], path[2048];
-    snprintf(name, sizeof name, "%.*s", (int)strlen(json) - 2, json + 1);
-    free(json);
-    if (name[0] == '/') snprintf(path, sizeof path, "%s", name);
-    else {
+// The base's tokenizer: the spec's, or the one the model file names (a path, or an object with a
+// "path"), relative to the model file's own directory, never to a staged copy's. Its content hash
+// goes into the token cache's keys, so an edited tokenizer never meets tokens cached under the old one.
+static Tokenizer *open_base_tokenizer(const BaseEntry *b, const ModelFile *mf, uint64_t *hash, char *err,
+                                      size_t errlen) {
+    char path[2048];
+    if (b->tokenizer[0]) {
+        snprintf(path, sizeof path, "%s", b->tokenizer);
+    } else {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(mf->meta, "tokenizer");
+        const cJSON *name = cJSON_IsObject(t) ? cJSON_GetObjectItemCaseSensitive(t, "path") : t;
+        if (!cJSON_IsString(name) || !name->valuestring[0]) {
+            SET_ERR("%s: the model file names no tokenizer and the spec gives none", b->path);
+            return NULL;
+        }
         const char *slash = strrchr(b->path, '/');
-        int dirlen = slash ? (int)(slash - b->path) : 1;
-        snprintf(path, sizeof path, "%.*s/%s", dirlen, slash ? b->path : ".", name);
+        if (name->valuestring[0] == '/' || !slash) snprintf(path, sizeof path, "%s", name->valuestring);
+        else snprintf(path, sizeof path, "%.*s/%s", (int)(slash - b->path), b->path, name->valuestring);
     }
+    size_t len;
+    char *bytes = read_whole_file(path, &len);
+    if (!bytes) { SET_ERR("%s: cannot read: %s", path, strerror(errno)); return NULL; }
+    *hash = fnv1a64(bytes, len, FNV1A64_INIT);
+    free(bytes);
     return tokenizer_open(path, err, errlen);
 }
 
@@ -56,6 +63,7 @@ int job_context_open(JobContext *ctx, const Plan *plan, const char *const *stage
     ctx->plan = plan;
     ctx->bases = xcalloc(nb, sizeof *ctx->bases);
     ctx->tokenizers = xcalloc(nb, sizeof *ctx->tokenizers);
+    ctx->tokenizer_hash = xcalloc(nb, sizeof *ctx->tokenizer_hash);
     ctx->keep_adapter = 1;
     ctx->eval_batch = 8;
     snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", cache_dir);
@@ -71,7 +79,8 @@ int job_context_open(JobContext *ctx, const Plan *plan, const char *const *stage
             SET_ERR("bases.%s: %s", plan->bases[i].name, why);
             return -1;
         }
-        ctx->tokenizers[i] = open_base_tokenizer(&plan->bases[i], &ctx->bases[i], why, sizeof why);
+        ctx->tokenizers[i] = open_base_tokenizer(&plan->bases[i], &ctx->bases[i], &ctx->tokenizer_hash[i], why,
+                                                 sizeof why);
         if (!ctx->tokenizers[i]) {
             SET_ERR("bases.%s: tokenizer: %s", plan->bases[i].name, why);
             return -1;
@@ -94,6 +103,7 @@ void job_context_close(JobContext *ctx) {
     }
     free(ctx->bases);
     free(ctx->tokenizers);
+    free(ctx->tokenizer_hash);
     memset(ctx, 0, sizeof *ctx);
 }
 
@@ -120,9 +130,7 @@ static int tokens_of_file(JobContext *ctx, int base, const char *path, int **out
     char *text = read_whole_file(path, &len);
     if (!text) { SET_ERR("%s: cannot read: %s", path, strerror(errno)); return -1; }
     uint64_t h = fnv1a64(text, len, FNV1A64_INIT);
-    const BaseEntry *b = &ctx->plan->bases[base];
-    const char *tokid = b->tokenizer[0] ? b->tokenizer : b->path;
-    h = fnv1a64(tokid, strlen(tokid), h);
+    h = fnv1a64(&ctx->tokenizer_hash[base], sizeof ctx->tokenizer_hash[base], h);
     char cache[1200];
     snprintf(cache, sizeof cache, "%s/%016llx.tok", ctx->cache_dir, (unsigned long long)h);
     int fd = open(cache, O_RDONLY);

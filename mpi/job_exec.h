@@ -11,6 +11,7 @@ typedef struct {
     const Plan *plan;
     ModelFile *bases;          // [plan->axis[AX_BASE].n], opened by job_context_open
     Tokenizer **tokenizers;    // [same]
+    uint64_t *tokenizer_hash;  // [same]: FNV-1a of each tokenizer file, part of the token cache keys
     char cache_dir[1024];      // tokenised texts, shared by the ranks of a node
     int keep_adapter;          // copy the trained block into the result
     int eval_batch;            // windows per forward pass in evaluation

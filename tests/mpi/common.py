@@ -152,6 +152,26 @@ def write_spec(root, name="spec.json", **fields):
     return path
 
 
+def steps_for(sweep, root, seconds):
+    """Training steps (batch 4 x 12 tokens) that take about `seconds` per job on this machine now: the
+    machine is shared, and tests that must catch jobs in flight size them by the clock, not by a constant.
+    Measured once per world with a 1000-step job."""
+    cal = os.path.join(root, "calibration.json")
+    if not os.path.exists(cal):
+        write_spec(root, name="calibrate.json", users=["alba"], formats={"norm": {"lr": 1e-2}},
+                   train={"steps": 1000, "batch": 4, "seq": 12}, seeds=1,
+                   eval={"users": "own", "slices": 1, "general": False, "tokens": 50})
+        r = run(1, sweep, ["calibrate.json", "-o", "calibrate/results.h5", "-q"], root)
+        if r.returncode != 0:
+            raise SystemExit("calibration run failed: " + r.stderr[-1000:])
+        per_step = max(read_jobs(os.path.join(root, "calibrate/results.h5"))["seconds"][0] / 1000, 1e-5)
+        with open(cal, "w") as f:
+            json.dump({"seconds_per_step": per_step}, f)
+    with open(cal) as f:
+        per_step = json.load(f)["seconds_per_step"]
+    return max(50, min(200000, int(seconds / per_step)))
+
+
 # ---------------------------------------------------------------------------------------------------
 # Running
 

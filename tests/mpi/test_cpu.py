@@ -66,7 +66,7 @@ def rank_number(pid):
 
 # 1. Two long jobs on four ranks.
 c.write_spec(work, name="two.json", users=["alba"], formats={"norm": {"lr": 1e-2}},
-             train={"steps": 16000, "batch": 4, "seq": 12}, seeds=2,
+             train={"steps": c.steps_for(sweep, work, 4.0), "batch": 4, "seq": 12}, seeds=2,
              eval={"users": "own", "slices": 1, "general": False, "tokens": 100})
 p = c.start(4, sweep, ["two.json", "-o", "two/results.h5", "-q"], work)
 t0 = time.time()
@@ -99,7 +99,7 @@ c.check(p.returncode == 0, "two jobs on four ranks: exit %d %s" % (p.returncode,
 
 # 2. A realistic sweep at -np 2: the summary's figure, and whose CPU it counts.
 c.write_spec(work, name="six.json", users=["alba", "brisk", "corvo"], formats={"norm": {"lr": 1e-2}},
-             train={"steps": 6000, "batch": 4, "seq": 12}, seeds=2,
+             train={"steps": c.steps_for(sweep, work, 1.5), "batch": 4, "seq": 12}, seeds=2,
              eval={"users": "own", "slices": 1, "general": False, "tokens": 100})
 p = c.start(2, sweep, ["six.json", "-o", "six/results.h5", "--progress-every", "1000"], work)
 rank0, sample = None, None

@@ -21,7 +21,7 @@ import common as c  # noqa: E402
 sweep, tool, work = sys.argv[1:4]
 c.make_world(sweep, work)
 spec = c.write_spec(work, formats={"none": {}, "norm": {"lr": 1e-2}, "lora": {"rank": 2, "alpha": 4, "lr": 1e-3}},
-                    train={"steps": 300, "batch": 4, "seq": 12}, seeds=4)
+                    train={"steps": c.steps_for(sweep, work, 0.4), "batch": 4, "seq": 12}, seeds=6)
 ids = c.plan_ids(sweep, spec, work)
 c.log("plan: %d jobs" % len(ids))
 

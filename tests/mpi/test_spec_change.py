@@ -18,7 +18,7 @@ import common as c  # noqa: E402
 
 sweep, tool, work = sys.argv[1:4]
 c.make_world(sweep, work)
-base_spec = dict(users=["alba", "brisk"], train={"steps": 1500, "batch": 4, "seq": 12}, seeds=1,
+base_spec = dict(users=["alba", "brisk"], train={"steps": c.steps_for(sweep, work, 0.5), "batch": 4, "seq": 12}, seeds=1,
                  formats={"none": {}, "norm": {"lr": 1e-2}, "lora": {"rank": 2, "alpha": 4, "lr": 1e-3}},
                  eval={"users": "own", "slices": 1, "general": False, "tokens": 100})
 c.write_spec(work, name="s1.json", **base_spec)
