@@ -12,7 +12,9 @@ static const char usage[] =
     "each job trains once and evaluates all its eval texts in a child process, so a crash costs\n"
     "only that job. Results go to the journal OUTPUT.journal (fsynced per job) and the HDF5 file\n"
     "OUTPUT, rebuilt atomically. Rerunning the same command after any interruption runs only the\n"
-    "missing jobs. -np 1 works (one rank both schedules and runs).\n"
+    "missing jobs. -np 1 works (one rank both schedules and runs). A spec that only adds jobs or eval\n"
+    "texts runs the new jobs and evaluates old ones on their new texts with their kept adapters; one\n"
+    "that changes existing jobs is refused while the journal exists.\n"
     "\n"
     "  -o, --output FILE      results file (default: the spec's \"output\")\n"
     "  --threads N            BLAS threads per rank (default 1: one rank per core)\n"
@@ -30,7 +32,13 @@ static const char usage[] =
     "\n"
     "Exit status: 0 all jobs ok; 1 some jobs failed (recorded in the file, this run or an earlier\n"
     "one); 2 bad input; 3 internal error (the journal cannot be written);\n"
-    "75 stopped by a signal with jobs left (rerun to resume).\n";
+    "75 stopped by a signal with jobs left (rerun to resume).\n"
+    "\n"
+    "Stopping: SIGUSR1 to mpirun (which forwards it; under Slurm slurm/sweep-job.sh relays the\n"
+    "--signal=B:USR1@120 warning), or SIGUSR1/SIGTERM/SIGINT to the ranks (what Slurm sends a job step),\n"
+    "stops handing out jobs, lets the running ones finish within --grace, writes the file and exits 75;\n"
+    "a second signal abandons the running jobs at once. SIGTERM to mpirun itself makes Open MPI kill\n"
+    "the ranks a second later: finished jobs are in the journal and the rerun resumes after them.\n";
 
 // Before MPI_Init every rank parses the options; only the first of them prints, so that a usage
 // error under mpirun -np N is one line, not N. The launchers' rank variables say which one it is.

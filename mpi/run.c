@@ -188,7 +188,8 @@ int run_sweep(const RunOptions *o) {
     // The node's first rank verifies every tensor once; the others then trust the same pages.
     if (node_rank == 0 && ok) ok = open_context(&ctx, &plan, staged, 1, cache, o->spec_path, err, sizeof err) == 0;
     int leaders_ok = all_ok(ok, err, rank);
-    if (leaders_ok && node_rank != 0) ok = open_context(&ctx, &plan, staged, 0, cache, o->spec_path, err, sizeof err) == 0;
+    if (leaders_ok && node_rank != 0)
+        ok = open_context(&ctx, &plan, staged, 0, cache, o->spec_path, err, sizeof err) == 0;
     int rc;
     if (!leaders_ok || !all_ok(ok, err, rank)) {
         rc = RUN_BAD_INPUT;

@@ -124,7 +124,10 @@ static void dispatch(Sched *s) {
         MPI_Send(msg, 3, MPI_INT, rank, TAG_JOB, MPI_COMM_WORLD);
         if (prev) {
             unsigned char *buf; size_t len;
-            if (result_encode(prev, &buf, &len)) { fprintf(stderr, "sweep: out of memory encoding a result\n"); exit(3); }
+            if (result_encode(prev, &buf, &len)) {
+                fprintf(stderr, "sweep: out of memory encoding a result\n");
+                exit(3);
+            }
             MPI_Send(buf, (int)len, MPI_BYTE, rank, TAG_PREV, MPI_COMM_WORLD);
             free(buf);
         }

@@ -67,7 +67,8 @@ for name, args, words, nps in cases:
 c.check(not os.path.exists(os.path.join(work, "corrupt/results.h5")), "a corrupt journal is not turned into a file")
 
 # A second sweep on the same output while the first runs: refused at once, the first one unharmed.
-c.write_spec(work, name="slow.json", formats={"norm": {"lr": 1e-2}}, train={"steps": c.steps_for(sweep, work, 6.0), "batch": 4, "seq": 12},
+c.write_spec(work, name="slow.json", formats={"norm": {"lr": 1e-2}},
+             train={"steps": c.steps_for(sweep, work, 6.0), "batch": 4, "seq": 12},
              seeds=1, eval={"users": "own", "slices": 1, "general": False})
 first = c.start(1, sweep, ["slow.json", "-o", "busy/results.h5", "-q", "--grace", "0"], work)
 journal = os.path.join(work, "busy/results.h5.journal")

@@ -124,7 +124,8 @@ if c.check(m is not None and sample is not None, "summary line and rank 0's CPU:
     c.log("summary: %.1f s, efficiency %.1f%%, scheduler CPU %.2f%%; rank 0: own %.2f s CPU, its jobs' %.2f s "
           "(%d jobs)" % (wall, eff, sched, sample[0], sample[1], on_rank0))
     c.check(sched < 2.0, "scheduler CPU %.2f%% of wall < 2%%" % sched)
-    c.check(on_rank0 >= 1 and sample[1] > 0.5, "rank 0 ran jobs in child processes (%d, %.2f s)" % (on_rank0, sample[1]))
+    c.check(on_rank0 >= 1 and sample[1] > 0.5,
+            "rank 0 ran jobs in child processes (%d, %.2f s)" % (on_rank0, sample[1]))
     c.check(sched / 100 * wall < 0.25 * sample[1],
             "the figure (%.3f s) excludes rank 0's job processes (%.2f s of CPU)" % (sched / 100 * wall, sample[1]))
     c.check(sched / 100 * wall <= sample[0] + 0.05,

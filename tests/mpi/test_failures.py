@@ -73,7 +73,8 @@ for np_ in (1, 3):
 # The same command again: nothing to run, the failures stay, the exit status still says so.
 again = c.run(1, sweep, ["spec.json", "-o", "np1/results.h5"], work)
 c.check(again.returncode == 1 and "4 in earlier runs" in again.stderr,
-        "a rerun of a sweep with failed jobs exits 1 and says so (%d): %s" % (again.returncode, c.sweep_lines(again.stderr)))
+        "a rerun of a sweep with failed jobs exits 1 and says so (%d): %s" %
+        (again.returncode, c.sweep_lines(again.stderr)))
 # --retry-failed without faults: the failed jobs run again, and the file is that of the clean sweep.
 retry = c.run(2, sweep, ["spec.json", "-o", "np3/results.h5", "--retry-failed"], work)
 c.check(retry.returncode == 0 and "%d jobs (%d already done)" % (len(ids), len(ids) - 4) in retry.stderr,

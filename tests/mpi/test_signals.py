@@ -20,7 +20,8 @@ import common as c  # noqa: E402
 
 sweep, tool, work = sys.argv[1:4]
 c.make_world(sweep, work)
-spec = c.write_spec(work, formats={"norm": {"lr": 1e-2}}, train={"steps": c.steps_for(sweep, work, 0.7), "batch": 4, "seq": 12}, seeds=8,
+spec = c.write_spec(work, formats={"norm": {"lr": 1e-2}},
+                    train={"steps": c.steps_for(sweep, work, 0.7), "batch": 4, "seq": 12}, seeds=8,
                     eval={"users": "own", "slices": 1, "general": False, "tokens": 100})
 ids = c.plan_ids(sweep, spec, work)
 c.log("plan: %d jobs" % len(ids))

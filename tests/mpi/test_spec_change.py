@@ -18,7 +18,8 @@ import common as c  # noqa: E402
 
 sweep, tool, work = sys.argv[1:4]
 c.make_world(sweep, work)
-base_spec = dict(users=["alba", "brisk"], train={"steps": c.steps_for(sweep, work, 0.5), "batch": 4, "seq": 12}, seeds=1,
+base_spec = dict(users=["alba", "brisk"], seeds=1,
+                 train={"steps": c.steps_for(sweep, work, 0.5), "batch": 4, "seq": 12},
                  formats={"none": {}, "norm": {"lr": 1e-2}, "lora": {"rank": 2, "alpha": 4, "lr": 1e-3}},
                  eval={"users": "own", "slices": 1, "general": False, "tokens": 100})
 c.write_spec(work, name="s1.json", **base_spec)
@@ -88,5 +89,6 @@ if fresh.returncode == 0 and r3.returncode == 0:
     with h5py.File(os.path.join(work, "fresh/results.h5"), "r") as a, \
             h5py.File(os.path.join(work, "nokeep/results.h5"), "r") as b:
         for name in ("ppl", "nll", "loss", "final_loss"):
-            c.check(np.array_equal(a[name][:], b[name][:], equal_nan=True), "retrained: %s equal to the fresh run" % name)
+            c.check(np.array_equal(a[name][:], b[name][:], equal_nan=True),
+                    "retrained: %s equal to the fresh run" % name)
 c.finish("mpi.spec_change")

@@ -15,7 +15,8 @@ import common as c  # noqa: E402
 sweep, tool, work = sys.argv[1:4]
 c.make_world(sweep, work)
 spec = c.write_spec(work, bases={"fp": "base/base.sweep", "ternary": "base/base-ternary.sweep"},
-                    formats={"norm": {"lr": 1e-2}}, train={"steps": c.steps_for(sweep, work, 0.6), "batch": 4, "seq": 12}, seeds=1,
+                    formats={"norm": {"lr": 1e-2}}, seeds=1,
+                    train={"steps": c.steps_for(sweep, work, 0.6), "batch": 4, "seq": 12},
                     eval={"users": "own", "slices": 1, "general": True, "tokens": 100})
 ids = c.plan_ids(sweep, spec, work)
 stage = os.path.join(work, "stage")
