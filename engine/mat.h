@@ -43,9 +43,10 @@ size_t mat_storage_bytes(const Mat *W);
 //   FP32       OpenBLAS sgemm: the exact reference and the default
 //   FP32_DNNL  oneDNN's fp32 matmul (AVX-512 kernels); differs from FP32 in summation order only
 //   BF16       inputs rounded to bf16 (round to nearest even), fp32 accumulation and output
-//   INT8       ternary weights: exact int8 trits times activations quantised to int8 per token
-//              (absmax, as BitNet b1.58), int32 sums, for the forward products; every other
-//              product (backward, non-ternary weights) as BF16
+//   INT8       forward products of ternary weights: exact int8 trits times activations quantised
+//              to int8 per token (absmax, as BitNet b1.58), exact int32 sums, then both scales;
+//              their backward products as in FP32 (int16 activations x trits, engine/ternary.h);
+//              products of every other weight (embeddings, head, full FT's copies) as BF16
 // Without oneDNN (or in the double build) BF16 and INT8 give the same numbers by rounding the inputs
 // and calling BLAS (slower than fp32); FP32_DNNL is then FP32.
 typedef enum { MAT_PREC_FP32 = 0, MAT_PREC_FP32_DNNL, MAT_PREC_BF16, MAT_PREC_INT8 } MatPrecision;

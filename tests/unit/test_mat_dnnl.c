@@ -158,7 +158,7 @@ static void check_forward(MatPrecision p, MatType type, int n, int rows, int col
     mat_set_precision(MAT_PREC_FP32);
 }
 
-// dx += dy W (onto 0.5), against the reference of precision p (int8 differentiates in bf16)
+// dx += dy W (onto 0.5), against the reference of precision p (int8: bf16, but ternary as fp32)
 static void check_backward_input(MatPrecision p, MatType type, int n, int rows, int cols) {
     TestMat t = make_mat(type, rows, cols);
     float *dy = rnd((long)n * rows), *dx = xmalloc(sizeof(float) * n * cols);
@@ -166,7 +166,7 @@ static void check_backward_input(MatPrecision p, MatType type, int n, int rows, 
     for (long i = 0; i < (long)n * cols; i++) dx[i] = 0.5f;
     mat_set_precision(p);
     mat_backward_input(dx, dy, &t.W, n);
-    int bf = p != MAT_PREC_FP32_DNNL;
+    int bf = p == MAT_PREC_BF16 || (p == MAT_PREC_INT8 && type != MAT_TERNARY);
     for (int i = 0; i < n; i++)
         for (int c = 0; c < cols; c++) {
             double s = 0.5, a = 0.5;
