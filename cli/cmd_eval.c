@@ -18,7 +18,7 @@
 static void eval_usage(FILE *f) {
     fprintf(f,
         "usage: sweep eval MODEL [MODEL...] INPUT [--tokens] [--tokenizer FILE] [--seq T] [--batch B]\n"
-        "                  [--max-tokens N] [--adapter FILE] [--threads N] [--no-verify]\n"
+        "                  [--max-tokens N] [--adapter FILE] [--threads N] [--no-verify] [--precision P]\n"
         "\n"
         "Perplexity of each model file on INPUT, every model on the same tokens (so that an fp model and\n"
         "its ternary quantisation compare directly; the last line gives each model's ratio to the first).\n"
@@ -31,7 +31,8 @@ static void eval_usage(FILE *f) {
         "  --max-tokens N  evaluate the first N tokens only\n"
         "  --adapter FILE  apply an adapter (norm, lora or full) to every model\n"
         "  --threads N     BLAS threads (default 1)\n"
-        "  --no-verify     skip tensor checksums when mapping (faster for big files)\n");
+        "  --no-verify     skip tensor checksums when mapping (faster for big files)\n"
+        "  --precision P   weight products in fp32 (default), fp32-dnnl, bf16 or int8 (engine/mat.h)\n");
 }
 
 static int *read_token_file(const char *path, long *n) {
@@ -66,6 +67,7 @@ int cmd_eval(int argc, char **argv) {
     const char *pos[MAX_MODELS + 1], *tokenizer = NULL, *adapter = NULL;
     int npos = 0, raw_tokens = 0, T = 0, B = 8, threads = 1, flags = 0;
     long max_tokens = 0;
+    MatPrecision precision = MAT_PREC_FP32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
@@ -78,6 +80,12 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--batch") && more) B = (int)parse_long(a, argv[++i], 1, 1 << 16);
         else if (!strcmp(a, "--threads") && more) threads = (int)parse_long(a, argv[++i], 1, 1024);
         else if (!strcmp(a, "--max-tokens") && more) max_tokens = parse_long(a, argv[++i], 2, 1L << 40);
+        else if (!strcmp(a, "--precision") && more) {
+            if (mat_precision_parse(argv[++i], &precision)) {
+                fprintf(stderr, "sweep eval: --precision: '%s' is not fp32, fp32-dnnl, bf16 or int8\n", argv[i]);
+                return 2;
+            }
+        }
         else if (a[0] == '-') { fprintf(stderr, "sweep eval: unknown option '%s' (or missing value)\n", a); return 2; }
         else if (npos < MAX_MODELS + 1) pos[npos++] = a;
         else { fprintf(stderr, "sweep eval: at most %d models\n", MAX_MODELS); return 2; }
@@ -86,6 +94,7 @@ int cmd_eval(int argc, char **argv) {
     const char *input = pos[npos - 1];
     int nm = npos - 1;
     engine_set_threads(threads);
+    mat_set_precision(precision);
 
     char err[1024];
     static ModelFile mf[MAX_MODELS];
@@ -138,8 +147,9 @@ int cmd_eval(int argc, char **argv) {
         double sec = now_seconds() - t0;
         if (have_ad) adapter_free(&ad);
         if (m == 0) first = ppl;
-        printf("%s: ppl %.4f  (nll %.5f per token, %ld predicted tokens of %s, seq %d, batch %d; %.2f s, %.0f tokens/s)\n",
-               pos[m], ppl, npred ? nll / npred : NAN, npred, input, t, B, sec, npred / (sec > 0 ? sec : 1e-9));
+        printf("%s: ppl %.4f  (nll %.5f per token, %ld predicted tokens of %s, seq %d, batch %d; %.2f s, %.0f tokens/s%s%s)\n",
+               pos[m], ppl, npred ? nll / npred : NAN, npred, input, t, B, sec, npred / (sec > 0 ? sec : 1e-9),
+               precision == MAT_PREC_FP32 ? "" : "; precision ", precision == MAT_PREC_FP32 ? "" : mat_precision_name(precision));
         if (m > 0) printf("  ratio to %s: %.4f\n", pos[0], ppl / first);
     }
     free(tokens);
