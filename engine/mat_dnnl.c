@@ -19,6 +19,7 @@ void mat_dnnl_set_threads(int n) { (void)n; }
 
 #include <dlfcn.h>
 #include <dnnl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,7 @@ enum { MAX_PRIMITIVES = 512 };
 
 static dnnl_engine_t engine;
 static dnnl_stream_t stream;
-static int state;   // 0 not tried, 1 ready, -1 unavailable
+static int state;   // 1 ready, -1 unavailable
 static Primitive table[MAX_PRIMITIVES];
 static int n_table;
 static uint64_t clock_uses;
@@ -45,13 +46,17 @@ static void *pad_buf;
 static size_t pad_cap;
 static int omp_threads;
 
-static int init(void) {
-    if (state) return state > 0;
+static void init_once(void) {
     state = -1;
-    if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return 0;
-    if (dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) return 0;
+    if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return;
+    if (dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) return;
     state = 1;
-    return 1;
+}
+
+static int init(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_once);
+    return state > 0;
 }
 
 int mat_dnnl_available(void) { return init(); }

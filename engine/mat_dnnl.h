@@ -9,7 +9,8 @@ typedef enum { MAT_DNNL_F32, MAT_DNNL_BF16, MAT_DNNL_S8 } MatDnnlInput;
 // or [K][M] when transA; B is stored [K][N], or [N][K] when transB. A and B hold `in` elements
 // (float, uint16 bf16 or int8); C is float, or int32 when in is S8 (S8 never accumulates).
 // One primitive per shape, created on first use and kept. Returns 0, or -1 when oneDNN is absent or
-// cannot compute this product (the caller then computes it another way).
+// cannot compute this product (the caller then computes it another way). Not reentrant: the table,
+// stream and scratchpad are shared, so engine/mat.c calls it under its lock.
 int mat_dnnl_gemm(MatDnnlInput in, int transA, int transB, int M, int N, int K, const void *A,
                   const void *B, void *C, int accumulate);
 // 1 when oneDNN is built in and initialised on this machine
