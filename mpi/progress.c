@@ -38,9 +38,9 @@ void progress_tick(Progress *g, int force) {
     char eta[16] = "--:--:--", elapsed[16];
     if (rate > 0) hms(g->flops_left / rate, eta, sizeof eta);
     hms(el, elapsed, sizeof elapsed);
-    fprintf(stderr, "%ssweep: %d/%d done, %d failed | %.0f train tok/s | elapsed %s | ETA %s%s",
-            g->tty ? "\r" : "", g->done, g->total, g->failed, el > 0 ? g->tokens / el : 0.0, elapsed, eta,
-            g->tty ? "   " : "\n");
+    fprintf(stderr, "%ssweep: %d/%d done, %d running, %d failed | %.0f train tok/s | elapsed %s | ETA %s%s",
+            g->tty ? "\r" : "", g->done, g->total, g->running, g->failed, el > 0 ? g->tokens / el : 0.0, elapsed,
+            eta, g->tty ? "   " : "\n");
     if (force && g->tty) fputc('\n', stderr);
 }
 

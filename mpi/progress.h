@@ -9,6 +9,7 @@ typedef struct {
     const Plan *plan;
     const RunOptions *o;
     int total, skipped, done, failed, nranks;
+    int running;               // jobs on ranks right now (the scheduler keeps it)
     int failed_earlier;        // skipped jobs whose record is a failure (from an earlier run)
     int tty;
     double t0, last;

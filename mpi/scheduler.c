@@ -73,6 +73,7 @@ static void take_result(Sched *s, JobResult *r, int rank) {
         return;
     }
     s->running[rank] = -1;
+    s->prog.running--;
     s->typical_job = s->typical_job > 0 ? 0.8 * s->typical_job + 0.2 * r->seconds : r->seconds;
     r->attempts = s->attempt[j];
     if (rank == 0) { r->rank = 0; gethostname(r->host, sizeof r->host - 1); }
@@ -132,12 +133,14 @@ static void dispatch(Sched *s) {
             free(buf);
         }
         s->running[rank] = j;
+        s->prog.running++;
     }
     // Dry jobs measure the hand-out to workers: rank 0 keeps its own slot only when it is alone.
     if (s->running[0] == -1 && !(s->o->dry_jobs && s->nranks > 1)) {
         int j = next_job(s);
         if (j < 0) return;
         s->running[0] = j;
+        s->prog.running++;
         if (s->o->dry_jobs) {
             JobResult r;
             dry_result(s->ctx, j, &r);
@@ -168,6 +171,7 @@ static int poll_workers(Sched *s) {
             s->aborts_pending--;
             s->attempt[s->running[rank]]--;
         }
+        if (s->running[rank] >= 0) s->prog.running--;
         s->running[rank] = -1;
     } else if (st.MPI_TAG == TAG_RESULT) {
         JobResult r;
@@ -226,6 +230,7 @@ static void abort_running(Sched *s) {
         s->attempt[s->local.job]--;
         child_kill(&s->local);
         s->running[0] = -1;
+        s->prog.running--;
     }
 }
 
