@@ -3,6 +3,7 @@
 #pragma once
 #include <stdint.h>
 #include "engine/adapter.h"
+#include "engine/mat.h"
 #include "engine/train.h"
 
 // The dimensions of every metric dataset, in this order.
@@ -22,6 +23,7 @@ typedef struct {
     AdapterFormat format;
     LoraSpec lora;
     TrainConfig train;
+    MatPrecision precision; // weight products in training and evaluation (spec field "precision")
 } FormatVariant;
 
 typedef struct {

@@ -296,9 +296,9 @@ static long file_size(const char *path) {
 // ---------------------------------------------------------------- hyperparameters
 
 enum { HP_STEPS, HP_BATCH, HP_SEQ, HP_LR, HP_EPS, HP_WD, HP_CLIP, HP_WARMUP, HP_COSINE, HP_MIN_LR,
-       HP_RANK, HP_ALPHA, HP_COUNT };
+       HP_RANK, HP_ALPHA, HP_PRECISION, HP_COUNT };
 
-typedef enum { V_INT, V_REAL, V_BOOL } ValueKind;
+typedef enum { V_INT, V_REAL, V_BOOL, V_PRECISION } ValueKind;   // V_PRECISION: a name, held as its MatPrecision
 
 static const struct {
     const char *name;
@@ -320,7 +320,26 @@ static const struct {
     { "min_lr_frac",  V_REAL, 0, 1,     0, 0, 0 },
     { "rank",         V_INT,  1, 65536, 0, 1, 4 },
     { "alpha",        V_REAL, 0, 1e6,   1, 1, 8 },
+    { "precision",    V_PRECISION, 0, 0, 0, 0, MAT_PREC_FP32 },
 };
+
+// In MatPrecision order. fp32-dnnl is fp32 in another summation order: the floor against which the
+// differences of bf16 and int8 can be judged.
+static const char *const precision_names[] = { "fp32", "fp32-dnnl", "bf16", "int8", NULL };
+
+// The MatPrecision a name stands for, or -1 with a hint in hint_out.
+static int precision_lookup(const char *s, char *hint_out, size_t n) {
+    int k = in_list(s, precision_names);
+    if (k < 0) hint(hint_out, n, s, precision_names, count_of(precision_names));
+    return k;
+}
+
+int spec_precision_check(const char *s, char *err, size_t errlen) {
+    char h[200];
+    if (precision_lookup(s, h, sizeof h) >= 0) return 0;
+    snprintf(err, errlen, "unknown precision %s%s", s, h);
+    return -1;
+}
 
 static const char *const lora_target_names[LORA_N_TARGETS] = { "q", "k", "v", "o", "gate", "up", "down" };
 static const char *const format_names[] = { "none", "norm", "lora", "full", NULL };
@@ -342,6 +361,14 @@ static int read_value(Ctx *c, const cJSON *it, const char *jp, int hp, double *o
     long iv;
     int b = 0;
     switch (hp_def[hp].kind) {
+    case V_PRECISION: {
+        if (!cJSON_IsString(it)) return fail(c, jp, "expected a precision such as \"bf16\", got %s", type_name(it));
+        char h[200];
+        int k = precision_lookup(it->valuestring, h, sizeof h);
+        if (k < 0) return fail(c, jp, "unknown precision %s%s", it->valuestring, h);
+        *out = k;
+        return 0;
+    }
     case V_INT:
         if (get_int(c, it, jp, hp_def[hp].lo, hp_def[hp].hi, &iv)) return -1;
         *out = (double)iv;
@@ -369,8 +396,11 @@ static int read_hp(Ctx *c, const cJSON *it, const char *jp, int hp, FormatBlock 
         char p[160];
         jp_idx(p, sizeof p, jp, i);
         if (read_value(c, e, p, hp, &fb->v[hp][i])) return -1;
-        for (int k = 0; k < i; k++)
-            if (fb->v[hp][k] == fb->v[hp][i]) return fail(c, p, "duplicate value %g", fb->v[hp][i]);
+        for (int k = 0; k < i; k++) {
+            if (fb->v[hp][k] != fb->v[hp][i]) continue;
+            if (hp_def[hp].kind == V_PRECISION) return fail(c, p, "%s given twice", precision_names[(int)fb->v[hp][i]]);
+            return fail(c, p, "duplicate value %g", fb->v[hp][i]);
+        }
     }
     fb->n[hp] = n;
     return 0;
@@ -438,14 +468,15 @@ static int read_conditions(Ctx *c, const cJSON *it, const char *jp, unsigned all
 }
 
 static const char *const train_fields[] = { "steps", "batch", "seq", "lr", "eps", "weight_decay", "grad_clip",
-                                            "warmup", "cosine", "min_lr_frac", "betas", NULL };
+                                            "warmup", "cosine", "min_lr_frac", "betas", "precision", NULL };
 static const char *const trained_format_fields[] = { "format", "conditions", "steps", "batch", "seq", "lr", "eps",
                                                      "weight_decay", "grad_clip", "warmup", "cosine",
-                                                     "min_lr_frac", "betas", NULL };
+                                                     "min_lr_frac", "betas", "precision", NULL };
 static const char *const lora_format_fields[] = { "format", "conditions", "steps", "batch", "seq", "lr", "eps",
                                                   "weight_decay", "grad_clip", "warmup", "cosine", "min_lr_frac",
-                                                  "betas", "rank", "alpha", "targets", NULL };
-static const char *const none_format_fields[] = { "format", NULL };
+                                                  "betas", "rank", "alpha", "targets", "precision", NULL };
+// the base is still evaluated, and evaluation runs at a precision too
+static const char *const none_format_fields[] = { "format", "precision", NULL };
 
 static int hp_index(const char *name) {
     for (int h = 0; h < HP_COUNT; h++) if (!strcmp(name, hp_def[h].name)) return h;
@@ -469,7 +500,8 @@ static int read_train_fields(Ctx *c, const cJSON *obj, const char *jp, FormatBlo
 }
 
 static void format_value(char *out, size_t n, int hp, double v) {
-    if (hp_def[hp].kind == V_INT) snprintf(out, n, "%.0f", v);
+    if (hp_def[hp].kind == V_PRECISION) snprintf(out, n, "%s", precision_names[(int)v]);
+    else if (hp_def[hp].kind == V_INT) snprintf(out, n, "%.0f", v);
     else if (hp_def[hp].kind == V_BOOL) snprintf(out, n, "%s", v ? "true" : "false");
     else snprintf(out, n, "%g", v);
 }
@@ -492,6 +524,7 @@ typedef struct {
     unsigned char *eval_users;      // EVAL_LIST: which users' slices every job evaluates
     int slices, general;
     char general_path[PATHMAX];
+    const char *precision;          // replaces the spec's default precision when not NULL
 } Parse;
 
 static const char *const top_fields[] = { "protocol", "description", "output", "config", "bases", "tokenizer", "data",
@@ -1011,6 +1044,7 @@ static int expand_block(Parse *P, FormatBlock *fb, int *cap) {
         FormatVariant fv;
         memset(&fv, 0, sizeof fv);
         fv.format = fb->format;
+        fv.precision = (MatPrecision)v[HP_PRECISION];
         size_t len = (size_t)snprintf(fv.label, sizeof fv.label, "%s", fb->key);
         int listed = 0;
         for (int h = 0; h < HP_COUNT; h++) {
@@ -1083,6 +1117,13 @@ static int parse_formats(Parse *P) {
     const cJSON *train = cJSON_GetObjectItemCaseSensitive(P->root, "train");
     if (train && (check_fields(c, train, "train", train_fields) || read_train_fields(c, train, "train", &tmpl, 0)))
         return -1;
+    if (P->precision) {   // sweep run --precision: the spec's default, whatever train says
+        char h[200];
+        int k = precision_lookup(P->precision, h, sizeof h);
+        if (k < 0) return fail(c, "--precision", "unknown precision %s%s", P->precision, h);
+        tmpl.n[HP_PRECISION] = 1;
+        tmpl.v[HP_PRECISION][0] = k;
+    }
     const cJSON *formats = cJSON_GetObjectItemCaseSensitive(P->root, "formats");
     if (!formats) return fail(c, "formats", "missing: name at least one format (none, norm, lora, full)");
     if (!cJSON_IsObject(formats)) return fail(c, "formats", "expected an object {format: hyperparameters}, got %s",
@@ -1123,8 +1164,8 @@ static int parse_formats(Parse *P) {
             int h = hp_index(e->string);
             int known = h >= 0 || !strcmp(e->string, "betas") || !strcmp(e->string, "targets") ||
                         !strcmp(e->string, "conditions");
-            if (fb->format == FMT_NONE && known)
-                return fail(c, q, "none trains nothing and takes no hyperparameters");
+            if (fb->format == FMT_NONE && known && h != HP_PRECISION)
+                return fail(c, q, "none trains nothing and takes no hyperparameters (only precision)");
             if (fb->format != FMT_LORA && (!strcmp(e->string, "targets") || (h >= 0 && hp_def[h].lora_only)))
                 return fail(c, q, "only lora formats take %s", e->string);
         }
@@ -1132,7 +1173,11 @@ static int parse_formats(Parse *P) {
                                    : fb->format == FMT_LORA ? lora_format_fields : trained_format_fields;
         if (check_fields(c, it, fb->jp, allowed)) return -1;
         if (fb->format == FMT_NONE) {
-            for (int h = 0; h < HP_COUNT; h++) fb->n[h] = 1;   // train lists do not multiply the base
+            // train lists do not multiply the base, except precision: the base is evaluated at it
+            for (int h = 0; h < HP_COUNT; h++) if (h != HP_PRECISION) fb->n[h] = 1;
+            const cJSON *pr = cJSON_GetObjectItemCaseSensitive(it, "precision");
+            jp_key(q, sizeof q, fb->jp, "precision");
+            if (pr && read_hp(c, pr, q, HP_PRECISION, fb)) return -1;
         } else {
             if (fb->format != FMT_LORA) fb->n[HP_RANK] = fb->n[HP_ALPHA] = 1;
             if (read_train_fields(c, it, fb->jp, fb, P->cond_mask)) return -1;
@@ -1157,6 +1202,10 @@ static uint64_t variant_hash(Parse *P, int b, int f) {
     h = hash_str(h, P->tok_id[b]);
     snprintf(buf, sizeof buf, "\neval_tokens=%d\nformat=%s\n", p->eval_tokens, format_names[v->format]);
     h = hash_str(h, buf);
+    if (v->precision != MAT_PREC_FP32) {   // absent at fp32: ids from before the field existed still hold
+        snprintf(buf, sizeof buf, "precision=%s\n", precision_names[v->precision]);
+        h = hash_str(h, buf);
+    }
     if (v->format == FMT_NONE) return h;
     const TrainConfig *t = &v->train;
     snprintf(buf, sizeof buf,
@@ -1372,11 +1421,12 @@ static void where(const char *text, size_t off, int *line, int *col) {
     }
 }
 
-int spec_parse(const char *text, size_t len, const char *path, SpecFiles files, Plan *p, char *err,
-               size_t errlen) {
+static int parse_with(const char *text, size_t len, const char *path, SpecFiles files, const char *precision,
+                      Plan *p, char *err, size_t errlen) {
     memset(p, 0, sizeof *p);
     Parse P;
     memset(&P, 0, sizeof P);
+    P.precision = precision && precision[0] ? precision : NULL;
     P.c.file = path;
     P.c.files = files;
     P.c.err = err;
@@ -1416,7 +1466,13 @@ out:
     return rc;
 }
 
-int spec_load(const char *path, SpecFiles files, Plan *p, char *err, size_t errlen) {
+int spec_parse(const char *text, size_t len, const char *path, SpecFiles files, Plan *p, char *err,
+               size_t errlen) {
+    return parse_with(text, len, path, files, NULL, p, err, errlen);
+}
+
+int spec_load_precision(const char *path, SpecFiles files, const char *precision, Plan *p, char *err,
+                        size_t errlen) {
     memset(p, 0, sizeof *p);
     size_t len = 0;
     char *text = read_whole_file(path, &len);
@@ -1424,9 +1480,13 @@ int spec_load(const char *path, SpecFiles files, Plan *p, char *err, size_t errl
         snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
         return -1;
     }
-    int rc = spec_parse(text, len, path, files, p, err, errlen);
+    int rc = parse_with(text, len, path, files, precision, p, err, errlen);
     free(text);
     return rc;
+}
+
+int spec_load(const char *path, SpecFiles files, Plan *p, char *err, size_t errlen) {
+    return spec_load_precision(path, files, NULL, p, err, errlen);
 }
 
 int spec_split_users(const Plan *p, int *status, char *err, size_t errlen) {

@@ -18,6 +18,15 @@ int spec_load(const char *path, SpecFiles files, Plan *p, char *err, size_t errl
 int spec_parse(const char *text, size_t len, const char *path, SpecFiles files, Plan *p, char *err,
                size_t errlen);
 
+// spec_load with the spec's default precision (train.precision, else fp32) replaced, as `sweep run
+// --precision` and `sweep plan --precision` do; formats that name their own precision keep it.
+// precision NULL or "": the spec as written. An unknown name is an error naming "--precision".
+int spec_load_precision(const char *path, SpecFiles files, const char *precision, Plan *p, char *err,
+                        size_t errlen);
+// 0 when s is a precision a spec may name (fp32, fp32-dnnl, bf16, int8); else -1 and
+// "unknown precision S (did you mean ...?)" in err.
+int spec_precision_check(const char *s, char *err, size_t errlen);
+
 // Edit distance (optimal string alignment: a transposition costs 1) for "did you mean" hints.
 int spec_edit_distance(const char *a, const char *b);
 
