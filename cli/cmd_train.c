@@ -1,9 +1,454 @@
-// Placeholder until this command is built: says so plainly and exits 2.
+// sweep train BASE --text FILE --format F [...]: one adapter trained in this process exactly as a sweep
+// job trains it (mpi/job_exec.c: same defaults, adapter init, batch stream and random corpus from the
+// seed, same evaluation windows), so a researcher can try a format before writing a spec and can
+// reproduce one cell of a sweep bit for bit.
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "cli/commands.h"
+#include "engine/adamw.h"
+#include "engine/adapter.h"
+#include "engine/mat.h"
+#include "engine/modelfile.h"
+#include "engine/tokenizer.h"
+#include "engine/train.h"
+#include "engine/util.h"
+
+#define MAX_EVALS 64
+#define EVAL_BATCH 8                           // windows per forward pass, as JobContext.eval_batch
+#define RANDOM_CORPUS_SALT 0x52414e444f4dULL   // job_exec.c's: the random corpus of seed s is that of a job
+#define MAX_RANDOM_TOKENS (1L << 31)
+
+static const char usage_text[] =
+    "usage: sweep train BASE --text TRAIN.txt --format norm|lora|full [--eval TEXT ...] [options]\n"
+    "\n"
+    "Trains one adapter on a text and prints its held-out perplexities: the tool for trying a format\n"
+    "before writing a spec, and for reproducing one job of a sweep. It trains exactly as a job of\n"
+    "`sweep run` does (same defaults, same adapter initialisation, same batches and random corpus from\n"
+    "the seed, same evaluation), so the same base, text, hyperparameters and seed give the loss curve,\n"
+    "final loss and perplexities of that job, bit for bit, at --precision fp32 and --threads 1.\n"
+    "\n"
+    "  --text FILE          training text (the user's train.txt); not read under --condition random\n"
+    "  --format F           norm (RMSNorm gains), lora, or full (every weight)\n"
+    "  --eval FILE          held-out text to evaluate after training (repeatable, up to 64)\n"
+    "  --eval-tokens N      score only the first N tokens of each eval text (the spec's eval.tokens;\n"
+    "                       default 0: all)\n"
+    "  --condition C        real (default: train on --text) or random (uniform random tokens from the\n"
+    "                       seed: the Bet 60 noise floor)\n"
+    "  --seed N             seed of the adapter's initialisation, batches and random corpus (default 0,\n"
+    "                       the seed of a spec with \"seeds\": 1)\n"
+    "  -o FILE              write the trained adapter (SWAD file: sweep eval --adapter FILE reads it)\n"
+    "  --json               print one JSON object on stdout (loss curve, perplexities, timings); the\n"
+    "                       progress lines then go to stderr\n"
+    "  --print-every N      print the loss every N steps (default 10; 0: only the last step)\n"
+    "  --tokenizer FILE     tokenizer (default: the one BASE's metadata names)\n"
+    "  --threads N          BLAS threads (default 1, as a sweep rank; other counts change the last bits)\n"
+    "  --precision P        weight products in fp32 (default), fp32-dnnl, bf16 or int8 (engine/mat.h);\n"
+    "                       sweep run computes in fp32\n"
+    "  --no-verify          skip tensor checksums when mapping BASE\n"
+    "\n"
+    "Hyperparameters (defaults: the seeds' values, as sweeps/SPEC.md):\n"
+    "  --steps N            optimizer steps (default 100)\n"
+    "  --batch N            windows per step (default 8)\n"
+    "  --seq N              tokens per window (default 256, or BASE's context when shorter)\n"
+    "  --lr X               peak learning rate (default 5e-5; norm-only usually wants more)\n"
+    "  --betas B1,B2        AdamW betas (default 0.9,0.95)\n"
+    "  --eps X              AdamW epsilon (default 1e-8)\n"
+    "  --weight-decay X     decoupled weight decay (default 0)\n"
+    "  --grad-clip X        global L2 gradient norm clip (default 0: off)\n"
+    "  --warmup N           linear warmup steps (default 0)\n"
+    "  --cosine             cosine decay after warmup to --min-lr-frac x lr\n"
+    "  --min-lr-frac X      floor of the cosine decay (default 0)\n"
+    "  --rank N             LoRA rank (default 4)\n"
+    "  --alpha X            LoRA alpha, scale = alpha / rank (default 8)\n"
+    "  --targets LIST       LoRA projections, of q,k,v,o,gate,up,down (default all seven)\n"
+    "\n"
+    "Exit status: 0 trained; 1 training diverged (non-finite loss or gradient: nothing evaluated or\n"
+    "written); 2 bad input (one line naming the file or option); 3 internal error.\n";
+
+typedef struct {
+    const char *base, *text, *tokenizer, *out;
+    const char *evals[MAX_EVALS];
+    int n_evals;
+    AdapterFormat format;
+    int have_format;
+    int random_condition;
+    TrainConfig tc;
+    int seq_given, lora_given;
+    LoraSpec lora;
+    uint64_t seed;
+    long eval_tokens;
+    int print_every, json, threads, verify;
+    MatPrecision precision;
+} TrainArgs;
+
+static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("sweep train: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 2;
+}
+
+static int parse_long(const char *opt, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return bad("%s: '%s' is not an integer in [%ld, %ld]", opt, s, lo, hi);
+    *out = v;
+    return 0;
+}
+
+// The spec's ranges (sweeps/spec.c hp_def): lo is excluded when lo_open.
+static int parse_real(const char *opt, const char *s, double lo, double hi, int lo_open, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || (lo_open && v == lo) || v > hi)
+        return bad("%s: '%s' is not a number in %c%g, %g]", opt, s, lo_open ? '(' : '[', lo, hi);
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, TrainArgs *a) {
+    memset(a, 0, sizeof *a);
+    train_config_default(&a->tc);
+    a->lora = (LoraSpec){ 4, 8, LORA_ALL };
+    a->print_every = 10;
+    a->threads = 1;
+    a->verify = 1;
+    a->precision = MAT_PREC_FP32;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long l;
+        double d;
+        int takes_value = 1;
+        if (!strcmp(o, "--json")) { a->json = 1; takes_value = 0; }
+        else if (!strcmp(o, "--cosine")) { a->tc.cosine = 1; takes_value = 0; }
+        else if (!strcmp(o, "--no-verify")) { a->verify = 0; takes_value = 0; }
+        else if (o[0] != '-' || !o[1]) {
+            if (a->base) return bad("one base only (got %s and %s)", a->base, o);
+            a->base = o;
+            continue;
+        }
+        if (!takes_value) continue;
+        if (!v) return bad("%s: needs a value (see sweep train --help)", o);
+        i++;
+        if (!strcmp(o, "--text")) a->text = v;
+        else if (!strcmp(o, "--tokenizer")) a->tokenizer = v;
+        else if (!strcmp(o, "-o") || !strcmp(o, "--output")) a->out = v;
+        else if (!strcmp(o, "--eval")) {
+            if (a->n_evals == MAX_EVALS) return bad("--eval: at most %d eval texts", MAX_EVALS);
+            a->evals[a->n_evals++] = v;
+        } else if (!strcmp(o, "--format")) {
+            if (format_parse(v, &a->format) || a->format == FMT_NONE)
+                return bad("--format: '%s' is not norm, lora or full%s", v,
+                           !strcmp(v, "none") ? " (the base itself needs no training: sweep eval BASE TEXT)" : "");
+            a->have_format = 1;
+        } else if (!strcmp(o, "--condition")) {
+            if (!strcmp(v, "real")) a->random_condition = 0;
+            else if (!strcmp(v, "random")) a->random_condition = 1;
+            else return bad("--condition: '%s' is not real or random", v);
+        } else if (!strcmp(o, "--precision")) {
+            if (mat_precision_parse(v, &a->precision))
+                return bad("--precision: '%s' is not fp32, fp32-dnnl, bf16 or int8", v);
+        } else if (!strcmp(o, "--targets")) {
+            if (lora_targets_parse(v, &a->lora.targets))
+                return bad("--targets: '%s' is not a list of q,k,v,o,gate,up,down", v);
+            a->lora_given = 1;
+        } else if (!strcmp(o, "--betas")) {
+            char *end, *end2 = NULL;
+            errno = 0;
+            double b1 = strtod(v, &end), b2 = *end == ',' ? strtod(end + 1, &end2) : NAN;
+            if (errno || end == v || *end != ',' || end2 == end + 1 || *end2 || !(b1 >= 0 && b1 < 1) ||
+                !(b2 >= 0 && b2 < 1))
+                return bad("--betas: '%s' is not two numbers in [0, 1) as B1,B2", v);
+            a->tc.beta1 = b1;
+            a->tc.beta2 = b2;
+        } else if (!strcmp(o, "--seed")) {
+            char *end;
+            errno = 0;
+            unsigned long long s = strtoull(v, &end, 10);
+            if (errno || end == v || *end || v[0] == '-' || s > (1ULL << 53))
+                return bad("--seed: '%s' is not an integer in [0, 2^53]", v);
+            a->seed = s;
+        }
+        else if (!strcmp(o, "--steps")) { if (parse_long(o, v, 1, 10000000, &l)) return 2; a->tc.steps = (int)l; }
+        else if (!strcmp(o, "--batch")) { if (parse_long(o, v, 1, 65536, &l)) return 2; a->tc.batch = (int)l; }
+        else if (!strcmp(o, "--seq")) { if (parse_long(o, v, 1, 1 << 20, &l)) return 2; a->tc.seq = (int)l; a->seq_given = 1; }
+        else if (!strcmp(o, "--warmup")) { if (parse_long(o, v, 0, 10000000, &l)) return 2; a->tc.warmup = (int)l; }
+        else if (!strcmp(o, "--rank")) { if (parse_long(o, v, 1, 65536, &l)) return 2; a->lora.rank = (int)l; a->lora_given = 1; }
+        else if (!strcmp(o, "--threads")) { if (parse_long(o, v, 1, 1024, &l)) return 2; a->threads = (int)l; }
+        else if (!strcmp(o, "--print-every")) { if (parse_long(o, v, 0, 1L << 30, &l)) return 2; a->print_every = (int)l; }
+        else if (!strcmp(o, "--eval-tokens")) {
+            if (parse_long(o, v, 0, 1L << 40, &l)) return 2;
+            if (l == 1) return bad("--eval-tokens: 1 is too few: 0 (all) or at least 2");
+            a->eval_tokens = l;
+        }
+        else if (!strcmp(o, "--lr")) { if (parse_real(o, v, 0, 10, 1, &d)) return 2; a->tc.lr = d; }
+        else if (!strcmp(o, "--eps")) { if (parse_real(o, v, 0, 1, 1, &d)) return 2; a->tc.eps = d; }
+        else if (!strcmp(o, "--weight-decay")) { if (parse_real(o, v, 0, 1, 0, &d)) return 2; a->tc.weight_decay = d; }
+        else if (!strcmp(o, "--grad-clip")) { if (parse_real(o, v, 0, 1e6, 0, &d)) return 2; a->tc.grad_clip = d; }
+        else if (!strcmp(o, "--min-lr-frac")) { if (parse_real(o, v, 0, 1, 0, &d)) return 2; a->tc.min_lr_frac = d; }
+        else if (!strcmp(o, "--alpha")) { if (parse_real(o, v, 0, 1e6, 1, &d)) return 2; a->lora.alpha = d; a->lora_given = 1; }
+        else return bad("unknown option %s (see sweep train --help)", o);
+    }
+    if (!a->base) return bad("no base model file given (usage: sweep train BASE --text FILE --format F)");
+    if (!a->have_format) return bad("--format: missing (norm, lora or full)");
+    if (!a->text && !a->random_condition) return bad("--text: missing (the training text; or --condition random)");
+    if (a->lora_given && a->format != FMT_LORA)
+        return bad("--rank, --alpha and --targets are LoRA settings: --format is %s", format_name(a->format));
+    if (a->tc.warmup > a->tc.steps) return bad("--warmup: %d is longer than --steps %d", a->tc.warmup, a->tc.steps);
+    return 0;
+}
+
+// Tokens of a text file; the file must give at least `need` tokens (what it is for goes in the message).
+static int tokens_of_file(Tokenizer *tok, const char *path, long need, const char *what, int **out, long *n) {
+    size_t len;
+    char *text = read_whole_file(path, &len);
+    if (!text) return bad("%s: cannot read: %s", path, strerror(errno));
+    if (tokenizer_encode(tok, text, len, out, n)) {
+        free(text);
+        fprintf(stderr, "sweep train: %s: out of memory while tokenising\n", path);
+        return 3;
+    }
+    free(text);
+    if (*n < need) {
+        free(*out);
+        return bad("%s: only %ld tokens, fewer than %s", path, *n, what);
+    }
+    return 0;
+}
+
+typedef struct {
+    FILE *out;
+    int every, steps;
+    double t0;
+} Progress;
+
+static int print_progress(void *ctx, int step, double loss, double lr) {
+    Progress *p = ctx;
+    if ((p->every && step % p->every == 0) || step == p->steps) {
+        fprintf(p->out, "step %*d/%d  loss %.6f  lr %.4g  %.1f s\n", p->steps >= 1000 ? 6 : 3, step, p->steps, loss,
+                lr, now_seconds() - p->t0);
+        fflush(p->out);
+    }
+    return 0;
+}
+
+typedef struct {
+    const char *path;
+    int *tokens;
+    long n;
+    double ppl, nll;
+    long n_pred;
+} EvalText;
+
+static void print_json(const TrainArgs *a, const char *tok_path, const Adapter *ad, long n_train, const float *curve,
+                       const TrainResult *tr, const EvalText *ev, int n_ev, double train_s, double eval_s,
+                       double total_s) {
+    static const char *const target_names[LORA_N_TARGETS] = { "q", "k", "v", "o", "gate", "up", "down" };
+    const TrainConfig *tc = &a->tc;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "base", a->base);
+    cJSON_AddStringToObject(j, "tokenizer", tok_path);
+    cJSON_AddStringToObject(j, "format", format_name(a->format));
+    cJSON_AddStringToObject(j, "condition", a->random_condition ? "random" : "real");
+    if (a->random_condition) cJSON_AddNullToObject(j, "text");
+    else cJSON_AddStringToObject(j, "text", a->text);
+    cJSON_AddNumberToObject(j, "seed", (double)a->seed);
+    cJSON_AddStringToObject(j, "precision", mat_precision_name(a->precision));
+    cJSON_AddNumberToObject(j, "threads", a->threads);
+    cJSON *t = cJSON_AddObjectToObject(j, "train");
+    cJSON_AddNumberToObject(t, "steps", tc->steps);
+    cJSON_AddNumberToObject(t, "batch", tc->batch);
+    cJSON_AddNumberToObject(t, "seq", tc->seq);
+    cJSON_AddNumberToObject(t, "lr", tc->lr);
+    cJSON *betas = cJSON_AddArrayToObject(t, "betas");
+    cJSON_AddItemToArray(betas, cJSON_CreateNumber(tc->beta1));
+    cJSON_AddItemToArray(betas, cJSON_CreateNumber(tc->beta2));
+    cJSON_AddNumberToObject(t, "eps", tc->eps);
+    cJSON_AddNumberToObject(t, "weight_decay", tc->weight_decay);
+    cJSON_AddNumberToObject(t, "grad_clip", tc->grad_clip);
+    cJSON_AddNumberToObject(t, "warmup", tc->warmup);
+    cJSON_AddBoolToObject(t, "cosine", tc->cosine);
+    cJSON_AddNumberToObject(t, "min_lr_frac", tc->min_lr_frac);
+    if (a->format == FMT_LORA) {
+        cJSON *l = cJSON_AddObjectToObject(j, "lora");
+        cJSON_AddNumberToObject(l, "rank", a->lora.rank);
+        cJSON_AddNumberToObject(l, "alpha", a->lora.alpha);
+        cJSON *tg = cJSON_AddArrayToObject(l, "targets");
+        for (int i = 0; i < LORA_N_TARGETS; i++)
+            if (a->lora.targets & (1u << i)) cJSON_AddItemToArray(tg, cJSON_CreateString(target_names[i]));
+    }
+    cJSON_AddNumberToObject(j, "trainable", (double)ad->n);
+    cJSON_AddNumberToObject(j, "adapter_bytes_fp32", (double)adapter_bytes(ad, 4));
+    cJSON_AddNumberToObject(j, "adapter_bytes_fp16", (double)adapter_bytes(ad, 2));
+    cJSON_AddNumberToObject(j, "train_tokens_available", (double)n_train);
+    cJSON *lc = cJSON_AddArrayToObject(j, "loss_curve");
+    for (int s = 0; s < tc->steps; s++) cJSON_AddItemToArray(lc, cJSON_CreateNumber(curve[s]));   // NaN: null
+    cJSON_AddNumberToObject(j, "final_loss", tr->final_loss);
+    cJSON_AddNumberToObject(j, "steps_done", tr->steps_done);
+    cJSON_AddBoolToObject(j, "diverged", tr->diverged);
+    cJSON *evs = cJSON_AddArrayToObject(j, "evals");
+    for (int e = 0; e < n_ev; e++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "text", ev[e].path);
+        cJSON_AddNumberToObject(o, "ppl", ev[e].ppl);
+        cJSON_AddNumberToObject(o, "nll", ev[e].nll);
+        cJSON_AddNumberToObject(o, "tokens", (double)ev[e].n_pred);
+        cJSON_AddItemToArray(evs, o);
+    }
+    if (a->out && !tr->diverged) cJSON_AddStringToObject(j, "adapter", a->out);
+    else cJSON_AddNullToObject(j, "adapter");
+    cJSON_AddNumberToObject(j, "tokens", (double)tr->tokens);
+    cJSON_AddNumberToObject(j, "train_seconds", train_s);
+    cJSON_AddNumberToObject(j, "eval_seconds", eval_s);
+    cJSON_AddNumberToObject(j, "seconds", total_s);
+    cJSON_AddNumberToObject(j, "tokens_per_second", train_s > 0 ? tr->tokens / train_s : 0);
+    char *s = cJSON_PrintUnformatted(j);
+    if (!s) { fprintf(stderr, "sweep train: out of memory\n"); exit(3); }
+    printf("%s\n", s);
+    free(s);
+    cJSON_Delete(j);
+}
 
 int cmd_train(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "sweep train: not built yet\n");
-    return 2;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(usage_text, stdout); return 0; }
+    TrainArgs a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc;
+    double t_start = now_seconds();
+    engine_set_threads(a.threads);
+    mat_set_precision(a.precision);
+    TrainConfig *tc = &a.tc;
+
+    char err[1024];
+    ModelFile mf;
+    if (model_open(&mf, a.base, a.verify ? 0 : MODEL_SKIP_CHECKSUMS, err, sizeof err)) return bad("%s", err);
+    const Weights *base = &mf.w;
+    const ModelConfig *cfg = &base->cfg;
+    if (!a.seq_given && tc->seq > cfg->context) tc->seq = cfg->context;
+    if (tc->seq > cfg->context) return bad("--seq: %d exceeds the context %d of %s", tc->seq, cfg->context, a.base);
+    if (a.format == FMT_LORA && a.lora.rank > cfg->dim)
+        return bad("--rank: %d exceeds the width %d of %s", a.lora.rank, cfg->dim, a.base);
+
+    char *tok_path = a.tokenizer ? strdup(a.tokenizer) : model_tokenizer_path(&mf);
+    if (!tok_path) return bad("%s: metadata field tokenizer: none recorded; give --tokenizer FILE", a.base);
+    Tokenizer *tok = tokenizer_open(tok_path, err, sizeof err);
+    if (!tok) return bad("%s", err);
+    if (tokenizer_vocab_size(tok) > cfg->vocab)
+        return bad("%s: vocab: the tokenizer has %d tokens but %s only %d", tok_path, tokenizer_vocab_size(tok),
+                   a.base, cfg->vocab);
+
+    // Every input is read and checked before training starts: a bad eval path costs no training time.
+    EvalText ev[MAX_EVALS];
+    memset(ev, 0, sizeof ev);
+    for (int e = 0; e < a.n_evals; e++) {
+        ev[e].path = a.evals[e];
+        if ((rc = tokens_of_file(tok, ev[e].path, 2, "the two a perplexity needs", &ev[e].tokens, &ev[e].n))) return rc;
+        // eval.tokens N scores N tokens, as job_exec.c cuts them: N + 1 tokens in the stream
+        if (a.eval_tokens > 0 && ev[e].n > a.eval_tokens + 1) ev[e].n = a.eval_tokens + 1;
+    }
+    int *train_tokens = NULL;
+    long n_train = 0;
+    if (a.random_condition) {
+        long n = (long)tc->steps * tc->batch * (tc->seq + 1);
+        if (n > MAX_RANDOM_TOKENS)
+            return bad("--condition random: steps x batch x (seq + 1) = %ld random tokens, more than %ld", n,
+                       MAX_RANDOM_TOKENS);
+        // The noise floor of job_exec.c: as many uniform random tokens as the steps can consume.
+        n_train = n;
+        train_tokens = xmalloc((size_t)n * sizeof *train_tokens);
+        random_tokens(train_tokens, n, cfg->vocab, a.seed ^ RANDOM_CORPUS_SALT);
+    } else {
+        char what[96];
+        snprintf(what, sizeof what, "one window of --seq %d + 1", tc->seq);
+        if ((rc = tokens_of_file(tok, a.text, (long)tc->seq + 1, what, &train_tokens, &n_train))) return rc;
+    }
+    tokenizer_free(tok);
+    if (a.out) {
+        // Checked now, not after the training it would waste: adapter_save writes OUT.tmp, then renames.
+        size_t len = strlen(a.out) + 8;
+        char *tmp = xmalloc(len);
+        snprintf(tmp, len, "%s.tmp", a.out);
+        FILE *f = fopen(tmp, "wb");
+        if (!f) { rc = bad("-o: %s: cannot write: %s", a.out, strerror(errno)); free(tmp); return rc; }
+        fclose(f);
+        remove(tmp);
+        free(tmp);
+    }
+
+    Adapter ad;
+    memset(&ad, 0, sizeof ad);
+    LoraSpec no_lora = { 0, 0, 0 };
+    if (adapter_init(&ad, a.format, a.format == FMT_LORA ? &a.lora : &no_lora, base, a.seed) || adamw_alloc(&ad)) {
+        fprintf(stderr, "sweep train: cannot create the adapter and its optimizer state (out of memory)\n");
+        return 3;
+    }
+
+    FILE *info = a.json ? stderr : stdout;
+    fprintf(info, "sweep train: %s on %s: %zu trainable scalars (%zu bytes fp32), %d steps x %d x %d tokens, lr %g, "
+            "seed %llu, ", format_name(a.format), a.base, ad.n, adapter_bytes(&ad, 4), tc->steps, tc->batch, tc->seq,
+            tc->lr, (unsigned long long)a.seed);
+    if (a.random_condition) fprintf(info, "random condition (%ld random tokens)\n", n_train);
+    else fprintf(info, "%s (%ld tokens)\n", a.text, n_train);
+    fflush(info);
+
+    float *curve = xcalloc((size_t)tc->steps, sizeof *curve);
+    TrainResult tr;
+    Progress prog = { info, a.print_every, tc->steps, now_seconds() };
+    if (train_adapter(base, &ad, train_tokens, n_train, tc, a.seed, curve, &tr, print_progress, &prog))
+        return bad("%s: cannot train: a token outside the model's vocabulary of %d",
+                   a.random_condition ? "random corpus" : a.text, cfg->vocab);
+    free(train_tokens);
+    double train_s = tr.seconds;
+    int status = 0;
+    double t_eval = now_seconds();
+    if (tr.diverged) {
+        fprintf(info, "training diverged at step %d (non-finite loss or gradient): nothing evaluated or written\n",
+                tr.steps_done);
+        status = 1;
+    } else {
+        fprintf(info, "final loss %.6f after %d steps: %ld tokens in %.2f s (%.0f tokens/s)\n", tr.final_loss,
+                tr.steps_done, tr.tokens, train_s, train_s > 0 ? tr.tokens / train_s : 0);
+        for (int e = 0; e < a.n_evals; e++) {
+            double t0 = now_seconds();
+            ev[e].ppl = eval_perplexity(base, &ad, ev[e].tokens, ev[e].n, cfg->context, EVAL_BATCH, &ev[e].nll,
+                                        &ev[e].n_pred);
+            // %.4f as sweep eval prints it; a blown-up model's perplexity needs an exponent to stay readable
+            fprintf(info, ev[e].ppl < 1e7 ? "eval %s: ppl %.4f" : "eval %s: ppl %.4e", ev[e].path, ev[e].ppl);
+            fprintf(info, "  (nll %.5f per token, %ld predicted tokens; %.2f s)\n",
+                    ev[e].n_pred ? ev[e].nll / ev[e].n_pred : NAN, ev[e].n_pred, now_seconds() - t0);
+            if (!isfinite(ev[e].ppl)) status = 1;
+        }
+        if (a.out) {
+            if (adapter_save(&ad, a.out, err, sizeof err)) {
+                fprintf(stderr, "sweep train: %s\n", err);
+                status = 3;
+            } else {
+                fprintf(info, "adapter: %s (%s, %zu scalars)\n", a.out, format_name(a.format), ad.n);
+            }
+        }
+    }
+    double eval_s = now_seconds() - t_eval;
+    for (int e = 0; e < a.n_evals; e++) ev[e].nll = ev[e].n_pred ? ev[e].nll / ev[e].n_pred : NAN;
+    if (a.json)
+        print_json(&a, tok_path, &ad, n_train, curve, &tr, ev, tr.diverged ? 0 : a.n_evals, train_s, eval_s,
+                   now_seconds() - t_start);
+    for (int e = 0; e < a.n_evals; e++) free(ev[e].tokens);
+    free(curve);
+    free(tok_path);
+    adapter_free(&ad);
+    model_close(&mf);
+    return status;
 }
