@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/commands.h"
+#include "engine/mat.h"
 #include "engine/util.h"
 #include "sweeps/spec.h"
 
@@ -16,19 +17,23 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: sweep plan SPEC [--ranks N] [--gflops X] [--json] [--no-check]\n"
+            "usage: sweep plan SPEC [--ranks N] [--gflops X] [--precision P] [--json] [--no-check]\n"
             "\n"
-            "Validates SPEC (sweeps/SPEC.md), expands it into jobs and prints the grid, each job (id, base,\n"
-            "condition, format, train user, seed, cells, estimated GFLOP and seconds) and the estimated wall\n"
-            "time on N ranks that each run one job at a time, simulating the scheduler: longest estimated job\n"
-            "first, each to the rank that frees up first. Needs no MPI.\n"
+            "Validates SPEC (sweeps/SPEC.md), expands it into jobs and prints the grid (each format variant\n"
+            "with its precision), each job (id, base, condition, format, precision, train user, seed, cells,\n"
+            "estimated GFLOP and seconds) and the estimated wall time on N ranks that each run one job at a\n"
+            "time, simulating the scheduler: longest estimated job first, each to the rank that frees up\n"
+            "first. Needs no MPI.\n"
             "\n"
-            "  --ranks N    ranks that run jobs (default 1)\n"
-            "  --gflops X   sustained GFLOP/s of one rank (default %g): the GFLOP/s column of `sweep bench`\n"
-            "               on the target machine, for the format that dominates the sweep\n"
-            "  --json       the same as one JSON object on stdout\n"
-            "  --no-check   allow input files that do not exist yet (fixtures not built); ids of jobs whose\n"
-            "               files are missing hash their paths instead of their contents\n"
+            "  --ranks N        ranks that run jobs (default 1)\n"
+            "  --gflops X       sustained GFLOP/s of one rank (default %g): the GFLOP/s column of `sweep\n"
+            "                   bench` on the target machine, for the format and precision that dominate the\n"
+            "                   sweep (costs are FLOPs, the same at every precision)\n"
+            "  --precision P    as sweep run --precision: P (fp32, fp32-dnnl, bf16, int8) in place of the\n"
+            "                   spec's default precision, giving the job ids such a run has\n"
+            "  --json           the same as one JSON object on stdout\n"
+            "  --no-check       allow input files that do not exist yet (fixtures not built); ids of jobs\n"
+            "                   whose files are missing hash their paths instead of their contents\n"
             "\n"
             "A `none` job (the base itself) is one per base: its condition, user and seed print as '-'.\n"
             "Exit status: 0 ok, 2 bad spec or arguments (one line naming the file and the field).\n",
@@ -56,17 +61,20 @@ static int print_text(const Plan *p, const char *spec, int ranks, double gflops,
         for (int i = 0; i < p->axis[a].n; i++) {
             if (i == 12 && p->axis[a].n > 14) { printf(" ... (%d more)", p->axis[a].n - 12); break; }
             printf(" %s", p->axis[a].labels[i]);
+            if (a == AX_FORMAT && !strstr(p->axis[a].labels[i], "precision="))
+                printf(" (%s)", mat_precision_name(p->formats[i].precision));
         }
         printf("\n");
     }
     long cells = plan_n_cells(p);
     printf("jobs: %d   cells: %ld\n\n", p->n_jobs, cells);
-    printf("%-16s  %-10s %-9s %-24s %-12s %-6s %5s %10s %10s\n", "id", "base", "condition", "format", "train_user",
-           "seed", "cells", "GFLOP", "est s");
+    printf("%-16s  %-10s %-9s %-24s %-9s %-12s %-6s %5s %10s %10s\n", "id", "base", "condition", "format",
+           "precision", "train_user", "seed", "cells", "GFLOP", "est s");
     for (int k = 0; k < p->n_jobs; k++) {
         const Job *j = &p->jobs[k];
-        printf("%-16s  %-10s %-9s %-24s %-12s %-6s %5d %10.1f %10.1f\n", j->id, cell_or_dash(p, j, AX_BASE),
-               cell_or_dash(p, j, AX_CONDITION), cell_or_dash(p, j, AX_FORMAT), cell_or_dash(p, j, AX_TRAIN_USER),
+        printf("%-16s  %-10s %-9s %-24s %-9s %-12s %-6s %5d %10.1f %10.1f\n", j->id, cell_or_dash(p, j, AX_BASE),
+               cell_or_dash(p, j, AX_CONDITION), cell_or_dash(p, j, AX_FORMAT),
+               mat_precision_name(p->formats[j->ax[AX_FORMAT]].precision), cell_or_dash(p, j, AX_TRAIN_USER),
                cell_or_dash(p, j, AX_SEED), j->n_eval, j->est_flops / 1e9, j->est_flops / (gflops * 1e9));
     }
     char tw[32], ww[32];
@@ -91,6 +99,15 @@ static int print_json(const Plan *p, const char *spec, int ranks, double gflops,
     for (int a = 0; a < AX_COUNT; a++)
         cJSON_AddItemToObject(axes, axis_names[a],
                               cJSON_CreateStringArray((const char *const *)p->axis[a].labels, p->axis[a].n));
+    cJSON *formats = cJSON_AddArrayToObject(o, "formats");
+    for (int f = 0; f < p->axis[AX_FORMAT].n; f++) {
+        const FormatVariant *v = &p->formats[f];
+        cJSON *fo = cJSON_CreateObject();
+        cJSON_AddStringToObject(fo, "label", v->label);
+        cJSON_AddStringToObject(fo, "format", format_name(v->format));
+        cJSON_AddStringToObject(fo, "precision", mat_precision_name(v->precision));
+        cJSON_AddItemToArray(formats, fo);
+    }
     cJSON *jobs = cJSON_AddArrayToObject(o, "jobs");
     for (int k = 0; k < p->n_jobs; k++) {
         const Job *j = &p->jobs[k];
@@ -101,6 +118,7 @@ static int print_json(const Plan *p, const char *spec, int ranks, double gflops,
             if (strcmp(v, "-")) cJSON_AddStringToObject(jo, axis_names[a], v);
             else cJSON_AddNullToObject(jo, axis_names[a]);
         }
+        cJSON_AddStringToObject(jo, "precision", mat_precision_name(p->formats[j->ax[AX_FORMAT]].precision));
         cJSON *ev = cJSON_AddArrayToObject(jo, "eval_text");
         for (int e = 0; e < j->n_eval; e++) cJSON_AddItemToArray(ev, cJSON_CreateString(p->axis[AX_EVAL_TEXT].labels[j->eval[e]]));
         cJSON_AddNumberToObject(jo, "est_flops", j->est_flops);
@@ -126,6 +144,7 @@ static int print_json(const Plan *p, const char *spec, int ranks, double gflops,
 int cmd_plan(int argc, char **argv) {
     const char *spec = NULL;
     int ranks = 1, json = 0;
+    const char *precision = NULL;
     double gflops = PLAN_DEFAULT_GFLOPS;
     SpecFiles files = SPEC_FILES_REQUIRED;
     for (int i = 1; i < argc; i++) {
@@ -150,6 +169,14 @@ int cmd_plan(int argc, char **argv) {
             }
             gflops = v;
             i++;
+        } else if (!strcmp(a, "--precision")) {
+            char why[256];
+            if (i + 1 >= argc) { fprintf(stderr, "sweep plan: --precision: needs a value\n"); return 2; }
+            if (spec_precision_check(argv[i + 1], why, sizeof why)) {
+                fprintf(stderr, "sweep plan: --precision: %s\n", why);
+                return 2;
+            }
+            precision = argv[++i];
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "sweep plan: unknown option %s (sweep plan --help)\n", a);
             return 2;
@@ -163,7 +190,7 @@ int cmd_plan(int argc, char **argv) {
     if (!spec) { usage(stderr); return 2; }
     Plan p;
     char err[1024];
-    if (spec_load(spec, files, &p, err, sizeof err)) {
+    if (spec_load_precision(spec, files, precision, &p, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
         return 2;
     }
