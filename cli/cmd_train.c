@@ -30,7 +30,7 @@ static const char usage_text[] =
     "before writing a spec, and for reproducing one job of a sweep. It trains exactly as a job of\n"
     "`sweep run` does (same defaults, same adapter initialisation, same batches and random corpus from\n"
     "the seed, same evaluation), so the same base, text, hyperparameters and seed give the loss curve,\n"
-    "final loss and perplexities of that job, bit for bit, at --precision fp32 and --threads 1.\n"
+    "final loss, perplexities and adapter of that job, bit for bit (at the same --threads).\n"
     "\n"
     "  --text FILE          training text (the user's train.txt); not read under --condition random\n"
     "  --format F           norm (RMSNorm gains), lora, or full (every weight)\n"
@@ -47,8 +47,8 @@ static const char usage_text[] =
     "  --print-every N      print the loss every N steps (default 10; 0: only the last step)\n"
     "  --tokenizer FILE     tokenizer (default: the one BASE's metadata names)\n"
     "  --threads N          BLAS threads (default 1, as a sweep rank; other counts change the last bits)\n"
-    "  --precision P        weight products in fp32 (default), fp32-dnnl, bf16 or int8 (engine/mat.h);\n"
-    "                       sweep run computes in fp32\n"
+    "  --precision P        weight products in fp32 (default), fp32-dnnl, bf16 or int8, in training and\n"
+    "                       evaluation (engine/mat.h; the spec field \"precision\")\n"
     "  --no-verify          skip tensor checksums when mapping BASE\n"
     "\n"
     "Hyperparameters (defaults: the seeds' values, as sweeps/SPEC.md):\n"
@@ -252,6 +252,22 @@ typedef struct {
     long n_pred;
 } EvalText;
 
+// The shortest decimal that reads back as exactly d: cJSON's own printing settles for 15 digits
+// within an epsilon, which loses the last bits that a comparison with a sweep's results looks at.
+static cJSON *exact_number(double d) {
+    if (!isfinite(d)) return cJSON_CreateNull();
+    char buf[40];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, d);
+        if (strtod(buf, NULL) == d) break;
+    }
+    return cJSON_CreateRaw(buf);
+}
+
+static void add_number(cJSON *obj, const char *name, double d) {
+    cJSON_AddItemToObject(obj, name, exact_number(d));
+}
+
 static void print_json(const TrainArgs *a, const char *tok_path, const Adapter *ad, long n_train, const float *curve,
                        const TrainResult *tr, const EvalText *ev, int n_ev, double train_s, double eval_s,
                        double total_s) {
@@ -264,56 +280,56 @@ static void print_json(const TrainArgs *a, const char *tok_path, const Adapter *
     cJSON_AddStringToObject(j, "condition", a->random_condition ? "random" : "real");
     if (a->random_condition) cJSON_AddNullToObject(j, "text");
     else cJSON_AddStringToObject(j, "text", a->text);
-    cJSON_AddNumberToObject(j, "seed", (double)a->seed);
+    add_number(j, "seed", (double)a->seed);
     cJSON_AddStringToObject(j, "precision", mat_precision_name(a->precision));
-    cJSON_AddNumberToObject(j, "threads", a->threads);
+    add_number(j, "threads", a->threads);
     cJSON *t = cJSON_AddObjectToObject(j, "train");
-    cJSON_AddNumberToObject(t, "steps", tc->steps);
-    cJSON_AddNumberToObject(t, "batch", tc->batch);
-    cJSON_AddNumberToObject(t, "seq", tc->seq);
-    cJSON_AddNumberToObject(t, "lr", tc->lr);
+    add_number(t, "steps", tc->steps);
+    add_number(t, "batch", tc->batch);
+    add_number(t, "seq", tc->seq);
+    add_number(t, "lr", tc->lr);
     cJSON *betas = cJSON_AddArrayToObject(t, "betas");
-    cJSON_AddItemToArray(betas, cJSON_CreateNumber(tc->beta1));
-    cJSON_AddItemToArray(betas, cJSON_CreateNumber(tc->beta2));
-    cJSON_AddNumberToObject(t, "eps", tc->eps);
-    cJSON_AddNumberToObject(t, "weight_decay", tc->weight_decay);
-    cJSON_AddNumberToObject(t, "grad_clip", tc->grad_clip);
-    cJSON_AddNumberToObject(t, "warmup", tc->warmup);
+    cJSON_AddItemToArray(betas, exact_number(tc->beta1));
+    cJSON_AddItemToArray(betas, exact_number(tc->beta2));
+    add_number(t, "eps", tc->eps);
+    add_number(t, "weight_decay", tc->weight_decay);
+    add_number(t, "grad_clip", tc->grad_clip);
+    add_number(t, "warmup", tc->warmup);
     cJSON_AddBoolToObject(t, "cosine", tc->cosine);
-    cJSON_AddNumberToObject(t, "min_lr_frac", tc->min_lr_frac);
+    add_number(t, "min_lr_frac", tc->min_lr_frac);
     if (a->format == FMT_LORA) {
         cJSON *l = cJSON_AddObjectToObject(j, "lora");
-        cJSON_AddNumberToObject(l, "rank", a->lora.rank);
-        cJSON_AddNumberToObject(l, "alpha", a->lora.alpha);
+        add_number(l, "rank", a->lora.rank);
+        add_number(l, "alpha", a->lora.alpha);
         cJSON *tg = cJSON_AddArrayToObject(l, "targets");
         for (int i = 0; i < LORA_N_TARGETS; i++)
             if (a->lora.targets & (1u << i)) cJSON_AddItemToArray(tg, cJSON_CreateString(target_names[i]));
     }
-    cJSON_AddNumberToObject(j, "trainable", (double)ad->n);
-    cJSON_AddNumberToObject(j, "adapter_bytes_fp32", (double)adapter_bytes(ad, 4));
-    cJSON_AddNumberToObject(j, "adapter_bytes_fp16", (double)adapter_bytes(ad, 2));
-    cJSON_AddNumberToObject(j, "train_tokens_available", (double)n_train);
+    add_number(j, "trainable", (double)ad->n);
+    add_number(j, "adapter_bytes_fp32", (double)adapter_bytes(ad, 4));
+    add_number(j, "adapter_bytes_fp16", (double)adapter_bytes(ad, 2));
+    add_number(j, "train_tokens_available", (double)n_train);
     cJSON *lc = cJSON_AddArrayToObject(j, "loss_curve");
-    for (int s = 0; s < tc->steps; s++) cJSON_AddItemToArray(lc, cJSON_CreateNumber(curve[s]));   // NaN: null
-    cJSON_AddNumberToObject(j, "final_loss", tr->final_loss);
-    cJSON_AddNumberToObject(j, "steps_done", tr->steps_done);
+    for (int s = 0; s < tc->steps; s++) cJSON_AddItemToArray(lc, exact_number(curve[s]));
+    add_number(j, "final_loss", tr->final_loss);
+    add_number(j, "steps_done", tr->steps_done);
     cJSON_AddBoolToObject(j, "diverged", tr->diverged);
     cJSON *evs = cJSON_AddArrayToObject(j, "evals");
     for (int e = 0; e < n_ev; e++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "text", ev[e].path);
-        cJSON_AddNumberToObject(o, "ppl", ev[e].ppl);
-        cJSON_AddNumberToObject(o, "nll", ev[e].nll);
-        cJSON_AddNumberToObject(o, "tokens", (double)ev[e].n_pred);
+        add_number(o, "ppl", ev[e].ppl);
+        add_number(o, "nll", ev[e].nll);
+        add_number(o, "tokens", (double)ev[e].n_pred);
         cJSON_AddItemToArray(evs, o);
     }
     if (a->out && !tr->diverged) cJSON_AddStringToObject(j, "adapter", a->out);
     else cJSON_AddNullToObject(j, "adapter");
-    cJSON_AddNumberToObject(j, "tokens", (double)tr->tokens);
-    cJSON_AddNumberToObject(j, "train_seconds", train_s);
-    cJSON_AddNumberToObject(j, "eval_seconds", eval_s);
-    cJSON_AddNumberToObject(j, "seconds", total_s);
-    cJSON_AddNumberToObject(j, "tokens_per_second", train_s > 0 ? tr->tokens / train_s : 0);
+    add_number(j, "tokens", (double)tr->tokens);
+    add_number(j, "train_seconds", train_s);
+    add_number(j, "eval_seconds", eval_s);
+    add_number(j, "seconds", total_s);
+    add_number(j, "tokens_per_second", train_s > 0 ? tr->tokens / train_s : 0);
     char *s = cJSON_PrintUnformatted(j);
     if (!s) { fprintf(stderr, "sweep train: out of memory\n"); exit(3); }
     printf("%s\n", s);
