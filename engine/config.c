@@ -1,4 +1,5 @@
 #include "engine/config.h"
+#include <math.h>
 #include <string.h>
 #include "engine/weights.h"
 
@@ -11,7 +12,9 @@ void config_default(ModelConfig *c) {
 void config_1b(ModelConfig *c) {
     *c = (ModelConfig){ .dim = 2048, .n_layers = 16, .n_heads = 32, .n_kv_heads = 8, .ffn_dim = 8192,
                         .vocab = 128256, .context = 256, .rope_theta = 500000.0, .norm_eps = 1e-5,
-                        .tied = 1, .qkv_bias = 0 };
+                        .tied = 1, .qkv_bias = 0,
+                        .rope_scaling = { .type = ROPE_SCALING_LLAMA3, .factor = 32.0, .low_freq_factor = 1.0,
+                                          .high_freq_factor = 4.0, .original_max_pos = 8192 } };
 }
 
 void config_tiny(ModelConfig *c) {
@@ -40,6 +43,17 @@ const char *config_check(const ModelConfig *c) {
     if (c->context <= 0) return "context must be positive";
     if (!(c->rope_theta > 0)) return "rope_theta must be positive";
     if (!(c->norm_eps > 0)) return "norm_eps must be positive";
+    const RopeScaling *r = &c->rope_scaling;
+    if (r->type != ROPE_SCALING_NONE && r->type != ROPE_SCALING_LLAMA3) return "rope_scaling.rope_type must be none or llama3";
+    if (r->type == ROPE_SCALING_LLAMA3) {
+        if (!(r->factor >= 1) || !isfinite(r->factor)) return "rope_scaling.factor must be a finite number >= 1";
+        if (!(r->low_freq_factor > 0) || !isfinite(r->low_freq_factor))
+            return "rope_scaling.low_freq_factor must be a finite positive number";
+        // the blend between the bands divides by their difference
+        if (!(r->high_freq_factor > r->low_freq_factor) || !isfinite(r->high_freq_factor))
+            return "rope_scaling.high_freq_factor must be finite and greater than low_freq_factor";
+        if (r->original_max_pos <= 0) return "rope_scaling.original_max_position_embeddings must be positive";
+    }
     return NULL;
 }
 

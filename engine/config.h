@@ -3,6 +3,18 @@
 #pragma once
 #include <stddef.h>
 
+typedef enum { ROPE_SCALING_NONE = 0, ROPE_SCALING_LLAMA3 = 1 } RopeScalingType;
+
+// RoPE frequency scaling, Hugging Face's rope_scaling (rope_type "llama3": Llama 3.1 / 3.2).
+// All zero means none, so configs that never mention it keep plain RoPE.
+typedef struct {
+    RopeScalingType type;
+    double factor;            // long wavelengths' frequencies are divided by this
+    double low_freq_factor;   // wavelengths above original_max_pos / low_freq_factor: fully divided
+    double high_freq_factor;  // wavelengths below original_max_pos / high_freq_factor: unchanged
+    int original_max_pos;     // HF original_max_position_embeddings: the pretraining context
+} RopeScaling;
+
 typedef struct {
     int dim;          // residual width
     int n_layers;
@@ -15,10 +27,11 @@ typedef struct {
     double norm_eps;
     int tied;         // output head shares the token embedding
     int qkv_bias;     // q, k, v projections carry biases (Qwen2)
+    RopeScaling rope_scaling;
 } ModelConfig;
 
 void config_default(ModelConfig *c);   // dim 256, 4 layers, 4 heads, FFN 768, vocab 8192, ctx 256, tied
-void config_1b(ModelConfig *c);        // Llama 3.2 1B's shape
+void config_1b(ModelConfig *c);        // Llama 3.2 1B's shape and rope scaling
 void config_tiny(ModelConfig *c);      // a few thousand parameters, for tests and parity
 // Fills c from a name ("default", "1b", "tiny"); returns 0, or -1 for an unknown name.
 int config_by_name(ModelConfig *c, const char *name);

@@ -70,7 +70,7 @@ Acts *acts_create(const ModelConfig *c, int B, int T) {
     a->att_scratch = buf((size_t)T * T);
     a->cos_t = buf((size_t)T * hd / 2);
     a->sin_t = buf((size_t)T * hd / 2);
-    rope_tables(a->cos_t, a->sin_t, T, (int)hd, c->rope_theta);
+    rope_tables_scaled(a->cos_t, a->sin_t, T, (int)hd, c->rope_theta, &c->rope_scaling);
     return a;
 }
 

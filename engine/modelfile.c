@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -92,6 +93,33 @@ static int json_int(const cJSON *obj, const char *key, long long lo, long long h
     return 0;
 }
 
+// config.rope_scaling: absent or null is none (files written before it existed); the values are
+// checked by config_check.
+static int parse_rope_scaling(RopeScaling *r, const cJSON *rs, const char *path, char *err, size_t errlen) {
+    memset(r, 0, sizeof *r);
+    if (!rs || cJSON_IsNull(rs)) return 0;
+    if (!cJSON_IsObject(rs)) return fail(err, errlen, "%s: metadata field config.rope_scaling: not an object or null", path);
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(rs, "rope_type");
+    if (!cJSON_IsString(type) || strcmp(type->valuestring, "llama3"))
+        return fail(err, errlen, "%s: metadata field config.rope_scaling.rope_type: missing or not \"llama3\"", path);
+    r->type = ROPE_SCALING_LLAMA3;
+    struct { const char *key; double *dst; } nums[] = {
+        { "factor", &r->factor }, { "low_freq_factor", &r->low_freq_factor }, { "high_freq_factor", &r->high_freq_factor },
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(rs, nums[i].key);
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+            return fail(err, errlen, "%s: metadata field config.rope_scaling.%s: missing or not a number", path, nums[i].key);
+        *nums[i].dst = v->valuedouble;
+    }
+    long long omax;
+    if (json_int(rs, "original_max_position_embeddings", 1, INT_MAX, &omax))
+        return fail(err, errlen, "%s: metadata field config.rope_scaling.original_max_position_embeddings: "
+                    "missing, not an integer or outside [1, %d]", path, INT_MAX);
+    r->original_max_pos = (int)omax;
+    return 0;
+}
+
 static int parse_config(ModelConfig *c, const cJSON *cfg, const char *path, char *err, size_t errlen) {
     if (!cJSON_IsObject(cfg)) return fail(err, errlen, "%s: metadata field config: missing or not an object", path);
     struct { const char *key; int *dst; long long lo, hi; } ints[] = {
@@ -119,6 +147,8 @@ static int parse_config(ModelConfig *c, const cJSON *cfg, const char *path, char
         return fail(err, errlen, "%s: metadata field config.norm_eps: missing or not a positive number", path);
     c->rope_theta = theta->valuedouble;
     c->norm_eps = eps->valuedouble;
+    if (parse_rope_scaling(&c->rope_scaling, cJSON_GetObjectItemCaseSensitive(cfg, "rope_scaling"), path, err, errlen))
+        return -1;
     const char *bad = config_check(c);
     if (bad) return fail(err, errlen, "%s: metadata field config: %s", path, bad);
     return 0;
@@ -386,6 +416,14 @@ static cJSON *config_json(const ModelConfig *c) {
     cJSON_AddNumberToObject(o, "norm_eps", c->norm_eps);
     cJSON_AddBoolToObject(o, "tied", c->tied);
     cJSON_AddBoolToObject(o, "qkv_bias", c->qkv_bias);
+    if (c->rope_scaling.type == ROPE_SCALING_LLAMA3) {   // absent when none: older readers and files agree
+        cJSON *r = cJSON_AddObjectToObject(o, "rope_scaling");
+        cJSON_AddStringToObject(r, "rope_type", "llama3");
+        cJSON_AddNumberToObject(r, "factor", c->rope_scaling.factor);
+        cJSON_AddNumberToObject(r, "low_freq_factor", c->rope_scaling.low_freq_factor);
+        cJSON_AddNumberToObject(r, "high_freq_factor", c->rope_scaling.high_freq_factor);
+        cJSON_AddNumberToObject(r, "original_max_position_embeddings", c->rope_scaling.original_max_pos);
+    }
     return o;
 }
 
@@ -619,9 +657,14 @@ void model_print_summary(const ModelFile *mf, FILE *out) {
     static const char *part[] = { "embedding", "vectors", "matrices", "vectors", "head" };
     static const TensorKind order[] = { TK_EMBED, TK_MATRIX, TK_HEAD, TK_NORM };
     const ModelConfig *c = &mf->w.cfg;
-    fprintf(out, "%s: %zu bytes (%.2f MB); dim %d, %d layers, %d/%d heads, ffn %d, vocab %d, context %d%s%s\n",
+    char rope[160] = "";
+    if (c->rope_scaling.type == ROPE_SCALING_LLAMA3)
+        snprintf(rope, sizeof rope, ", llama3 rope scaling (factor %g, low/high freq factors %g/%g, original context %d)",
+                 c->rope_scaling.factor, c->rope_scaling.low_freq_factor, c->rope_scaling.high_freq_factor,
+                 c->rope_scaling.original_max_pos);
+    fprintf(out, "%s: %zu bytes (%.2f MB); dim %d, %d layers, %d/%d heads, ffn %d, vocab %d, context %d%s%s%s\n",
             mf->path, mf->size, mf->size / 1e6, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->ffn_dim, c->vocab,
-            c->context, c->tied ? ", tied head" : "", c->qkv_bias ? ", qkv biases" : "");
+            c->context, c->tied ? ", tied head" : "", c->qkv_bias ? ", qkv biases" : "", rope);
     size_t total_bytes = 0, total_n = 0;
     for (int k = 0; k < 4; k++) {
         size_t bytes = 0, n = 0, scale_bytes = 0;

@@ -252,6 +252,32 @@ void rope_tables(real *cos_t, real *sin_t, int T, int hd, double theta) {
         }
 }
 
+// Llama 3's frequency scaling (rope_type "llama3"): frequencies whose wavelength exceeds
+// original_max / low_freq_factor are divided by factor, those shorter than original_max /
+// high_freq_factor are kept, and between the two a blend, linear in original_max / wavelength.
+static double rope_llama3_inv_freq(double inv_freq, const RopeScaling *s) {
+    double wavelen = 2 * M_PI / inv_freq;
+    double low_freq_wavelen = s->original_max_pos / s->low_freq_factor;
+    double high_freq_wavelen = s->original_max_pos / s->high_freq_factor;
+    if (wavelen > low_freq_wavelen) return inv_freq / s->factor;
+    if (wavelen < high_freq_wavelen) return inv_freq;
+    double smooth = (s->original_max_pos / wavelen - s->low_freq_factor) / (s->high_freq_factor - s->low_freq_factor);
+    return (1 - smooth) * inv_freq / s->factor + smooth * inv_freq;
+}
+
+void rope_tables_scaled(real *cos_t, real *sin_t, int T, int hd, double theta, const RopeScaling *s) {
+    if (!s || s->type == ROPE_SCALING_NONE) { rope_tables(cos_t, sin_t, T, hd, theta); return; }
+    int half = hd / 2;
+    for (int j = 0; j < half; j++) {
+        double inv_freq = rope_llama3_inv_freq(pow(theta, -2.0 * j / hd), s);
+        for (int t = 0; t < T; t++) {
+            double angle = t * inv_freq;
+            cos_t[(size_t)t * half + j] = (real)cos(angle);
+            sin_t[(size_t)t * half + j] = (real)sin(angle);
+        }
+    }
+}
+
 // Rotates each pair (j, j + hd/2) of every head by +angle (sign 1) or -angle (sign -1).
 static void rope_rotate(real *x, const real *cos_t, const real *sin_t, int B, int T, int heads, int hd,
                         real sign) {

@@ -5,6 +5,7 @@
 #pragma once
 #include "engine/real.h"
 #include "engine/mat.h"
+#include "engine/config.h"
 
 // out[i][:] = row tokens[i] of the embedding (any storage type)
 void embedding_forward(real *out, const int *tokens, int n, const Mat *emb);
@@ -19,6 +20,9 @@ void rmsnorm_backward(real *dx, real *dgain, const real *dout, const real *x, co
 
 // cos/sin tables [T][hd/2] for positions 0..T-1 (HF Llama layout: pairs (j, j + hd/2))
 void rope_tables(real *cos_t, real *sin_t, int T, int hd, double theta);
+// the same with a rope_scaling (Hugging Face's _compute_llama3_parameters for llama3); a NULL or
+// none scaling gives rope_tables' values bit for bit
+void rope_tables_scaled(real *cos_t, real *sin_t, int T, int hd, double theta, const RopeScaling *s);
 // rotates x[B][T][heads][hd] in place
 void rope_forward(real *x, const real *cos_t, const real *sin_t, int B, int T, int heads, int hd);
 // d in place: the transpose rotation (dx = R^T dy)
