@@ -19,9 +19,12 @@ static void import_usage(FILE *f) {
         "  --dtype T              every other tensor's dtype (default: bf16 for a bf16 checkpoint, else f32)\n"
         "  --embed-dtype T        the embedding and untied head (default: --dtype)\n"
         "  --context N            the config's context (default: min(max_position_embeddings, 256))\n"
-        "  --ignore-rope-scaling  import although config.json asks for a rope_scaling the engine does not\n"
-        "                         apply (Llama 3.x); logits then differ from Hugging Face's at every position\n"
+        "  --ignore-rope-scaling  drop config.json's rope_scaling and use plain RoPE; needed for types the\n"
+        "                         engine does not apply (linear, dynamic, yarn, ...); logits then differ from\n"
+        "                         Hugging Face's\n"
         "\n"
+        "rope_scaling with rope_type (or the older type) \"llama3\" (Llama 3.1, 3.2) is applied as Hugging Face\n"
+        "does and recorded in the model file's config; \"default\" or null is plain RoPE.\n"
         "tokenizer.json, when present, is recorded by path and checksum in the model's metadata.\n");
 }
 

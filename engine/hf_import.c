@@ -68,6 +68,49 @@ static int cfg_bool(const cJSON *j, const char *key, int *out, const char *path,
     return 0;
 }
 
+// rope_scaling as Hugging Face reads it: null or rope_type "default" is plain RoPE; "llama3" is
+// applied; any other type is refused. The type is under "rope_type" or, in older configs, "type"
+// (HF copies "type" over "rope_type", so two different values are refused as ambiguous).
+// --ignore-rope-scaling drops whatever is there and records it in m->rope_scaling.
+static int parse_rope_scaling(HfModel *m, const cJSON *rs, const HfLoadOptions *o, const char *path,
+                              char *err, size_t errlen) {
+    RopeScaling *r = &m->cfg.rope_scaling;
+    memset(r, 0, sizeof *r);
+    if (!rs || cJSON_IsNull(rs)) return 0;
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(rs, "rope_type"), *t = cJSON_GetObjectItemCaseSensitive(rs, "type");
+    const char *type = cJSON_IsString(t) ? t->valuestring : cJSON_IsString(rt) ? rt->valuestring : NULL;
+    int disagree = cJSON_IsString(rt) && cJSON_IsString(t) && strcmp(rt->valuestring, t->valuestring);
+    if (type && !strcmp(type, "default") && !disagree) return 0;
+    char *txt = cJSON_PrintUnformatted(rs);
+    snprintf(m->rope_scaling, sizeof m->rope_scaling, "%s", txt ? txt : "?");
+    free(txt);
+    if (o->ignore_rope_scaling) return 0;
+    if (disagree)
+        return fail(err, errlen, "%s: field rope_scaling: rope_type \"%s\" and type \"%s\" disagree", path,
+                    rt->valuestring, t->valuestring);
+    if (!cJSON_IsObject(rs) || !type || strcmp(type, "llama3"))
+        return fail(err, errlen, "%s: field rope_scaling: %s is not applied by the engine "
+                    "(--ignore-rope-scaling imports anyway; logits then differ from Hugging Face's)", path, m->rope_scaling);
+    m->rope_scaling[0] = 0;   // applied, not ignored
+    r->type = ROPE_SCALING_LLAMA3;
+    struct { const char *key; double *dst; } nums[] = {
+        { "factor", &r->factor }, { "low_freq_factor", &r->low_freq_factor }, { "high_freq_factor", &r->high_freq_factor },
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(rs, nums[i].key);
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+            return fail(err, errlen, "%s: field rope_scaling.%s: missing or not a number (llama3 needs it)", path, nums[i].key);
+        *nums[i].dst = v->valuedouble;
+    }
+    const cJSON *omax = cJSON_GetObjectItemCaseSensitive(rs, "original_max_position_embeddings");
+    if (!cJSON_IsNumber(omax) || omax->valuedouble != floor(omax->valuedouble) || omax->valuedouble < 1 ||
+        omax->valuedouble > INT_MAX)
+        return fail(err, errlen, "%s: field rope_scaling.original_max_position_embeddings: missing or not a positive integer",
+                    path);
+    r->original_max_pos = (int)omax->valuedouble;
+    return 0;
+}
+
 static int parse_config(HfModel *m, const cJSON *j, const HfLoadOptions *o, const char *path, char *err, size_t errlen) {
     ModelConfig *c = &m->cfg;
     memset(c, 0, sizeof *c);
@@ -109,15 +152,7 @@ static int parse_config(HfModel *m, const cJSON *j, const HfLoadOptions *o, cons
     if (mlp_bias) return fail(err, errlen, "%s: field mlp_bias: true is not supported", path);
     if (sliding) return fail(err, errlen, "%s: field use_sliding_window: true is not supported", path);
     c->qkv_bias = qwen;
-    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(j, "rope_scaling");
-    if (rs && !cJSON_IsNull(rs)) {
-        char *txt = cJSON_PrintUnformatted(rs);
-        snprintf(m->rope_scaling, sizeof m->rope_scaling, "%s", txt ? txt : "?");
-        free(txt);
-        if (!o->ignore_rope_scaling)
-            return fail(err, errlen, "%s: field rope_scaling: %s is not applied by the engine "
-                        "(--ignore-rope-scaling imports anyway; logits then differ from Hugging Face's)", path, m->rope_scaling);
-    }
+    if (parse_rope_scaling(m, cJSON_GetObjectItemCaseSensitive(j, "rope_scaling"), o, path, err, errlen)) return -1;
     c->context = o->context > 0 ? o->context : m->max_position_embeddings < 256 ? m->max_position_embeddings : 256;
     if (c->n_layers > SWEEP_MAX_LAYERS)
         return fail(err, errlen, "%s: field num_hidden_layers: %d exceeds the engine's %d", path, c->n_layers, SWEEP_MAX_LAYERS);

@@ -8,7 +8,7 @@
 
 typedef struct {
     int context;               // the config's context; 0: min(max_position_embeddings, 256)
-    int ignore_rope_scaling;   // import a checkpoint whose rope_scaling the engine does not apply
+    int ignore_rope_scaling;   // drop config.json's rope_scaling, whatever it is: plain RoPE
 } HfLoadOptions;
 
 typedef struct {

@@ -1,11 +1,13 @@
 # Hugging Face import against a float64 PyTorch reference forward (tests/import/hf_import_test.py writes
 # tiny random checkpoints with python3-torch and the standard library), plus exit-2 checks for bad
-# checkpoints and bad model files through the sweep CLI. Cases share one Python process per test
+# checkpoints and bad model files through the sweep CLI; rope_scaling: Llama 3's RoPE scaling against
+# the reference, and the same checkpoint with the scaling dropped far from it. Cases share one Python process per test
 # because importing torch dominates their time.
 add_executable(engine_logits ${CMAKE_CURRENT_SOURCE_DIR}/import/engine_logits.c)
 target_link_libraries(engine_logits PRIVATE engine)
 set(SWEEP_IMPORT_TESTS
   "logits:llama_f32 qwen2_bf16_sharded llama_f16_tied"
+  "rope_scaling:llama3_rope"
   "quantize:ternary eval"
   "bad_input:bad_checkpoint bad_model")
 foreach(entry ${SWEEP_IMPORT_TESTS})

@@ -162,17 +162,45 @@ def rotate_half(x):
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
 
 
-def rope_hf(x, theta):   # x [heads, T, hd]
-    T, hd = x.shape[1], x.shape[2]
+def inv_freq_of(hd, theta, scaling=None):
+    """RoPE inverse frequencies; with a llama3 rope_scaling, Hugging Face's _compute_llama3_parameters
+    written out here from its published formula (torch.where over the three wavelength bands)."""
     inv_freq = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+    if not scaling:
+        return inv_freq
+    rope_type = scaling.get("rope_type", scaling.get("type"))
+    assert rope_type == "llama3", rope_type
+    factor, low, high = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"]
+    old_ctx = scaling["original_max_position_embeddings"]
+    low_freq_wavelen, high_freq_wavelen = old_ctx / low, old_ctx / high
+    wavelen = 2 * math.pi / inv_freq
+    scaled = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+    smooth = (old_ctx / wavelen - low) / (high - low)
+    smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = (wavelen >= high_freq_wavelen) & (wavelen <= low_freq_wavelen)
+    return torch.where(medium, smoothed, scaled)
+
+
+def rope_bands(hd, theta, scaling):
+    """How many frequency pairs fall in the high (kept), medium (blended) and low (divided) bands."""
+    wavelen = 2 * math.pi / inv_freq_of(hd, theta)
+    old_ctx = scaling["original_max_position_embeddings"]
+    hi_wl, lo_wl = old_ctx / scaling["high_freq_factor"], old_ctx / scaling["low_freq_factor"]
+    return (int((wavelen < hi_wl).sum()), int(((wavelen >= hi_wl) & (wavelen <= lo_wl)).sum()),
+            int((wavelen > lo_wl).sum()))
+
+
+def rope_hf(x, theta, scaling=None):   # x [heads, T, hd]
+    T, hd = x.shape[1], x.shape[2]
+    inv_freq = inv_freq_of(hd, theta, scaling)
     freqs = torch.outer(torch.arange(T, dtype=torch.float64), inv_freq)
     emb = torch.cat((freqs, freqs), dim=-1)
     return x * emb.cos() + rotate_half(x) * emb.sin()
 
 
-def rope_interleaved(x, theta):   # pairs (2j, 2j+1): the layout HF weights would need permuting for
+def rope_interleaved(x, theta, scaling=None):   # pairs (2j, 2j+1): the layout HF weights would need permuting for
     T, hd = x.shape[1], x.shape[2]
-    inv_freq = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+    inv_freq = inv_freq_of(hd, theta, scaling)
     ang = torch.outer(torch.arange(T, dtype=torch.float64), inv_freq)
     c, s = ang.cos(), ang.sin()
     x0, x1 = x[..., 0::2], x[..., 1::2]
@@ -195,8 +223,8 @@ def forward(cfg, w, tokens, rope=rope_hf):
         q, k, v = (h @ w[p + f"self_attn.{n}_proj.weight"].T for n in "qkv")
         if qwen:
             q, k, v = (t + w[p + f"self_attn.{n}_proj.bias"] for t, n in zip((q, k, v), "qkv"))
-        q = rope(q.view(T, H, hd).transpose(0, 1), theta)
-        k = rope(k.view(T, KV, hd).transpose(0, 1), theta)
+        q = rope(q.view(T, H, hd).transpose(0, 1), theta, cfg.get("rope_scaling"))
+        k = rope(k.view(T, KV, hd).transpose(0, 1), theta, cfg.get("rope_scaling"))
         v = v.view(T, KV, hd).transpose(0, 1)
         k, v = k.repeat_interleave(H // KV, dim=0), v.repeat_interleave(H // KV, dim=0)   # repeat_kv
         att = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(hd) + mask, dim=-1)
@@ -292,6 +320,67 @@ def case_llama_f16_tied(opt):
     import_and_compare(opt, "llama_f16_tied", hf_config("LlamaForCausalLM", True, "float16"), "F16")
 
 
+# Llama 3's rope_scaling at a size where it matters: original_max_position_embeddings 32 and
+# head_dim 32 put frequency pairs in all three bands, so the 14-token test sequence sees the scaled
+# frequencies (Llama 3.2's 8192 would only touch angles too small to show at 14 positions).
+LLAMA3_SCALING = {"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                  "original_max_position_embeddings": 32, "rope_type": "llama3"}
+
+
+def llama3_config(scaling=LLAMA3_SCALING, **extra):
+    return hf_config("LlamaForCausalLM", False, "float32", hidden_size=64, num_attention_heads=2,
+                     num_key_value_heads=1, rope_scaling=scaling, **extra)
+
+
+def case_llama3_rope(opt):
+    cfg = llama3_config()
+    hd = cfg["hidden_size"] // cfg["num_attention_heads"]
+    bands = rope_bands(hd, cfg["rope_theta"], LLAMA3_SCALING)
+    check(all(b > 0 for b in bands), f"llama3: head_dim {hd} has pairs in every band (high/medium/low {bands})")
+    ref_plain = forward({**cfg, "rope_scaling": None}, random_state(cfg, 21), TOKENS)
+    ref_scaled = forward(cfg, random_state(cfg, 21), TOKENS)
+    check(rel(ref_plain, ref_scaled) > 100 * TOL,
+          f"llama3: the scaling moves the reference logits ({rel(ref_plain, ref_scaled):.2e} > {100 * TOL:g}), "
+          "so an engine ignoring it fails the comparison")
+    got, out, exact = import_and_compare(opt, "llama3_rope", cfg, "F32", seed=21)
+    if not out:
+        return
+    meta = model_meta(out)
+    check(meta["config"].get("rope_scaling") == LLAMA3_SCALING, f"llama3: model file records rope_scaling "
+          f"({meta['config'].get('rope_scaling')})")
+    check(rel(got, forward({**cfg, "rope_scaling": None}, exact, TOKENS)) > 100 * TOL,
+          "llama3: engine logits are far from the unscaled reference")
+
+    # the test fails when the scaling is ignored: --ignore-rope-scaling gives plain RoPE
+    ign = os.path.join(opt.work, "llama3_ignored.sweep")
+    p = run([opt.sweep, "import", os.path.join(opt.work, "llama3_rope"), ign, "--ignore-rope-scaling"])
+    check(p.returncode == 0 and "rope_scaling" in p.stderr and "ignored" in p.stderr,
+          "llama3 --ignore-rope-scaling imports with a warning")
+    gi = engine_logits(opt, ign, TOKENS) if p.returncode == 0 else None
+    if gi is not None:
+        e_s, e_p = rel(gi, forward(cfg, exact, TOKENS)), rel(gi, forward({**cfg, "rope_scaling": None}, exact, TOKENS))
+        check(e_s > 100 * TOL, f"llama3 ignored: engine vs scaled reference {e_s:.2e} > {100 * TOL:g} (the check above "
+              "would fail)")
+        check(e_p < TOL, f"llama3 ignored: engine vs unscaled reference {e_p:.2e} < {TOL:g}")
+        check("rope_scaling" not in model_meta(ign)["config"], "llama3 ignored: no rope_scaling in the model file")
+
+    # the older "type" key reads the same, in bf16 too
+    old_key = {k: v for k, v in LLAMA3_SCALING.items() if k != "rope_type"}
+    old_key["type"] = "llama3"
+    import_and_compare(opt, "llama3_type_key_bf16", llama3_config(old_key, torch_dtype="bfloat16"), "BF16", seed=22)
+    # Llama 3.2 1B's own values (theta 500000, factor 32, original context 8192)
+    l32 = {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+           "original_max_position_embeddings": 8192, "rope_type": "llama3"}
+    import_and_compare(opt, "llama32_values", llama3_config(l32, rope_theta=500000.0, max_position_embeddings=131072),
+                       "F32", seed=23)
+
+    # quantize keeps it
+    q = os.path.join(opt.work, "llama3_ternary.sweep")
+    p = run([opt.sweep, "quantize", out, q, "--ternary"])
+    check(p.returncode == 0 and model_meta(q)["config"].get("rope_scaling") == LLAMA3_SCALING,
+          "llama3: sweep quantize keeps rope_scaling")
+
+
 def case_ternary(opt):
     cfg = hf_config("LlamaForCausalLM", False, "float32")
     got, out, exact = import_and_compare(opt, "llama_ternary", cfg, "F32", extra=("--ternary",),
@@ -378,10 +467,30 @@ def case_bad_checkpoint(opt):
     del cfg["hidden_size"]
     d = ckpt(cfg=cfg)
     expect_exit2(opt, "config without hidden_size", [opt.sweep, "import", d, out], ["config.json", "hidden_size"])
-    d = ckpt(cfg={**base_cfg, "rope_scaling": {"rope_type": "llama3", "factor": 32.0}})
-    expect_exit2(opt, "rope_scaling", [opt.sweep, "import", d, out], ["config.json", "rope_scaling"])
-    check(run([opt.sweep, "import", d, out + ".rope", "--ignore-rope-scaling"]).returncode == 0,
-          "--ignore-rope-scaling imports anyway")
+    for what, rs in [("yarn", {"rope_type": "yarn", "factor": 4.0}), ("linear under the old key", {"type": "linear", "factor": 2.0}),
+                     ("no type", {"factor": 2.0})]:
+        d = ckpt(cfg={**base_cfg, "rope_scaling": rs})
+        expect_exit2(opt, f"rope_scaling {what}", [opt.sweep, "import", d, out],
+                     ["config.json", "rope_scaling", "is not applied by the engine"])
+        check(run([opt.sweep, "import", d, out + ".rope", "--ignore-rope-scaling"]).returncode == 0,
+              f"--ignore-rope-scaling imports rope_scaling {what} anyway")
+    full = dict(LLAMA3_SCALING)
+    for what, rs, field in [
+        ("llama3 without its factors", {"rope_type": "llama3", "factor": 32.0}, "rope_scaling.low_freq_factor"),
+        ("llama3 without original context", {k: v for k, v in full.items() if k != "original_max_position_embeddings"},
+         "rope_scaling.original_max_position_embeddings"),
+        ("llama3 factor as text", {**full, "factor": "8"}, "rope_scaling.factor"),
+        ("llama3 fractional original context", {**full, "original_max_position_embeddings": 31.5},
+         "rope_scaling.original_max_position_embeddings"),
+        ("llama3 factor below 1", {**full, "factor": 0.5}, "rope_scaling.factor"),
+        ("llama3 high_freq_factor not above low", {**full, "high_freq_factor": 1.0}, "rope_scaling.high_freq_factor"),
+        ("rope_type and type disagree", {**full, "type": "linear"}, "disagree"),
+    ]:
+        d = ckpt(cfg={**base_cfg, "rope_scaling": rs})
+        expect_exit2(opt, f"rope_scaling: {what}", [opt.sweep, "import", d, out], ["config.json", field])
+    d = ckpt(cfg={**base_cfg, "rope_scaling": {"rope_type": "default"}})
+    p = run([opt.sweep, "import", d, out + ".rope"])
+    check(p.returncode == 0 and not p.stderr.strip(), "rope_type default is plain RoPE: imports without a warning")
     d = ckpt(cfg={**base_cfg, "hidden_act": "gelu"})
     expect_exit2(opt, "hidden_act gelu", [opt.sweep, "import", d, out], ["config.json", "hidden_act"])
     d = ckpt(cfg={**base_cfg, "num_key_value_heads": 3})
@@ -504,6 +613,34 @@ def case_bad_model(opt):
     # control: the same rewrite without an edit is accepted, so the edits are what fail
     rewrite_meta(good, bad, lambda m: None)
     check(run([opt.sweep, "eval", bad, tok, "--tokens"]).returncode == 0, "unedited rewrite still evaluates")
+    # a llama3 rope_scaling in the metadata: each field checked, naming it
+    d = os.path.join(opt.work, "badmodel_llama3_ckpt")
+    write_checkpoint(d, llama3_config(), stored(random_state(llama3_config(), 4), "F32")[0])
+    good3 = os.path.join(opt.work, "badmodel_llama3.sweep")
+    check(run([opt.sweep, "import", d, good3]).returncode == 0, "bad model files: llama3 file imports")
+
+    def rope_edit(**kv):
+        def e(m):
+            m["config"]["rope_scaling"].update(kv)
+        return e
+
+    def rope_drop(key):
+        def e(m):
+            del m["config"]["rope_scaling"][key]
+        return e
+    for what, edit, needles in [
+        ("rope_scaling not an object", lambda m: m["config"].update(rope_scaling="llama3"), ["config.rope_scaling"]),
+        ("rope_scaling unknown type", rope_edit(rope_type="yarn"), ["config.rope_scaling.rope_type"]),
+        ("rope_scaling factor missing", rope_drop("factor"), ["config.rope_scaling.factor"]),
+        ("rope_scaling factor below 1", rope_edit(factor=0.5), ["rope_scaling.factor"]),
+        ("rope_scaling high not above low", rope_edit(high_freq_factor=0.5), ["rope_scaling.high_freq_factor"]),
+        ("rope_scaling original context", rope_edit(original_max_position_embeddings=0),
+         ["config.rope_scaling.original_max_position_embeddings"]),
+    ]:
+        rewrite_meta(good3, bad, edit)
+        both(what, needles)
+    rewrite_meta(good3, bad, lambda m: None)
+    check(run([opt.sweep, "eval", bad, tok, "--tokens"]).returncode == 0, "unedited llama3 rewrite still evaluates")
     expect_exit2(opt, "token outside the vocabulary", [opt.sweep, "eval", good, write_tokens(opt, [1, 2, 99]), "--tokens"],
                  ["tokens_bad.i32", "99"])
 
@@ -514,7 +651,8 @@ def write_tokens(opt, toks):
     return p
 
 
-CASES = {f.__name__[5:]: f for f in [case_llama_f32, case_qwen2_bf16_sharded, case_llama_f16_tied, case_ternary,
+CASES = {f.__name__[5:]: f for f in [case_llama_f32, case_qwen2_bf16_sharded, case_llama_f16_tied, case_llama3_rope,
+                                     case_ternary,
                                      case_eval, case_bad_checkpoint, case_bad_model]}
 
 
