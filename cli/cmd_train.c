@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "cli/commands.h"
 #include "engine/adamw.h"
 #include "engine/adapter.h"
@@ -228,6 +229,12 @@ static int tokens_of_file(Tokenizer *tok, const char *path, long need, const cha
     return 0;
 }
 
+// 1 when both paths name one existing file: -o must never replace an input.
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return a && b && !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 typedef struct {
     FILE *out;
     int every, steps;
@@ -393,6 +400,10 @@ int cmd_train(int argc, char **argv) {
     }
     tokenizer_free(tok);
     if (a.out) {
+        const char *inputs[MAX_EVALS + 3] = { a.base, a.random_condition ? NULL : a.text, tok_path };
+        for (int e = 0; e < a.n_evals; e++) inputs[3 + e] = a.evals[e];
+        for (int k = 0; k < 3 + a.n_evals; k++)
+            if (same_file(a.out, inputs[k])) return bad("-o: %s is the input %s: give another path", a.out, inputs[k]);
         // Checked now, not after the training it would waste: adapter_save writes OUT.tmp, then renames.
         size_t len = strlen(a.out) + 8;
         char *tmp = xmalloc(len);

@@ -186,6 +186,9 @@ cases = [
     ([BASE] + ok + ["--tokenizer", TRAIN], TRAIN),
     ([BASE] + ok + ["--bogus"], "--bogus"),
     ([BASE] + ok + ["-o", "no/such/dir/x.swad"], "no/such/dir/x.swad"),
+    ([BASE] + ok + ["-o", "./base/../" + BASE], BASE),
+    ([BASE] + ok + ["--eval", OWN, "-o", OWN], OWN),
+    ([BASE] + ok + ["-o", "base/tokenizer.bpe"], "tokenizer.bpe"),
 ]
 for args, names in cases:
     r = run(["train", "-o", "bad.swad"] + args)   # a later -o wins
@@ -195,5 +198,7 @@ for args, names in cases:
             "%s: exit %d, want 2 and one line naming %s:\n%s%s" % (" ".join(args), r.returncode, names, r.stderr,
                                                                   r.stdout))
 c.check(not os.path.exists(os.path.join(work, "bad.swad")), "bad input writes no adapter")
+r = run(["eval", BASE, OWN])
+c.check(r.returncode == 0, "-o naming an input left the inputs alone: %s" % r.stderr)
 
 c.finish("train.cli")
