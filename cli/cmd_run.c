@@ -5,6 +5,7 @@
 #include <string.h>
 #include "cli/commands.h"
 #include "mpi/run.h"
+#include "sweeps/spec.h"
 
 static const char usage[] =
     "usage: mpirun -np N sweep run SPEC [options]\n"
@@ -19,6 +20,10 @@ static const char usage[] =
     "  -o, --output FILE      results file (default: the spec's \"output\")\n"
     "  --threads N            BLAS threads per rank (default 1: one rank per core); keep it the same\n"
     "                         when resuming: other counts can change the last bits of the numbers\n"
+    "  --precision P          fp32, fp32-dnnl, bf16 or int8 for the weight products, in place of the\n"
+    "                         spec's default (train.precision; a format naming its own keeps it). Jobs\n"
+    "                         at another precision are other jobs (other ids): resume with the same\n"
+    "                         flag; while the journal exists a run that would change its jobs is refused\n"
     "  --stage-base DIR       copy each base once per node to DIR (/dev/shm, $TMPDIR) before mapping\n"
     "  --cache DIR            tokenised texts, shared by a node's ranks (default OUTPUT.cache)\n"
     "  --flush-every SEC      rebuild the HDF5 file this often (default 30)\n"
@@ -81,6 +86,13 @@ int cmd_run(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { if (first_rank()) fputs(usage, stdout); return 0; }
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { if (!v) goto missing; o.output = v; i++; }
         else if (!strcmp(a, "--stage-base")) { if (!v) goto missing; o.stage_dir = v; i++; }
+        else if (!strcmp(a, "--precision")) {
+            char why[256];
+            if (!v) goto missing;
+            if (spec_precision_check(v, why, sizeof why)) return usage_error("sweep run: --precision: %s", why);
+            o.precision = v;
+            i++;
+        }
         else if (!strcmp(a, "--cache")) { if (!v) goto missing; o.cache_dir = v; i++; }
         else if (!strcmp(a, "--flush-every")) num = &o.flush_every;
         else if (!strcmp(a, "--progress-every")) num = &o.progress_every;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "engine/adamw.h"
+#include "engine/mat.h"
 #include "engine/train.h"
 #include "engine/util.h"
 
@@ -246,6 +247,7 @@ void job_execute(JobContext *ctx, int j, JobResult *r) {
     r->status = JOB_OK;
 
     if (injected_fault(job, r)) return;
+    mat_set_precision(fv->precision);   // process-wide: set by every job, so none inherits another's
 
     Adapter ad;
     memset(&ad, 0, sizeof ad);
@@ -341,6 +343,7 @@ void job_evaluate_more(JobContext *ctx, int j, const JobResult *prev, JobResult 
     memcpy(r->id, job->id, sizeof r->id);
     r->status = JOB_OK;
     if (injected_fault(job, r)) { adapter_free(&ad); return; }
+    mat_set_precision(fv->precision);
     for (size_t i = 0; i < ad.n; i++) ad.params[i] = (real)prev->adapter[i];
     r->tokens = prev->tokens;
     r->final_loss = prev->final_loss;

@@ -154,7 +154,7 @@ int run_sweep(const RunOptions *o) {
 
     // Every rank parses the same spec: the plan is deterministic, so nothing needs broadcasting.
     Plan plan;
-    int ok = spec_load(o->spec_path, SPEC_FILES_OPTIONAL, &plan, err, sizeof err) == 0;
+    int ok = spec_load_precision(o->spec_path, SPEC_FILES_OPTIONAL, o->precision, &plan, err, sizeof err) == 0;
     if (!all_ok(ok, rank == 0 ? err : "", rank)) return RUN_BAD_INPUT;
     const char *output = o->output ? o->output : plan.output;
 

@@ -9,6 +9,7 @@ typedef struct {
     const char *stage_dir;      // copy each base here once per node before mapping (NULL: map in place)
     const char *cache_dir;      // tokenised texts (default: OUTPUT.cache)
     int threads;                // BLAS threads per rank
+    const char *precision;      // replaces the spec's default precision (NULL: as the spec says)
     double flush_every;         // seconds between rebuilds of the HDF5 file
     double progress_every;      // seconds between plain progress lines (a terminal gets a live line)
     double grace;               // seconds running jobs may finish after SIGUSR1/SIGTERM

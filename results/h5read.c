@@ -264,6 +264,12 @@ static void read_jobs(R *r, hid_t f, ResultsFile *rf) {
             rfail(r, "job_seed[%llu] = %" PRIu64 " is not on the seed axis", (unsigned long long)j, seed[j]);
     }
     free(seed);
+    // optional: written since precisions could be chosen; every earlier file computed in fp32
+    int has_precision = !r->failed && H5Lexists(f, "precision", H5P_DEFAULT) > 0;
+    char **prec = has_precision ? read_str_ds(r, f, "precision", want, d) : NULL;
+    for (hsize_t j = 0; j < n && !r->failed; j++)
+        snprintf(rf->jobs[j].precision, sizeof rf->jobs[j].precision, "%s", prec ? prec[j] : "fp32");
+    free_strings(prec, n);
     char **st = r->failed ? NULL : read_str_ds(r, f, "status", want, d);
     for (hsize_t j = 0; j < n && st && !r->failed; j++)
         if (job_status_parse(st[j], &rf->jobs[j].status) != 0)
@@ -456,6 +462,7 @@ static int compare_loaded(const char *pa, const char *pb, const ResultsFile *a, 
     for (int j = 0; j < a->n_jobs; j++) {
         const ResultsJob *x = &a->jobs[j], *y = &b->jobs[j];
         const char *what = strcmp(x->id, y->id) ? "id"
+                         : strcmp(x->precision, y->precision) ? "precision"
                          : x->status != y->status ? "status"
                          : x->tokens != y->tokens ? "tokens"
                          : !same_bits(x->final_loss, y->final_loss) ? "final_loss"

@@ -10,6 +10,7 @@ typedef struct {
     char id[17];
     int ax[AX_SEED + 1];        // indices on the file's axes
     uint64_t seed;
+    char precision[16];         // "fp32", "bf16", ...; files from before the column were all fp32
     JobStatus status;
     int attempts;
     double seconds;
@@ -47,7 +48,7 @@ int results_axis_find(const ResultsFile *rf, int axis, const char *label);
 int h5_read_adapter(const char *path, const char *job_id, float **data, size_t *n, int *ndim, int64_t shape[4],
                     char *format, size_t formatlen, char *err, size_t errlen);
 
-// Compares what a sweep's spec determines: axes, job ids, statuses, tokens, final losses, adapter sizes,
-// every metric, loss curve and kept adapter, bit for bit (NaN cells included). Timing, placement,
-// attempts and messages are not compared. 0 equal; 1 different, the first difference in msg; -1 error.
+// Compares what a sweep's spec determines: axes, job ids, precisions, statuses, tokens, final losses,
+// adapter sizes, every metric, loss curve and kept adapter, bit for bit (NaN cells included). Timing,
+// placement, attempts and messages are not compared. 0 equal; 1 different, the first difference in msg; -1 error.
 int h5_compare_results(const char *a, const char *b, char *msg, size_t msglen);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <hdf5.h>
 #include <hdf5_hl.h>
+#include "engine/mat.h"
 #include "engine/util.h"
 
 const char *const h5_dim_names[AX_COUNT] = {"base", "condition", "format", "train_user", "seed", "eval_text"};
@@ -192,6 +193,10 @@ static void write_job_table(W *w, const Plan *plan, const JobResult *const *by_j
     uint64_t *u64 = xmalloc((cnt + 1) * sizeof(uint64_t));
     for (size_t j = 0; j < cnt; j++) u64[j] = plan->jobs[j].seed;
     put_column(w, "job_seed", H5T_NATIVE_UINT64, n, u64, job_scale);
+    // part of what a job is: the format axis's label names it only when the spec listed precisions
+    for (size_t j = 0; j < cnt; j++)
+        s[j] = plan->formats ? mat_precision_name(plan->formats[plan->jobs[j].ax[AX_FORMAT]].precision) : "";
+    put_column(w, "precision", w->str, n, s, job_scale);
 
     for (size_t j = 0; j < cnt; j++) s[j] = job_status_name(by_job[j] ? by_job[j]->status : JOB_PENDING);
     put_column(w, "status", w->str, n, s, job_scale);
@@ -292,7 +297,7 @@ static void write_root_attrs(W *w, const Plan *plan, const H5WriteInfo *info) {
     put_attr(w, w->file, "base_hashes", w->str, 1, (hsize_t)nb, bh);
     free(bh);
     put_attr_str(w, w->file, "deterministic_variables",
-                 "ppl nll n_tokens loss adapters status tokens final_loss adapter_bytes adapter_bytes_fp16");
+                 "ppl nll n_tokens loss adapters status tokens final_loss adapter_bytes adapter_bytes_fp16 precision");
 }
 
 static int fsync_path(const char *path, int flags) {

@@ -6,17 +6,19 @@
 //   /ppl /nll /n_tokens    float64 over (base, condition, format, train_user, seed, eval_text), NaN where
 //                          no cell was asked for or none was recorded yet
 //   /job                   dimension scale: job ids, in plan order, every plan job (pending included)
-//   /job_base /job_condition /job_format /job_train_user /job_seed /status /attempts /seconds /tokens
-//   /final_loss /adapter_bytes /adapter_bytes_fp16 /rank /host /message     the per-job table over job
+//   /job_base /job_condition /job_format /job_train_user /job_seed /precision /status /attempts /seconds
+//   /tokens /final_loss /adapter_bytes /adapter_bytes_fp16 /rank /host /message  the per-job table over job
+//                          (precision: the job's format variant's, "fp32" .. "int8")
 //   /step, /loss           loss curves over (job, step), step counted from 1, NaN padded
 //   /adapters/<job id>     the fp32 adapter block (attributes format, shape), outside xarray's root view
 //   root attributes        spec, spec_hash, protocol, tool_version, created_by, base_hashes,
 //                          deterministic_variables
 //
-// Determinism: the metrics, loss curves, adapters, statuses, tokens, final losses and adapter sizes
-// depend on the spec alone, so a sweep killed and resumed any number of times yields the same values
-// as one uninterrupted run (h5_compare_results checks exactly these). seconds, rank, host, attempts
-// and message describe how the run went, live only in the per-job table and are not compared.
+// Determinism: the metrics, loss curves, adapters, statuses, tokens, final losses, adapter sizes and
+// precisions depend on the spec (and sweep run --precision) alone, so a sweep killed and resumed any
+// number of times yields the same values as one uninterrupted run (h5_compare_results checks exactly
+// these). seconds, rank, host, attempts and message describe how the run went, live only in the
+// per-job table and are not compared.
 #pragma once
 #include "results/result.h"
 #include "sweeps/plan.h"

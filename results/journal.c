@@ -496,6 +496,14 @@ static int check_spec_change(const Journal *j, const Plan *plan, char *err, size
     for (int i = 0; i < c->n && rc == 0; i++) {
         const JobResult *r = &c->latest[i];
         const char *key = r->id;
+        if (!bsearch(&key, ids, (size_t)plan->n_jobs, sizeof(char *), cmp_id) &&
+            !strcmp(c->header.spec_hash, plan->spec_hash)) {   // the same text: the run's options or inputs differ
+            set_err(err, errlen, "%s: this run changes existing jobs: the journal holds job %s, which the same spec "
+                    "(hash %s) does not give now: another sweep run --precision than before, or changed input "
+                    "files; rerun as before, or use another output path", j->path, r->id, plan->spec_hash);
+            rc = -1;
+            break;
+        }
         if (!bsearch(&key, ids, (size_t)plan->n_jobs, sizeof(char *), cmp_id)) {
             set_err(err, errlen, "%s: the spec changes existing jobs: the journal (spec hash %s) holds job %s, "
                     "which spec hash %s does not have; use another output path or move the journal aside",

@@ -75,6 +75,7 @@ static inline void fixture_plan(Plan *p, int with_poet) {
         snprintf(p->formats[f].label, sizeof p->formats[f].label, "%s", fx_format[f]);
         p->formats[f].train.steps = f ? FX_STEPS : 0;
     }
+    p->formats[2].precision = MAT_PREC_BF16;   // lora computed in bf16: the per-job precision column
     p->jobs = xcalloc(64, sizeof(Job));
     for (int b = 0; b < 2; b++)
         for (int c = 0; c < 2; c++)

@@ -145,6 +145,8 @@ def main():
     check(list(df["status"]) == want_status, "statuses %s" % list(df["status"]))
     check(list(df["job_format"]) == [FORMATS[j[2]] for j in plan], "job_format column")
     check(list(df["job_seed"]) == [SEEDS[j[4]] for j in plan], "job_seed column")
+    check(list(ds["precision"].values) == ["bf16" if j[2] == 2 else "fp32" for j in plan],
+          "precision column (the fixture's lora is bf16)")
     check(df.loc[df.status == "error", "attempts"].tolist() == [2], "attempts of the failed job")
     check(df.loc[df.status == "error", "message"].tolist() == ["injected error in caf\u00e9 ?"],
           "message (UTF-8 kept, the invalid byte replaced): %s" % df.loc[df.status == "error", "message"].tolist())
