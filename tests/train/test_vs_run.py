@@ -1,7 +1,7 @@
-"""`sweep train` reproduces jobs of `sweep run`: one spec of four jobs (norm on real and on random tokens,
-LoRA and full FT, a seed other than 0, eval.tokens set) runs at -np 1; then `sweep train --json` with each
-job's hyperparameters gives that job's loss curve, final loss, tokens, perplexities, NLLs, token counts
-and adapter bit for bit.
+"""`sweep train` reproduces jobs of `sweep run`: one spec (an fp and a ternary base; norm on real and on
+random tokens, LoRA, full FT with warmup and cosine decay, norm at bf16 and at int8; a seed other than 0,
+eval.tokens set) runs at -np 1; then `sweep train --json` with each job's base and hyperparameters gives
+that job's loss curve, final loss, tokens, perplexities, NLLs, token counts and adapter bit for bit.
 
 Usage: /usr/bin/python3 test_vs_run.py SWEEP WORKDIR
 """
@@ -28,14 +28,19 @@ formats = {
     "lora": {"rank": 2, "alpha": 4, "lr": 1e-2, "targets": ["q", "k", "v", "o", "gate", "up", "down"],
              "conditions": ["real"]},
     "full": {"lr": 3e-3, "warmup": 5, "cosine": True, "min_lr_frac": 0.1, "conditions": ["real"]},
+    "norm-bf16": {"format": "norm", "lr": 3e-2, "precision": "bf16", "conditions": ["real"]},
+    "norm-int8": {"format": "norm", "lr": 3e-2, "precision": "int8", "conditions": ["real"]},
 }
+BASES = {"fp": "base/base.sweep", "ternary": "base/base-ternary.sweep"}
 # What sweep train is told for each format: the same fields as flags.
 flags = {
     "norm": ["--lr", "3e-2"],
     "lora": ["--rank", "2", "--alpha", "4", "--lr", "1e-2"],
     "full": ["--lr", "3e-3", "--warmup", "5", "--cosine", "--min-lr-frac", "0.1"],
+    "norm-bf16": ["--lr", "3e-2", "--precision", "bf16"],
+    "norm-int8": ["--lr", "3e-2", "--precision", "int8"],
 }
-c.write_spec(work, bases={"fp": "base/base.sweep"}, tokenizer=None,
+c.write_spec(work, bases=BASES, tokenizer=None,
              users=[{"name": "alba", "train": TRAIN, "eval": EVALS}], formats=formats, train=common_train,
              seeds=[SEED], conditions=["real", "random"],
              eval={"users": "own", "general": False, "tokens": EVAL_TOKENS})
@@ -50,26 +55,29 @@ def strings(ds):
 
 with h5py.File(os.path.join(work, "out/results.h5"), "r") as f:
     ids = strings(f["job"])
-    jobs = [{"id": ids[k], "format": fm, "condition": cond, "seed": int(f["job_seed"][k]),
+    jobs = [{"id": ids[k], "base": b, "format": fm, "condition": cond, "seed": int(f["job_seed"][k]),
              "status": strings(f["status"])[k], "final_loss": float(f["final_loss"][k]),
              "tokens": int(f["tokens"][k]), "loss": f["loss"][k].astype(np.float32),
              "adapter": f["adapters"][ids[k]][:].astype(np.float32) if ids[k] in f["adapters"] else None}
-            for k, (fm, cond) in enumerate(zip(strings(f["job_format"]), strings(f["job_condition"])))]
-    conds, fmts, texts = strings(f["condition"]), strings(f["format"]), strings(f["eval_text"])
+            for k, (b, fm, cond) in enumerate(zip(strings(f["job_base"]), strings(f["job_format"]),
+                                                  strings(f["job_condition"])))]
+    bases, conds, fmts = strings(f["base"]), strings(f["condition"]), strings(f["format"])
+    texts = strings(f["eval_text"])
     for jb in jobs:
-        at = (0, conds.index(jb["condition"]), fmts.index(jb["format"]), 0, 0)
+        at = (bases.index(jb["base"]), conds.index(jb["condition"]), fmts.index(jb["format"]), 0, 0)
         jb["cells"] = {t: (float(f["ppl"][at + (e,)]), float(f["nll"][at + (e,)]), int(f["n_tokens"][at + (e,)]))
                        for e, t in enumerate(texts)}
 
-c.check(sorted((j["format"], j["condition"]) for j in jobs) ==
-        [("full", "real"), ("lora", "real"), ("norm", "random"), ("norm", "real")],
-        "the spec's four jobs: %s" % [(j["format"], j["condition"]) for j in jobs])
+want = sorted((b, f, cond) for b in BASES for f in formats for cond in formats[f]["conditions"])
+c.check(sorted((j["base"], j["format"], j["condition"]) for j in jobs) == want and len(want) == 12,
+        "the spec's twelve jobs: %s" % [(j["base"], j["format"], j["condition"]) for j in jobs])
 for jb in jobs:
-    name = "%s/%s" % (jb["format"], jb["condition"])
+    name = "%s/%s/%s" % (jb["base"], jb["format"], jb["condition"])
+    swad = "%s-%s-%s.swad" % (jb["base"], jb["format"], jb["condition"])
     c.check(jb["status"] == "ok" and jb["seed"] == SEED and jb["adapter"] is not None, "%s: ok, adapter kept" % name)
-    args = ["train", "base/base.sweep", "--format", jb["format"], "--condition", jb["condition"], "--seed", str(SEED),
+    args = ["train", BASES[jb["base"]], "--format", formats[jb["format"]].get("format", jb["format"]), "--condition", jb["condition"], "--seed", str(SEED),
             "--steps", "40", "--batch", "4", "--seq", "12", "--eval-tokens", str(EVAL_TOKENS), "--json",
-            "-o", "%s-%s.swad" % (jb["format"], jb["condition"])] + flags[jb["format"]]
+            "-o", swad] + flags[jb["format"]]
     if jb["condition"] == "real":
         args += ["--text", TRAIN]
     for e in EVALS:
@@ -91,7 +99,7 @@ for jb in jobs:
                 "%s on %s: ppl %r nll %r tokens %r; the job's cell %r %r %r" % (name, label, ev["ppl"], ev["nll"],
                                                                               ev["tokens"], ppl, nll, n))
     # SWAD: header, the fp32 block, an 8-byte checksum
-    raw = open(os.path.join(work, "%s-%s.swad" % (jb["format"], jb["condition"])), "rb").read()
+    raw = open(os.path.join(work, swad), "rb").read()
     block = np.frombuffer(raw[len(raw) - 8 - 4 * len(jb["adapter"]):len(raw) - 8], dtype="<f4")
     c.check(block.tobytes() == jb["adapter"].tobytes(), "%s: the adapter file holds the job's adapter" % name)
 
