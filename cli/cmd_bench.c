@@ -14,6 +14,7 @@
 #include "engine/adapter.h"
 #include "engine/mat.h"
 #include "engine/model.h"
+#include "engine/modelfile.h"
 #include "engine/ternary.h"
 #include "engine/train.h"
 #include "engine/util.h"
@@ -24,6 +25,7 @@ static void bench_usage(FILE *f) {
         "usage: sweep bench [--format none|norm|lora|full[,...]|all] [--config default|1b|tiny]\n"
         "                   [--threads N] [--batch B] [--seq T] [--steps S] [--warmup W]\n"
         "                   [--lora-rank R] [--seed N] [--precision P] [--ternary] [--json]\n"
+        "                   [--model FILE | --save-model FILE]\n"
         "\n"
         "Trains each format on random weights and random tokens: training tokens/s (forward + backward +\n"
         "AdamW), evaluation tokens/s (forward with loss), achieved GFLOP/s (model_forward_flops and\n"
@@ -37,6 +39,10 @@ static void bench_usage(FILE *f) {
         "  --lora-rank     LoRA rank on q,k,v,o,gate,up,down (default 8, alpha 2 x rank)\n"
         "  --precision     weight products in fp32 (OpenBLAS, default), fp32-dnnl, bf16 or int8 (engine/mat.h)\n"
         "  --ternary       the layers' projections quantised to ternary (the base int8 is for)\n"
+        "  --model FILE    benchmark a model file, mapped read-only as a sweep maps a base (its config and\n"
+        "                  storage types; --config and --ternary do not apply)\n"
+        "  --save-model FILE  write the random weights (ternary projections and bf16 embedding with\n"
+        "                  --ternary, else f32) as a model file, print its summary, and exit\n"
         "  --json     one JSON object per format: format, train_tok_s, eval_tok_s, gflops,\n"
         "             sgemm_gflops, plus eval_gflops, step_seconds, eval_seconds, peak_rss_mib, ...\n");
 }
@@ -155,7 +161,7 @@ static int bench_format(BenchResult *r, AdapterFormat f, const Weights *base, co
 }
 
 int cmd_bench(int argc, char **argv) {
-    const char *formats = "all", *config = "default";
+    const char *formats = "all", *config = "default", *model_path = NULL, *save_path = NULL;
     int threads = 1, B = -1, T = -1, steps = -1, warmup = -1, rank = 8, json = 0, seed = 1, ternary = 0;
     MatPrecision precision = MAT_PREC_FP32;
     for (int i = 1; i < argc; i++) {
@@ -168,6 +174,8 @@ int cmd_bench(int argc, char **argv) {
         int bad = 0;
         if (!strcmp(a, "--format")) formats = v;
         else if (!strcmp(a, "--config")) config = v;
+        else if (!strcmp(a, "--model")) model_path = v;
+        else if (!strcmp(a, "--save-model")) save_path = v;
         else if (!strcmp(a, "--threads")) bad = parse_int(a, v, 1, 1024, &threads);
         else if (!strcmp(a, "--batch")) bad = parse_int(a, v, 1, 1 << 16, &B);
         else if (!strcmp(a, "--seq")) bad = parse_int(a, v, 1, 1 << 20, &T);
@@ -185,8 +193,19 @@ int cmd_bench(int argc, char **argv) {
         if (bad) return 2;
     }
 
+    if (model_path && (save_path || ternary)) {
+        fprintf(stderr, "sweep bench: --model: the file's storage types apply (no --ternary or --save-model with it)\n");
+        return 2;
+    }
     ModelConfig cfg;
-    if (config_by_name(&cfg, config)) {
+    ModelFile mf = { 0 };
+    if (model_path) {
+        char err[600];
+        if (model_open(&mf, model_path, 0, err, sizeof err)) { fprintf(stderr, "sweep bench: %s\n", err); return 2; }
+        cfg = mf.w.cfg;
+        config = model_path;
+        for (int l = 0; l < cfg.n_layers; l++) ternary |= mf.w.layer[l].q.type == MAT_TERNARY;
+    } else if (config_by_name(&cfg, config)) {
         fprintf(stderr, "sweep bench: --config: unknown config '%s' (default, 1b, tiny)\n", config);
         return 2;
     }
@@ -223,13 +242,17 @@ int cmd_bench(int argc, char **argv) {
 
     double t0 = now_seconds();
     size_t np = config_n_params(&cfg);
-    real *block = xaligned(np * sizeof(real));
-    weights_init_random(block, &cfg, (unsigned long long)seed);
+    real *block = NULL;
     Weights base;
-    weights_carve(&base, &cfg, block);
+    if (model_path) base = mf.w;
+    else {
+        block = xaligned(np * sizeof(real));
+        weights_init_random(block, &cfg, (unsigned long long)seed);
+        weights_carve(&base, &cfg, block);
+    }
     uint8_t *trits = NULL;
     float *trit_scales = NULL;
-    if (ternary) {   // what `sweep quantize --ternary` does to the layers' projections, in memory
+    if (ternary && !model_path) {   // what `sweep quantize --ternary` does to the layers' projections, in memory
         size_t nb = 0, ns = 0;
         for (int l = 0; l < cfg.n_layers; l++) {
             Mat *m[7] = { &base.layer[l].q, &base.layer[l].k, &base.layer[l].v, &base.layer[l].o,
@@ -251,6 +274,21 @@ int cmd_bench(int argc, char **argv) {
         }
     }
     double init_s = now_seconds() - t0;
+    if (save_path) {
+        ModelWriteOptions wo;
+        model_write_options_default(&wo);
+        if (ternary) { wo.matrix_dtype = MAT_TERNARY; wo.embed_dtype = wo.head_dtype = MAT_BF16; }
+        wo.source = "sweep bench --save-model: random weights (weights_init_random)";
+        char err[600];
+        if (model_write(save_path, &base, &wo, err, sizeof err)) { fprintf(stderr, "sweep bench: %s\n", err); return 2; }
+        ModelFile out;
+        if (model_open(&out, save_path, MODEL_SKIP_CHECKSUMS, err, sizeof err)) { fprintf(stderr, "sweep bench: %s\n", err); return 2; }
+        printf("sweep bench: wrote %s (init %.1f s)\n", save_path, init_s);
+        model_print_summary(&out, stdout);
+        model_close(&out);
+        free(block); free(trits); free(trit_scales);
+        return 0;
+    }
 
     int *stream = xmalloc((size_t)B * (T + 1) * sizeof(int));
     random_tokens(stream, (long)B * (T + 1), cfg.vocab, (uint64_t)seed + 1);
@@ -317,5 +355,6 @@ int cmd_bench(int argc, char **argv) {
         fflush(stdout);
     }
     free(tokens); free(targets); free(block); free(trits); free(trit_scales);
+    if (model_path) model_close(&mf);
     return status;
 }
