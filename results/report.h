@@ -37,6 +37,7 @@ typedef struct {
 
 typedef struct {
     char *scope;            // what was judged: "base fp: norm vs full"
+    char *precision;        // the judged format's compute precision ("fp32", "bf16", ...); NULL: none applies
     VerdictLevel level;
     int judged;             // 0: the file cannot decide it (a format, condition or text is not in the grid)
     int provisional;        // judged on the jobs that exist while others are pending or failed
@@ -75,6 +76,8 @@ typedef struct {
     int n_jobs;
     int by_status[JOB_STATUS_COUNT];
     int complete;           // every planned job ok
+    int n_precisions;
+    char **precisions;      // the compute precisions of the file's formats, fp32 first
     int ns;
     RSection *s;
 } Report;
@@ -105,5 +108,6 @@ void table_text(RTable *t, int col, const char *fmt, ...) __attribute__((format(
 void table_num(RTable *t, int col, double v, NumStyle style);
 RVerdict *section_add_verdict(RSection *s, const char *scope);
 void verdict_number(RVerdict *v, const char *name, double value);
+void verdict_precision(RVerdict *v, const char *precision);
 void section_note(RSection *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void section_figure(RSection *s, const char *name, const char *title, char *svg);   // takes svg

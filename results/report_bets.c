@@ -15,6 +15,30 @@
 
 const char *fmt_label(const ReportData *d, int axis, int i) { return d->rf.axis[axis].labels[i]; }
 
+static const char *const kind_names[] = {"none", "norm", "lora", "full"};
+
+void note_partners(const ReportData *d, RSection *s, int f, int kind) {
+    int *out = xmalloc(((size_t)d->nf + 1) * sizeof(int)), cross;
+    int n = rd_partners(d, kind, f, out, &cross);
+    if (n && cross) {
+        Buf b = {0};
+        for (int i = 0; i < n; i++)
+            buf_printf(&b, "%s%s (%s)", i ? ", " : "", fmt_label(d, AX_FORMAT, out[i]), rd_precision(d, out[i]));
+        section_note(s, "%s (%s) has no %s format at its own precision in this sweep: it is compared with %s instead.",
+                     fmt_label(d, AX_FORMAT, f), rd_precision(d, f), kind_names[kind], b.s);
+        buf_free(&b);
+    }
+    free(out);
+}
+
+void note_base(const ReportData *d, RSection *s, int f) {
+    if (!rd_base_cross(d, f)) return;
+    int g = d->base_of[f];
+    section_note(s, "%s (%s) has no base evaluated at %s in this sweep (no none format at that precision): it is "
+                    "compared with %s (%s) instead.", fmt_label(d, AX_FORMAT, f), rd_precision(d, f), rd_precision(d, f),
+                 fmt_label(d, AX_FORMAT, g), rd_precision(d, g));
+}
+
 void verdict_set(RVerdict *v, const ReportData *d, const Missing *m, int any_judged, VerdictLevel level,
                  char *decided, char *words) {
     int incomplete = m && (m->n || m->unplanned);
@@ -75,7 +99,7 @@ static double own_median(const ReportData *d, int b, int c, int f, int u) {
     double *x = xmalloc(((size_t)no * d->ns + 1) * sizeof *x);
     for (int s = 0; s < d->ns; s++)
         for (int k = 0; k < no; k++)
-            x[n++] = f == d->none_f ? rd_base_ppl(d, b, own[k]) : rd_ppl(d, b, c, f, u, s, own[k]);
+            x[n++] = rd_is_none(d, f) ? rd_base_ppl(d, b, f, own[k]) : rd_ppl(d, b, c, f, u, s, own[k]);
     double m = stats_median(x, n);
     free(x);
     free(own);
@@ -87,13 +111,14 @@ static void per_text_table(const ReportData *d, RSection *sec, int b, int u) {
     int *own = xmalloc(((size_t)d->ne + 2) * sizeof *own);
     int no = rd_own_texts(d, u, own);
     if (d->general >= 0) own[no++] = d->general;
-    int ncols = no + 4;
+    int ncols = no + 5;
     const char **cols = xcalloc((size_t)ncols, sizeof *cols);
     cols[0] = "format";
-    for (int k = 0; k < no; k++) cols[k + 1] = fmt_label(d, AX_EVAL_TEXT, own[k]);
-    cols[no + 1] = "median";
-    cols[no + 2] = "adapter bytes";
-    cols[no + 3] = "bytes fp16";
+    cols[1] = "precision";
+    for (int k = 0; k < no; k++) cols[k + 2] = fmt_label(d, AX_EVAL_TEXT, own[k]);
+    cols[no + 2] = "median";
+    cols[no + 3] = "adapter bytes";
+    cols[no + 4] = "bytes fp16";
     char title[256];
     snprintf(title, sizeof title, "Perplexity on %s's held-out texts (base %s, condition real%s)",
              fmt_label(d, AX_TRAIN_USER, u), fmt_label(d, AX_BASE, b), d->ns > 1 ? ", median over seeds" : "");
@@ -101,22 +126,23 @@ static void per_text_table(const ReportData *d, RSection *sec, int b, int u) {
     for (int f = 0; f < d->nf; f++) {
         table_add_row(t);
         table_text(t, 0, "%s", fmt_label(d, AX_FORMAT, f));
+        table_text(t, 1, "%s", rd_precision(d, f));
         double *x = xmalloc(((size_t)no + 1) * sizeof *x);
         int nown = no - (d->general >= 0);
         for (int k = 0; k < no; k++) {
-            double v = f == d->none_f ? rd_base_ppl(d, b, own[k]) : seed_median(d, b, d->real, f, u, own[k]);
-            table_num(t, k + 1, v, NUM_G);
+            double v = rd_is_none(d, f) ? rd_base_ppl(d, b, f, own[k]) : seed_median(d, b, d->real, f, u, own[k]);
+            table_num(t, k + 2, v, NUM_G);
             x[k] = v;
         }
-        table_num(t, no + 1, stats_median(x, nown), NUM_G);
+        table_num(t, no + 2, stats_median(x, nown), NUM_G);
         free(x);
-        if (f == d->none_f) {
-            table_num(t, no + 2, 0, NUM_INT);
+        if (rd_is_none(d, f)) {
             table_num(t, no + 3, 0, NUM_INT);
+            table_num(t, no + 4, 0, NUM_INT);
         } else {
             int64_t b32 = rd_bytes(d, b, d->real, f, u, 0), b16 = rd_bytes(d, b, d->real, f, u, 1);
-            table_num(t, no + 2, b32 < 0 ? NAN : (double)b32, NUM_INT);
-            table_num(t, no + 3, b16 < 0 ? NAN : (double)b16, NUM_INT);
+            table_num(t, no + 3, b32 < 0 ? NAN : (double)b32, NUM_INT);
+            table_num(t, no + 4, b16 < 0 ? NAN : (double)b16, NUM_INT);
         }
     }
     free(cols);
@@ -186,6 +212,7 @@ static void bet37_pair(const ReportData *d, RSection *sec, int b, int fn, int ff
     snprintf(key, sizeof key, "bet37 ratio %s", scope);
     stats_summary(ratios, planned, key, &sm);
     RVerdict *v = section_add_verdict(sec, scope);
+    verdict_precision(v, rd_precision(d, fn));
     VerdictLevel level = judged ? bet37_level(max_ratio, all_bytes_ok) : VERDICT_NONE;
     int64_t nbytes = rd_bytes(d, b, d->real, fn, -1, 0), fbytes = rd_bytes(d, b, d->real, ff, -1, 0);
     double pct = nbytes >= 0 && fbytes > 0 ? 100.0 * (double)nbytes / (double)fbytes : NAN;
@@ -259,10 +286,13 @@ void judge_bet37(const ReportData *d, Report *r, int replicated) {
         verdict_cannot(sec, "norm vs full", "the file has no %s", !nn ? "norm format" : !nfull ? "full format"
                                                                                           : "real condition");
     } else {
+        for (int i = 0; i < nn; i++) note_partners(d, sec, fn[i], FMT_FULL);
         for (int b = 0; b < d->nb; b++) {
             for (int u = 0; u < d->nu; u++) per_text_table(d, sec, b, u);
-            for (int i = 0; i < nn; i++)
-                for (int k = 0; k < nfull; k++) bet37_pair(d, sec, b, fn[i], ff[k], replicated);
+            for (int i = 0; i < nn; i++) {
+                int cross, nf = rd_partners(d, FMT_FULL, fn[i], ff, &cross);
+                for (int k = 0; k < nf; k++) bet37_pair(d, sec, b, fn[i], ff[k], replicated);
+            }
         }
     }
     free(fn);
@@ -392,6 +422,7 @@ static void bet49_norm(const ReportData *d, RSection *sec, int b, int fn, const 
                                 "users (fewer than 2/3, more than none)", olist, k, n);
     }
     RVerdict *v = section_add_verdict(sec, scope);
+    verdict_precision(v, rd_precision(d, fn));
     verdict_set(v, d, &m, unknown < n, level, decided, words);
     verdict_number(v, "users_dominated", k);
     verdict_number(v, "users", n);
@@ -412,13 +443,22 @@ void judge_bet49(const ReportData *d, Report *r, const char *title) {
     int nn = rd_formats_of(d, FMT_NORM, fn);
     int no = rd_formats_of(d, FMT_LORA, fo);
     no += rd_formats_of(d, FMT_FULL, fo + no);
-    if (!nn || !no || d->real < 0 || d->general < 0)
+    if (!nn || !no || d->real < 0 || d->general < 0) {
         verdict_cannot(sec, "norm vs lora and full", "the file has no %s",
                        !nn ? "norm format" : !no ? "lora or full format" : d->real < 0 ? "real condition"
                                                                                        : "general eval text");
-    else
+    } else {
+        for (int i = 0; i < nn; i++) {
+            note_partners(d, sec, fn[i], FMT_LORA);
+            note_partners(d, sec, fn[i], FMT_FULL);
+        }
         for (int b = 0; b < d->nb; b++)
-            for (int i = 0; i < nn; i++) bet49_norm(d, sec, b, fn[i], fo, no);
+            for (int i = 0; i < nn; i++) {
+                int cross, n = rd_partners(d, FMT_LORA, fn[i], fo, &cross);
+                n += rd_partners(d, FMT_FULL, fn[i], fo + n, &cross);
+                bet49_norm(d, sec, b, fn[i], fo, n);
+            }
+    }
     free(fn);
     free(fo);
 }
@@ -431,7 +471,11 @@ static void bet52_norm(const ReportData *d, RSection *sec, int b, int fn) {
     static const char *const cols[] = {"user", "base ppl", "norm ppl", "norm/base", "improvement", "CI lo", "CI hi",
                                        ">= 30%", ">= 15%"};
     char title[300];
-    snprintf(title, sizeof title, "Improvement over the base, %s (median over seeds x own texts of the paired ratio)", scope);
+    if (d->n_prec > 1)   // which base, where several precisions give several
+        snprintf(title, sizeof title, "Improvement over the base, %s (the base: %s at %s; median over seeds x own texts "
+                 "of the paired ratio)", scope, fmt_label(d, AX_FORMAT, d->base_of[fn]), rd_precision(d, d->base_of[fn]));
+    else
+        snprintf(title, sizeof title, "Improvement over the base, %s (median over seeds x own texts of the paired ratio)", scope);
     RTable *t = section_add_table(sec, title, 9, cols);
     Missing m = {0};
     int *own = xmalloc(((size_t)d->ne + 1) * sizeof *own);
@@ -442,7 +486,7 @@ static void bet52_norm(const ReportData *d, RSection *sec, int b, int fn) {
         int no = rd_own_texts(d, u, own), n = 0;
         for (int s = 0; s < d->ns; s++)
             for (int k = 0; k < no; k++)
-                x[n++] = rd_need(d, &m, b, d->real, fn, u, s, own[k]) / rd_need_base(d, &m, b, own[k]);
+                x[n++] = rd_need(d, &m, b, d->real, fn, u, s, own[k]) / rd_need_base(d, &m, b, fn, own[k]);
         Summary sm;
         char key[300];
         snprintf(key, sizeof key, "bet52 %s %s", scope, fmt_label(d, AX_TRAIN_USER, u));
@@ -454,7 +498,7 @@ static void bet52_norm(const ReportData *d, RSection *sec, int b, int fn) {
         improved += ok && sm.median < 1.0;
         table_add_row(t);
         table_text(t, 0, "%s", fmt_label(d, AX_TRAIN_USER, u));
-        table_num(t, 1, own_median(d, b, d->real, d->none_f, u), NUM_G);
+        table_num(t, 1, own_median(d, b, d->real, d->base_of[fn], u), NUM_G);
         table_num(t, 2, own_median(d, b, d->real, fn, u), NUM_G);
         table_num(t, 3, sm.median, NUM_G);
         table_num(t, 4, 100 * (1 - sm.median), NUM_PCT);
@@ -481,6 +525,7 @@ static void bet52_norm(const ReportData *d, RSection *sec, int b, int fn) {
                                 "some improvement for %d", n15, n, improved);
     }
     RVerdict *v = section_add_verdict(sec, scope);
+    verdict_precision(v, rd_precision(d, fn));
     verdict_set(v, d, &m, known > 0, level, decided, words);
     verdict_number(v, "users_30pct", n30);
     verdict_number(v, "users_15pct", n15);
@@ -504,9 +549,11 @@ void judge_bet52(const ReportData *d, Report *r, const char *title) {
     if (!nn || d->none_f < 0 || d->real < 0)
         verdict_cannot(sec, "norm over the base", "the file has no %s",
                        !nn ? "norm format" : d->none_f < 0 ? "none format (the base alone)" : "real condition");
-    else
+    else {
+        for (int i = 0; i < nn; i++) note_base(d, sec, fn[i]);
         for (int b = 0; b < d->nb; b++)
             for (int i = 0; i < nn; i++) bet52_norm(d, sec, b, fn[i]);
+    }
     free(fn);
 }
 
@@ -567,6 +614,7 @@ static void bet60_norm(const ReportData *d, RSection *sec, int b, int fn) {
                                 "and random beats real for %d", n11, n, nrand);
     }
     RVerdict *v = section_add_verdict(sec, scope);
+    verdict_precision(v, rd_precision(d, fn));
     verdict_set(v, d, &m, known > 0, level, decided, words);
     verdict_number(v, "users_1_5x", n15);
     verdict_number(v, "users_1_1x", n11);

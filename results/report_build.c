@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "engine/util.h"
 #include "results/report.h"
 #include "results/report_judge.h"
 #include "results/report_util.h"
@@ -38,7 +39,11 @@ int report_build(const char *path, const char *protocol, int figures, Report *r,
     r->n_jobs = rf->n_jobs;
     for (int j = 0; j < rf->n_jobs; j++) r->by_status[rf->jobs[j].status]++;
     r->complete = r->by_status[JOB_OK] == rf->n_jobs;
+    r->n_precisions = d.n_prec;
+    r->precisions = xcalloc((size_t)d.n_prec + 1, sizeof *r->precisions);
+    for (int k = 0; k < d.n_prec; k++) r->precisions[k] = str_dup(d.precs[k]);
 
+    report_formats_section(&d, r);
     const char *p = r->protocol;
     if (!strcmp(p, "bet37")) judge_bet37(&d, r, 0);
     else if (!strcmp(p, "bet46")) judge_bet37(&d, r, 1);
@@ -58,6 +63,7 @@ int report_build(const char *path, const char *protocol, int figures, Report *r,
                      p[0] ? p : "(none)");
     }
     if (strcmp(p, "bet61") != 0 && strcmp(p, "protocol-1b") != 0) judge_confusion(&d, r, CONFUSION_PLAIN, figures);
+    report_precision_tables(&d, r);
     report_summary_section(&d, r, figures);
     report_jobs_section(&d, r);
     if (!d.kinds_from_spec) {

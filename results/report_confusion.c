@@ -26,7 +26,7 @@ static double matrix_cell(const ReportData *d, int b, int f, int a, const int *o
     double *x = xmalloc(((size_t)no * d->ns + 1) * sizeof *x);
     int n = 0;
     for (int k = 0; k < no; k++) {
-        if (a < 0) { x[n++] = rd_base_ppl(d, b, own[k]); continue; }
+        if (a < 0) { x[n++] = rd_base_ppl(d, b, f, own[k]); continue; }
         for (int s = 0; s < d->ns; s++) x[n++] = rd_ppl(d, b, d->real, f, a, s, own[k]);
     }
     double m = stats_median(x, n);
@@ -35,7 +35,7 @@ static double matrix_cell(const ReportData *d, int b, int f, int a, const int *o
 }
 
 static void confusion_one(const ReportData *d, RSection *sec, int b, int f, ConfusionMode mode, int figures) {
-    int nu = d->nu, with_base = d->none_f >= 0 && d->none_job[b] >= 0;
+    int nu = d->nu, with_base = rd_base_job(d, b, f) >= 0;
     char scope[256];
     snprintf(scope, sizeof scope, "base %s: %s", fmt_label(d, AX_BASE, b), fmt_label(d, AX_FORMAT, f));
     int nrows = nu + with_base;
@@ -51,7 +51,9 @@ static void confusion_one(const ReportData *d, RSection *sec, int b, int f, Conf
     const char **cols = xcalloc((size_t)nu + 1, sizeof *cols), **rows = xcalloc((size_t)nrows, sizeof *rows);
     cols[0] = "adapter \\ text";
     for (int t = 0; t < nu; t++) cols[t + 1] = rows[t] = fmt_label(d, AX_TRAIN_USER, t);
-    if (with_base) rows[nu] = "base (none)";
+    char base_row[128];
+    snprintf(base_row, sizeof base_row, "base (%s)", with_base ? fmt_label(d, AX_FORMAT, d->base_of[f]) : "none");
+    if (with_base) rows[nu] = base_row;
     char title[400];
     snprintf(title, sizeof title, "Confusion matrix, %s: median ppl of each user's adapter (rows) on each user's "
              "held-out texts (columns)%s", scope, d->ns > 1 ? ", over seeds x texts" : "");
@@ -86,7 +88,7 @@ static void confusion_one(const ReportData *d, RSection *sec, int b, int f, Conf
                     best = isnan(o) || isnan(best) ? NAN : fmin(best, o);   // must beat every other adapter
                 }
                 x[n] = mine / best;
-                xb[n++] = with_base ? mine / rd_need_base(d, &m, b, e) : NAN;
+                xb[n++] = with_base ? mine / rd_need_base(d, &m, b, f, e) : NAN;
             }
         Summary sm, sb;
         char key[300];
@@ -129,6 +131,7 @@ static void confusion_one(const ReportData *d, RSection *sec, int b, int f, Conf
     char *ws = buf_take(&why);
     if (mode != CONFUSION_PLAIN && users) {
         RVerdict *v = section_add_verdict(sec, scope);
+        verdict_precision(v, rd_precision(d, f));
         char lo[32], hi[32];
         fmt_pct(lo, sizeof lo, known ? min_margin : NAN);
         fmt_pct(hi, sizeof hi, known ? max_margin : NAN);
@@ -195,6 +198,8 @@ void judge_confusion(const ReportData *d, Report *r, ConfusionMode mode, int fig
                           "The protocol's verdict is the norm format's; the others are shown for comparison.");
     if (d->none_f < 0)
         section_note(sec, "This sweep did not evaluate the base alone (no none format): margins against the base are n/a.");
+    for (int f = 0; f < d->nf; f++)
+        if (!rd_is_none(d, f)) note_base(d, sec, f);
     int formats = 0;
     for (int b = 0; b < d->nb; b++)
         for (int f = 0; f < d->nf; f++) {
@@ -212,6 +217,7 @@ void judge_confusion(const ReportData *d, Report *r, ConfusionMode mode, int fig
                     snprintf(scope, sizeof scope, "base %s: %s", fmt_label(d, AX_BASE, b), fmt_label(d, AX_FORMAT, f));
                     verdict_cannot(sec, scope, "its adapters were evaluated on their own user's texts only (spec "
                                                "eval.users is not \"all\")");
+                    verdict_precision(&sec->v[sec->nv - 1], rd_precision(d, f));
                     formats++;
                     continue;
                 }

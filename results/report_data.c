@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine/adapter.h"
+#include "engine/mat.h"
 #include "engine/util.h"
 #include "results/report_util.h"
 #include "sweeps/spec.h"
@@ -53,6 +54,67 @@ static void kinds_from_labels(ReportData *d) {
     }
 }
 
+// "norm[lr=0.001,precision=bf16]" -> "bf16"; 0 when the label names no precision.
+static int label_precision(const char *label, char *out, size_t n) {
+    const char *br = strchr(label, '[');
+    for (const char *p = br; p && *p && *p != ']'; p++) {
+        if ((*p == '[' || *p == ',') && strncmp(p + 1, "precision=", 10) == 0) {
+            const char *v = p + 11;
+            snprintf(out, n, "%.*s", (int)strcspn(v, ",]"), v);
+            return out[0] != 0;
+        }
+    }
+    return 0;
+}
+
+// Sort key of a precision: MatPrecision order (fp32 first), names sweep does not know after them.
+static int precision_rank(const char *p) {
+    MatPrecision m;
+    return mat_precision_parse(p, &m) == 0 ? (int)m : 100;
+}
+
+static void precisions(ReportData *d) {
+    const ResultsFile *rf = &d->rf;
+    d->prec = xcalloc((size_t)d->nf + 1, sizeof *d->prec);
+    int *seen = xcalloc((size_t)d->nf + 1, sizeof(int));
+    for (int j = 0; j < rf->n_jobs; j++) {
+        int f = rf->jobs[j].ax[AX_FORMAT];
+        const char *p = rf->jobs[j].precision[0] ? rf->jobs[j].precision : "fp32";
+        if (!seen[f]) snprintf(d->prec[f], sizeof d->prec[f], "%s", p);
+        else if (strcmp(d->prec[f], p) != 0) d->prec_mixed = 1;
+        seen[f] = 1;
+    }
+    for (int f = 0; f < d->nf; f++) {
+        char lp[16];
+        // a file without the column reads as fp32: a label that says otherwise is then the only record
+        if (label_precision(rf->axis[AX_FORMAT].labels[f], lp, sizeof lp) && (!seen[f] || strcmp(d->prec[f], "fp32") == 0))
+            snprintf(d->prec[f], sizeof d->prec[f], "%s", lp);
+        else if (!seen[f]) snprintf(d->prec[f], sizeof d->prec[f], "fp32");
+    }
+    free(seen);
+    d->precs = xcalloc((size_t)d->nf + 1, sizeof *d->precs);
+    for (int f = 0; f < d->nf; f++) {
+        int k = 0;
+        while (k < d->n_prec && strcmp(d->precs[k], d->prec[f]) != 0) k++;
+        if (k < d->n_prec) continue;
+        // insertion in rank order; equal ranks (unknown names) keep the format axis's order
+        for (k = d->n_prec; k > 0 && precision_rank(d->precs[k - 1]) > precision_rank(d->prec[f]); k--)
+            d->precs[k] = d->precs[k - 1];
+        d->precs[k] = d->prec[f];
+        d->n_prec++;
+    }
+    d->base_of = xmalloc(((size_t)d->nf + 1) * sizeof(int));
+    for (int f = 0; f < d->nf; f++) {
+        int same = -1, fp32 = -1;
+        for (int g = d->nf - 1; g >= 0; g--) {
+            if (d->fkind[g] != FMT_NONE) continue;
+            if (strcmp(d->prec[g], d->prec[f]) == 0) same = g;
+            if (strcmp(d->prec[g], "fp32") == 0) fp32 = g;
+        }
+        d->base_of[f] = d->fkind[f] == FMT_NONE ? f : same >= 0 ? same : fp32 >= 0 ? fp32 : d->none_f;
+    }
+}
+
 static size_t pos(const ReportData *d, int b, int c, int f, int u, int s) {
     return ((((size_t)b * d->nc + c) * d->nf + f) * d->nu + u) * d->ns + s;
 }
@@ -81,13 +143,16 @@ int report_data_load(const char *path, ReportData *d, char *err, size_t errlen) 
     size_t n = (size_t)d->nb * d->nc * d->nf * d->nu * d->ns;
     d->job_at = xmalloc((n + 1) * sizeof(int));
     for (size_t i = 0; i < n; i++) d->job_at[i] = -1;
-    d->none_job = xmalloc(((size_t)d->nb + 1) * sizeof(int));
-    for (int b = 0; b < d->nb; b++) d->none_job[b] = -1;
+    size_t nbf = (size_t)d->nb * d->nf;
+    d->none_job = xmalloc((nbf + 1) * sizeof(int));
+    for (size_t i = 0; i < nbf; i++) d->none_job[i] = -1;
     for (int j = 0; j < rf->n_jobs; j++) {
         const int *a = rf->jobs[j].ax;
         d->job_at[pos(d, a[AX_BASE], a[AX_CONDITION], a[AX_FORMAT], a[AX_TRAIN_USER], a[AX_SEED])] = j;
-        if (a[AX_FORMAT] == d->none_f && d->none_job[a[AX_BASE]] < 0) d->none_job[a[AX_BASE]] = j;
+        int *nj = &d->none_job[(size_t)a[AX_BASE] * d->nf + a[AX_FORMAT]];
+        if (d->fkind[a[AX_FORMAT]] == FMT_NONE && *nj < 0) *nj = j;
     }
+    precisions(d);
     return 0;
 }
 
@@ -97,6 +162,9 @@ void report_data_free(ReportData *d) {
     free(d->owner);
     free(d->job_at);
     free(d->none_job);
+    free(d->prec);
+    free(d->precs);
+    free(d->base_of);
     memset(d, 0, sizeof *d);
 }
 
@@ -106,6 +174,19 @@ int rd_job(const ReportData *d, int b, int c, int f, int u, int s) {
 }
 
 int rd_job_ok(const ReportData *d, int j) { return j >= 0 && d->rf.jobs[j].status == JOB_OK; }
+
+int rd_is_none(const ReportData *d, int f) { return f >= 0 && d->fkind[f] == FMT_NONE; }
+
+const char *rd_precision(const ReportData *d, int f) { return f >= 0 ? d->prec[f] : ""; }
+
+int rd_base_cross(const ReportData *d, int f) {
+    return f >= 0 && d->base_of[f] >= 0 && strcmp(d->prec[d->base_of[f]], d->prec[f]) != 0;
+}
+
+int rd_base_job(const ReportData *d, int b, int f) {
+    int g = f >= 0 ? d->base_of[f] : -1;
+    return b < 0 || g < 0 ? -1 : d->none_job[(size_t)b * d->nf + g];
+}
 
 static double cell(const ReportData *d, const int ax[AX_SEED + 1], int e) {
     int idx[AX_COUNT];
@@ -120,8 +201,8 @@ double rd_ppl(const ReportData *d, int b, int c, int f, int u, int s, int e) {
     return cell(d, ax, e);
 }
 
-double rd_base_ppl(const ReportData *d, int b, int e) {
-    int j = b >= 0 ? d->none_job[b] : -1;
+double rd_base_ppl(const ReportData *d, int b, int f, int e) {
+    int j = rd_base_job(d, b, f);
     return j < 0 || e < 0 ? NAN : cell(d, d->rf.jobs[j].ax, e);
 }
 
@@ -137,6 +218,19 @@ int rd_formats_of(const ReportData *d, int kind, int *out) {
     for (int f = 0; f < d->nf; f++)
         if (d->fkind[f] == kind) out[n++] = f;
     return n;
+}
+
+int rd_partners(const ReportData *d, int kind, int f, int *out, int *cross) {
+    static const char *const fallback = "fp32";
+    *cross = 0;
+    for (int pass = 0; pass < 3; pass++) {
+        const char *want = pass == 0 ? d->prec[f] : fallback;
+        int n = 0;
+        for (int g = 0; g < d->nf; g++)
+            if (d->fkind[g] == kind && (pass == 2 || strcmp(d->prec[g], want) == 0)) out[n++] = g;
+        if (n) { *cross = pass > 0; return n; }
+    }
+    return 0;
 }
 
 int64_t rd_bytes(const ReportData *d, int b, int c, int f, int u, int fp16) {
@@ -177,14 +271,14 @@ double rd_need(const ReportData *d, Missing *m, int b, int c, int f, int u, int 
     return needed(d, m, rd_job(d, b, c, f, u, s), rd_ppl(d, b, c, f, u, s, e));
 }
 
-double rd_need_base(const ReportData *d, Missing *m, int b, int e) {
-    return needed(d, m, b >= 0 ? d->none_job[b] : -1, rd_base_ppl(d, b, e));
+double rd_need_base(const ReportData *d, Missing *m, int b, int f, int e) {
+    return needed(d, m, rd_base_job(d, b, f), rd_base_ppl(d, b, f, e));
 }
 
 char *rd_job_name(const ReportData *d, int j) {
     const ResultsJob *J = &d->rf.jobs[j];
     const Axis *ax = d->rf.axis;
-    if (J->ax[AX_FORMAT] == d->none_f)
+    if (rd_is_none(d, J->ax[AX_FORMAT]))
         return str_printf("%s on base %s", ax[AX_FORMAT].labels[J->ax[AX_FORMAT]], ax[AX_BASE].labels[J->ax[AX_BASE]]);
     return str_printf("%s/%s/%s/seed %s%s%s", ax[AX_BASE].labels[J->ax[AX_BASE]], ax[AX_FORMAT].labels[J->ax[AX_FORMAT]],
                       ax[AX_TRAIN_USER].labels[J->ax[AX_TRAIN_USER]], ax[AX_SEED].labels[J->ax[AX_SEED]],

@@ -76,6 +76,7 @@ static void verdict_item(Buf *b, const RVerdict *v) {
                v->judged ? verdict_name(v->level) : "none (cannot be judged)");
     esc(b, v->scope);
     buf_puts(b, "</b>");
+    if (v->precision) { buf_puts(b, " <span class=\"prec\">"); esc(b, v->precision); buf_puts(b, "</span>"); }
     if (v->provisional) buf_puts(b, " <i>(provisional)</i>");
     buf_puts(b, ": ");
     esc(b, v->words);
@@ -111,6 +112,7 @@ static const char *const style =
     "th,td{border:1px solid #ccc;padding:3px 8px}th{background:#eef1f5}td.n{text-align:right;font-variant-numeric:tabular-nums}"
     ".badge{display:inline-block;padding:2px 8px;border-radius:4px;color:#fff;font-weight:bold;font-size:12px}"
     ".strict{background:#1b7f3b}.lenient{background:#c77c00}.cat{background:#b3261e}.none{background:#6b6b6b}.na{background:#999}"
+    ".prec{display:inline-block;padding:0 6px;border:1px solid #0072b2;border-radius:4px;color:#0072b2;font-size:12px}"
     "figure{margin:16px 0}figcaption{font-size:13px;color:#444}ul.verdicts{list-style:none;padding-left:0}";
 
 int report_write_html(const char *dir, const Report *r, char *err, size_t errlen) {
@@ -132,7 +134,13 @@ int report_write_html(const char *dir, const Report *r, char *err, size_t errlen
     int first = 1;
     for (int k = 0; k < JOB_STATUS_COUNT; k++)
         if (r->by_status[k]) { buf_printf(&b, "%s%d %s", first ? "" : ", ", r->by_status[k], job_status_name((JobStatus)k)); first = 0; }
-    buf_printf(&b, ")%s</p>\n", r->complete ? "" : " &middot; <b>not complete</b>");
+    buf_printf(&b, ")%s &middot; precision%s ", r->complete ? "" : " &middot; <b>not complete</b>", r->n_precisions > 1 ? "s" : "");
+    for (int k = 0; k < r->n_precisions; k++) {
+        buf_puts(&b, k ? ", <b>" : "<b>");
+        esc(&b, r->precisions[k]);
+        buf_puts(&b, "</b>");
+    }
+    buf_puts(&b, "</p>\n");
     int nv = 0;
     for (int i = 0; i < r->ns; i++) nv += r->s[i].nv;
     if (nv) {

@@ -13,6 +13,8 @@ static cJSON *verdict_json(const RSection *s, const RVerdict *v) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "section", s->key);
     cJSON_AddStringToObject(o, "scope", v->scope);
+    if (v->precision) cJSON_AddStringToObject(o, "precision", v->precision);
+    else cJSON_AddNullToObject(o, "precision");
     cJSON_AddStringToObject(o, "verdict", verdict_name(v->level));
     cJSON_AddBoolToObject(o, "judged", v->judged);
     cJSON_AddBoolToObject(o, "provisional", v->provisional);
@@ -33,6 +35,8 @@ void report_print_json(FILE *f, const Report *r) {
     cJSON_AddStringToObject(root, "tool_version", r->tool_version);
     cJSON_AddStringToObject(root, "created_by", r->created_by);
     cJSON_AddBoolToObject(root, "complete", r->complete);
+    cJSON *precs = cJSON_AddArrayToObject(root, "precisions");
+    for (int k = 0; k < r->n_precisions; k++) cJSON_AddItemToArray(precs, cJSON_CreateString(r->precisions[k]));
     cJSON *jobs = cJSON_AddObjectToObject(root, "jobs");
     cJSON_AddNumberToObject(jobs, "total", r->n_jobs);
     for (int k = 0; k < JOB_STATUS_COUNT; k++) cJSON_AddNumberToObject(jobs, job_status_name((JobStatus)k), r->by_status[k]);
@@ -111,6 +115,7 @@ void report_print_csv(FILE *f, const Report *r) {
             csv_row(f, s->key, "verdict", v->scope, "verdict", verdict_name(v->level));
             csv_row(f, s->key, "verdict", v->scope, "judged", v->judged ? "true" : "false");
             csv_row(f, s->key, "verdict", v->scope, "provisional", v->provisional ? "true" : "false");
+            csv_row(f, s->key, "verdict", v->scope, "precision", v->precision ? v->precision : "");
             csv_row(f, s->key, "verdict", v->scope, "decided_by", v->decided_by);
             for (int q = 0; q < v->n_numbers; q++) {
                 csv_num(buf, sizeof buf, v->numbers[q].value);

@@ -25,3 +25,12 @@ void verdict_set(RVerdict *v, const ReportData *d, const Missing *m, int any_jud
 void verdict_cannot(RSection *s, const char *scope, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 // The label of index i on an axis.
 const char *fmt_label(const ReportData *d, int axis, int i);
+// Notes that format f is compared across precisions: with formats of a kind (rd_partners fell back)
+// or with the base (no none at f's precision). Nothing when f's own precision has them.
+void note_partners(const ReportData *d, RSection *s, int f, int kind);
+void note_base(const ReportData *d, RSection *s, int f);
+// After the judges: in every section whose verdicts cover several precisions, a table that puts
+// each scope's verdict at each precision side by side, and a note saying how precisions are judged.
+void report_precision_tables(const ReportData *d, Report *r);
+// The formats section: every format variant, its kind, precision and the base it is compared with.
+void report_formats_section(const ReportData *d, Report *r);

@@ -106,6 +106,11 @@ void verdict_number(RVerdict *v, const char *name, double value) {
     n->value = value;
 }
 
+void verdict_precision(RVerdict *v, const char *precision) {
+    free(v->precision);
+    v->precision = precision ? str_dup(precision) : NULL;
+}
+
 void section_note(RSection *s, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -138,7 +143,9 @@ static void table_free(RTable *t) {
 void report_free(Report *r) {
     for (int i = 0; i < r->ns; i++) {
         RSection *s = &r->s[i];
-        for (int k = 0; k < s->nv; k++) { free(s->v[k].scope); free(s->v[k].decided_by); free(s->v[k].words); }
+        for (int k = 0; k < s->nv; k++) {
+            free(s->v[k].scope); free(s->v[k].precision); free(s->v[k].decided_by); free(s->v[k].words);
+        }
         for (int k = 0; k < s->nt; k++) table_free(s->t[k]);
         for (int k = 0; k < s->nn; k++) free(s->notes[k]);
         for (int k = 0; k < s->nf; k++) { free(s->fig[k].name); free(s->fig[k].title); free(s->fig[k].svg); }
@@ -146,6 +153,8 @@ void report_free(Report *r) {
         free(s->key); free(s->title); free(s->criterion);
     }
     free(r->s);
+    for (int k = 0; k < r->n_precisions; k++) free(r->precisions[k]);
+    free(r->precisions);
     free(r->path); free(r->protocol); free(r->file_protocol);
     free(r->spec_hash); free(r->tool_version); free(r->created_by);
     memset(r, 0, sizeof *r);

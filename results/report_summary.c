@@ -33,23 +33,25 @@ void report_jobs_section(const ReportData *d, Report *r) {
     if (failed) section_note(sec, "%d job%s failed; their cells are missing from every table.", failed, failed == 1 ? "" : "s");
     if (!pending && !failed) section_note(sec, "Complete: all %d jobs finished.", rf->n_jobs);
     if (!pending && !failed) return;
-    static const char *const mc[] = {"job", "base", "condition", "format", "user", "seed", "status", "attempts", "message"};
-    RTable *m = section_add_table(sec, "Jobs without results (pending or failed)", 9, mc);
+    static const char *const mc[] = {"job", "base", "condition", "format", "precision", "user", "seed", "status",
+                                     "attempts", "message"};
+    RTable *m = section_add_table(sec, "Jobs without results (pending or failed)", 10, mc);
     m->text_limit = 40;
     for (int j = 0; j < rf->n_jobs; j++) {
         const ResultsJob *J = &rf->jobs[j];
         if (J->status == JOB_OK) continue;
-        int none = J->ax[AX_FORMAT] == d->none_f;
+        int none = rd_is_none(d, J->ax[AX_FORMAT]);
         table_add_row(m);
         table_text(m, 0, "%s", J->id);
         table_text(m, 1, "%s", fmt_label(d, AX_BASE, J->ax[AX_BASE]));
         table_text(m, 2, "%s", none ? "-" : fmt_label(d, AX_CONDITION, J->ax[AX_CONDITION]));
         table_text(m, 3, "%s", fmt_label(d, AX_FORMAT, J->ax[AX_FORMAT]));
-        table_text(m, 4, "%s", none ? "-" : fmt_label(d, AX_TRAIN_USER, J->ax[AX_TRAIN_USER]));
-        table_text(m, 5, "%s", none ? "-" : fmt_label(d, AX_SEED, J->ax[AX_SEED]));
-        table_text(m, 6, "%s", job_status_name(J->status));
-        table_num(m, 7, J->attempts, NUM_INT);
-        table_text(m, 8, "%s", J->message);
+        table_text(m, 4, "%s", J->precision[0] ? J->precision : rd_precision(d, J->ax[AX_FORMAT]));
+        table_text(m, 5, "%s", none ? "-" : fmt_label(d, AX_TRAIN_USER, J->ax[AX_TRAIN_USER]));
+        table_text(m, 6, "%s", none ? "-" : fmt_label(d, AX_SEED, J->ax[AX_SEED]));
+        table_text(m, 7, "%s", job_status_name(J->status));
+        table_num(m, 8, J->attempts, NUM_INT);
+        table_text(m, 9, "%s", J->message);
     }
 }
 
@@ -63,19 +65,19 @@ typedef struct {
 
 static Row aggregate(const ReportData *d, int b, int c, int f, int u) {
     Row row = {0};
-    int none = f == d->none_f;
+    int none = rd_is_none(d, f);
     int *own = xmalloc(((size_t)d->ne + 1) * sizeof *own);
     int no = rd_own_texts(d, u, own), n = 0, ng = 0, nl = 0;
     double *x = xmalloc(((size_t)no * d->ns + 1) * sizeof *x), *g = xmalloc(((size_t)d->ns + 1) * sizeof *g);
     double *loss = xmalloc(((size_t)d->ns + 1) * sizeof *loss);
     for (int s = 0; s < (none ? 1 : d->ns); s++) {
-        int j = none ? d->none_job[b] : rd_job(d, b, c, f, u, s);
+        int j = none ? rd_base_job(d, b, f) : rd_job(d, b, c, f, u, s);
         if (j < 0) continue;
         row.planned++;
         row.ok += rd_job_ok(d, j);
         if (rd_job_ok(d, j) && !none) loss[nl++] = d->rf.jobs[j].final_loss;
-        for (int k = 0; k < no; k++) x[n++] = none ? rd_base_ppl(d, b, own[k]) : rd_ppl(d, b, c, f, u, s, own[k]);
-        if (d->general >= 0) g[ng++] = none ? rd_base_ppl(d, b, d->general) : rd_ppl(d, b, c, f, u, s, d->general);
+        for (int k = 0; k < no; k++) x[n++] = none ? rd_base_ppl(d, b, f, own[k]) : rd_ppl(d, b, c, f, u, s, own[k]);
+        if (d->general >= 0) g[ng++] = none ? rd_base_ppl(d, b, f, d->general) : rd_ppl(d, b, c, f, u, s, d->general);
     }
     char key[400];
     snprintf(key, sizeof key, "summary %s %s %s %s", fmt_label(d, AX_BASE, b), fmt_label(d, AX_CONDITION, c),
@@ -106,7 +108,7 @@ static void pareto_figure(const ReportData *d, RSection *sec, int b) {
     double *base = xmalloc(((size_t)d->nu + 1) * sizeof *base);
     int ns = 0, points = 0;
     for (int f = 0; f < d->nf; f++) {
-        if (f == d->none_f) continue;
+        if (rd_is_none(d, f)) continue;
         SvgSeries *se = &s[ns];
         se->label = fmt_label(d, AX_FORMAT, f);
         se->color = color_of(d, f);
@@ -122,8 +124,14 @@ static void pareto_figure(const ReportData *d, RSection *sec, int b) {
         ns++;
     }
     double ref = NAN;
-    if (d->none_f >= 0) {
-        for (int u = 0; u < d->nu; u++) base[u] = aggregate(d, b, 0, d->none_f, u).own.median;
+    // one reference line: the base at fp32 (else the first evaluated), whatever precision the points are at
+    int ref_f = d->none_f;
+    for (int f = 0; f < d->nf; f++)
+        if (rd_is_none(d, f) && strcmp(rd_precision(d, f), "fp32") == 0) { ref_f = f; break; }
+    char ref_label[96];
+    snprintf(ref_label, sizeof ref_label, "base (%s)", ref_f >= 0 ? fmt_label(d, AX_FORMAT, ref_f) : "none");
+    if (ref_f >= 0) {
+        for (int u = 0; u < d->nu; u++) base[u] = aggregate(d, b, 0, ref_f, u).own.median;
         ref = stats_median(base, d->nu);
     }
     if (points) {
@@ -132,7 +140,7 @@ static void pareto_figure(const ReportData *d, RSection *sec, int b) {
         snprintf(title, sizeof title, "Personal perplexity vs adapter bytes, base %s (one point per user and format)",
                  fmt_label(d, AX_BASE, b));
         section_figure(sec, name, title, svg_scatter_loglog(title, "adapter bytes (fp32)", "median ppl on own held-out texts",
-                                                            ns, s, ref, "base (none)"));
+                                                            ns, s, ref, ref_label));
     }
     free(base);
     free(xs);
@@ -150,7 +158,7 @@ static void loss_figure(const ReportData *d, RSection *sec, int b) {
     int n = 0;
     for (int j = 0; j < rf->n_jobs; j++) {
         const ResultsJob *J = &rf->jobs[j];
-        if (J->ax[AX_BASE] != b || J->ax[AX_FORMAT] == d->none_f) continue;
+        if (J->ax[AX_BASE] != b || rd_is_none(d, J->ax[AX_FORMAT])) continue;
         int any = 0;
         for (int k = 0; k < rf->n_steps; k++) {
             y[(size_t)j * rf->n_steps + k] = rf->loss[(size_t)j * rf->n_steps + k];
@@ -182,13 +190,14 @@ void report_summary_section(const ReportData *d, Report *r, int figures) {
                       "min, max and a percentile bootstrap 95%% interval of the median (%d resamples, seeded, so the "
                       "same file gives the same interval). For none, the user is whose texts the base was read on.",
                  REPORT_BOOTSTRAP_RESAMPLES);
-    static const char *const cols[] = {"base", "condition", "format", "user", "jobs ok", "cells", "median", "min", "max",
-                                       "CI lo", "CI hi", "general", "adapter bytes", "bytes fp16", "final loss"};
-    RTable *t = section_add_table(sec, "Perplexity on own held-out texts", 15, cols);
+    static const char *const cols[] = {"base", "condition", "format", "precision", "user", "jobs ok", "cells", "median",
+                                       "min", "max", "CI lo", "CI hi", "general", "adapter bytes", "bytes fp16",
+                                       "final loss"};
+    RTable *t = section_add_table(sec, "Perplexity on own held-out texts", 16, cols);
     for (int b = 0; b < d->nb; b++)
         for (int c = 0; c < d->nc; c++)
             for (int f = 0; f < d->nf; f++) {
-                int none = f == d->none_f;
+                int none = rd_is_none(d, f);
                 if (none && c != 0) continue;
                 for (int u = 0; u < d->nu; u++) {
                     Row row = aggregate(d, b, c, f, u);
@@ -197,18 +206,19 @@ void report_summary_section(const ReportData *d, Report *r, int figures) {
                     table_text(t, 0, "%s", fmt_label(d, AX_BASE, b));
                     table_text(t, 1, "%s", none ? "-" : fmt_label(d, AX_CONDITION, c));
                     table_text(t, 2, "%s", fmt_label(d, AX_FORMAT, f));
-                    table_text(t, 3, "%s", fmt_label(d, AX_TRAIN_USER, u));
-                    table_text(t, 4, "%d/%d", row.ok, row.planned);
-                    table_num(t, 5, row.own.n, NUM_INT);
-                    table_num(t, 6, row.own.median, NUM_G);
-                    table_num(t, 7, row.own.min, NUM_G);
-                    table_num(t, 8, row.own.max, NUM_G);
-                    table_num(t, 9, row.own.lo, NUM_G);
-                    table_num(t, 10, row.own.hi, NUM_G);
-                    table_num(t, 11, row.general, NUM_G);
-                    table_num(t, 12, row.b32 < 0 ? NAN : (double)row.b32, NUM_INT);
-                    table_num(t, 13, row.b16 < 0 ? NAN : (double)row.b16, NUM_INT);
-                    table_num(t, 14, row.loss, NUM_G);
+                    table_text(t, 3, "%s", rd_precision(d, f));
+                    table_text(t, 4, "%s", fmt_label(d, AX_TRAIN_USER, u));
+                    table_text(t, 5, "%d/%d", row.ok, row.planned);
+                    table_num(t, 6, row.own.n, NUM_INT);
+                    table_num(t, 7, row.own.median, NUM_G);
+                    table_num(t, 8, row.own.min, NUM_G);
+                    table_num(t, 9, row.own.max, NUM_G);
+                    table_num(t, 10, row.own.lo, NUM_G);
+                    table_num(t, 11, row.own.hi, NUM_G);
+                    table_num(t, 12, row.general, NUM_G);
+                    table_num(t, 13, row.b32 < 0 ? NAN : (double)row.b32, NUM_INT);
+                    table_num(t, 14, row.b16 < 0 ? NAN : (double)row.b16, NUM_INT);
+                    table_num(t, 15, row.loss, NUM_G);
                 }
             }
     if (!figures) return;

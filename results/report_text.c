@@ -20,16 +20,21 @@ static void header_lines(FILE *f, const Report *r, const char *lead) {
             first = 0;
         }
     fprintf(f, ")%s\n", r->complete ? "" : r->by_status[JOB_PENDING] ? ": the sweep is not finished" : ": some jobs failed");
+    fprintf(f, "%sprecision%s: ", lead, r->n_precisions > 1 ? "s" : "");
+    for (int k = 0; k < r->n_precisions; k++) fprintf(f, "%s%s", k ? ", " : "", r->precisions[k]);
+    fprintf(f, "%s\n", r->n_precisions > 1 ? " (each format judged against the base and the formats at its own precision)" : "");
 }
 
 static void verdict_line(FILE *f, const RSection *s, const RVerdict *v, int markdown) {
     const char *level = v->judged ? verdict_name(v->level) : "none (cannot be judged)";
+    char prec[40] = "";
+    if (v->precision) snprintf(prec, sizeof prec, "%s precision %s", markdown ? " at" : ",", v->precision);
     if (markdown)
-        fprintf(f, "- **%s** %s%s: %s.%s%s\n", level, v->scope, v->provisional ? " (provisional)" : "", v->words,
+        fprintf(f, "- **%s** %s%s%s: %s.%s%s\n", level, v->scope, prec, v->provisional ? " (provisional)" : "", v->words,
                 v->decided_by[0] ? " Decided by: " : "", v->decided_by);
     else
-        fprintf(f, "  [%s] %s: %s%s\n      %s\n%s%s%s", s->key, v->scope, level, v->provisional ? " (provisional)" : "",
-                v->words, v->decided_by[0] ? "      decided by: " : "", v->decided_by, v->decided_by[0] ? "\n" : "");
+        fprintf(f, "  [%s] %s: %s%s%s\n      %s\n%s%s%s", s->key, v->scope, level, v->provisional ? " (provisional)" : "",
+                prec, v->words, v->decided_by[0] ? "      decided by: " : "", v->decided_by, v->decided_by[0] ? "\n" : "");
 }
 
 static int count_verdicts(const Report *r) {

@@ -12,3 +12,10 @@ add_test(NAME report.chromium
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/report/render_html.py $<TARGET_FILE:sweep>
                  $<TARGET_FILE:make_report_files> ${CMAKE_SOURCE_DIR}/sweeps ${CMAKE_CURRENT_BINARY_DIR}/report-chromium)
 set_tests_properties(report.chromium PROPERTIES LABELS "report" TIMEOUT 180)
+# Precision: each format variant against the base and formats at its own precision, a verdict per
+# precision, the precision in every output format, and a file without the per-job precision column.
+add_executable(test_report_precision ${CMAKE_CURRENT_SOURCE_DIR}/report/test_precision.c
+               ${CMAKE_CURRENT_SOURCE_DIR}/unit/testlib.c)
+target_link_libraries(test_report_precision PRIVATE sweepcore)
+add_test(NAME report.precision COMMAND test_report_precision ${CMAKE_SOURCE_DIR}/sweeps)
+set_tests_properties(report.precision PROPERTIES LABELS "report" TIMEOUT 60)

@@ -16,7 +16,9 @@ static int one(const char *out, const char *sweeps, const char *spec, const char
                const void *ctx) {
     Plan p;
     char err[512], path[1200];
-    if (fx_load_spec(sweeps, spec, &p, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
+    // a bundled spec by name, or the spec's own text
+    int rc0 = spec[0] == '{' ? fx_parse_spec(spec, file, &p, err, sizeof err) : fx_load_spec(sweeps, spec, &p, err, sizeof err);
+    if (rc0 != 0) { fprintf(stderr, "%s\n", err); return 1; }
     Fixture fx = fx_default_bytes;
     fx.ppl = fn;
     fx.status = st;
@@ -50,5 +52,8 @@ int main(int argc, char **argv) {
     rc |= one(o, s, "bet61", "bet61.h5", b61_ppl, NULL, &b61);
     rc |= one(o, s, "protocol-1b", "protocol-1b-partial.h5", p1b_ppl, p1b_status, &p1b);
     rc |= one(o, s, "demo", "demo.h5", demo_ppl, NULL, NULL);
+    rc |= one(o, s, prec52_spec, "precision-bet52.h5", prec_ppl, NULL, &prec52_values);
+    rc |= one(o, s, prec52_fallback_spec, "precision-bet52-fallback.h5", prec_ppl, NULL, &prec52_values);
+    rc |= one(o, s, prec37_spec, "precision-bet37.h5", prec_ppl, NULL, &prec37_values);
     return rc;
 }

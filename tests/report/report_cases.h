@@ -94,3 +94,45 @@ static inline double demo_ppl(const Plan *p, const Job *j, int e, const void *ct
     return fx_user(j) == t ? (kind == 1 ? 90 : 95) : 100;
 }
 
+
+// ---- compute precision: none, norm (and full) at fp32 and bf16, the bf16 numbers different on
+// purpose, so that comparing a variant with the other precision's base or full changes its verdict.
+
+// Bet 52 at two precisions; every adapter on every user's texts (confusion matrices with the base).
+static const char *const prec52_spec =
+    "{\"protocol\": \"bet52\", \"output\": \"x.h5\", \"bases\": {\"ternary\": \"base-ternary.sweep\"},"
+    " \"tokenizer\": \"t.bpe\", \"data\": \"data\", \"users\": [\"programmer\", \"novelist\", \"scientist\"],"
+    " \"formats\": {\"none\": {}, \"norm\": {}}, \"train\": {\"steps\": 4, \"precision\": [\"fp32\", \"bf16\"]},"
+    " \"seeds\": [0], \"eval\": {\"users\": \"all\", \"slices\": 2, \"general\": false}}";
+// The same with the base evaluated at fp32 only: norm at bf16 has no base of its own precision.
+static const char *const prec52_fallback_spec =
+    "{\"protocol\": \"bet52\", \"output\": \"x.h5\", \"bases\": {\"ternary\": \"base-ternary.sweep\"},"
+    " \"tokenizer\": \"t.bpe\", \"data\": \"data\", \"users\": [\"programmer\", \"novelist\", \"scientist\"],"
+    " \"formats\": {\"none\": {}, \"norm\": {\"precision\": [\"fp32\", \"bf16\"]}}, \"train\": {\"steps\": 4},"
+    " \"seeds\": [0], \"eval\": {\"users\": \"own\", \"slices\": 2, \"general\": false}}";
+// Bet 37 at two precisions.
+static const char *const prec37_spec =
+    "{\"protocol\": \"bet37\", \"output\": \"x.h5\", \"bases\": {\"fp\": \"base.sweep\"}, \"tokenizer\": \"t.bpe\","
+    " \"data\": \"data\", \"users\": [\"programmer\"], \"formats\": {\"none\": {}, \"norm\": {}, \"full\": {}},"
+    " \"train\": {\"steps\": 4, \"precision\": [\"fp32\", \"bf16\"]}, \"seeds\": [0],"
+    " \"eval\": {\"users\": \"own\", \"slices\": 3, \"general\": false}}";
+
+typedef struct { double none[2], norm[2], full[2]; } Prec;   // ppl by kind at [fp32, bf16]
+
+static inline double prec_ppl(const Plan *p, const Job *j, int e, const void *ctx) {
+    const Prec *c = ctx;
+    int bf = p->formats[j->ax[AX_FORMAT]].precision == MAT_PREC_BF16, kind = fx_kind(p, j);
+    if (kind == 0) return c->none[bf];
+    if (fx_owner(p, e) != fx_user(j)) return 500;   // another user's text: every adapter's own text wins
+    return kind == 1 ? c->norm[bf] : c->full[bf];
+}
+
+// Bet 52 (paired ratio norm/base per user, every user alike):
+//   fp32: 80/100 = 0.80, a 20% improvement: LENIENT (>= 15% on all, not >= 30%).
+//         Against the bf16 base it would be 80/200 = 0.40: STRICT.
+//   bf16: 130/200 = 0.65, 35%: STRICT. Against the fp32 base 130/100 = 1.30, no improvement: CATASTROPHIC.
+static const Prec prec52_values = {{100, 200}, {80, 130}, {0, 0}};
+// Bet 37 (norm/full per configuration):
+//   fp32: 15/10 = 1.5: STRICT. bf16: 40/4 = 10, not > 10 and not < 5: none.
+//   Across precisions: 15/4 = 3.75 and 40/10 = 4, both LENIENT.
+static const Prec prec37_values = {{1000, 1000}, {15, 40}, {10, 4}};

@@ -51,6 +51,11 @@ static inline int fx_load_spec(const char *dir, const char *name, Plan *p, char 
     return spec_load(path, SPEC_FILES_IGNORED, p, err, errlen);
 }
 
+// A spec given as text (the bundled specs cover one precision only).
+static inline int fx_parse_spec(const char *text, const char *name, Plan *p, char *err, size_t errlen) {
+    return spec_parse(text, strlen(text), name, SPEC_FILES_IGNORED, p, err, errlen);
+}
+
 static inline int fx_write(const char *path, const Plan *p, const Fixture *fx, char *err, size_t errlen) {
     JobResult *res = xcalloc((size_t)p->n_jobs + 1, sizeof *res);
     const JobResult **by_job = xcalloc((size_t)p->n_jobs + 1, sizeof *by_job);

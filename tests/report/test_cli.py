@@ -61,6 +61,22 @@ expected = {
         ("bet60", "base fp: norm real vs random"): ("STRICT", True, False),
     },
     "demo.h5": {},
+    # report_cases.h: none and norm at fp32 and bf16, each against its own precision's base:
+    # fp32 80/100 (20%: LENIENT), bf16 130/200 (35%: STRICT); against the other base STRICT and CATASTROPHIC
+    "precision-bet52.h5": {
+        ("bet52", "base ternary: norm[precision=fp32] over the base alone"): ("LENIENT", True, False),
+        ("bet52", "base ternary: norm[precision=bf16] over the base alone"): ("STRICT", True, False),
+    },
+    # the base at fp32 only: bf16's 130 against it is no improvement for any user
+    "precision-bet52-fallback.h5": {
+        ("bet52", "base ternary: norm[precision=fp32] over the base alone"): ("LENIENT", True, False),
+        ("bet52", "base ternary: norm[precision=bf16] over the base alone"): ("CATASTROPHIC", True, False),
+    },
+    # fp32 15/10 = 1.5 (STRICT); bf16 40/4 = 10, not > 10 (none); never norm at one precision vs full at the other
+    "precision-bet37.h5": {
+        ("bet37", "base fp: norm[precision=fp32] vs full[precision=fp32]"): ("STRICT", True, False),
+        ("bet37", "base fp: norm[precision=bf16] vs full[precision=bf16]"): ("none", True, False),
+    },
 }
 
 for name, want in expected.items():
@@ -91,6 +107,38 @@ for name, want in expected.items():
         check(line in t.stdout, f"{name}: text has '{line}'")
     m = report(path, "--format", "markdown")
     check(m.returncode == 0 and ("## Verdicts" in m.stdout) == bool(got) and "| --- |" in m.stdout, f"{name}: markdown")
+
+# precision in every output format: each verdict's is the one its format's label names
+for name in ("precision-bet52.h5", "precision-bet52-fallback.h5", "precision-bet37.h5"):
+    path = os.path.join(work, name)
+    r = report(path, "--format", "json")
+    doc = json.loads(r.stdout) if r.returncode == 0 else {"verdicts": [], "precisions": []}
+    check(doc.get("precisions") == ["fp32", "bf16"], f"{name}: precisions {doc.get('precisions')}")
+    check(len(doc["verdicts"]) == 2 and all(v.get("precision") and f"precision={v['precision']}]" in v["scope"]
+                                            for v in doc["verdicts"]), f"{name}: verdict precisions")
+    rows = list(csv.reader(io.StringIO(report(path, "--format", "csv").stdout)))
+    check(sorted(row[4] for row in rows if row[1] == "verdict" and row[3] == "precision") == ["bf16", "fp32"],
+          f"{name}: csv precision rows")
+    t = report(path).stdout
+    check("precisions: fp32, bf16" in t and ", precision bf16\n" in t, f"{name}: text names the precisions")
+    m = report(path, "--format", "markdown").stdout
+    check("at precision bf16" in m and "| precision |" in m, f"{name}: markdown names the precisions")
+t = report(os.path.join(work, "precision-bet52-fallback.h5")).stdout
+check("has no base evaluated at bf16" in t, "fallback file: says bf16 is compared with the fp32 base")
+
+# a file from before the per-job precision column: the same report as with every job at fp32
+old = os.path.join(work, "bet52-old.h5")
+shutil.copy(os.path.join(work, "bet52.h5"), old)
+with h5py.File(old, "a") as f:
+    del f["precision"]
+a = json.loads(report(os.path.join(work, "bet52.h5"), "--format", "json").stdout)
+r = report(old, "--format", "json")
+check(r.returncode == 0, f"old file: exit {r.returncode}: {r.stderr}")
+if r.returncode == 0:
+    b = json.loads(r.stdout)
+    check(b.get("precisions") == ["fp32"] and [v.get("precision") for v in b["verdicts"]] == ["fp32"], "old file: fp32")
+    a.pop("file"), b.pop("file")
+    check(a == b, "old file reports as the same file with the column")
 
 # the partial file names what is missing
 t = report(os.path.join(work, "protocol-1b-partial.h5")).stdout
