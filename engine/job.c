@@ -1,0 +1,33 @@
+#include "engine/job.h"
+#include "engine/util.h"
+
+// "RANDOM" in ASCII: the corpus of seed s must stay that of every sweep already recorded.
+#define RANDOM_CORPUS_SALT 0x52414e444f4dULL
+
+int job_adapter_init(Adapter *ad, const JobSpec *js, const Weights *base) {
+    const LoraSpec no_lora = { 0, 0, 0 };
+    return adapter_init(ad, js->format, js->format == FMT_LORA ? &js->lora : &no_lora, base, js->seed);
+}
+
+long job_random_corpus_length(const JobSpec *js) {
+    return (long)js->train.steps * js->train.batch * (js->train.seq + 1);
+}
+
+int *job_random_corpus(const JobSpec *js, int vocab, long *n) {
+    *n = job_random_corpus_length(js);
+    int *tokens = xmalloc((size_t)*n * sizeof *tokens);
+    random_tokens(tokens, *n, vocab, js->seed ^ RANDOM_CORPUS_SALT);
+    return tokens;
+}
+
+int job_train(const Weights *base, Adapter *ad, const JobSpec *js, const int *tokens, long n, float *loss_curve,
+              TrainResult *res, train_progress_fn cb, void *cbctx) {
+    return train_adapter(base, ad, tokens, n, &js->train, js->seed, loss_curve, res, cb, cbctx);
+}
+
+double job_eval_perplexity(const Weights *base, const Adapter *ad, const JobSpec *js, const int *tokens, long n,
+                           double *nll_sum, long *n_pred) {
+    if (js->eval_tokens > 0 && n > js->eval_tokens + 1) n = js->eval_tokens + 1;
+    if (ad && ad->format == FMT_NONE) ad = NULL;
+    return eval_perplexity(base, ad, tokens, n, base->cfg.context, JOB_EVAL_BATCH, nll_sum, n_pred);
+}

@@ -1,0 +1,36 @@
+// One job of a sweep, the parts that decide its numbers: the adapter's initialisation, the random
+// corpus, the training call and the scoring of an eval text. `sweep run` (mpi/job_exec.c) and
+// `sweep train` (cli/cmd_train.c) both go through here, so one job gives the same bits in either.
+#pragma once
+#include <stdint.h>
+#include "engine/adapter.h"
+#include "engine/train.h"
+
+#define JOB_EVAL_BATCH 8   // eval windows per forward pass
+
+typedef struct {
+    AdapterFormat format;
+    LoraSpec lora;          // read for FMT_LORA only
+    TrainConfig train;
+    uint64_t seed;          // the adapter's initialisation, the batch stream and the random corpus
+    int random_condition;   // train on job_random_corpus instead of the user's text (Bet 60's noise floor)
+    long eval_tokens;       // tokens of each eval text to score (0: all)
+} JobSpec;
+
+// The trainable block (no optimizer state yet) from the base and the seed. 0 ok; -1 (errno).
+int job_adapter_init(Adapter *ad, const JobSpec *js, const Weights *base);
+
+// The random condition's corpus: as many tokens as the steps can consume, steps x batch x (seq + 1),
+// uniform over [0, vocab) from the seed. _length says how many before anyone allocates them.
+long job_random_corpus_length(const JobSpec *js);
+int *job_random_corpus(const JobSpec *js, int vocab, long *n);   // malloc'd, *n tokens
+
+// train_adapter with the job's hyperparameters and seed; its return value.
+int job_train(const Weights *base, Adapter *ad, const JobSpec *js, const int *tokens, long n, float *loss_curve,
+              TrainResult *res, train_progress_fn cb, void *cbctx);
+
+// Perplexity of one eval text as a job scores it: the first eval_tokens + 1 tokens of the stream (so
+// that eval_tokens tokens are predicted; all of it when shorter or eval_tokens is 0), in windows of the
+// base's context. ad may be NULL or a none adapter: the base itself. *nll_sum and *n_pred may be NULL.
+double job_eval_perplexity(const Weights *base, const Adapter *ad, const JobSpec *js, const int *tokens, long n,
+                           double *nll_sum, long *n_pred);
