@@ -1,6 +1,6 @@
 // sweep train BASE --text FILE --format F [...]: one adapter trained in this process exactly as a sweep
-// job trains it (mpi/job_exec.c: same defaults, adapter init, batch stream and random corpus from the
-// seed, same evaluation windows), so a researcher can try a format before writing a spec and can
+// job trains it (the seeds' defaults; adapter init, batch stream, random corpus and evaluation through
+// engine/job.h, as mpi/job_exec.c), so a researcher can try a format before writing a spec and can
 // reproduce one cell of a sweep bit for bit.
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "engine/adamw.h"
 #include "engine/adapter.h"
+#include "engine/job.h"
 #include "engine/mat.h"
 #include "engine/modelfile.h"
 #include "engine/tokenizer.h"
@@ -20,8 +21,6 @@
 #include "engine/util.h"
 
 #define MAX_EVALS 64
-#define EVAL_BATCH 8                           // windows per forward pass, as JobContext.eval_batch
-#define RANDOM_CORPUS_SALT 0x52414e444f4dULL   // job_exec.c's: the random corpus of seed s is that of a job
 #define MAX_RANDOM_TOKENS (1L << 31)
 
 static const char usage_text[] =
@@ -75,14 +74,8 @@ typedef struct {
     const char *base, *text, *tokenizer, *out;
     const char *evals[MAX_EVALS];
     int n_evals;
-    AdapterFormat format;
-    int have_format;
-    int random_condition;
-    TrainConfig tc;
-    int seq_given, lora_given;
-    LoraSpec lora;
-    uint64_t seed;
-    long eval_tokens;
+    JobSpec job;
+    int have_format, seq_given, lora_given;
     int print_every, json, threads, verify;
     MatPrecision precision;
 } TrainArgs;
@@ -121,8 +114,10 @@ static int parse_real(const char *opt, const char *s, double lo, double hi, int 
 
 static int parse_args(int argc, char **argv, TrainArgs *a) {
     memset(a, 0, sizeof *a);
-    train_config_default(&a->tc);
-    a->lora = (LoraSpec){ 4, 8, LORA_ALL };
+    TrainConfig *tc = &a->job.train;
+    LoraSpec *lora = &a->job.lora;
+    train_config_default(tc);
+    *lora = (LoraSpec){ 4, 8, LORA_ALL };
     a->print_every = 10;
     a->threads = 1;
     a->verify = 1;
@@ -133,7 +128,7 @@ static int parse_args(int argc, char **argv, TrainArgs *a) {
         double d;
         int takes_value = 1;
         if (!strcmp(o, "--json")) { a->json = 1; takes_value = 0; }
-        else if (!strcmp(o, "--cosine")) { a->tc.cosine = 1; takes_value = 0; }
+        else if (!strcmp(o, "--cosine")) { tc->cosine = 1; takes_value = 0; }
         else if (!strcmp(o, "--no-verify")) { a->verify = 0; takes_value = 0; }
         else if (o[0] != '-' || !o[1]) {
             if (a->base) return bad("one base only (got %s and %s)", a->base, o);
@@ -150,19 +145,19 @@ static int parse_args(int argc, char **argv, TrainArgs *a) {
             if (a->n_evals == MAX_EVALS) return bad("--eval: at most %d eval texts", MAX_EVALS);
             a->evals[a->n_evals++] = v;
         } else if (!strcmp(o, "--format")) {
-            if (format_parse(v, &a->format) || a->format == FMT_NONE)
+            if (format_parse(v, &a->job.format) || a->job.format == FMT_NONE)
                 return bad("--format: '%s' is not norm, lora or full%s", v,
                            !strcmp(v, "none") ? " (the base itself needs no training: sweep eval BASE TEXT)" : "");
             a->have_format = 1;
         } else if (!strcmp(o, "--condition")) {
-            if (!strcmp(v, "real")) a->random_condition = 0;
-            else if (!strcmp(v, "random")) a->random_condition = 1;
+            if (!strcmp(v, "real")) a->job.random_condition = 0;
+            else if (!strcmp(v, "random")) a->job.random_condition = 1;
             else return bad("--condition: '%s' is not real or random", v);
         } else if (!strcmp(o, "--precision")) {
             if (mat_precision_parse(v, &a->precision))
                 return bad("--precision: '%s' is not fp32, fp32-dnnl, bf16 or int8", v);
         } else if (!strcmp(o, "--targets")) {
-            if (lora_targets_parse(v, &a->lora.targets))
+            if (lora_targets_parse(v, &lora->targets))
                 return bad("--targets: '%s' is not a list of q,k,v,o,gate,up,down", v);
             a->lora_given = 1;
         } else if (!strcmp(o, "--betas")) {
@@ -172,42 +167,42 @@ static int parse_args(int argc, char **argv, TrainArgs *a) {
             if (errno || end == v || *end != ',' || end2 == end + 1 || *end2 || !(b1 >= 0 && b1 < 1) ||
                 !(b2 >= 0 && b2 < 1))
                 return bad("--betas: '%s' is not two numbers in [0, 1) as B1,B2", v);
-            a->tc.beta1 = b1;
-            a->tc.beta2 = b2;
+            tc->beta1 = b1;
+            tc->beta2 = b2;
         } else if (!strcmp(o, "--seed")) {
             char *end;
             errno = 0;
             unsigned long long s = strtoull(v, &end, 10);
             if (errno || end == v || *end || v[0] == '-' || s > (1ULL << 53))
                 return bad("--seed: '%s' is not an integer in [0, 2^53]", v);
-            a->seed = s;
+            a->job.seed = s;
         }
-        else if (!strcmp(o, "--steps")) { if (parse_long(o, v, 1, 10000000, &l)) return 2; a->tc.steps = (int)l; }
-        else if (!strcmp(o, "--batch")) { if (parse_long(o, v, 1, 65536, &l)) return 2; a->tc.batch = (int)l; }
-        else if (!strcmp(o, "--seq")) { if (parse_long(o, v, 1, 1 << 20, &l)) return 2; a->tc.seq = (int)l; a->seq_given = 1; }
-        else if (!strcmp(o, "--warmup")) { if (parse_long(o, v, 0, 10000000, &l)) return 2; a->tc.warmup = (int)l; }
-        else if (!strcmp(o, "--rank")) { if (parse_long(o, v, 1, 65536, &l)) return 2; a->lora.rank = (int)l; a->lora_given = 1; }
+        else if (!strcmp(o, "--steps")) { if (parse_long(o, v, 1, 10000000, &l)) return 2; tc->steps = (int)l; }
+        else if (!strcmp(o, "--batch")) { if (parse_long(o, v, 1, 65536, &l)) return 2; tc->batch = (int)l; }
+        else if (!strcmp(o, "--seq")) { if (parse_long(o, v, 1, 1 << 20, &l)) return 2; tc->seq = (int)l; a->seq_given = 1; }
+        else if (!strcmp(o, "--warmup")) { if (parse_long(o, v, 0, 10000000, &l)) return 2; tc->warmup = (int)l; }
+        else if (!strcmp(o, "--rank")) { if (parse_long(o, v, 1, 65536, &l)) return 2; lora->rank = (int)l; a->lora_given = 1; }
         else if (!strcmp(o, "--threads")) { if (parse_long(o, v, 1, 1024, &l)) return 2; a->threads = (int)l; }
         else if (!strcmp(o, "--print-every")) { if (parse_long(o, v, 0, 1L << 30, &l)) return 2; a->print_every = (int)l; }
         else if (!strcmp(o, "--eval-tokens")) {
             if (parse_long(o, v, 0, 1L << 40, &l)) return 2;
             if (l == 1) return bad("--eval-tokens: 1 is too few: 0 (all) or at least 2");
-            a->eval_tokens = l;
+            a->job.eval_tokens = l;
         }
-        else if (!strcmp(o, "--lr")) { if (parse_real(o, v, 0, 10, 1, &d)) return 2; a->tc.lr = d; }
-        else if (!strcmp(o, "--eps")) { if (parse_real(o, v, 0, 1, 1, &d)) return 2; a->tc.eps = d; }
-        else if (!strcmp(o, "--weight-decay")) { if (parse_real(o, v, 0, 1, 0, &d)) return 2; a->tc.weight_decay = d; }
-        else if (!strcmp(o, "--grad-clip")) { if (parse_real(o, v, 0, 1e6, 0, &d)) return 2; a->tc.grad_clip = d; }
-        else if (!strcmp(o, "--min-lr-frac")) { if (parse_real(o, v, 0, 1, 0, &d)) return 2; a->tc.min_lr_frac = d; }
-        else if (!strcmp(o, "--alpha")) { if (parse_real(o, v, 0, 1e6, 1, &d)) return 2; a->lora.alpha = d; a->lora_given = 1; }
+        else if (!strcmp(o, "--lr")) { if (parse_real(o, v, 0, 10, 1, &d)) return 2; tc->lr = d; }
+        else if (!strcmp(o, "--eps")) { if (parse_real(o, v, 0, 1, 1, &d)) return 2; tc->eps = d; }
+        else if (!strcmp(o, "--weight-decay")) { if (parse_real(o, v, 0, 1, 0, &d)) return 2; tc->weight_decay = d; }
+        else if (!strcmp(o, "--grad-clip")) { if (parse_real(o, v, 0, 1e6, 0, &d)) return 2; tc->grad_clip = d; }
+        else if (!strcmp(o, "--min-lr-frac")) { if (parse_real(o, v, 0, 1, 0, &d)) return 2; tc->min_lr_frac = d; }
+        else if (!strcmp(o, "--alpha")) { if (parse_real(o, v, 0, 1e6, 1, &d)) return 2; lora->alpha = d; a->lora_given = 1; }
         else return bad("unknown option %s (see sweep train --help)", o);
     }
     if (!a->base) return bad("no base model file given (usage: sweep train BASE --text FILE --format F)");
     if (!a->have_format) return bad("--format: missing (norm, lora or full)");
-    if (!a->text && !a->random_condition) return bad("--text: missing (the training text; or --condition random)");
-    if (a->lora_given && a->format != FMT_LORA)
-        return bad("--rank, --alpha and --targets are LoRA settings: --format is %s", format_name(a->format));
-    if (a->tc.warmup > a->tc.steps) return bad("--warmup: %d is longer than --steps %d", a->tc.warmup, a->tc.steps);
+    if (!a->text && !a->job.random_condition) return bad("--text: missing (the training text; or --condition random)");
+    if (a->lora_given && a->job.format != FMT_LORA)
+        return bad("--rank, --alpha and --targets are LoRA settings: --format is %s", format_name(a->job.format));
+    if (tc->warmup > tc->steps) return bad("--warmup: %d is longer than --steps %d", tc->warmup, tc->steps);
     return 0;
 }
 
@@ -279,15 +274,15 @@ static void print_json(const TrainArgs *a, const char *tok_path, const Adapter *
                        const TrainResult *tr, const EvalText *ev, int n_ev, double train_s, double eval_s,
                        double total_s) {
     static const char *const target_names[LORA_N_TARGETS] = { "q", "k", "v", "o", "gate", "up", "down" };
-    const TrainConfig *tc = &a->tc;
+    const TrainConfig *tc = &a->job.train;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "base", a->base);
     cJSON_AddStringToObject(j, "tokenizer", tok_path);
-    cJSON_AddStringToObject(j, "format", format_name(a->format));
-    cJSON_AddStringToObject(j, "condition", a->random_condition ? "random" : "real");
-    if (a->random_condition) cJSON_AddNullToObject(j, "text");
+    cJSON_AddStringToObject(j, "format", format_name(a->job.format));
+    cJSON_AddStringToObject(j, "condition", a->job.random_condition ? "random" : "real");
+    if (a->job.random_condition) cJSON_AddNullToObject(j, "text");
     else cJSON_AddStringToObject(j, "text", a->text);
-    add_number(j, "seed", (double)a->seed);
+    add_number(j, "seed", (double)a->job.seed);
     cJSON_AddStringToObject(j, "precision", mat_precision_name(a->precision));
     add_number(j, "threads", a->threads);
     cJSON *t = cJSON_AddObjectToObject(j, "train");
@@ -304,13 +299,13 @@ static void print_json(const TrainArgs *a, const char *tok_path, const Adapter *
     add_number(t, "warmup", tc->warmup);
     cJSON_AddBoolToObject(t, "cosine", tc->cosine);
     add_number(t, "min_lr_frac", tc->min_lr_frac);
-    if (a->format == FMT_LORA) {
+    if (a->job.format == FMT_LORA) {
         cJSON *l = cJSON_AddObjectToObject(j, "lora");
-        add_number(l, "rank", a->lora.rank);
-        add_number(l, "alpha", a->lora.alpha);
+        add_number(l, "rank", a->job.lora.rank);
+        add_number(l, "alpha", a->job.lora.alpha);
         cJSON *tg = cJSON_AddArrayToObject(l, "targets");
         for (int i = 0; i < LORA_N_TARGETS; i++)
-            if (a->lora.targets & (1u << i)) cJSON_AddItemToArray(tg, cJSON_CreateString(target_names[i]));
+            if (a->job.lora.targets & (1u << i)) cJSON_AddItemToArray(tg, cJSON_CreateString(target_names[i]));
     }
     add_number(j, "trainable", (double)ad->n);
     add_number(j, "adapter_bytes_fp32", (double)adapter_bytes(ad, 4));
@@ -353,7 +348,8 @@ int cmd_train(int argc, char **argv) {
     double t_start = now_seconds();
     engine_set_threads(a.threads);
     mat_set_precision(a.precision);
-    TrainConfig *tc = &a.tc;
+    JobSpec *job = &a.job;
+    TrainConfig *tc = &job->train;
 
     char err[1024];
     ModelFile mf;
@@ -362,8 +358,8 @@ int cmd_train(int argc, char **argv) {
     const ModelConfig *cfg = &base->cfg;
     if (!a.seq_given && tc->seq > cfg->context) tc->seq = cfg->context;
     if (tc->seq > cfg->context) return bad("--seq: %d exceeds the context %d of %s", tc->seq, cfg->context, a.base);
-    if (a.format == FMT_LORA && a.lora.rank > cfg->dim)
-        return bad("--rank: %d exceeds the width %d of %s", a.lora.rank, cfg->dim, a.base);
+    if (job->format == FMT_LORA && job->lora.rank > cfg->dim)
+        return bad("--rank: %d exceeds the width %d of %s", job->lora.rank, cfg->dim, a.base);
 
     char *tok_path = a.tokenizer ? strdup(a.tokenizer) : model_tokenizer_path(&mf);
     if (!tok_path) return bad("%s: metadata field tokenizer: none recorded; give --tokenizer FILE", a.base);
@@ -379,20 +375,15 @@ int cmd_train(int argc, char **argv) {
     for (int e = 0; e < a.n_evals; e++) {
         ev[e].path = a.evals[e];
         if ((rc = tokens_of_file(tok, ev[e].path, 2, "the two a perplexity needs", &ev[e].tokens, &ev[e].n))) return rc;
-        // eval.tokens N scores N tokens, as job_exec.c cuts them: N + 1 tokens in the stream
-        if (a.eval_tokens > 0 && ev[e].n > a.eval_tokens + 1) ev[e].n = a.eval_tokens + 1;
     }
     int *train_tokens = NULL;
     long n_train = 0;
-    if (a.random_condition) {
-        long n = (long)tc->steps * tc->batch * (tc->seq + 1);
+    if (job->random_condition) {
+        long n = job_random_corpus_length(job);
         if (n > MAX_RANDOM_TOKENS)
             return bad("--condition random: steps x batch x (seq + 1) = %ld random tokens, more than %ld", n,
                        MAX_RANDOM_TOKENS);
-        // The noise floor of job_exec.c: as many uniform random tokens as the steps can consume.
-        n_train = n;
-        train_tokens = xmalloc((size_t)n * sizeof *train_tokens);
-        random_tokens(train_tokens, n, cfg->vocab, a.seed ^ RANDOM_CORPUS_SALT);
+        train_tokens = job_random_corpus(job, cfg->vocab, &n_train);
     } else {
         char what[96];
         snprintf(what, sizeof what, "one window of --seq %d + 1", tc->seq);
@@ -400,7 +391,7 @@ int cmd_train(int argc, char **argv) {
     }
     tokenizer_free(tok);
     if (a.out) {
-        const char *inputs[MAX_EVALS + 3] = { a.base, a.random_condition ? NULL : a.text, tok_path };
+        const char *inputs[MAX_EVALS + 3] = { a.base, job->random_condition ? NULL : a.text, tok_path };
         for (int e = 0; e < a.n_evals; e++) inputs[3 + e] = a.evals[e];
         for (int k = 0; k < 3 + a.n_evals; k++)
             if (same_file(a.out, inputs[k])) return bad("-o: %s is the input %s: give another path", a.out, inputs[k]);
@@ -417,26 +408,25 @@ int cmd_train(int argc, char **argv) {
 
     Adapter ad;
     memset(&ad, 0, sizeof ad);
-    LoraSpec no_lora = { 0, 0, 0 };
-    if (adapter_init(&ad, a.format, a.format == FMT_LORA ? &a.lora : &no_lora, base, a.seed) || adamw_alloc(&ad)) {
+    if (job_adapter_init(&ad, job, base) || adamw_alloc(&ad)) {
         fprintf(stderr, "sweep train: cannot create the adapter and its optimizer state (out of memory)\n");
         return 3;
     }
 
     FILE *info = a.json ? stderr : stdout;
     fprintf(info, "sweep train: %s on %s: %zu trainable scalars (%zu bytes fp32), %d steps x %d x %d tokens, lr %g, "
-            "seed %llu, ", format_name(a.format), a.base, ad.n, adapter_bytes(&ad, 4), tc->steps, tc->batch, tc->seq,
-            tc->lr, (unsigned long long)a.seed);
-    if (a.random_condition) fprintf(info, "random condition (%ld random tokens)\n", n_train);
+            "seed %llu, ", format_name(job->format), a.base, ad.n, adapter_bytes(&ad, 4), tc->steps, tc->batch,
+            tc->seq, tc->lr, (unsigned long long)job->seed);
+    if (job->random_condition) fprintf(info, "random condition (%ld random tokens)\n", n_train);
     else fprintf(info, "%s (%ld tokens)\n", a.text, n_train);
     fflush(info);
 
     float *curve = xcalloc((size_t)tc->steps, sizeof *curve);
     TrainResult tr;
     Progress prog = { info, a.print_every, tc->steps, now_seconds() };
-    if (train_adapter(base, &ad, train_tokens, n_train, tc, a.seed, curve, &tr, print_progress, &prog))
+    if (job_train(base, &ad, job, train_tokens, n_train, curve, &tr, print_progress, &prog))
         return bad("%s: cannot train: a token outside the model's vocabulary of %d",
-                   a.random_condition ? "random corpus" : a.text, cfg->vocab);
+                   job->random_condition ? "random corpus" : a.text, cfg->vocab);
     free(train_tokens);
     double train_s = tr.seconds;
     int status = 0;
@@ -450,8 +440,7 @@ int cmd_train(int argc, char **argv) {
                 tr.steps_done, tr.tokens, train_s, train_s > 0 ? tr.tokens / train_s : 0);
         for (int e = 0; e < a.n_evals; e++) {
             double t0 = now_seconds();
-            ev[e].ppl = eval_perplexity(base, &ad, ev[e].tokens, ev[e].n, cfg->context, EVAL_BATCH, &ev[e].nll,
-                                        &ev[e].n_pred);
+            ev[e].ppl = job_eval_perplexity(base, &ad, job, ev[e].tokens, ev[e].n, &ev[e].nll, &ev[e].n_pred);
             // %.4f as sweep eval prints it; a blown-up model's perplexity needs an exponent to stay readable
             fprintf(info, ev[e].ppl < 1e7 ? "eval %s: ppl %.4f" : "eval %s: ppl %.4e", ev[e].path, ev[e].ppl);
             fprintf(info, "  (nll %.5f per token, %ld predicted tokens; %.2f s)\n",
@@ -463,7 +452,7 @@ int cmd_train(int argc, char **argv) {
                 fprintf(stderr, "sweep train: %s\n", err);
                 status = 3;
             } else {
-                fprintf(info, "adapter: %s (%s, %zu scalars)\n", a.out, format_name(a.format), ad.n);
+                fprintf(info, "adapter: %s (%s, %zu scalars)\n", a.out, format_name(job->format), ad.n);
             }
         }
     }

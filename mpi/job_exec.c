@@ -11,8 +11,8 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "engine/adamw.h"
+#include "engine/job.h"
 #include "engine/mat.h"
-#include "engine/train.h"
 #include "engine/util.h"
 
 #define SET_ERR(...) snprintf(err, errlen, __VA_ARGS__)
@@ -66,7 +66,6 @@ int job_context_open(JobContext *ctx, const Plan *plan, const char *const *stage
     ctx->tokenizers = xcalloc(nb, sizeof *ctx->tokenizers);
     ctx->tokenizer_hash = xcalloc(nb, sizeof *ctx->tokenizer_hash);
     ctx->keep_adapter = 1;
-    ctx->eval_batch = 8;
     snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", cache_dir);
     if (make_dirs(cache_dir)) {
         SET_ERR("%s: cannot create the cache directory: %s", cache_dir, strerror(errno));
@@ -176,11 +175,20 @@ static void fail(JobResult *r, JobStatus s, const char *msg) {
     snprintf(r->message, sizeof r->message, "%s", msg);
 }
 
+// What of plan->jobs[j] decides its numbers, in the engine's terms.
+static JobSpec job_spec_of(const Plan *p, int j) {
+    const Job *job = &p->jobs[j];
+    const FormatVariant *fv = &p->formats[job->ax[AX_FORMAT]];
+    return (JobSpec){ .format = fv->format, .lora = fv->lora, .train = fv->train, .seed = job->seed,
+                      .random_condition = job->ax[AX_CONDITION] == COND_RANDOM, .eval_tokens = p->eval_tokens };
+}
+
 // The job's cells, in the job's eval order: copied from prev where it has the text, else computed
-// with the adapter (NULL: the base itself). Sets r's status on failure.
+// with the adapter (a none adapter: the base itself). Sets r's status on failure.
 static void evaluate_cells(JobContext *ctx, int j, const Adapter *ad, const JobResult *prev, JobResult *r) {
     const Plan *p = ctx->plan;
     const Job *job = &p->jobs[j];
+    const JobSpec js = job_spec_of(p, j);
     int bi = job->ax[AX_BASE];
     const Weights *base = &ctx->bases[bi].w;
     char err[512];
@@ -201,7 +209,6 @@ static void evaluate_cells(JobContext *ctx, int j, const Adapter *ad, const JobR
             fail(r, JOB_ERROR, err);
             break;
         }
-        if (p->eval_tokens > 0 && n > p->eval_tokens + 1) n = p->eval_tokens + 1;
         if (n < 2) {
             release_tokens(tokens, n, map_len);
             snprintf(err, sizeof err, "%s: fewer than two tokens to evaluate", ev->path);
@@ -211,7 +218,7 @@ static void evaluate_cells(JobContext *ctx, int j, const Adapter *ad, const JobR
         snprintf(c->eval, sizeof c->eval, "%s", ev->label);
         double nll;
         long count;
-        c->ppl = eval_perplexity(base, ad, tokens, n, base->cfg.context, ctx->eval_batch, &nll, &count);
+        c->ppl = job_eval_perplexity(base, ad, &js, tokens, n, &nll, &count);
         c->n_tokens = count;
         c->nll = count ? nll / count : NAN;
         release_tokens(tokens, n, map_len);
@@ -238,6 +245,7 @@ void job_execute(JobContext *ctx, int j, JobResult *r) {
     int bi = job->ax[AX_BASE];
     const Weights *base = &ctx->bases[bi].w;
     const ModelConfig *cfg = &base->cfg;
+    const JobSpec js = job_spec_of(p, j);
     char err[512] = "";
     double t0 = now_seconds();
 
@@ -251,18 +259,15 @@ void job_execute(JobContext *ctx, int j, JobResult *r) {
 
     Adapter ad;
     memset(&ad, 0, sizeof ad);
-    if (adapter_init(&ad, fv->format, &fv->lora, base, job->seed)) {
+    if (job_adapter_init(&ad, &js, base)) {
         fail(r, JOB_ERROR, "cannot create the adapter (out of memory)");
         return;
     }
-    const TrainConfig *tc = &fv->train;
+    const TrainConfig *tc = &js.train;
     if (fv->format != FMT_NONE) {
         int *tokens = NULL; long n = 0; size_t map_len = 0;
-        if (job->ax[AX_CONDITION] == COND_RANDOM) {
-            // The noise floor: as many uniform random tokens as the steps can consume, from the seed.
-            n = (long)tc->steps * tc->batch * (tc->seq + 1);
-            tokens = xmalloc(n * sizeof *tokens);
-            random_tokens(tokens, n, cfg->vocab, job->seed ^ 0x52414e444f4dULL);
+        if (js.random_condition) {
+            tokens = job_random_corpus(&js, cfg->vocab, &n);
         } else if (tokens_of_file(ctx, bi, p->users[job->ax[AX_TRAIN_USER]].train_path, &tokens, &n, &map_len,
                                   err, sizeof err)) {
             fail(r, JOB_ERROR, err);
@@ -279,7 +284,7 @@ void job_execute(JobContext *ctx, int j, JobResult *r) {
             TrainResult tr;
             r->loss_curve = xcalloc(tc->steps, sizeof(float));
             r->n_steps = tc->steps;
-            if (train_adapter(base, &ad, tokens, n, tc, job->seed, r->loss_curve, &tr, NULL, NULL)) {
+            if (job_train(base, &ad, &js, tokens, n, r->loss_curve, &tr, NULL, NULL)) {
                 snprintf(err, sizeof err, "%s: cannot train: a token outside the model's vocabulary, or a bad "
                          "training setting", p->users[job->ax[AX_TRAIN_USER]].train_path);
                 fail(r, JOB_ERROR, err);
@@ -313,7 +318,7 @@ void job_execute(JobContext *ctx, int j, JobResult *r) {
         }
     }
 
-    if (r->status == JOB_OK) evaluate_cells(ctx, j, fv->format == FMT_NONE ? NULL : &ad, NULL, r);
+    if (r->status == JOB_OK) evaluate_cells(ctx, j, &ad, NULL, r);
     adapter_free(&ad);
     r->seconds = now_seconds() - t0;
 }
@@ -328,11 +333,12 @@ void job_evaluate_more(JobContext *ctx, int j, const JobResult *prev, JobResult 
     const Job *job = &p->jobs[j];
     const FormatVariant *fv = &p->formats[job->ax[AX_FORMAT]];
     const Weights *base = &ctx->bases[job->ax[AX_BASE]].w;
+    const JobSpec js = job_spec_of(p, j);
     double t0 = now_seconds();
     Adapter ad;
     memset(&ad, 0, sizeof ad);
     // The adapter's shape and wiring come from the spec; its values from the kept block.
-    if (!job_can_evaluate_more(p, j, prev) || adapter_init(&ad, fv->format, &fv->lora, base, job->seed) ||
+    if (!job_can_evaluate_more(p, j, prev) || job_adapter_init(&ad, &js, base) ||
         ad.n != prev->adapter_n) {
         adapter_free(&ad);
         job_execute(ctx, j, r);
@@ -361,7 +367,7 @@ void job_evaluate_more(JobContext *ctx, int j, const JobResult *prev, JobResult 
         r->adapter_ndim = prev->adapter_ndim;
         memcpy(r->adapter_shape, prev->adapter_shape, sizeof r->adapter_shape);
     }
-    evaluate_cells(ctx, j, fv->format == FMT_NONE ? NULL : &ad, prev, r);
+    evaluate_cells(ctx, j, &ad, prev, r);
     adapter_free(&ad);
     r->seconds = now_seconds() - t0;
 }

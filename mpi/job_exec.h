@@ -14,7 +14,6 @@ typedef struct {
     uint64_t *tokenizer_hash;  // [same]: FNV-1a of each tokenizer file, part of the token cache keys
     char cache_dir[1024];      // tokenised texts, shared by the ranks of a node
     int keep_adapter;          // copy the trained block into the result
-    int eval_batch;            // windows per forward pass in evaluation
 } JobContext;
 
 // Opens every base of the plan (paths may be overridden by staged copies: staged[i] or NULL) and its
