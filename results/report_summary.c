@@ -46,7 +46,8 @@ void report_jobs_section(const ReportData *d, Report *r) {
         table_text(m, 1, "%s", fmt_label(d, AX_BASE, J->ax[AX_BASE]));
         table_text(m, 2, "%s", none ? "-" : fmt_label(d, AX_CONDITION, J->ax[AX_CONDITION]));
         table_text(m, 3, "%s", fmt_label(d, AX_FORMAT, J->ax[AX_FORMAT]));
-        table_text(m, 4, "%s", J->precision[0] ? J->precision : rd_precision(d, J->ax[AX_FORMAT]));
+        // the job's own record only where a format's jobs disagree: a file without the column reads fp32
+        table_text(m, 4, "%s", d->prec_mixed && J->precision[0] ? J->precision : rd_precision(d, J->ax[AX_FORMAT]));
         table_text(m, 5, "%s", none ? "-" : fmt_label(d, AX_TRAIN_USER, J->ax[AX_TRAIN_USER]));
         table_text(m, 6, "%s", none ? "-" : fmt_label(d, AX_SEED, J->ax[AX_SEED]));
         table_text(m, 7, "%s", job_status_name(J->status));

@@ -266,6 +266,36 @@ static void prec52_fallback(void) {
     plan_free(&p);
 }
 
+// ---- the bf16 base pending: bf16 waits for it rather than falling back on the fp32 base
+
+static JobStatus bf16_none_pending(const Plan *p, const Job *j, const void *ctx) {
+    (void)ctx;
+    return fx_kind(p, j) == 0 && p->formats[j->ax[AX_FORMAT]].precision == MAT_PREC_BF16 ? JOB_PENDING : JOB_OK;
+}
+
+static void prec52_pending_base(void) {
+    Plan p;
+    parse(prec52_spec, &p);
+    Fixture fx = fx_default_bytes;
+    fx.ppl = prec_ppl;
+    fx.status = bf16_none_pending;
+    fx.ctx = &prec52_values;
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/prec%d.h5", tmpdir, n_files++);
+    if (fx_write(path, &p, &fx, err, sizeof err) != 0) { CHECK(0, "write: %s", err); plan_free(&p); return; }
+    Report r;
+    build(path, &r);
+    expect("fp32 unaffected", find(&r, "bet52", "norm[precision=fp32]"), VERDICT_LENIENT, "fp32");
+    const RVerdict *v = find(&r, "bet52", "norm[precision=bf16]");
+    CHECK(v && !v->judged && strstr(v->words, "none[precision=bf16] on base ternary (pending)"),
+          "bf16 cannot be judged until its own base is evaluated: %s", v ? v->words : "(no verdict)");
+    const RTable *jt = table(section(&r, "jobs"), "Jobs without results");
+    CHECK(jt && jt->nrows == 1 && !strcmp(text_at(jt, cell(jt, 0, 0)->text ? cell(jt, 0, 0)->text : "", "precision"), "bf16"),
+          "jobs table: the pending base's precision");
+    report_free(&r);
+    plan_free(&p);
+}
+
 // ---- Bet 37: norm paired with full at the same precision only
 
 static void prec37(void) {
@@ -332,6 +362,7 @@ int main(int argc, char **argv) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     prec52();
     prec52_fallback();
+    prec52_pending_base();
     prec37();
     old_file();
     char cmd[400];
