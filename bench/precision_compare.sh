@@ -8,7 +8,10 @@
 #
 #   bench/precision_compare.sh [--sweep build/sweep] [--config default|1b] [--formats none,norm,lora,full]
 #                              [--repeats 3] [--steps N] [--warmup N] [--precisions "fp32 fp32-dnnl bf16"]
-#                              [--ternary "fp32 int8"] [--raw FILE]
+#                              [--ternary "fp32 int8"] [--model FILE] [--raw FILE]
+#
+# --model FILE adds `sweep bench --model FILE` at each --ternary precision: a model file mapped as a
+# sweep maps its base (make one with `sweep bench --config 1b --ternary --save-model FILE`).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 sweep="$root/build/sweep"
@@ -20,6 +23,7 @@ warmup=""
 precisions="fp32 fp32-dnnl bf16"
 ternary="fp32 int8"
 raw=""
+model=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --sweep) sweep=$2; shift 2 ;;
@@ -31,7 +35,8 @@ while [ $# -gt 0 ]; do
     --precisions) precisions=$2; shift 2 ;;
     --ternary) ternary=$2; shift 2 ;;
     --raw) raw=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --model) model=$2; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "precision_compare.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -51,6 +56,12 @@ for r in $(seq 1 "$repeats"); do
     echo "precision_compare.sh: repeat $r/$repeats: sweep --ternary $p" >&2
     "$sweep" bench --json --config "$config" --format "$formats" --precision "$p" --ternary "${extra[@]}" >> "$out"
   done
+  if [ -n "$model" ]; then
+    for p in $ternary; do
+      echo "precision_compare.sh: repeat $r/$repeats: sweep --model $model $p" >&2
+      "$sweep" bench --json --model "$model" --format "$formats" --precision "$p" "${extra[@]}" >> "$out"
+    done
+  fi
   echo "precision_compare.sh: repeat $r/$repeats: torch fp32" >&2
   /usr/bin/python3 "$root/bench/torch_peer.py" --json --config "$config" --format "$formats" "${extra[@]}" >> "$out"
   echo "precision_compare.sh: repeat $r/$repeats: torch autocast bf16" >&2
@@ -62,6 +73,8 @@ import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 def label(r):
     if r["engine"] == "sweep":
+        if r["config"].endswith(".sweep"):
+            return "mapped " + r["config"].rsplit("/", 1)[-1] + " " + r["precision"]
         return ("ternary " if r.get("ternary") else "") + r["precision"]
     return "torch " + ("bf16 autocast" if "autocast" in r["engine"] else "fp32")
 for r in rows:
