@@ -42,7 +42,7 @@ flags = {
 }
 c.write_spec(work, bases=BASES, tokenizer=None,
              users=[{"name": "alba", "train": TRAIN, "eval": EVALS}], formats=formats, train=common_train,
-             seeds=[SEED], conditions=["real", "random"],
+             seeds=[SEED], conditions=["random", "real"],   # random first: a job's condition is its label, not its axis position
              eval={"users": "own", "general": False, "tokens": EVAL_TOKENS})
 r = c.run(1, sweep, ["spec.json", "-o", "out/results.h5", "-q", "--keep-adapters-max", "100000000"], work)
 if not c.check(r.returncode == 0, "sweep run: exit %d\n%s" % (r.returncode, r.stderr[-2000:])):
