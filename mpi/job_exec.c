@@ -170,6 +170,74 @@ static void release_tokens(int *t, long n, size_t map_len) {
     (void)n;
 }
 
+static int has_flag(const char *flags, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = flags; (p = strstr(p, name)); p += n)
+        if ((p == flags || p[-1] == ' ' || p[-1] == '\t') && (p[n] == ' ' || p[n] == '\n' || !p[n])) return 1;
+    return 0;
+}
+
+// The CPU's ISA level, in the names ONEDNN_MAX_CPU_ISA takes ("" when the flags say nothing known).
+static const char *isa_level(const char *flags) {
+    static const struct { const char *level, *needs[4]; } levels[] = {
+        { "AVX512_CORE_AMX", { "amx_tile", "amx_bf16", "amx_int8", "avx512_bf16" } },
+        { "AVX512_CORE_FP16", { "avx512_fp16", "avx512_bf16", "avx512_vnni", "avx512bw" } },
+        { "AVX512_CORE_BF16", { "avx512_bf16", "avx512_vnni", "avx512bw", "avx512vl" } },
+        { "AVX512_CORE_VNNI", { "avx512_vnni", "avx512bw", "avx512vl", "avx512dq" } },
+        { "AVX512_CORE", { "avx512f", "avx512bw", "avx512vl", "avx512dq" } },
+        { "AVX2_VNNI", { "avx_vnni", "avx2", NULL } },
+        { "AVX2", { "avx2", NULL } },
+        { "AVX", { "avx", NULL } },
+        { "SSE41", { "sse4_1", NULL } },
+    };
+    for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
+        int all = 1;
+        for (int k = 0; k < 4 && levels[i].needs[k] && all; k++) all = has_flag(flags, levels[i].needs[k]);
+        if (all) return levels[i].level;
+    }
+    return "";
+}
+
+// "MODEL NAME, ISA" from /proc/cpuinfo's first processor ("" where it says neither): with the library
+// and its overrides, which kernels the products ran on.
+static void cpu_description(char *out, size_t len) {
+    out[0] = 0;
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char *line = NULL, model[96] = "";
+    const char *isa = "";
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0 && !isa[0]) {
+        const char *v = strchr(line, ':');
+        if (!v) continue;
+        v += 1 + strspn(v + 1, " \t");
+        if (!strncmp(line, "model name", 10) && !model[0]) snprintf(model, sizeof model, "%.*s", (int)strcspn(v, "\n"), v);
+        else if (!strncmp(line, "flags", 5)) isa = isa_level(v);
+    }
+    free(line);
+    fclose(f);
+    snprintf(out, len, "%s%s%s", model, model[0] && isa[0] ? ", " : "", isa);
+}
+
+// JobResult.backend for a job computed at precision p in this process, e.g. "onednn, AMD EPYC,
+// AVX512_CORE_BF16, ONEDNN_MAX_CPU_ISA=AVX2": the products' summation order, hence a job's last
+// bits, follow it.
+static void describe_backend(MatPrecision p, char *out, size_t len) {
+    static char cpu[128];
+    static int have_cpu;
+    if (!have_cpu) { cpu_description(cpu, sizeof cpu); have_cpu = 1; }
+    const char *lib = mat_precision_backend(p);
+    size_t at = (size_t)snprintf(out, len, "%s", lib);
+    if (cpu[0] && at < len) at += (size_t)snprintf(out + at, len - at, ", %s", cpu);
+    // attention and LoRA products stay on OpenBLAS at every precision: its override always matters
+    static const char *const overrides[] = { "OPENBLAS_CORETYPE", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA" };
+    for (int i = 0; i < 3; i++) {
+        const char *v = getenv(overrides[i]);
+        if (!v || !v[0] || (i > 0 && strcmp(lib, "onednn"))) continue;
+        if (at < len) at += (size_t)snprintf(out + at, len - at, ", %s=%s", overrides[i], v);
+    }
+}
+
 static void fail(JobResult *r, JobStatus s, const char *msg) {
     r->status = s;
     snprintf(r->message, sizeof r->message, "%s", msg);
@@ -258,6 +326,7 @@ void job_execute(JobContext *ctx, int j, JobResult *r) {
 
     if (injected_fault(job, r)) return;
     mat_set_precision(fv->precision);   // process-wide: set by every job, so none inherits another's
+    describe_backend(fv->precision, r->backend, sizeof r->backend);
 
     Adapter ad;
     memset(&ad, 0, sizeof ad);
@@ -352,6 +421,12 @@ void job_evaluate_more(JobContext *ctx, int j, const JobResult *prev, JobResult 
     r->status = JOB_OK;
     if (injected_fault(job, r)) { adapter_free(&ad); return; }
     mat_set_precision(fv->precision);
+    describe_backend(fv->precision, r->backend, sizeof r->backend);
+    if (prev->backend[0] && strcmp(prev->backend, r->backend)) {   // trained on one, evaluated on both
+        char now[sizeof r->backend];
+        snprintf(now, sizeof now, "%s", r->backend);
+        snprintf(r->backend, sizeof r->backend, "%s; new cells: %s", prev->backend, now);
+    }
     for (size_t i = 0; i < ad.n; i++) ad.params[i] = (real)prev->adapter[i];
     r->tokens = prev->tokens;
     r->final_loss = prev->final_loss;

@@ -278,6 +278,11 @@ static void read_jobs(R *r, hid_t f, ResultsFile *rf) {
     char **host = r->failed ? NULL : read_str_ds(r, f, "host", want, d);
     for (hsize_t j = 0; j < n && host; j++) snprintf(rf->jobs[j].host, sizeof rf->jobs[j].host, "%s", host[j]);
     free_strings(host, n);
+    // optional: files from before the column do not say what computed their jobs
+    int has_backend = !r->failed && H5Lexists(f, "backend", H5P_DEFAULT) > 0;
+    char **be = has_backend ? read_str_ds(r, f, "backend", want, d) : NULL;
+    for (hsize_t j = 0; j < n && be; j++) snprintf(rf->jobs[j].backend, sizeof rf->jobs[j].backend, "%s", be[j]);
+    free_strings(be, n);
     char **msg = r->failed ? NULL : read_str_ds(r, f, "message", want, d);
     for (hsize_t j = 0; j < n && msg; j++) snprintf(rf->jobs[j].message, sizeof rf->jobs[j].message, "%s", msg[j]);
     free_strings(msg, n);

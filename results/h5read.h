@@ -19,6 +19,7 @@ typedef struct {
     int64_t adapter_bytes_fp32, adapter_bytes_fp16;
     int rank;
     char host[64];
+    char backend[128];          // JobResult.backend; "" in files from before the column
     char message[256];
 } ResultsJob;
 
@@ -50,5 +51,5 @@ int h5_read_adapter(const char *path, const char *job_id, float **data, size_t *
 
 // Compares what a sweep's spec determines: axes, job ids, precisions, statuses, tokens, final losses,
 // adapter sizes, every metric, loss curve and kept adapter, bit for bit (NaN cells included). Timing,
-// placement, attempts and messages are not compared. 0 equal; 1 different, the first difference in msg; -1 error.
+// placement, backends, attempts and messages are not compared. 0 equal; 1 different, the first difference in msg; -1 error.
 int h5_compare_results(const char *a, const char *b, char *msg, size_t msglen);

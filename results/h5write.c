@@ -202,6 +202,8 @@ static void write_job_table(W *w, const Plan *plan, const JobResult *const *by_j
     put_column(w, "status", w->str, n, s, job_scale);
     for (size_t j = 0; j < cnt; j++) s[j] = by_job[j] ? by_job[j]->host : "";
     put_column(w, "host", w->str, n, s, job_scale);
+    for (size_t j = 0; j < cnt; j++) s[j] = by_job[j] ? by_job[j]->backend : "";
+    put_column(w, "backend", w->str, n, s, job_scale);
     for (size_t j = 0; j < cnt; j++) s[j] = by_job[j] ? by_job[j]->message : "";
     put_column(w, "message", w->str, n, s, job_scale);
 

@@ -7,18 +7,28 @@
 //                          no cell was asked for or none was recorded yet
 //   /job                   dimension scale: job ids, in plan order, every plan job (pending included)
 //   /job_base /job_condition /job_format /job_train_user /job_seed /precision /status /attempts /seconds
-//   /tokens /final_loss /adapter_bytes /adapter_bytes_fp16 /rank /host /message  the per-job table over job
-//                          (precision: the job's format variant's, "fp32" .. "int8")
+//   /tokens /final_loss /adapter_bytes /adapter_bytes_fp16 /rank /host /backend /message  the per-job
+//                          table over job (precision: the job's format variant's, "fp32" .. "int8";
+//                          backend: what computed it, JobResult.backend, "" for pending jobs and for
+//                          records from before the field)
 //   /step, /loss           loss curves over (job, step), step counted from 1, NaN padded
 //   /adapters/<job id>     the fp32 adapter block (attributes format, shape), outside xarray's root view
 //   root attributes        spec, spec_hash, protocol, tool_version, created_by, base_hashes,
 //                          deterministic_variables
 //
 // Determinism: the metrics, loss curves, adapters, statuses, tokens, final losses, adapter sizes and
-// precisions depend on the spec (and sweep run --precision) alone, so a sweep killed and resumed any
-// number of times yields the same values as one uninterrupted run (h5_compare_results checks exactly
-// these). seconds, rank, host, attempts and message describe how the run went, live only in the
-// per-job table and are not compared.
+// precisions depend on the spec (and sweep run --precision) and on the kernels that compute the
+// products, nothing else: not on the rank, the number of ranks or the order of jobs. So a sweep killed
+// and resumed any number of times yields the same values as one uninterrupted run (h5_compare_results
+// checks exactly these) as long as every job runs on the same kernels. OpenBLAS and oneDNN pick their
+// kernels at run time from the CPU (its type and ISA level: AVX2, AVX-512, AMX), from OPENBLAS_CORETYPE
+// and ONEDNN_MAX_CPU_ISA, from the library versions and from the thread count (sweep run --threads);
+// other kernels sum in another order and change the last bits of a job, and through training possibly
+// more. A resume on another CPU type, a cluster of mixed CPU types, another library build or another
+// override therefore gives results that equal an uninterrupted run only up to those bits; the backend
+// column records per job what computed it, so a mixed file can be told apart. seconds, rank, host,
+// backend, attempts and message describe how the run went, live only in the per-job table and are not
+// compared.
 #pragma once
 #include "results/result.h"
 #include "sweeps/plan.h"

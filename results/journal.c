@@ -14,7 +14,8 @@
 #define JOURNAL_VERSION 1u
 #define FRAME_BYTES 24
 #define REC_HEADER 1u
-#define REC_RESULT 2u
+#define REC_RESULT 2u           // written before the backend field: read, never written
+#define REC_RESULT_BACKEND 3u   // a result whose last field is its backend string
 // No honest record comes near this; a larger length is damage, not a big adapter.
 #define MAX_PAYLOAD ((uint64_t)1 << 34)
 
@@ -167,6 +168,7 @@ static void encode_result(Buf *b, const JobResult *r, int keep_adapter) {
     put_u32(b, (uint32_t)ndim);
     for (int i = 0; i < ndim; i++) put_u64(b, r->adapter_ndim ? (uint64_t)r->adapter_shape[i] : (uint64_t)n);
     for (size_t i = 0; i < n; i++) put_f32(b, r->adapter[i]);
+    put_str(b, r->backend);
 }
 
 static int decode_header(Cur *c, JournalHeader *h) {
@@ -189,8 +191,9 @@ static int valid_id(const char *id) {
     return 1;
 }
 
-// Fills r (zeroed first); on failure frees what it allocated and leaves c->bad set.
-static int decode_result(Cur *c, JobResult *r) {
+// Fills r (zeroed first); on failure frees what it allocated and leaves c->bad set. Records of type
+// REC_RESULT end before the backend, which then reads "".
+static int decode_result(Cur *c, JobResult *r, int with_backend) {
     memset(r, 0, sizeof *r);
     get_str(c, r->id, sizeof r->id, "id");
     if (!c->bad && !valid_id(r->id)) c->bad = "id";
@@ -247,6 +250,7 @@ static int decode_result(Cur *c, JobResult *r) {
             memcpy(&r->adapter[i], &v, 4);
         }
     }
+    if (with_backend) get_str(c, r->backend, sizeof r->backend, "backend");
     if (!c->bad && c->at != c->n) c->bad = "trailing bytes";
     if (c->bad) { job_result_free(r); return -1; }
     return 0;
@@ -368,9 +372,9 @@ int journal_parse(const unsigned char *buf, size_t len, JournalContents *c, char
                 return -1;
             }
             c->n_headers++;
-        } else if (type == REC_RESULT) {
+        } else if (type == REC_RESULT || type == REC_RESULT_BACKEND) {
             JobResult r;
-            if (decode_result(&cur, &r) != 0) {
+            if (decode_result(&cur, &r, type == REC_RESULT_BACKEND) != 0) {
                 set_err(err, errlen, "result record %d at byte %zu: bad field %s", nrec, off, cur.bad);
                 journal_contents_free(c);
                 return -1;
@@ -631,6 +635,7 @@ int result_encode(const JobResult *r, unsigned char **buf, size_t *len) {
     JobResult rec = *r;
     rec.message[sizeof rec.message - 1] = 0;
     rec.host[sizeof rec.host - 1] = 0;
+    rec.backend[sizeof rec.backend - 1] = 0;
     Buf b = {0};
     encode_result(&b, &rec, 1);
     *buf = b.p ? b.p : xmalloc(1);
@@ -640,7 +645,7 @@ int result_encode(const JobResult *r, unsigned char **buf, size_t *len) {
 
 int result_decode(const unsigned char *buf, size_t len, JobResult *r, char *err, size_t errlen) {
     Cur cur = {buf, len, 0, NULL};
-    if (decode_result(&cur, r) != 0) {
+    if (decode_result(&cur, r, 1) != 0) {
         set_err(err, errlen, "malformed result: bad field %s", cur.bad);
         return -1;
     }
@@ -662,9 +667,10 @@ int journal_append(Journal *j, const JobResult *r, char *err, size_t errlen) {
     // Byte-bounded strings so that a record always decodes into the fixed fields it came from.
     rec.message[sizeof rec.message - 1] = 0;
     rec.host[sizeof rec.host - 1] = 0;
+    rec.backend[sizeof rec.backend - 1] = 0;
     Buf b = {0};
     encode_result(&b, &rec, keep);
-    int rc = append_record(j, REC_RESULT, &b, err, errlen);
+    int rc = append_record(j, REC_RESULT_BACKEND, &b, err, errlen);
     free(b.p);
     if (rc) return rc;
     JobResult copy;

@@ -31,6 +31,9 @@ typedef struct {
     double seconds;
     int rank;
     char host[64];
+    // What computed the numbers: the weight products' library, the CPU and any kernel override (the
+    // last bits follow the kernels the libraries pick); "" in records from before the field existed.
+    char backend[128];
     // Deterministic outcome
     long tokens;            // training tokens processed
     double final_loss;

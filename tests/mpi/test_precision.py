@@ -1,6 +1,7 @@
 """Compute precision per job, end to end on the tiny base:
 - a spec listing precisions fp32 and bf16 gives the same file bit for bit at -np 1 and -np 2;
-- the per-job table names each job's precision, as the format variant's label does;
+- the per-job table names each job's precision, as the format variant's label does, and its backend
+  (the precision's library and this machine's CPU);
 - every bf16 job's numbers differ from its fp32 twin's (the setting reached the job process), by less
   than a few percent (it only rounds the inputs of the weight products);
 - `sweep run --precision bf16` on a spec that names no precision runs the jobs of the spec's bf16
@@ -52,6 +53,16 @@ if len(outs) == 2:
         c.check(all(p == fm.split("precision=")[1].rstrip("]") for fm, p in zip(fmt, prec)) and
                 sorted(set(prec)) == ["bf16", "fp32"], "the precision column names each job's: %s" % list(zip(fmt, prec)))
         c.check("precision" in f.attrs["deterministic_variables"].split(), "precision is a deterministic variable")
+        # what computed each job: its precision's library first, then this machine's CPU
+        backend = strings(f, "backend")
+        lib = [b.split(", ")[0] for b in backend]
+        c.check(all(l == "openblas" for l, p in zip(lib, prec) if p == "fp32") and
+                all(l in ("onednn", "openblas-emulated") for l, p in zip(lib, prec) if p == "bf16"),
+                "the backend column names each job's library: %s" % sorted(set(zip(prec, backend))))
+        models = [ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")]
+        c.check(not models or all(b.split(", ")[1] == models[0] for b in backend),
+                "the backend column names the CPU %s: %s" % (models[:1], sorted(set(backend))))
+        c.check("backend" not in f.attrs["deterministic_variables"].split(), "backend is not a deterministic variable")
         loss = f["final_loss"][:]
         formats_axis = strings(f, "format")
         ppl = f["ppl"][:]

@@ -8,6 +8,8 @@ file: coordinates come back as labels, every asked cell holds its value, every o
 """
 import math
 import os
+import shutil
+import struct
 import subprocess
 import sys
 import warnings
@@ -60,6 +62,77 @@ def jobs():
                         own = [e for e in EVALS if e.startswith(USERS[u] + "/") or e == "general"]
                         out.append((b, c, f, u, s, EVALS if f == 0 else own))
     return out
+
+
+def fnv1a64_bytes(data, h=0xCBF29CE484222325):
+    for byte in data:
+        h ^= byte
+        h = (h * 0x100000001B3) % (1 << 64)
+    return h
+
+
+def backend_of(b, c, f, u, s, k):
+    """make_results gives job k the timing noise 0.01 k; the fixture's CPU follows it as host does."""
+    if status_of(b, c, f, u, s) == "pending":
+        return ""
+    return "%s, cpu%d" % ("onednn" if f == 2 else "openblas", int(0.01 * k * 7) % 3)
+
+
+def strip_backends(src, dst, backends):
+    """A journal as written before the backend field: each result record (type 3) made a type 2 record
+    without its last field (the backend string: u32 length and bytes), its length and checksum redone."""
+    data, out, off, cut = open(src, "rb").read(), bytearray(), 0, 0
+    while off < len(data):
+        magic, rtype, n = struct.unpack_from("<IIQ", data, off)
+        payload = data[off + 24:off + 24 + n]
+        if rtype == 3:
+            rtype = 2
+            jid = payload[4:4 + struct.unpack_from("<I", payload, 0)[0]].decode()
+            tail = backends[jid].encode()
+            tail = struct.pack("<I", len(tail)) + tail
+            if not payload.endswith(tail):
+                return -1
+            payload = payload[:-len(tail)]
+            cut += 1
+        head = struct.pack("<IIQ", magic, rtype, len(payload))
+        out += head + struct.pack("<Q", fnv1a64_bytes(payload, fnv1a64_bytes(head))) + payload
+        off += 24 + n
+    open(dst, "wb").write(out)
+    return cut
+
+
+def read_backends(make, path):
+    r = subprocess.run([make, "--backends", path], capture_output=True, text=True)
+    check(r.returncode == 0, "make_results --backends %s: %s" % (path, r.stderr))
+    return dict(line.split("\t") for line in r.stdout.splitlines())
+
+
+def check_backends(make, work, path, plan, ids):
+    """The backend column names what computed each job; it reads back through h5_read_results, also
+    from journals and files written before it existed, and h5_compare_results ignores it."""
+    want = {jid: backend_of(*j[:5], k) for k, (j, jid) in enumerate(zip(plan, ids))}
+    with h5py.File(path, "r") as f:
+        col = [x.decode() for x in f["backend"][()]]
+        check(f["backend"].dims[0][0].name == "/job", "backend is a column over job")
+    check(col == [want[j] for j in ids], "backend column: %s" % col)
+    check(read_backends(make, path) == want, "h5_read_results reads the backend column")
+
+    # a journal from before the field: every result record still reads, with backend ""
+    old = os.path.join(work, "old-journal.h5")
+    n = strip_backends(path + ".journal", old + ".journal", want)
+    check(n == len(plan) - 1, "stripped the backend of %d records, want %d" % (n, len(plan) - 1))
+    r = subprocess.run([make, "--rebuild", old], capture_output=True, text=True)
+    check(r.returncode == 0, "a journal without backends rebuilds: %s" % r.stderr)
+    check(set(read_backends(make, old).values()) == {""}, "records without the field give backend \"\"")
+    r = subprocess.run([make, "--compare", path, old], capture_output=True, text=True)
+    check(r.returncode == 0, "backends are not compared, everything else is equal: %s%s" % (r.stdout, r.stderr))
+
+    # a file from before the column
+    stripped = os.path.join(work, "old-file.h5")
+    shutil.copyfile(path, stripped)
+    with h5py.File(stripped, "r+") as f:
+        del f["backend"]
+    check(set(read_backends(make, stripped).values()) == {""}, "a file without the column reads backend \"\"")
 
 
 def job_id(b, c, f, u, s):
@@ -181,6 +254,8 @@ def main():
                 check(np.array_equal(a[()], np.array([i / 2 + code for i in range(n)], dtype=np.float32)), "adapter values")
                 kept += 1
         check(kept > 0, "no adapters kept")
+
+    check_backends(make, work, path, plan, ids)
 
     print("test_readers: %d failed" % len(failures))
     sys.exit(1 if failures else 0)
