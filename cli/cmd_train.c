@@ -21,7 +21,6 @@
 #include "engine/util.h"
 
 #define MAX_EVALS 64
-#define MAX_RANDOM_TOKENS (1L << 31)
 
 static const char usage_text[] =
     "usage: sweep train BASE --text TRAIN.txt --format norm|lora|full [--eval TEXT ...] [options]\n"
@@ -380,9 +379,9 @@ int cmd_train(int argc, char **argv) {
     long n_train = 0;
     if (job->random_condition) {
         long n = job_random_corpus_length(job);
-        if (n > MAX_RANDOM_TOKENS)
+        if (n > JOB_MAX_RANDOM_TOKENS)
             return bad("--condition random: steps x batch x (seq + 1) = %ld random tokens, more than %ld", n,
-                       MAX_RANDOM_TOKENS);
+                       JOB_MAX_RANDOM_TOKENS);
         train_tokens = job_random_corpus(job, cfg->vocab, &n_train);
     } else {
         char what[96];

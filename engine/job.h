@@ -21,7 +21,9 @@ typedef struct {
 int job_adapter_init(Adapter *ad, const JobSpec *js, const Weights *base);
 
 // The random condition's corpus: as many tokens as the steps can consume, steps x batch x (seq + 1),
-// uniform over [0, vocab) from the seed. _length says how many before anyone allocates them.
+// uniform over [0, vocab) from the seed. _length says how many before anyone allocates them; specs
+// and sweep train refuse more than JOB_MAX_RANDOM_TOKENS (8 GiB of tokens held by each job).
+#define JOB_MAX_RANDOM_TOKENS (1L << 31)
 long job_random_corpus_length(const JobSpec *js);
 int *job_random_corpus(const JobSpec *js, int vocab, long *n);   // malloc'd, *n tokens
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "engine/job.h"
 #include "engine/modelfile.h"
 #include "engine/util.h"
 #include "fixtures/split.h"
@@ -1027,6 +1028,33 @@ static void add_variant(Plan *p, int *cap, const FormatVariant *v) {
     ax->n++;
 }
 
+// Where a training field of this block was given: the block's own, else train's, else the block.
+static void field_path(const Parse *P, const FormatBlock *fb, const char *field, char *out, size_t n) {
+    const cJSON *block = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(P->root, "formats"), fb->key);
+    const cJSON *train = cJSON_GetObjectItemCaseSensitive(P->root, "train");
+    if (cJSON_GetObjectItemCaseSensitive(block, field)) jp_key(out, n, fb->jp, field);
+    else if (cJSON_GetObjectItemCaseSensitive(train, field)) jp_key(out, n, "train", field);
+    else snprintf(out, n, "%s", fb->jp);
+}
+
+// A random-condition job holds its whole corpus in memory: steps x batch x (seq + 1) tokens. Over the
+// limit, the field raised most above its default is named.
+static int check_random_corpus(Parse *P, const FormatBlock *fb, const TrainConfig *t, const char *variant) {
+    if (!(fb->cond_mask & (1u << COND_RANDOM))) return 0;
+    JobSpec js = { .train = *t };
+    long n = job_random_corpus_length(&js);
+    if (n <= JOB_MAX_RANDOM_TOKENS) return 0;
+    double raised[3] = { t->steps / hp_def[HP_STEPS].def, t->batch / hp_def[HP_BATCH].def,
+                         (t->seq + 1) / (hp_def[HP_SEQ].def + 1) };
+    int most = raised[1] > raised[0] ? 1 : 0;
+    if (raised[2] > raised[most]) most = 2;
+    char jp[160];
+    field_path(P, fb, hp_def[most == 0 ? HP_STEPS : most == 1 ? HP_BATCH : HP_SEQ].name, jp, sizeof jp);
+    return fail(&P->c, jp, "%sthe random condition needs steps x batch x (seq + 1) = %d x %d x %d = %ld tokens in "
+                "memory, more than %ld: lower steps, batch or seq, or train this format on real only", variant,
+                t->steps, t->batch, t->seq + 1, n, JOB_MAX_RANDOM_TOKENS);
+}
+
 // Cartesian product of the listed fields, the first field varying slowest.
 static int expand_block(Parse *P, FormatBlock *fb, int *cap) {
     Ctx *c = &P->c;
@@ -1086,6 +1114,7 @@ static int expand_block(Parse *P, FormatBlock *fb, int *cap) {
                 if (t->seq > p->bases[b].cfg.context)
                     return fail(c, fb->jp, "%sseq %d exceeds the context %d of base %s", variant, t->seq,
                                 p->bases[b].cfg.context, p->bases[b].name);
+            if (check_random_corpus(P, fb, t, variant)) return -1;
         }
         if (fb->format == FMT_LORA) {
             fv.lora.rank = (int)v[HP_RANK];
