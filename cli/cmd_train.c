@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "cli/commands.h"
 #include "engine/adamw.h"
 #include "engine/adapter.h"
@@ -394,15 +395,18 @@ int cmd_train(int argc, char **argv) {
         for (int e = 0; e < a.n_evals; e++) inputs[3 + e] = a.evals[e];
         for (int k = 0; k < 3 + a.n_evals; k++)
             if (same_file(a.out, inputs[k])) return bad("-o: %s is the input %s: give another path", a.out, inputs[k]);
-        // Checked now, not after the training it would waste: adapter_save writes OUT.tmp, then renames.
-        size_t len = strlen(a.out) + 8;
-        char *tmp = xmalloc(len);
-        snprintf(tmp, len, "%s.tmp", a.out);
-        FILE *f = fopen(tmp, "wb");
-        if (!f) { rc = bad("-o: %s: cannot write: %s", a.out, strerror(errno)); free(tmp); return rc; }
-        fclose(f);
-        remove(tmp);
-        free(tmp);
+        // Checked now, not after the training it would waste (adapter_save writes a file beside OUT, then
+        // renames it over OUT), with a name no other file has: the probe must not replace anything.
+        struct stat st;
+        if (stat(a.out, &st) == 0 && S_ISDIR(st.st_mode)) return bad("-o: %s is a directory", a.out);
+        size_t len = strlen(a.out) + 16;
+        char *probe = xmalloc(len);
+        snprintf(probe, len, "%s.probe-XXXXXX", a.out);
+        int fd = mkstemp(probe);   // O_CREAT | O_EXCL
+        if (fd < 0) { rc = bad("-o: %s: cannot write: %s", a.out, strerror(errno)); free(probe); return rc; }
+        close(fd);
+        unlink(probe);
+        free(probe);
     }
 
     Adapter ad;

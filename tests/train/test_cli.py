@@ -9,6 +9,7 @@ Usage: /usr/bin/python3 test_cli.py SWEEP WORKDIR
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -138,6 +139,21 @@ if ra and rb and rc_ and real:
     c.check(ra["loss_curve"] != rc_["loss_curve"], "random: another seed, another corpus")
     c.check(ra["loss_curve"] != real["loss_curve"], "random and real train on different tokens")
 
+# ---- -o is probed before training without touching other files: an OUT.tmp of the user's survives ----
+keep, keep_tmp = os.path.join(work, "keep.swad"), os.path.join(work, "keep.swad.tmp")
+with open(keep_tmp, "w") as f:
+    f.write("not sweep's\n")
+before = set(os.listdir(work))
+p = subprocess.Popen([sweep, "train", BASE, "--text", TRAIN, "--format", "norm", "--steps", "1000000", "-o", "keep.swad"],
+                     cwd=work, env=c.ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+first = p.stdout.readline()   # printed once every input and -o are checked, as training starts
+p.send_signal(signal.SIGKILL)
+p.communicate()
+c.check(first.startswith("sweep train: norm on "), "the long run started: %r" % first)
+c.check(open(keep_tmp).read() == "not sweep's\n", "an existing OUT.tmp survives the -o check")
+c.check(set(os.listdir(work)) == before, "the -o check leaves no file behind: %s" % (set(os.listdir(work)) ^ before))
+os.makedirs(os.path.join(work, "outdir"), exist_ok=True)
+
 # ---- --help ------------------------------------------------------------------------------------------
 r = run(["train", "--help"])
 c.check(r.returncode == 0 and r.stdout.startswith("usage: sweep train"), "--help: exit %d" % r.returncode)
@@ -189,6 +205,7 @@ cases = [
     ([BASE] + ok + ["-o", "./base/../" + BASE], BASE),
     ([BASE] + ok + ["--eval", OWN, "-o", OWN], OWN),
     ([BASE] + ok + ["-o", "base/tokenizer.bpe"], "tokenizer.bpe"),
+    ([BASE] + ok + ["-o", "outdir"], "outdir is a directory"),
 ]
 for args, names in cases:
     r = run(["train", "-o", "bad.swad"] + args)   # a later -o wins
