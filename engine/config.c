@@ -1,4 +1,6 @@
 #include "engine/config.h"
+#include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 #include "engine/weights.h"
@@ -54,6 +56,27 @@ const char *config_check(const ModelConfig *c) {
             return "rope_scaling.high_freq_factor must be finite and greater than low_freq_factor";
         if (r->original_max_pos <= 0) return "rope_scaling.original_max_position_embeddings must be positive";
     }
+    return NULL;
+}
+
+const char *config_rope_llama3_from_json(RopeScaling *r, const cJSON *rs) {
+    memset(r, 0, sizeof *r);
+    r->type = ROPE_SCALING_LLAMA3;
+    struct { const char *key, *bad; double *dst; } nums[] = {
+        { "factor", "factor: missing or not a number", &r->factor },
+        { "low_freq_factor", "low_freq_factor: missing or not a number", &r->low_freq_factor },
+        { "high_freq_factor", "high_freq_factor: missing or not a number", &r->high_freq_factor },
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(rs, nums[i].key);
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) return nums[i].bad;
+        *nums[i].dst = v->valuedouble;
+    }
+    const cJSON *omax = cJSON_GetObjectItemCaseSensitive(rs, "original_max_position_embeddings");
+    if (!cJSON_IsNumber(omax) || omax->valuedouble != floor(omax->valuedouble) || omax->valuedouble < 1 ||
+        omax->valuedouble > INT_MAX)
+        return "original_max_position_embeddings: missing, not an integer or outside [1, 2147483647]";
+    r->original_max_pos = (int)omax->valuedouble;
     return NULL;
 }
 

@@ -37,6 +37,12 @@ void config_tiny(ModelConfig *c);      // a few thousand parameters, for tests a
 int config_by_name(ModelConfig *c, const char *name);
 // NULL if the shape is usable, else a static message naming the bad field.
 const char *config_check(const ModelConfig *c);
+// llama3's numbers from a rope_scaling object in Hugging Face's keys (factor, low_freq_factor,
+// high_freq_factor: numbers; original_max_position_embeddings: an integer in [1, INT_MAX]) into r, whose
+// type becomes llama3. The type key is the caller's to check, the ranges config_check's. NULL ok, else a
+// static "KEY: what is wrong" for the first bad key, for the caller to prefix with its path.
+struct cJSON;
+const char *config_rope_llama3_from_json(RopeScaling *r, const struct cJSON *rs);
 static inline int config_head_dim(const ModelConfig *c) { return c->dim / c->n_heads; }
 size_t config_n_params(const ModelConfig *c);   // every weight, the head counted once when tied
 int config_n_norm_gains(const ModelConfig *c);  // (2 * layers + 1) * dim

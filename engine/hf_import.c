@@ -92,22 +92,8 @@ static int parse_rope_scaling(HfModel *m, const cJSON *rs, const HfLoadOptions *
         return fail(err, errlen, "%s: field rope_scaling: %s is not applied by the engine "
                     "(--ignore-rope-scaling imports anyway; logits then differ from Hugging Face's)", path, m->rope_scaling);
     m->rope_scaling[0] = 0;   // applied, not ignored
-    r->type = ROPE_SCALING_LLAMA3;
-    struct { const char *key; double *dst; } nums[] = {
-        { "factor", &r->factor }, { "low_freq_factor", &r->low_freq_factor }, { "high_freq_factor", &r->high_freq_factor },
-    };
-    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(rs, nums[i].key);
-        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
-            return fail(err, errlen, "%s: field rope_scaling.%s: missing or not a number (llama3 needs it)", path, nums[i].key);
-        *nums[i].dst = v->valuedouble;
-    }
-    const cJSON *omax = cJSON_GetObjectItemCaseSensitive(rs, "original_max_position_embeddings");
-    if (!cJSON_IsNumber(omax) || omax->valuedouble != floor(omax->valuedouble) || omax->valuedouble < 1 ||
-        omax->valuedouble > INT_MAX)
-        return fail(err, errlen, "%s: field rope_scaling.original_max_position_embeddings: missing or not a positive integer",
-                    path);
-    r->original_max_pos = (int)omax->valuedouble;
+    const char *bad = config_rope_llama3_from_json(r, rs);
+    if (bad) return fail(err, errlen, "%s: field rope_scaling.%s (llama3 needs it)", path, bad);
     return 0;
 }
 

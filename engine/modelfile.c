@@ -102,21 +102,8 @@ static int parse_rope_scaling(RopeScaling *r, const cJSON *rs, const char *path,
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(rs, "rope_type");
     if (!cJSON_IsString(type) || strcmp(type->valuestring, "llama3"))
         return fail(err, errlen, "%s: metadata field config.rope_scaling.rope_type: missing or not \"llama3\"", path);
-    r->type = ROPE_SCALING_LLAMA3;
-    struct { const char *key; double *dst; } nums[] = {
-        { "factor", &r->factor }, { "low_freq_factor", &r->low_freq_factor }, { "high_freq_factor", &r->high_freq_factor },
-    };
-    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(rs, nums[i].key);
-        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
-            return fail(err, errlen, "%s: metadata field config.rope_scaling.%s: missing or not a number", path, nums[i].key);
-        *nums[i].dst = v->valuedouble;
-    }
-    long long omax;
-    if (json_int(rs, "original_max_position_embeddings", 1, INT_MAX, &omax))
-        return fail(err, errlen, "%s: metadata field config.rope_scaling.original_max_position_embeddings: "
-                    "missing, not an integer or outside [1, %d]", path, INT_MAX);
-    r->original_max_pos = (int)omax;
+    const char *bad = config_rope_llama3_from_json(r, rs);
+    if (bad) return fail(err, errlen, "%s: metadata field config.rope_scaling.%s", path, bad);
     return 0;
 }
 
