@@ -8,7 +8,8 @@ The model is written the way Hugging Face's eager LlamaForCausalLM computes it (
 projections, rotate_half RoPE, repeat_kv, masked softmax attention, SwiGLU), so the comparison is with
 what a researcher would otherwise run. norm trains the RMSNorm gains, lora adds rank-r A/B pairs on
 q,k,v,o,gate,up,down (alpha 2r), full trains every weight; frozen weights have requires_grad False,
-so autograd skips their weight gradients just as the engine does.
+so autograd skips their weight gradients just as the engine does. Config 1b applies Llama 3's RoPE
+scaling, as the engine's config_1b does (its cos/sin tables equal the engine's rope_tables_scaled).
 """
 import argparse
 import json
@@ -24,8 +25,11 @@ import torch.nn.functional as F
 CONFIGS = {
     "default": dict(dim=256, n_layers=4, n_heads=4, n_kv_heads=4, ffn_dim=768, vocab=8192, context=256,
                     rope_theta=10000.0, norm_eps=1e-5, tied=True),
+    # Llama 3.2 1B, rope_scaling included, as the engine's config_1b
     "1b": dict(dim=2048, n_layers=16, n_heads=32, n_kv_heads=8, ffn_dim=8192, vocab=128256, context=256,
-               rope_theta=500000.0, norm_eps=1e-5, tied=True),
+               rope_theta=500000.0, norm_eps=1e-5, tied=True,
+               rope_scaling=dict(rope_type="llama3", factor=32.0, low_freq_factor=1.0, high_freq_factor=4.0,
+                                 original_max_position_embeddings=8192)),
     "tiny": dict(dim=16, n_layers=2, n_heads=4, n_kv_heads=2, ffn_dim=24, vocab=37, context=12,
                  rope_theta=10000.0, norm_eps=1e-5, tied=False),
 }
@@ -60,6 +64,24 @@ class Linear(torch.nn.Linear):
         if self.lora_A is not None:
             y = y + self.scale * F.linear(F.linear(x, self.lora_A), self.lora_B)
         return y
+
+
+def inv_freq_of(hd, theta, scaling=None):
+    """RoPE inverse frequencies; with a llama3 rope_scaling, Hugging Face's _compute_llama3_parameters
+    (the formula tests/import/hf_import_test.py checks the engine against)."""
+    inv_freq = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+    if not scaling:
+        return inv_freq
+    assert scaling["rope_type"] == "llama3", scaling
+    factor, low, high = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"]
+    old_ctx = scaling["original_max_position_embeddings"]
+    low_freq_wavelen, high_freq_wavelen = old_ctx / low, old_ctx / high
+    wavelen = 2 * math.pi / inv_freq
+    scaled = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+    smooth = (old_ctx / wavelen - low) / (high - low)
+    smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = (wavelen >= high_freq_wavelen) & (wavelen <= low_freq_wavelen)
+    return torch.where(medium, smoothed, scaled)
 
 
 def rotate_half(x):
@@ -106,7 +128,7 @@ class Model(torch.nn.Module):
         self.norm = RMSNorm(c["dim"], c["norm_eps"])
         self.lm_head = None if c["tied"] else torch.nn.Linear(c["dim"], c["vocab"], bias=False)
         hd = c["dim"] // c["n_heads"]
-        inv = 1.0 / (c["rope_theta"] ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+        inv = inv_freq_of(hd, c["rope_theta"], c.get("rope_scaling"))
         emb = torch.outer(torch.arange(c["context"], dtype=torch.float64), inv)
         emb = torch.cat((emb, emb), dim=-1)
         self.register_buffer("cos", emb.cos().float(), persistent=False)
