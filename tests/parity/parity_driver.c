@@ -2,8 +2,10 @@
 // tensor order, runs one format's forward and backward on a fixed batch, then 10 AdamW steps on that
 // same batch, and writes every number the reference must reproduce as named float64 tensors.
 //
-//   parity_driver CASE WEIGHTS TOKENS OUT [ADAPTER_IN]
+//   parity_driver [--precision P] CASE WEIGHTS TOKENS OUT [ADAPTER_IN]
+//   parity_driver [--precision P] --backend      prints what computes the products at P
 //
+// P is the compute precision of the weight products (engine/mat.h: fp32, the default, or bf16, ...).
 // CASE is "key value" lines (model shape, batch, format, optimiser); WEIGHTS raw little-endian
 // float32 in weights_tensors order; TOKENS int32 [batch][seq + 1]; OUT receives records of
 // "name rows cols\n" followed by rows*cols float64. ADAPTER_IN (same record format) overrides
@@ -14,6 +16,7 @@
 #include <string.h>
 #include "engine/adamw.h"
 #include "engine/adapter.h"
+#include "engine/mat.h"
 #include "engine/model.h"
 #include "engine/util.h"
 #include "engine/weights.h"
@@ -199,8 +202,19 @@ static void load_overrides(const char *path, Trainable *t, int n) {
 }
 
 int main(int argc, char **argv) {
+    MatPrecision precision = MAT_PREC_FP32;
+    if (argc >= 3 && !strcmp(argv[1], "--precision")) {
+        if (mat_precision_parse(argv[2], &precision))
+            die_input("parity_driver: --precision: unknown precision '%s' (fp32, fp32-dnnl, bf16, int8)", argv[2]);
+        argv += 2;   // the positional arguments keep their numbers
+        argc -= 2;
+    }
+    if (argc == 2 && !strcmp(argv[1], "--backend")) {   // what computes the products, for the test's log
+        printf("%s\n", mat_precision_backend(precision));
+        return 0;
+    }
     if (argc != 5 && argc != 6) {
-        fprintf(stderr, "usage: parity_driver CASE WEIGHTS TOKENS OUT [ADAPTER_IN]\n");
+        fprintf(stderr, "usage: parity_driver [--precision P] CASE WEIGHTS TOKENS OUT [ADAPTER_IN]\n");
         return 2;
     }
     Case cs;
@@ -208,6 +222,7 @@ int main(int argc, char **argv) {
     const ModelConfig *c = &cs.cfg;
     int B = cs.batch, T = cs.seq, V = c->vocab;
     engine_set_threads(1);
+    mat_set_precision(precision);
 
     size_t np = config_n_params(c);
     float *blob = read_exact(argv[2], np * sizeof(float), "weights");
