@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """PyTorch parity test: for two model shapes and every adapter format, writes random weights and a
-fixed batch, runs parity_driver (the fp32 engine) and reference.py (float64 PyTorch) on them, and
+fixed batch, runs parity_driver (the engine, fp32 unless --precision) and reference.py (float64 PyTorch) on them, and
 checks logits, loss, every trainable gradient by name, the loss of 10 AdamW steps on that batch and
 the gradient norms AdamW saw.
 
