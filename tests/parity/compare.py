@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """PyTorch parity test: for two model shapes and every adapter format, writes random weights and a
-fixed batch, runs parity_driver (the engine, fp32 unless --precision) and reference.py (float64 PyTorch) on them, and
-checks logits, loss, every trainable gradient by name, the loss of 10 AdamW steps on that batch and
-the gradient norms AdamW saw.
+fixed batch, runs parity_driver (the engine, fp32 unless --precision) and reference.py (float64
+PyTorch) on them, and checks logits, loss, every trainable gradient by name, the loss of 10 AdamW
+steps on that batch and the gradient norms AdamW saw.
 
 Error of a tensor (gated at 1e-4): its relative error in the max norm, max_i |c_i - r_i| / max_j |r_j|.
 fp32 gets about 1e-6 here. A second gate catches a few wrong elements in an otherwise right tensor:
