@@ -267,7 +267,7 @@ static void quantize_rows_i8(int8_t *q, float *xs, const real *x, int n, size_t 
     }
 }
 
-// y[m][r] (=|+=) acc[m][r] * xs[m] * ws[r], in this order in every path
+// y[m][r] (=|+=) acc[m][r] * xs[m] * ws[r], in this order in every path; ws NULL: no row scale
 static void dequantize(real *y, const int32_t *acc, const float *xs, const float *ws, int n, int rows,
                        int accumulate) {
     for (int m = 0; m < n; m++) {
@@ -280,15 +280,16 @@ static void dequantize(real *y, const int32_t *acc, const float *xs, const float
             float *yf = (float *)ym;
             __m512 vs = _mm512_set1_ps(s);
             for (; r + 16 <= rows; r += 16) {
-                __m512 v = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(am + r)), vs),
-                                         _mm512_loadu_ps(ws + r));
+                __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(am + r)), vs);
+                if (ws) v = _mm512_mul_ps(v, _mm512_loadu_ps(ws + r));
                 if (accumulate) v = _mm512_add_ps(_mm512_loadu_ps(yf + r), v);
                 _mm512_storeu_ps(yf + r, v);
             }
         }
 #endif
         for (; r < rows; r++) {
-            float v = (float)am[r] * s * ws[r];
+            float v = (float)am[r] * s;
+            if (ws) v *= ws[r];
             ym[r] = accumulate ? (real)((float)ym[r] + v) : (real)v;
         }
     }
@@ -533,6 +534,44 @@ static void int8_forward(real *y, const real *x, const Mat *W, int n, int accumu
     dequantize(y, acc, xs, W->scale, n, rows, accumulate);
 }
 
+// int8 backward-input product of a ternary matrix, as SwitchBack (Wortsman et al. 2023) computes
+// the input gradient: the row scales folded into the output gradient, g[m][r] = dy[m][r] * scale[r]
+// (they sit on the summed dimension, so they cannot be applied after the sums), g quantised to
+// int8 per token (absmax, as the forward's activations), acc[m][c] = sum_r q[m][r] * T[r][c] exact
+// in int32 over the forward's cached trits, then dx[m][c] += acc[m][c] * s_m. Without oneDNN the
+// same sums come from BLAS on small integers in tiles of at most 2^17 rows, each exact in float
+// (2^17 * 127 < 2^24), added up in int32; int32 itself holds any rows * 127 < 2^31.
+static void int8_backward_input(real *dx, const real *dy, const Mat *W, int n) {
+    int rows = W->rows, cols = W->cols;
+    const int8_t *trits = prepared(W, PREP_TRITS);
+    size_t ng = (size_t)n * rows;
+    real *g = scratch(1, ng * sizeof(real));
+    int8_t *q = scratch(0, ng);
+    float *gs = scratch(2, (size_t)n * sizeof(float));
+    int32_t *acc = scratch(3, (size_t)n * cols * sizeof(int32_t));
+    for (int m = 0; m < n; m++) {
+        const real *dym = dy + (size_t)m * rows;
+        real *gm = g + (size_t)m * rows;
+        for (int r = 0; r < rows; r++) gm[r] = dym[r] * (real)W->scale[r];
+    }
+    quantize_rows_i8(q, gs, g, n, (size_t)rows);
+    if (!use_dnnl() || mat_dnnl_gemm(MAT_DNNL_S8, 0, 0, n, cols, rows, q, trits, acc, 0)) {
+        real *qr = g;   // g is spent: its buffer holds q as real
+        for (size_t i = 0; i < ng; i++) qr[i] = q[i];
+        int step = tile_rows(W);
+        step = step < (1 << 17) ? step : (1 << 17);
+        real *tile = tile_scratch((size_t)step * cols), *sums = scratch(4, (size_t)n * cols * sizeof(real));
+        memset(acc, 0, (size_t)n * cols * sizeof(int32_t));
+        for (int r0 = 0; r0 < rows; r0 += step) {
+            int r1 = r0 + step < rows ? r0 + step : rows;
+            for (size_t i = 0; i < (size_t)(r1 - r0) * cols; i++) tile[i] = trits[(size_t)r0 * cols + i];
+            gemm(0, 0, n, cols, r1 - r0, 1, qr + r0, rows, tile, cols, 0, sums, cols);
+            for (size_t i = 0; i < (size_t)n * cols; i++) acc[i] += (int32_t)sums[i];
+        }
+    }
+    dequantize(dx, acc, gs, NULL, n, cols, 1);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The interface
 
@@ -566,9 +605,9 @@ void mat_backward_input(real *dx, const real *dy, const Mat *W, int n) {
             mat_dnnl_gemm(MAT_DNNL_F32, 0, 0, n, W->cols, W->rows, dy, direct, dx, 1))
             fp32_backward_input(dx, dy, W, n);
     } else if (p == MAT_PREC_INT8 && W->type == MAT_TERNARY) {
-        // int16 activations x trits straight from the packed form (engine/ternary.c): nearly the bf16
-        // rate here, far finer than bf16, and no second converted copy of the matrix per process
-        fp32_backward_input(dx, dy, W, n);
+        // int8 on the forward's cached trits: the int16 kernel of engine/ternary.c (fp32's path) was
+        // slower here than bf16's backward on oneDNN; int8 sums are exact, only dy's rounding is new
+        int8_backward_input(dx, dy, W, n);
     } else {
         bf16_backward_input(dx, dy, W, n);
     }

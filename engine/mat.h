@@ -45,8 +45,10 @@ size_t mat_storage_bytes(const Mat *W);
 //   BF16       inputs rounded to bf16 (round to nearest even), fp32 accumulation and output
 //   INT8       forward products of ternary weights: exact int8 trits times activations quantised
 //              to int8 per token (absmax, as BitNet b1.58), exact int32 sums, then both scales;
-//              their backward products as in FP32 (int16 activations x trits, engine/ternary.h);
-//              products of every other weight (embeddings, head, full FT's copies) as BF16
+//              their backward-input products likewise (SwitchBack): dy times the row scales,
+//              quantised to int8 per token, exact int32 sums over the same trits, times the token's
+//              scale; weight gradients (of trainable weights only) and products of every other
+//              weight (embeddings, head, full FT's copies) as BF16
 // Without oneDNN (or in the double build) BF16 and INT8 give the same numbers by rounding the inputs
 // and calling BLAS (slower than fp32); FP32_DNNL is then FP32.
 typedef enum { MAT_PREC_FP32 = 0, MAT_PREC_FP32_DNNL, MAT_PREC_BF16, MAT_PREC_INT8 } MatPrecision;

@@ -128,7 +128,7 @@ static void test_gradients(const int *stream) {
               cd.rel);
         CHECK(fabs(lb - l32) < 2e-3 * l32, "%s: bf16 loss %.6f vs fp32 %.6f", name, lb, l32);
     }
-    // the ternary base: int8 (forward int8, backward int16) and bf16 against fp32's int16 kernels
+    // the ternary base: int8 (forward and backward-input int8) and bf16 against fp32's int16 kernels
     for (int k = 0; k < 2; k++) {
         size_t n;
         const char *name = format_name(fmts[k]);
@@ -138,13 +138,83 @@ static void test_gradients(const int *stream) {
         Cmp c8 = compare(gd, g32, n), cb = compare(gb, g32, n);
         printf("ternary %s: int8 vs fp32: rel %.2e cosine %.6f; bf16: rel %.2e cosine %.6f; loss %.6f / %.6f / %.6f\n",
                name, c8.rel, c8.cosine, cb.rel, cb.cosine, l32, l8, lb);
-        // int8 activations: u = 1/254 of each token's absmax, the same order as bf16's 2^-9 of each value
+        // int8 activations and output gradients (dy times the row scales): u = 1/254 of each token's
+        // absmax, the order of bf16's 2^-9 but relative to the token's largest value, not to each one;
+        // a gradient crosses an int8 forward and an int8 backward product per projection, as bf16's
+        // does, so bf16's allowance of 10u gives 10/254 ~ 4e-2; we keep 3e-2
         CHECK(c8.rel < 3e-2 && c8.cosine > 0.999, "ternary %s: int8 gradient off fp32 by %.2e (cosine %.6f)", name,
               c8.rel, c8.cosine);
         CHECK(cb.rel < 2e-2 && cb.cosine > 0.999, "ternary %s: bf16 gradient off fp32 by %.2e", name, cb.rel);
         CHECK(fabs(l8 - l32) < 5e-3 * l32, "ternary %s: int8 loss %.6f vs fp32 %.6f", name, l8, l32);
     }
     free(g32); free(gd); free(gb);
+}
+
+// The int8 backward-input product of a ternary matrix (engine/mat.c) against a double-precision
+// reference of the same quantised computation, written here from its definition: g = dy * scale[r],
+// q = round(g * 127 / absmax of g's row), dx += (sum_r q T) * absmax / 127. The int32 sums are exact,
+// so the two differ only by fp32 roundings (g, the scale, two products and the add: ~5 units of 2^-24
+// of the magnitudes involved). dy is built so that every g * 127 / absmax lies at least 0.1 from a
+// rounding boundary: fp32 rounding cannot flip a q, and the comparison can demand near-exactness.
+// Row scales spread over 2^12 make a product that leaves them out (or applies them per column) fail.
+static void test_int8_backward_input(void) {
+    enum { N = 5, ROWS = 203, COLS = 77 };
+    float *w = xmalloc(sizeof(float) * ROWS * COLS), *scale = xmalloc(sizeof(float) * ROWS);
+    uint8_t *packed = xmalloc(ternary_packed_bytes(ROWS, COLS));
+    real *dy = xmalloc(sizeof(real) * N * ROWS), *dx = xmalloc(sizeof(real) * N * COLS);
+    real *dx0 = xmalloc(sizeof(real) * N * COLS), *dec = xmalloc(sizeof(real) * ROWS * COLS);
+    int *T = xmalloc(sizeof(int) * ROWS * COLS);
+    unsigned s = 12345;
+#define RND() (s = s * 1103515245u + 12345u, (double)((s >> 8) & 0xffff) / 65536.0)   // [0, 1)
+    for (int i = 0; i < ROWS * COLS; i++) w[i] = (float)(RND() * 2 - 1);
+    ternary_quantize_rows(packed, scale, w, ROWS, COLS);
+    for (int r = 0; r < ROWS; r++) scale[r] = (float)(0.001 * (1 << (r * 7 % 13)));   // spread over 2^12
+    Mat W = { MAT_TERNARY, ROWS, COLS, packed, scale };
+    mat_decode_rows(dec, &W, 0, ROWS);
+    for (int i = 0; i < ROWS * COLS; i++) T[i] = (int)lrint((double)dec[i] / scale[i / COLS]);
+    for (int m = 0; m < N; m++) {
+        double unit = 1e-3 * (m + 1);   // the token's absmax / 127
+        for (int r = 0; r < ROWS; r++) {
+            double k = floor(RND() * 255) - 127, frac = RND() * 0.8 - 0.4;
+            if (r == (m * 37) % ROWS) k = m % 2 ? -127 : 127, frac = 0;   // the absmax, exact
+            if (fabs(k + frac) > 127) frac = 0;
+            dy[m * ROWS + r] = (real)((k + frac) * unit / scale[r]);
+        }
+    }
+#undef RND
+    for (int i = 0; i < N * COLS; i++) dx0[i] = dx[i] = (real)(0.01 * ((i % 13) - 6));
+    mat_set_precision(MAT_PREC_INT8);
+    mat_backward_input(dx, dy, &W, N);
+    mat_set_precision(MAT_PREC_FP32);
+    double worst = 0, d2 = 0, e2 = 0, u2 = 0;   // worst: against the reference; d2/e2/u2: against exact
+    for (int m = 0; m < N; m++) {
+        double g[ROWS], amax = 0;
+        for (int r = 0; r < ROWS; r++) g[r] = (double)dy[m * ROWS + r] * scale[r], amax = fmax(amax, fabs(g[r]));
+        for (int c = 0; c < COLS; c++) {
+            double acc = 0, exact = 0, unscaled = 0, umax = 0;
+            for (int r = 0; r < ROWS; r++) umax = fmax(umax, fabs((double)dy[m * ROWS + r]));
+            for (int r = 0; r < ROWS; r++) {
+                int t = T[r * COLS + c];
+                acc += nearbyint(g[r] * 127 / amax) * t;
+                exact += g[r] * t;
+                unscaled += nearbyint((double)dy[m * ROWS + r] * 127 / umax) * t;
+            }
+            double ref = dx0[m * COLS + c] + acc * amax / 127, got = dx[m * COLS + c];
+            double mag = fabs(acc * amax / 127) + fabs(dx0[m * COLS + c]);
+            worst = fmax(worst, fabs(got - ref) / mag);
+            double e = exact, d = got - dx0[m * COLS + c], un = unscaled * umax / 127;
+            d2 += (d - e) * (d - e), e2 += e * e, u2 += (un - e) * (un - e);
+        }
+    }
+    double rel = sqrt(d2 / e2), rel_unscaled = sqrt(u2 / e2);
+    printf("int8 backward-input: worst vs double reference %.2e of magnitude; vs exact product rel %.2e "
+           "(scales left out: %.2e)\n", worst, rel, rel_unscaled);
+    CHECK(worst < 4e-7, "int8 backward-input off its double reference by %.2e of the magnitude", worst);
+    // int8 of g: each term off by at most absmax / 254, so a norm-wise error of about 1/254/sqrt(3) ~ 2e-3
+    CHECK(rel < 1e-2, "int8 backward-input off the exact product by %.2e", rel);
+    CHECK(rel_unscaled > 10 * rel, "the scale-free variant (%.2e) is no worse than int8 (%.2e): test blind",
+          rel_unscaled, rel);
+    free(w); free(scale); free(packed); free(dy); free(dx); free(dx0); free(dec); free(T);
 }
 
 // Training curves: 30 steps of norm and lora at each precision on the same batches.
@@ -228,6 +298,7 @@ int main(void) {
     int *stream = make_stream(n, 7);
     printf("precision backends: bf16 %s, int8 %s\n", mat_precision_backend(MAT_PREC_BF16),
            mat_precision_backend(MAT_PREC_INT8));
+    test_int8_backward_input();
     test_gradients(stream);
     test_curves(stream, n);
     test_determinism(stream, n);
