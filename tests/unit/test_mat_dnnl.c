@@ -158,7 +158,8 @@ static void check_forward(MatPrecision p, MatType type, int n, int rows, int col
     mat_set_precision(MAT_PREC_FP32);
 }
 
-// dx += dy W (onto 0.5), against the reference of precision p (int8: bf16, but ternary as fp32)
+// dx += dy W (onto 0.5), against the reference of precision p (int8: bf16, but ternary as SwitchBack:
+// dy times the row scales, quantised per token by the absmax rule, exact sums against the trits)
 static void check_backward_input(MatPrecision p, MatType type, int n, int rows, int cols) {
     TestMat t = make_mat(type, rows, cols);
     float *dy = rnd((long)n * rows), *dx = xmalloc(sizeof(float) * n * cols);
@@ -167,8 +168,24 @@ static void check_backward_input(MatPrecision p, MatType type, int n, int rows, 
     mat_set_precision(p);
     mat_backward_input(dx, dy, &t.W, n);
     int bf = p == MAT_PREC_BF16 || (p == MAT_PREC_INT8 && type != MAT_TERNARY);
-    for (int i = 0; i < n; i++)
-        for (int c = 0; c < cols; c++) {
+    int q8 = p == MAT_PREC_INT8 && type == MAT_TERNARY;
+    float *g = xmalloc(sizeof(float) * rows);
+    int *q = xmalloc(sizeof(int) * rows);
+    for (int i = 0; i < n; i++) {
+        float gs = 0;
+        if (q8) {
+            for (int r = 0; r < rows; r++) g[r] = dy[(long)i * rows + r] * t.scale[r];
+            gs = ref_quant_row(q, g, rows);
+        }
+        for (int c = 0; c < cols && q8; c++) {
+            long acc = 0, a = 0;
+            for (int r = 0; r < rows; r++) {
+                acc += (long)q[r] * t.trit[(long)r * cols + c];
+                a += labs((long)q[r] * t.trit[(long)r * cols + c]);
+            }
+            ref[(long)i * cols + c] = 0.5 + (double)acc * gs, abssum[(long)i * cols + c] = 0.5 + (double)a * gs;
+        }
+        for (int c = 0; c < cols && !q8; c++) {
             double s = 0.5, a = 0.5;
             for (int r = 0; r < rows; r++) {
                 float dv = dy[(long)i * rows + r], wv = t.dec[(long)r * cols + c];
@@ -177,7 +194,9 @@ static void check_backward_input(MatPrecision p, MatType type, int n, int rows, 
             }
             ref[(long)i * cols + c] = s, abssum[(long)i * cols + c] = a;
         }
-    double tol = type == MAT_TERNARY && !bf ? 1e-4 : 1e-5;
+    }
+    free(g); free(q);
+    double tol = type == MAT_TERNARY && !bf && !q8 ? 1e-4 : 1e-5;
     double e = worst_err(dx, ref, abssum, (long)n * cols);
     CHECK(e < tol, "%s backward_input %s %dx%d n%d: vs reference %.3e", mat_precision_name(p), type_name(type),
           rows, cols, n, e);
