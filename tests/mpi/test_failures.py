@@ -37,7 +37,8 @@ for np_ in (1, 3):
             "-np %d: the summary counts 4 failed: %s" % (np_, summary))
     for jid, (status, _) in expect.items():
         c.check(any(jid in l and "failed (%s, attempt 2)" % status in l for l in lines),
-                "-np %d: a line reports job %s failed (%s)" % (np_, jid, status))
+                "-np %d: a line reports job %s failed (%s); its lines: %s" % (np_, jid, status,
+                                                                        [l for l in lines if jid in l]))
         c.check(any(jid in l and "will retry" in l for l in lines), "-np %d: job %s was retried" % (np_, jid))
     path = os.path.join(work, out)
     if not os.path.exists(path):
