@@ -295,28 +295,6 @@ static void dequantize(real *y, const int32_t *acc, const float *xs, const float
     }
 }
 
-// Trits of packed ternary rows as int8 (the layout of engine/ternary.c: 5 trits per byte in base 3,
-// trit 0 in the lowest digit, rows starting on a byte boundary). Bytes > 242 never occur in valid
-// data but still give trits in {-1, 0, 1}.
-static int8_t trit_table[256][5];
-static pthread_once_t trit_table_once = PTHREAD_ONCE_INIT;
-
-static void trit_table_build(void) {
-    for (int b = 0; b < 256; b++)
-        for (int i = 0, v = b; i < 5; i++, v /= 3) trit_table[b][i] = (int8_t)(v % 3 - 1);
-}
-
-static void unpack_trits(int8_t *out, const Mat *W) {
-    pthread_once(&trit_table_once, trit_table_build);
-    size_t rb = ternary_packed_bytes(1, W->cols);
-    for (int r = 0; r < W->rows; r++) {
-        const uint8_t *p = (const uint8_t *)W->data + (size_t)r * rb;
-        int8_t *o = out + (size_t)r * W->cols;
-        for (int c = 0; c < W->cols; p++)
-            for (int i = 0; i < 5 && c < W->cols; i++) o[c++] = trit_table[*p][i];
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Converted weights, cached: one bf16 copy (or int8 trits) per weight matrix, made on first use.
 // Key: address, kind, type and shape. Every use re-hashes 64 sampled 8-byte words (and scales) of
@@ -445,7 +423,7 @@ static const void *prepared(const Mat *W, PrepKind kind) {
     e->src = W->data, e->scale = W->scale, e->type = W->type, e->rows = W->rows, e->cols = W->cols;
     e->kind = kind, e->sample = sample, e->epoch = epoch, e->last_use = ++uses;
     if (kind == PREP_BF16) convert_bf16(e->data, W);
-    else unpack_trits(e->data, W);
+    else ternary_unpack_i8(e->data, W);
     return e->data;
 }
 

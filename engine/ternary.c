@@ -178,6 +178,17 @@ static void trits_i8(int8_t *out, const uint8_t *row, int k0, int k1) {
     for (; k < k1; k++) *out++ = trit_lut8[row[k / TRITS_PER_BYTE]][k % TRITS_PER_BYTE];
 }
 
+void ternary_unpack_i8(int8_t *out, const Mat *W) {
+    pthread_once(&trit_lut_once, trit_lut_build);
+    size_t rb = ternary_packed_bytes(1, W->cols);
+    for (int r = 0; r < W->rows; r++) {
+        const uint8_t *row = (const uint8_t *)W->data + (size_t)r * rb;
+        int8_t *o = out + (size_t)r * W->cols;
+        if (r + 1 < W->rows) { trits_i8(o, row, 0, W->cols); continue; }   // its overrun lands in the next row
+        for (int k = 0; k < W->cols; k++) o[k] = trit_lut8[row[k / TRITS_PER_BYTE]][k % TRITS_PER_BYTE];
+    }
+}
+
 // q[Mp][Kp] = rows of x (times colscale, when given) in int16, each scaled by 32767 / its absmax;
 // qs[m] = absmax / 32767 (NaN for a row holding NaN or inf, so the product shows it). Pad is zero.
 static void quantize_rows_i16(int16_t *q, float *qs, const real *x, const float *colscale, int n, int K,

@@ -11,6 +11,8 @@ size_t ternary_packed_bytes(int rows, int cols);
 void ternary_quantize_rows(uint8_t *packed, float *scale, const float *w, int rows, int cols);
 // rows [r0, r1) of a MAT_TERNARY matrix, decoded to real (trit * scale)
 void ternary_decode_rows(real *out, const Mat *W, int r0, int r1);
+// Every trit of W as int8, out[rows][cols] (the int8 products' copy of a ternary matrix).
+void ternary_unpack_i8(int8_t *out, const Mat *W);
 // y[n][rows] (=|+=) x[n][cols] . W^T, straight from the packed form
 void ternary_forward(real *y, const real *x, const Mat *W, int n, int accumulate);
 // dx[n][cols] += dy[n][rows] . W, straight from the packed form
