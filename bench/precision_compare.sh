@@ -84,6 +84,10 @@ formats = list(dict.fromkeys(r["format"] for r in rows))
 def med(l, f, key):
     v = [r[key] for r in rows if r["label"] == l and r["format"] == f and r.get(key) is not None]
     return statistics.median(v) if v else None
+shapes = {(r["format"], r["batch"], r["seq"], r["eval_flops"]) for r in rows}
+if len(shapes) != len(formats):   # ratios need one model shape and batch: a --model of another config breaks them
+    sys.exit("precision_compare.sh: the runs differ in model shape or batch x seq (a --model file of another "
+             "config than --config?): %s" % sorted(shapes))
 b, s, cfg = rows[0]["batch"], rows[0]["seq"], rows[0]["config"]
 n = max(1, sum(1 for r in rows if r["label"] == labels[0] and r["format"] == formats[0]))
 print(f"config {cfg}, batch {b} x {s}, 1 thread; medians of {n} alternating run(s), each a median over its timed steps.")
