@@ -8,8 +8,10 @@ usage: bench_smoke.py --sweep build/sweep --peer bench/torch_peer.py
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
+import tempfile
 
 KEYS = ["format", "train_tok_s", "eval_tok_s", "gflops", "sgemm_gflops"]
 ARGS = ["--config", "tiny", "--batch", "2", "--seq", "12", "--steps", "2", "--warmup", "1", "--format", "all",
@@ -62,8 +64,22 @@ def main():
                 check(e.get(k) == t.get(k) or (e.get(k) and t.get(k) and abs(e[k] - t[k]) <= 1e-9 * e[k]),
                       f"{f}: {k}: engine {e.get(k)}, torch_peer {t.get(k)}")
 
-    for bad in (["--format", "nope"], ["--threads", "0"], ["--config", "huge"], ["--seq", "100000", "--config", "tiny"],
-                ["--batch"]):
+    # --save-model writes the random (here ternary) weights as a model file; --model benchmarks it mapped
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "tiny-ternary.sweep")
+        p = subprocess.run([a.sweep, "bench", "--config", "tiny", "--ternary", "--save-model", path],
+                           capture_output=True, text=True)
+        check(p.returncode == 0 and os.path.exists(path) and "ternary" in p.stdout,
+              f"--save-model: exit {p.returncode}, {p.stderr.strip()!r}")
+        p = subprocess.run([a.sweep, "bench", "--model", path] + ARGS[4:8] + ["--format", "norm", "--json"],
+                           capture_output=True, text=True)
+        o = json.loads(p.stdout) if p.returncode == 0 and p.stdout.startswith("{") else {}
+        check(o.get("ternary") is True and o.get("config") == path and (o.get("train_tok_s") or 0) > 0,
+              f"--model {path}: exit {p.returncode}, {p.stdout.strip()!r} {p.stderr.strip()!r}")
+        model_bad = [["--model", os.path.join(tmp, "missing.sweep")], ["--model", path, "--ternary"],
+                     ["--save-model", os.path.join(tmp, "no", "dir", "x.sweep"), "--config", "tiny"]]
+    for bad in [["--format", "nope"], ["--threads", "0"], ["--config", "huge"], ["--seq", "100000", "--config", "tiny"],
+                ["--batch"]] + model_bad:
         p = subprocess.run([a.sweep, "bench"] + bad, capture_output=True, text=True)
         check(p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and p.stdout == "",
               f"sweep bench {' '.join(bad)}: exit {p.returncode}, stderr {p.stderr.strip()!r}")
