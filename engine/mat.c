@@ -158,7 +158,7 @@ static void fp32_backward_weight(real *dW, const real *dy, const real *x, int n,
 // Compute precision
 
 static MatPrecision precision = MAT_PREC_FP32;
-static const char *const precision_names[] = { "fp32", "fp32-dnnl", "bf16", "int8" };
+const char *const mat_precision_names[] = { "fp32", "fp32-dnnl", "bf16", "int8", NULL };
 
 void mat_set_precision(MatPrecision p) {
     if ((unsigned)p > MAT_PREC_INT8) p = MAT_PREC_FP32;
@@ -169,12 +169,12 @@ void mat_set_precision(MatPrecision p) {
 MatPrecision mat_get_precision(void) { return precision; }
 
 const char *mat_precision_name(MatPrecision p) {
-    return (unsigned)p <= MAT_PREC_INT8 ? precision_names[p] : "unknown";
+    return (unsigned)p <= MAT_PREC_INT8 ? mat_precision_names[p] : "unknown";
 }
 
 int mat_precision_parse(const char *s, MatPrecision *p) {
     for (int i = 0; i <= MAT_PREC_INT8; i++)
-        if (s && !strcmp(s, precision_names[i])) { *p = (MatPrecision)i; return 0; }
+        if (s && !strcmp(s, mat_precision_names[i])) { *p = (MatPrecision)i; return 0; }
     return -1;
 }
 

@@ -324,9 +324,9 @@ static const struct {
     { "precision",    V_PRECISION, 0, 0, 0, 0, MAT_PREC_FP32 },
 };
 
-// In MatPrecision order. fp32-dnnl is fp32 in another summation order: the floor against which the
-// differences of bf16 and int8 can be judged.
-static const char *const precision_names[] = { "fp32", "fp32-dnnl", "bf16", "int8", NULL };
+// fp32-dnnl is fp32 in another summation order: the floor against which the differences of bf16 and
+// int8 can be judged.
+static const char *const *const precision_names = mat_precision_names;
 
 // The MatPrecision a name stands for, or -1 with a hint in hint_out.
 static int precision_lookup(const char *s, char *hint_out, size_t n) {
