@@ -247,10 +247,9 @@ static void fail(JobResult *r, JobStatus s, const char *msg) {
 static JobSpec job_spec_of(const Plan *p, int j) {
     const Job *job = &p->jobs[j];
     const FormatVariant *fv = &p->formats[job->ax[AX_FORMAT]];
-    // the axis keeps the spec's order of conditions: a position is not a Condition, its label is
-    int random = !strcmp(p->axis[AX_CONDITION].labels[job->ax[AX_CONDITION]], "random");
     return (JobSpec){ .format = fv->format, .lora = fv->lora, .train = fv->train, .seed = job->seed,
-                      .random_condition = random, .eval_tokens = p->eval_tokens };
+                      .random_condition = p->conditions[job->ax[AX_CONDITION]] == COND_RANDOM,
+                      .eval_tokens = p->eval_tokens };
 }
 
 // The job's cells, in the job's eval order: copied from prev where it has the text, else computed

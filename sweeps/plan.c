@@ -22,6 +22,7 @@ void plan_free(Plan *p) {
     free(p->jobs);
     free(p->bases);
     free(p->formats);
+    free(p->conditions);
     free(p->users);
     free(p->seeds);
     free(p->evals);

@@ -70,6 +70,7 @@ typedef struct {
     Axis axis[AX_COUNT];
     BaseEntry *bases;       // axis[AX_BASE].n
     FormatVariant *formats; // axis[AX_FORMAT].n
+    Condition *conditions;  // axis[AX_CONDITION].n: the condition at each position (the spec's order)
     UserEntry *users;       // axis[AX_TRAIN_USER].n
     uint64_t *seeds;        // axis[AX_SEED].n
     EvalEntry *evals;       // axis[AX_EVAL_TEXT].n

@@ -1010,7 +1010,11 @@ static int parse_conditions(Parse *P) {
     if (!it) { P->cond_order[0] = COND_REAL; P->n_cond = 1; P->cond_mask = 1u << COND_REAL; }
     else if (read_conditions(c, it, "conditions", 3u, &P->cond_mask, P->cond_order, &P->n_cond)) return -1;
     p->axis[AX_CONDITION].labels = xcalloc(P->n_cond, sizeof(char *));
-    for (int k = 0; k < P->n_cond; k++) p->axis[AX_CONDITION].labels[k] = xstrdup(condition_names[P->cond_order[k]]);
+    p->conditions = xcalloc(P->n_cond, sizeof *p->conditions);
+    for (int k = 0; k < P->n_cond; k++) {
+        p->axis[AX_CONDITION].labels[k] = xstrdup(condition_names[P->cond_order[k]]);
+        p->conditions[k] = (Condition)P->cond_order[k];
+    }
     p->axis[AX_CONDITION].n = P->n_cond;
     return 0;
 }
