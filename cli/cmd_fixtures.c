@@ -1,6 +1,6 @@
 // sweep fixtures: build the raw user corpora from Debian packages (fixtures/build_corpora.py, run with
 // /usr/bin/python3), then cut every user's train.txt + eval slices and the general mix's train.txt +
-// eval.txt (fixtures/split.c), and write DATA/manifest.json.
+// eval.txt (sweeps/split.c), and write DATA/manifest.json.
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include <cjson/cJSON.h>
 #include "cli/commands.h"
 #include "engine/util.h"
-#include "fixtures/split.h"
+#include "sweeps/split.h"
 
 static const char usage_text[] =
     "usage: sweep fixtures [--data DIR] [--cache DIR] [--users a,b] [--eval K] [--eval-bytes B]\n"

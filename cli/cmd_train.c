@@ -20,10 +20,11 @@
 #include "engine/tokenizer.h"
 #include "engine/train.h"
 #include "engine/util.h"
+#include "sweeps/hparams.h"
 
 #define MAX_EVALS 64
 
-static const char usage_text[] =
+static const char usage_head[] =
     "usage: sweep train BASE --text TRAIN.txt --format norm|lora|full [--eval TEXT ...] [options]\n"
     "\n"
     "Trains one adapter on a text and prints its held-out perplexities: the tool for trying a format\n"
@@ -47,25 +48,10 @@ static const char usage_text[] =
     "  --print-every N      print the loss every N steps (default 10; 0: only the last step)\n"
     "  --tokenizer FILE     tokenizer (default: the one BASE's metadata names)\n"
     "  --threads N          BLAS threads (default 1, as a sweep rank; other counts change the last bits)\n"
-    "  --precision P        weight products in fp32 (default), fp32-dnnl, bf16 or int8, in training and\n"
-    "                       evaluation (engine/mat.h; the spec field \"precision\")\n"
-    "  --no-verify          skip tensor checksums when mapping BASE\n"
-    "\n"
-    "Hyperparameters (defaults: the seeds' values, as sweeps/SPEC.md):\n"
-    "  --steps N            optimizer steps (default 100)\n"
-    "  --batch N            windows per step (default 8)\n"
-    "  --seq N              tokens per window (default 256, or BASE's context when shorter)\n"
-    "  --lr X               peak learning rate (default 5e-5; norm-only usually wants more)\n"
-    "  --betas B1,B2        AdamW betas (default 0.9,0.95)\n"
-    "  --eps X              AdamW epsilon (default 1e-8)\n"
-    "  --weight-decay X     decoupled weight decay (default 0)\n"
-    "  --grad-clip X        global L2 gradient norm clip (default 0: off)\n"
-    "  --warmup N           linear warmup steps (default 0)\n"
-    "  --cosine             cosine decay after warmup to --min-lr-frac x lr\n"
-    "  --min-lr-frac X      floor of the cosine decay (default 0)\n"
-    "  --rank N             LoRA rank (default 4)\n"
-    "  --alpha X            LoRA alpha, scale = alpha / rank (default 8)\n"
-    "  --targets LIST       LoRA projections, of q,k,v,o,gate,up,down (default all seven)\n"
+    "  --no-verify          skip tensor checksums when mapping BASE\n";
+
+// the hyperparameter lines come from sweeps/hparams.h's table, defaults and all
+static const char usage_tail[] =
     "\n"
     "Exit status: 0 trained; 1 training diverged (non-finite loss or gradient: nothing evaluated or\n"
     "written); 2 bad input (one line naming the file or option); 3 internal error.\n";
@@ -101,7 +87,7 @@ static int parse_long(const char *opt, const char *s, long lo, long hi, long *ou
     return 0;
 }
 
-// The spec's ranges (sweeps/spec.c hp_def): lo is excluded when lo_open.
+// lo is excluded when lo_open (the table's ranges, sweeps/hparams.h).
 static int parse_real(const char *opt, const char *s, double lo, double hi, int lo_open, double *out) {
     char *end;
     errno = 0;
@@ -112,23 +98,69 @@ static int parse_real(const char *opt, const char *s, double lo, double hi, int 
     return 0;
 }
 
+// The option of the hyperparameter table named o, or -1.
+static int hp_of_option(const char *o) {
+    for (int h = 0; h < HP_COUNT; h++) if (!strcmp(o, hp_table[h].option)) return h;
+    return -1;
+}
+
+// A value of hyperparameter h, in the spec's range.
+static int parse_hp(const char *opt, const char *s, int h, double *out) {
+    const HParam *p = &hp_table[h];
+    long l;
+    if (p->kind == HP_INT) {
+        if (parse_long(opt, s, (long)p->lo, (long)p->hi, &l)) return 2;
+        *out = (double)l;
+        return 0;
+    }
+    if (p->kind == HP_PRECISION_NAME) {
+        MatPrecision m;
+        if (mat_precision_parse(s, &m)) return bad("%s: '%s' is not fp32, fp32-dnnl, bf16 or int8", opt, s);
+        *out = m;
+        return 0;
+    }
+    return parse_real(opt, s, p->lo, p->hi, p->lo_open, out);
+}
+
+static void print_usage(void) {
+    fputs(usage_head, stdout);
+    JobSpec d;
+    job_spec_default(&d);
+    printf("\nHyperparameters (defaults: the seeds' values, as sweeps/SPEC.md; ranges as a spec's):\n");
+    for (int h = 0; h < HP_COUNT; h++) {
+        const HParam *p = &hp_table[h];
+        char opt[40], def[40], text[240];
+        const char *arg = p->kind == HP_INT ? " N" : p->kind == HP_REAL ? " X" : p->kind == HP_BOOL ? "" : " P";
+        snprintf(opt, sizeof opt, "%s%s", p->option, arg);
+        hp_format(def, sizeof def, h, hp_default(h));
+        snprintf(text, sizeof text, p->help, def);
+        printf("  %-21s%s\n", opt, text);
+        if (h == HP_LR) printf("  %-21sAdamW betas (default %g,%g)\n", "--betas B1,B2", d.train.beta1, d.train.beta2);
+        if (h == HP_ALPHA) printf("  %-21sLoRA projections, of q,k,v,o,gate,up,down (default %s)\n", "--targets LIST",
+                                  d.lora.targets == LORA_ALL ? "all seven" : "some");
+    }
+    fputs(usage_tail, stdout);
+}
+
 static int parse_args(int argc, char **argv, TrainArgs *a) {
     memset(a, 0, sizeof *a);
     TrainConfig *tc = &a->job.train;
     LoraSpec *lora = &a->job.lora;
-    train_config_default(tc);
-    *lora = (LoraSpec){ 4, 8, LORA_ALL };
+    job_spec_default(&a->job);
     a->print_every = 10;
     a->threads = 1;
     a->verify = 1;
-    a->precision = MAT_PREC_FP32;
+    a->precision = (MatPrecision)hp_default(HP_PRECISION);
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long l;
-        double d;
-        int takes_value = 1;
+        double d = 0;
+        int h, takes_value = 1;
         if (!strcmp(o, "--json")) { a->json = 1; takes_value = 0; }
-        else if (!strcmp(o, "--cosine")) { tc->cosine = 1; takes_value = 0; }
+        else if ((h = hp_of_option(o)) >= 0 && hp_table[h].kind == HP_BOOL) {
+            hp_set(tc, lora, &a->precision, h, 1);
+            takes_value = 0;
+        }
         else if (!strcmp(o, "--no-verify")) { a->verify = 0; takes_value = 0; }
         else if (o[0] != '-' || !o[1]) {
             if (a->base) return bad("one base only (got %s and %s)", a->base, o);
@@ -153,9 +185,6 @@ static int parse_args(int argc, char **argv, TrainArgs *a) {
             if (!strcmp(v, "real")) a->job.random_condition = 0;
             else if (!strcmp(v, "random")) a->job.random_condition = 1;
             else return bad("--condition: '%s' is not real or random", v);
-        } else if (!strcmp(o, "--precision")) {
-            if (mat_precision_parse(v, &a->precision))
-                return bad("--precision: '%s' is not fp32, fp32-dnnl, bf16 or int8", v);
         } else if (!strcmp(o, "--targets")) {
             if (lora_targets_parse(v, &lora->targets))
                 return bad("--targets: '%s' is not a list of q,k,v,o,gate,up,down", v);
@@ -164,9 +193,9 @@ static int parse_args(int argc, char **argv, TrainArgs *a) {
             char *end, *end2 = NULL;
             errno = 0;
             double b1 = strtod(v, &end), b2 = *end == ',' ? strtod(end + 1, &end2) : NAN;
-            if (errno || end == v || *end != ',' || end2 == end + 1 || *end2 || !(b1 >= 0 && b1 < 1) ||
-                !(b2 >= 0 && b2 < 1))
-                return bad("--betas: '%s' is not two numbers in [0, 1) as B1,B2", v);
+            if (errno || end == v || *end != ',' || end2 == end + 1 || *end2 || !(b1 >= 0 && b1 < HP_BETA_MAX) ||
+                !(b2 >= 0 && b2 < HP_BETA_MAX))
+                return bad("--betas: '%s' is not two numbers in [0, %g) as B1,B2", v, HP_BETA_MAX);
             tc->beta1 = b1;
             tc->beta2 = b2;
         } else if (!strcmp(o, "--seed")) {
@@ -177,11 +206,6 @@ static int parse_args(int argc, char **argv, TrainArgs *a) {
                 return bad("--seed: '%s' is not an integer in [0, 2^53]", v);
             a->job.seed = s;
         }
-        else if (!strcmp(o, "--steps")) { if (parse_long(o, v, 1, 10000000, &l)) return 2; tc->steps = (int)l; }
-        else if (!strcmp(o, "--batch")) { if (parse_long(o, v, 1, 65536, &l)) return 2; tc->batch = (int)l; }
-        else if (!strcmp(o, "--seq")) { if (parse_long(o, v, 1, 1 << 20, &l)) return 2; tc->seq = (int)l; a->seq_given = 1; }
-        else if (!strcmp(o, "--warmup")) { if (parse_long(o, v, 0, 10000000, &l)) return 2; tc->warmup = (int)l; }
-        else if (!strcmp(o, "--rank")) { if (parse_long(o, v, 1, 65536, &l)) return 2; lora->rank = (int)l; a->lora_given = 1; }
         else if (!strcmp(o, "--threads")) { if (parse_long(o, v, 1, 1024, &l)) return 2; a->threads = (int)l; }
         else if (!strcmp(o, "--print-every")) { if (parse_long(o, v, 0, 1L << 30, &l)) return 2; a->print_every = (int)l; }
         else if (!strcmp(o, "--eval-tokens")) {
@@ -189,12 +213,12 @@ static int parse_args(int argc, char **argv, TrainArgs *a) {
             if (l == 1) return bad("--eval-tokens: 1 is too few: 0 (all) or at least 2");
             a->job.eval_tokens = l;
         }
-        else if (!strcmp(o, "--lr")) { if (parse_real(o, v, 0, 10, 1, &d)) return 2; tc->lr = d; }
-        else if (!strcmp(o, "--eps")) { if (parse_real(o, v, 0, 1, 1, &d)) return 2; tc->eps = d; }
-        else if (!strcmp(o, "--weight-decay")) { if (parse_real(o, v, 0, 1, 0, &d)) return 2; tc->weight_decay = d; }
-        else if (!strcmp(o, "--grad-clip")) { if (parse_real(o, v, 0, 1e6, 0, &d)) return 2; tc->grad_clip = d; }
-        else if (!strcmp(o, "--min-lr-frac")) { if (parse_real(o, v, 0, 1, 0, &d)) return 2; tc->min_lr_frac = d; }
-        else if (!strcmp(o, "--alpha")) { if (parse_real(o, v, 0, 1e6, 1, &d)) return 2; lora->alpha = d; a->lora_given = 1; }
+        else if ((h = hp_of_option(o)) >= 0) {
+            if (parse_hp(o, v, h, &d)) return 2;
+            hp_set(tc, lora, &a->precision, h, d);
+            if (hp_table[h].lora_only) a->lora_given = 1;
+            if (h == HP_SEQ) a->seq_given = 1;
+        }
         else return bad("unknown option %s (see sweep train --help)", o);
     }
     if (!a->base) return bad("no base model file given (usage: sweep train BASE --text FILE --format F)");
@@ -341,7 +365,7 @@ static void print_json(const TrainArgs *a, const char *tok_path, const Adapter *
 
 int cmd_train(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(usage_text, stdout); return 0; }
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { print_usage(); return 0; }
     TrainArgs a;
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc;

@@ -4,6 +4,11 @@
 // "RANDOM" in ASCII: the corpus of seed s must stay that of every sweep already recorded.
 #define RANDOM_CORPUS_SALT 0x52414e444f4dULL
 
+void job_spec_default(JobSpec *js) {
+    *js = (JobSpec){ .format = FMT_NONE, .lora = { .rank = 4, .alpha = 8, .targets = LORA_ALL } };
+    train_config_default(&js->train);
+}
+
 int job_adapter_init(Adapter *ad, const JobSpec *js, const Weights *base) {
     const LoraSpec no_lora = { 0, 0, 0 };
     return adapter_init(ad, js->format, js->format == FMT_LORA ? &js->lora : &no_lora, base, js->seed);

@@ -17,6 +17,11 @@ typedef struct {
     long eval_tokens;       // tokens of each eval text to score (0: all)
 } JobSpec;
 
+// The seeds' values (DESIGN.md): train_config_default, LoRA rank 4 and alpha 8 on all seven projections,
+// seed 0, the real condition, every eval token; format FMT_NONE until one is chosen. Specs and sweep
+// train take their defaults from here (sweeps/hparams.h).
+void job_spec_default(JobSpec *js);
+
 // The trainable block (no optimizer state yet) from the base and the seed. 0 ok; -1 (errno).
 int job_adapter_init(Adapter *ad, const JobSpec *js, const Weights *base);
 

@@ -9,7 +9,6 @@
 #include <unistd.h>
 #include "engine/mat.h"
 #include "engine/util.h"
-#include "fixtures/split.h"
 #include "mpi/job_exec.h"
 #include "mpi/scheduler.h"
 #include "mpi/signals.h"
@@ -82,7 +81,8 @@ static int stage_copy(const char *src, const char *dst, char *err, size_t errlen
 }
 
 // Custom users' documents are split once, by rank 0, before any rank reads them; the results
-// file's directory is made here too, since the default cache directory lives beside it.
+// file's directory is made here too, since the default cache directory lives beside it. Returns 0,
+// RUN_BAD_INPUT, or RUN_INTERNAL when a split cannot be written.
 static int prepare_inputs(const Plan *p, const char *spec_path, const char *output, char *err, size_t errlen) {
     char dir[1100];
     snprintf(dir, sizeof dir, "%s", output);
@@ -91,34 +91,23 @@ static int prepare_inputs(const Plan *p, const char *spec_path, const char *outp
         *slash = 0;
         if (make_dirs(dir)) {
             snprintf(err, errlen, "%s: cannot create the results directory: %s", dir, strerror(errno));
-            return -1;
+            return RUN_BAD_INPUT;
         }
     }
-    for (int u = 0; u < p->axis[AX_TRAIN_USER].n; u++) {
-        const UserEntry *e = &p->users[u];
-        if (!e->n_sources) continue;
-        char outdir[1024];
-        snprintf(outdir, sizeof outdir, "%s", e->train_path);
-        char *slash = strrchr(outdir, '/');
-        if (slash) *slash = 0; else strcpy(outdir, ".");
-        int rc = e->source_is_dir
-            ? split_user_dir(e->name, e->sources[0], e->n_eval, p->split_eval_bytes, outdir, NULL, err, errlen)
-            : split_user(e->name, (const char *const *)e->sources, e->n_sources, e->n_eval, p->split_eval_bytes,
-                         outdir, err, errlen);
-        if (rc) return -1;
-    }
+    int status;
+    if (spec_split_users(p, &status, err, errlen)) return status == 2 ? RUN_BAD_INPUT : RUN_INTERNAL;
     // Every text a job will read must exist before any work starts.
     for (int u = 0; u < p->axis[AX_TRAIN_USER].n; u++)
         if (access(p->users[u].train_path, R_OK)) {
             snprintf(err, errlen, "%s: users.%s: %s: %s", spec_path, p->users[u].name, p->users[u].train_path,
                      strerror(errno));
-            return -1;
+            return RUN_BAD_INPUT;
         }
     for (int e = 0; e < p->axis[AX_EVAL_TEXT].n; e++)
         if (access(p->evals[e].path, R_OK)) {
             snprintf(err, errlen, "%s: eval: text %s: %s: %s", spec_path, p->evals[e].label, p->evals[e].path,
                      strerror(errno));
-            return -1;
+            return RUN_BAD_INPUT;
         }
     return 0;
 }
@@ -158,8 +147,9 @@ int run_sweep(const RunOptions *o) {
     if (!all_ok(ok, rank == 0 ? err : "", rank)) return RUN_BAD_INPUT;
     const char *output = o->output ? o->output : plan.output;
 
-    ok = rank != 0 || prepare_inputs(&plan, o->spec_path, output, err, sizeof err) == 0;
-    if (!all_ok(ok, err, rank)) return RUN_BAD_INPUT;
+    int status = rank == 0 ? prepare_inputs(&plan, o->spec_path, output, err, sizeof err) : 0;
+    MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (!all_ok(status == 0, err, rank)) { plan_free(&plan); return status; }
 
     // Bases: one rank per node stages and verifies; the others then map the same pages.
     MPI_Comm node;

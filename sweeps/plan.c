@@ -6,6 +6,7 @@
 #include "engine/util.h"
 
 const char *const axis_names[AX_COUNT] = { "base", "condition", "format", "train_user", "seed", "eval_text" };
+const char *const condition_names[] = { "real", "random", NULL };
 
 void plan_free(Plan *p) {
     if (!p) return;

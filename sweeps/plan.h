@@ -16,6 +16,7 @@ typedef struct {
 } Axis;
 
 typedef enum { COND_REAL = 0, COND_RANDOM = 1 } Condition;
+extern const char *const condition_names[];      // "real", "random" (Condition order), NULL-terminated
 
 // One format as the grid sees it: a base format plus every hyperparameter resolved.
 typedef struct {
@@ -39,7 +40,7 @@ typedef struct {
     int n_eval;
     int *eval_index;        // the user's own eval texts, as indices into the eval_text axis
     char alias[64];         // the name the spec used when it was an alias ("programmer"), else ""
-    // A custom user given as raw documents ("files" or "dir"): they must be split (fixtures/split.h,
+    // A custom user given as raw documents ("files" or "dir"): they must be split (sweeps/split.h,
     // n_eval slices of Plan.split_eval_bytes) into train_path's directory before the run.
     int n_sources;
     char **sources;         // the files in the spec's order, or the one directory

@@ -31,7 +31,7 @@ int spec_precision_check(const char *s, char *err, size_t errlen);
 int spec_edit_distance(const char *a, const char *b);
 
 // Splits every custom user given as raw documents ("files" or "dir") into train.txt and eval-k.txt at
-// the paths the plan names (fixtures/split.h rules, deterministic, atomic). Rank 0 calls it once
+// the paths the plan names (sweeps/split.h rules, deterministic, atomic). Rank 0 calls it once
 // before any job starts; users given by built-in name or train + eval need nothing. 0 ok; -1 with
 // one line naming the user in err (2 = the user's text is at fault, 3 = cannot write: in *status).
 int spec_split_users(const Plan *p, int *status, char *err, size_t errlen);

@@ -22,6 +22,18 @@ c.write_spec(work, name="nouser.json", users=["alba", "zed"])
 c.write_spec(work, name="noslice.json", eval={"users": "own", "slices": 3, "general": True})
 with open(os.path.join(work, "base", "junk.sweep"), "wb") as f:
     f.write(b"SWEEPMDL" + bytes(200))
+# custom users given as documents: too little text to split (bad input), and a split that cannot be
+# written because a file stands where its directory goes (exit 3, not 2: the input is fine)
+with open(os.path.join(work, "short.txt"), "w") as f:
+    f.write("too little text\n")
+with open(os.path.join(work, "long.txt"), "w") as f:
+    f.write(c.user_text("alba", 5, 4000))
+c.write_spec(work, name="shortdocs.json", users=[{"name": "shorty", "files": ["short.txt"]}])
+c.write_spec(work, name="blocked.json", users=[{"name": "longa", "files": ["long.txt"]}], output="blocked/results.h5",
+             eval={"users": "own", "slices": 2, "slice_bytes": 256, "general": False})
+os.makedirs(os.path.join(work, "blocked"), exist_ok=True)
+with open(os.path.join(work, "blocked", "results.users"), "w") as f:
+    f.write("not a directory\n")
 with open(os.path.join(work, "syntax.json"), "w") as f:
     f.write('{"users": ["alba"], "formats": {"norm": {}},,}')
 
@@ -44,6 +56,7 @@ cases = [
     ("not a model file", ["junkbase.json"], ["junkbase.json", "bases.fp", "junk.sweep"], (2,)),
     ("missing tokenizer", ["notok.json"], ["notok.json", "tokenizer", "nope.bpe"], (2,)),
     ("missing user", ["nouser.json"], ["nouser.json", "users.zed", "train.txt"], (2,)),
+    ("documents too short", ["shortdocs.json"], ["shorty"], (2,)),
     ("missing eval slice", ["noslice.json"], ["noslice.json", "eval", "eval-3.txt"], (1,)),
     ("corrupt journal", ["spec.json", "-o", "corrupt/results.h5"], ["corrupt/results.h5.journal", "corrupt"], (2, 4)),
     ("unwritable output", ["spec.json", "-o", "/proc/none/results.h5"], ["/proc/none"], (1,)),
@@ -65,6 +78,12 @@ for name, args, words, nps in cases:
         c.check(r.stdout == "", "%s: nothing on stdout: %r" % (what, r.stdout[:200]))
         c.log("%-20s -np %d: %.1f s: %s" % (name, np_, time.time() - t, lines[:1]))
 c.check(not os.path.exists(os.path.join(work, "corrupt/results.h5")), "a corrupt journal is not turned into a file")
+
+# the split's own status: a directory that cannot be made is not the user's text at fault
+r = c.run(2, sweep, ["blocked.json"], work, env=quick, timeout=90)
+lines = c.sweep_lines(r.stderr)
+c.check(r.returncode == 3 and len(lines) == 1 and "longa" in lines[0] and "blocked/results.users" in lines[0],
+        "an unwritable split: exit 3, one line naming the user and the directory (%d): %s" % (r.returncode, lines))
 
 # A second sweep on the same output while the first runs: refused at once, the first one unharmed.
 c.write_spec(work, name="slow.json", formats={"norm": {"lr": 1e-2}},

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE   // memmem
-// The split rule (fixtures/split.c): train strictly before every eval slice, slices of the asked size cut at
+// The split rule (sweeps/split.c): train strictly before every eval slice, slices of the asked size cut at
 // line boundaries, the held-out marker, the order of files, determinism, and every bad-input error.
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "engine/util.h"
-#include "fixtures/split.h"
+#include "sweeps/split.h"
 #include "testlib.h"
 
 static char root[256];

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "engine/util.h"
-#include "fixtures/split.h"
+#include "sweeps/split.h"
 #include "fixtures/tiny.h"
 #include "testlib.h"
 
