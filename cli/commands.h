@@ -12,3 +12,4 @@ int cmd_quantize(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_fixtures(int argc, char **argv);
+int cmd_status(int argc, char **argv);

@@ -14,6 +14,7 @@
 #include "mpi/worker.h"
 #include "results/h5write.h"
 #include "results/journal.h"
+#include "results/runstate.h"
 
 typedef struct {
     const Plan *plan;
@@ -35,7 +36,45 @@ typedef struct {
     int *abort_sent;             // [nranks]: an abort is on its way to that rank
     char (*base_hash)[17];
     double typical_job;          // seconds, a moving average of finished jobs (0: none yet)
+    double *since;               // [nranks]: wall-clock start of the rank's job (for sweep status)
+    char (*rank_host)[64];       // [nranks]: host of each rank, learnt from its results ("" unknown)
+    int state_dirty;             // the running set changed since OUTPUT.state was written
+    double last_state, started_wall;
 } Sched;
+
+// OUTPUT.state for `sweep status` (results/runstate.h): what the journal cannot say, i.e. what is running.
+static void write_state(Sched *s, int finished) {
+    if (s->o->dry_jobs) return;
+    RunState st;
+    memset(&st, 0, sizeof st);
+    st.pid = (long)getpid();
+    snprintf(st.host, sizeof st.host, "%s", s->rank_host[0]);
+    st.started = s->started_wall;
+    st.updated = runstate_now();
+    st.ranks = s->nranks;
+    st.total = s->prog.total;
+    st.done = s->prog.done;
+    st.failed = s->prog.failed;
+    double el = now_seconds() - s->prog.t0;
+    st.eta = s->prog.flops_done > 0 && el > 0 ? s->prog.flops_left / (s->prog.flops_done / el) : -1;
+    st.finished = finished;
+    RunningJob *run = xcalloc(s->nranks, sizeof *run);
+    for (int r = 0; r < s->nranks; r++) {
+        if (s->running[r] < 0) continue;
+        RunningJob *x = &run[st.n_running++];
+        memcpy(x->id, s->plan->jobs[s->running[r]].id, 17);
+        x->rank = r;
+        snprintf(x->host, sizeof x->host, "%s", s->rank_host[r]);
+        x->since = s->since[r];
+    }
+    st.running = run;
+    char err[512];
+    if (runstate_write(runstate_path(s->output), &st, err, sizeof err) && !s->o->quiet)
+        fprintf(stderr, "sweep: %s\n", err);
+    free(run);
+    s->state_dirty = 0;
+    s->last_state = now_seconds();
+}
 
 // How long rank 0 may sleep between looks once idle: 0.5% of a typical job, within 1..20 ms. A
 // result then waits at most that long, and jobs of a minute cost 50 wakeups a second, not 1000.
@@ -74,6 +113,8 @@ static void take_result(Sched *s, JobResult *r, int rank) {
     }
     s->running[rank] = -1;
     s->prog.running--;
+    s->state_dirty = 1;
+    if (rank > 0 && r->host[0]) snprintf(s->rank_host[rank], sizeof s->rank_host[rank], "%s", r->host);
     s->typical_job = s->typical_job > 0 ? 0.8 * s->typical_job + 0.2 * r->seconds : r->seconds;
     r->attempts = s->attempt[j];
     if (rank == 0) { r->rank = 0; gethostname(r->host, sizeof r->host - 1); }
@@ -133,6 +174,8 @@ static void dispatch(Sched *s) {
             free(buf);
         }
         s->running[rank] = j;
+        s->since[rank] = runstate_now();
+        s->state_dirty = 1;
         s->prog.running++;
     }
     // Dry jobs measure the hand-out to workers: rank 0 keeps its own slot only when it is alone.
@@ -140,6 +183,8 @@ static void dispatch(Sched *s) {
         int j = next_job(s);
         if (j < 0) return;
         s->running[0] = j;
+        s->since[0] = runstate_now();
+        s->state_dirty = 1;
         s->prog.running++;
         if (s->o->dry_jobs) {
             JobResult r;
@@ -248,6 +293,10 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
     s.running[0] = -1;   // rank 0's own slot is free; workers count once their first READY arrives
     for (int r = 1; r < s.nranks; r++) s.running[r] = -2;
     s.base_hash = xcalloc(p->axis[AX_BASE].n, sizeof *s.base_hash);
+    s.since = xcalloc(s.nranks, sizeof *s.since);
+    s.rank_host = xcalloc(s.nranks, sizeof *s.rank_host);
+    gethostname(s.rank_host[0], sizeof s.rank_host[0] - 1);
+    s.started_wall = runstate_now();
     for (int i = 0; i < p->axis[AX_BASE].n; i++) {
         uint64_t h;
         memcpy(&h, ctx->bases[i].base + 40, 8);   // the header's metadata checksum, which covers every tensor's
@@ -262,6 +311,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
             // the workers are waiting for work: release them, or the final broadcast never completes
             for (int r = 1; r < s.nranks; r++) MPI_Send(NULL, 0, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD);
             free(s.queue); free(s.attempt); free(s.more); free(s.running); free(s.abort_sent); free(s.base_hash);
+            free(s.since); free(s.rank_host);
             return RUN_BAD_INPUT;
         }
     }
@@ -285,6 +335,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
     s.prog.failed_earlier = failed_earlier;
     for (int k = 0; k < s.qn; k++) s.prog.flops_left += p->jobs[s.queue[k]].est_flops;
     write_results(&s);
+    write_state(&s, 0);
 
     double cpu0 = cpu_seconds(), wall0 = now_seconds();
     Backoff b;
@@ -310,6 +361,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
             if (!waiting) break;
         }
         if (!o->dry_jobs && now_seconds() - s.last_flush > o->flush_every) write_results(&s);
+        if (s.state_dirty && now_seconds() - s.last_state >= 1.0) write_state(&s, 0);
         progress_tick(&s.prog, 0);
         if (active) { backoff_reset(&b); b.cap_ns = wait_cap_ns(&s); }
         else if (s.local.pid) {
@@ -324,11 +376,13 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
     double wall = now_seconds() - wall0, cpu = cpu_seconds() - cpu0;
     for (int r = 1; r < s.nranks; r++) MPI_Send(NULL, 0, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD);
     write_results(&s);
+    write_state(&s, 1);
     progress_tick(&s.prog, 1);
     int interrupted = s.stopping && (s.qi < s.qn || s.prog.done < s.prog.total);   // abandoned jobs count as work left
     progress_summary(&s.prog, wall, cpu, interrupted);
     if (!o->dry_jobs) journal_close(&s.journal);
     free(s.queue); free(s.attempt); free(s.more); free(s.running); free(s.abort_sent); free(s.base_hash);
+    free(s.since); free(s.rank_host);
     if (interrupted) return RUN_INTERRUPTED;
     // The status describes the file: failures journalled by an earlier run still count.
     return s.prog.failed || failed_earlier ? RUN_JOBS_FAILED : RUN_OK;
