@@ -13,3 +13,4 @@ int cmd_import(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_fixtures(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_merge(int argc, char **argv);

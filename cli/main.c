@@ -10,6 +10,7 @@ static const struct {
     { "run",      cmd_run,      "run a sweep spec over MPI ranks into one HDF5 results file" },
     { "plan",     cmd_plan,     "expand a spec into jobs and estimate its cost on N ranks (no MPI)" },
     { "report",   cmd_report,   "tables and pre-registered verdicts from a results file" },
+    { "merge",    cmd_merge,    "combine results files of one design run apart into one file" },
     { "status",   cmd_status,   "how far a running (or stopped) sweep has got, from its results file and journal" },
     { "train",    cmd_train,    "train one adapter on a text and print its perplexities" },
     { "eval",     cmd_eval,     "perplexity of a model (and optional adapter) on a text" },

@@ -35,6 +35,8 @@ typedef struct {
     int aborts_pending;
     int *abort_sent;             // [nranks]: an abort is on its way to that rank
     char (*base_hash)[17];
+    char (*tok_hash)[17];        // [bases]: the tokenizer file's bytes, "" when the base carries it
+    char (*eval_hash)[17];       // [eval texts]: the text's bytes, for sweep merge's check
     double typical_job;          // seconds, a moving average of finished jobs (0: none yet)
     double *since;               // [nranks]: wall-clock start of the rank's job (for sweep status)
     char (*rank_host)[64];       // [nranks]: host of each rank, learnt from its results ("" unknown)
@@ -89,15 +91,29 @@ static void write_results(Sched *s) {
     const Plan *p = s->plan;
     const JobResult **by_job = xcalloc(p->n_jobs, sizeof *by_job);
     journal_match_plan(&s->journal.c, p, by_job);
-    const char **hashes = xcalloc(p->axis[AX_BASE].n, sizeof *hashes);
-    for (int i = 0; i < p->axis[AX_BASE].n; i++) hashes[i] = s->base_hash[i];
-    H5WriteInfo info = { .n_base_hashes = p->axis[AX_BASE].n, .base_hashes = hashes, .created_by = "sweep run" };
+    int nb = p->axis[AX_BASE].n, ne = p->axis[AX_EVAL_TEXT].n;
+    const char **hashes = xcalloc(2 * (size_t)nb + ne + 1, sizeof *hashes);
+    for (int i = 0; i < nb; i++) { hashes[i] = s->base_hash[i]; hashes[nb + i] = s->tok_hash[i]; }
+    for (int e = 0; e < ne; e++) hashes[2 * nb + e] = s->eval_hash[e];
+    H5WriteInfo info = { .n_base_hashes = nb, .base_hashes = hashes, .created_by = "sweep run",
+                         .n_tokenizer_hashes = nb, .tokenizer_hashes = hashes + nb,
+                         .n_eval_hashes = ne, .eval_hashes = hashes + 2 * nb };
     char err[512];
     if (h5_write_results(s->output, p, (const JobResult *const *)by_job, &info, err, sizeof err))
         fprintf(stderr, "sweep: %s\n", err);
     free(hashes);
     free(by_job);
     s->last_flush = now_seconds();
+}
+
+// FNV-1a 64 of a file's bytes as 16 hex digits; "" when it cannot be read.
+static void file_hash(const char *path, char out[17]) {
+    size_t len;
+    char *buf = path && path[0] ? read_whole_file(path, &len) : NULL;
+    out[0] = 0;
+    if (!buf) return;
+    snprintf(out, 17, "%016llx", (unsigned long long)fnv1a64(buf, len, FNV1A64_INIT));
+    free(buf);
 }
 
 // A result came back (from a worker or the local child): journal it, then count it or retry it.
@@ -302,6 +318,12 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
         memcpy(&h, ctx->bases[i].base + 40, 8);   // the header's metadata checksum, which covers every tensor's
         snprintf(s.base_hash[i], 17, "%016llx", (unsigned long long)h);
     }
+    s.tok_hash = xcalloc(p->axis[AX_BASE].n, sizeof *s.tok_hash);
+    s.eval_hash = xcalloc(p->axis[AX_EVAL_TEXT].n + 1, sizeof *s.eval_hash);
+    if (!o->dry_jobs) {
+        for (int i = 0; i < p->axis[AX_BASE].n; i++) file_hash(p->bases[i].tokenizer, s.tok_hash[i]);
+        for (int e = 0; e < p->axis[AX_EVAL_TEXT].n; e++) file_hash(p->evals[e].path, s.eval_hash[e]);
+    }
 
     char err[512];
     int skipped = 0, failed_earlier = 0, more = 0;
@@ -311,7 +333,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
             // the workers are waiting for work: release them, or the final broadcast never completes
             for (int r = 1; r < s.nranks; r++) MPI_Send(NULL, 0, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD);
             free(s.queue); free(s.attempt); free(s.more); free(s.running); free(s.abort_sent); free(s.base_hash);
-            free(s.since); free(s.rank_host);
+            free(s.since); free(s.rank_host); free(s.tok_hash); free(s.eval_hash);
             return RUN_BAD_INPUT;
         }
     }
@@ -382,7 +404,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
     progress_summary(&s.prog, wall, cpu, interrupted);
     if (!o->dry_jobs) journal_close(&s.journal);
     free(s.queue); free(s.attempt); free(s.more); free(s.running); free(s.abort_sent); free(s.base_hash);
-    free(s.since); free(s.rank_host);
+    free(s.since); free(s.rank_host); free(s.tok_hash); free(s.eval_hash);
     if (interrupted) return RUN_INTERRUPTED;
     // The status describes the file: failures journalled by an earlier run still count.
     return s.prog.failed || failed_earlier ? RUN_JOBS_FAILED : RUN_OK;

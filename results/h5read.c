@@ -323,6 +323,14 @@ static void read_attrs(R *r, hid_t f, ResultsFile *rf) {
     rf->tool_version = read_attr_str(r, f, "tool_version");
     rf->created_by = read_attr_str(r, f, "created_by");
     rf->base_hashes = read_attr_strings(r, f, "base_hashes", &rf->n_base_hashes);
+    if (!r->failed && H5Aexists(f, "tokenizer_hashes") > 0)
+        rf->tokenizer_hashes = read_attr_strings(r, f, "tokenizer_hashes", &rf->n_tokenizer_hashes);
+    if (!r->failed && H5Aexists(f, "eval_hashes") > 0)
+        rf->eval_hashes = read_attr_strings(r, f, "eval_hashes", &rf->n_eval_hashes);
+    if (!r->failed && rf->n_tokenizer_hashes && rf->n_tokenizer_hashes != rf->axis[AX_BASE].n)
+        rfail(r, "attribute tokenizer_hashes has %d entries for %d bases", rf->n_tokenizer_hashes, rf->axis[AX_BASE].n);
+    if (!r->failed && rf->n_eval_hashes && rf->n_eval_hashes != rf->axis[AX_EVAL_TEXT].n)
+        rfail(r, "attribute eval_hashes has %d entries for %d eval texts", rf->n_eval_hashes, rf->axis[AX_EVAL_TEXT].n);
 }
 
 int h5_read_results(const char *path, ResultsFile *rf, char *err, size_t errlen) {
@@ -352,6 +360,8 @@ void results_file_free(ResultsFile *rf) {
     free(rf->loss);
     free(rf->spec); free(rf->spec_hash); free(rf->protocol); free(rf->tool_version); free(rf->created_by);
     free_strings(rf->base_hashes, (size_t)rf->n_base_hashes);
+    free_strings(rf->tokenizer_hashes, (size_t)rf->n_tokenizer_hashes);
+    free_strings(rf->eval_hashes, (size_t)rf->n_eval_hashes);
     memset(rf, 0, sizeof *rf);
 }
 

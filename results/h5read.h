@@ -35,6 +35,10 @@ typedef struct {
     char *spec, *spec_hash, *protocol, *tool_version, *created_by;
     int n_base_hashes;
     char **base_hashes;
+    int n_tokenizer_hashes;     // 0 in files without the attribute
+    char **tokenizer_hashes;
+    int n_eval_hashes;          // 0 in files without the attribute
+    char **eval_hashes;
 } ResultsFile;
 
 int h5_read_results(const char *path, ResultsFile *rf, char *err, size_t errlen);

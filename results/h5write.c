@@ -298,6 +298,10 @@ static void write_root_attrs(W *w, const Plan *plan, const H5WriteInfo *info) {
     for (int i = 0; i < nb; i++) bh[i] = info->base_hashes[i] ? info->base_hashes[i] : "";
     put_attr(w, w->file, "base_hashes", w->str, 1, (hsize_t)nb, bh);
     free(bh);
+    if (info && info->n_tokenizer_hashes && info->tokenizer_hashes)
+        put_attr(w, w->file, "tokenizer_hashes", w->str, 1, (hsize_t)info->n_tokenizer_hashes, info->tokenizer_hashes);
+    if (info && info->n_eval_hashes && info->eval_hashes)
+        put_attr(w, w->file, "eval_hashes", w->str, 1, (hsize_t)info->n_eval_hashes, info->eval_hashes);
     put_attr_str(w, w->file, "deterministic_variables",
                  "ppl nll n_tokens loss adapters status tokens final_loss adapter_bytes adapter_bytes_fp16 precision");
 }

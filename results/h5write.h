@@ -14,7 +14,10 @@
 //   /step, /loss           loss curves over (job, step), step counted from 1, NaN padded
 //   /adapters/<job id>     the fp32 adapter block (attributes format, shape), outside xarray's root view
 //   root attributes        spec, spec_hash, protocol, tool_version, created_by, base_hashes,
-//                          deterministic_variables
+//                          deterministic_variables; tokenizer_hashes (per base: FNV-1a 64 of the tokenizer
+//                          file's bytes, "" when the base file carries its own) and eval_hashes (per eval
+//                          text: FNV-1a 64 of its bytes), which `sweep merge` compares; both absent in
+//                          files from before them and in files written without them
 //
 // Determinism: the metrics, loss curves, adapters, statuses, tokens, final losses, adapter sizes and
 // precisions depend on the spec (and sweep run --precision) and on the kernels that compute the
@@ -40,6 +43,10 @@ typedef struct {
     int n_base_hashes;              // 0, or the size of the base axis
     const char *const *base_hashes; // content hashes of the base model files, in base axis order
     const char *created_by;         // e.g. "sweep run"; NULL gives "sweep"
+    int n_tokenizer_hashes;         // 0 (attribute not written), or the size of the base axis
+    const char *const *tokenizer_hashes;
+    int n_eval_hashes;              // 0 (attribute not written), or the size of the eval_text axis
+    const char *const *eval_hashes;
 } H5WriteInfo;
 
 // Writes the file for plan from by_job[plan->n_jobs] (NULL where a job has no record yet), atomically:

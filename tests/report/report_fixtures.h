@@ -101,7 +101,7 @@ static inline int fx_write(const char *path, const Plan *p, const Fixture *fx, c
             c->n_tokens = 255;
         }
     }
-    H5WriteInfo info = {0, NULL, "report fixture"};
+    H5WriteInfo info = {.created_by = "report fixture"};
     int rc = h5_write_results(path, p, by_job, &info, err, errlen);
     for (int k = 0; k < p->n_jobs; k++) job_result_free(&res[k]);
     free(res);

@@ -37,7 +37,7 @@ static int write_from_journal(const char *out, const char *jpath, const Plan *p)
     const JobResult **by_job = xcalloc((size_t)p->n_jobs, sizeof *by_job);
     journal_match_plan(&c, p, by_job);
     const char *hashes[2] = {"00112233aabbccdd", "ffeeddccbbaa9988"};
-    H5WriteInfo info = {2, hashes, "make_results"};
+    H5WriteInfo info = {.n_base_hashes = 2, .base_hashes = hashes, .created_by = "make_results"};
     int rc = h5_write_results(out, p, by_job, &info, err, sizeof err);
     if (rc) fprintf(stderr, "%s\n", err);
     free(by_job);

@@ -37,7 +37,7 @@ static void free_results(const Plan *p, JobResult *rs) {
 static const char *base_hashes[2] = {"00112233aabbccdd", "ffeeddccbbaa9988"};
 
 static int write_file(const char *path, const Plan *p, const JobResult *const *by_job, char *err, size_t errlen) {
-    H5WriteInfo info = {2, base_hashes, "test_h5"};
+    H5WriteInfo info = {.n_base_hashes = 2, .base_hashes = base_hashes, .created_by = "test_h5"};
     return h5_write_results(path, p, by_job, &info, err, errlen);
 }
 
