@@ -26,7 +26,18 @@ typedef struct {
     int nrows, caprows;
     RCell *cells;           // [nrows][ncols]
     int text_limit;         // text and markdown print at most this many rows (0: all); JSON/CSV print all
+    int bulk;               // a row or column per user beyond REPORT_FULL_USERS: text, markdown and HTML
+                            // name it and its size only (summaries stand beside it); JSON/CSV print every cell
 } RTable;
+
+// Up to this many users the confusion matrices print in full in text, markdown and HTML; beyond it
+// those print summaries (margin quantiles and histogram, the worst and best users, one aggregated
+// heatmap picture) and JSON/CSV still give every cell.
+#define REPORT_FULL_USERS 30
+// Users listed in the worst and best tables beyond REPORT_FULL_USERS.
+#define REPORT_EXTREME_USERS 5
+// The aggregated heatmap's largest side in pixels (blocks of users beyond it).
+#define REPORT_HEATMAP_SIDE 200
 
 typedef struct {
     char name[40];

@@ -34,6 +34,107 @@ static double matrix_cell(const ReportData *d, int b, int f, int a, const int *o
     return m;
 }
 
+static const double *g_margin;   // for by_margin
+// Margin ascending, users without one last, ties by index: a stable order for the tables and the picture.
+static int by_margin(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    double u = g_margin[x], v = g_margin[y];
+    if (isnan(u) != isnan(v)) return isnan(u) ? 1 : -1;
+    if (!isnan(u) && u != v) return u < v ? -1 : 1;
+    return x - y;
+}
+
+static int *margin_order(int nu, const double *mg) {
+    int *o = xmalloc(((size_t)nu + 1) * sizeof *o);
+    for (int t = 0; t < nu; t++) o[t] = t;
+    g_margin = mg;
+    qsort(o, (size_t)nu, sizeof *o, by_margin);
+    return o;
+}
+
+// Beyond REPORT_FULL_USERS: the distribution of the per-user diagonal margins (quantiles and a text
+// histogram), how many users' own adapter wins, and the worst and best users. why gets the one-line
+// summary the verdict quotes in place of every user's margin.
+static void margin_summaries(const ReportData *d, RSection *sec, const char *scope, int nu, const double *mg,
+                             const double *mlo, const double *mhi, const double *M, const int *best_of, int wins,
+                             int five, int known, Buf *why) {
+    int *order = margin_order(nu, mg);
+    double *v = xmalloc(((size_t)known + 1) * sizeof *v);
+    for (int k = 0; k < known; k++) v[k] = mg[order[k]];   // sorted ascending
+    char title[400];
+    static const char *const qc[] = {"statistic", "margin"};
+    snprintf(title, sizeof title, "Diagonal margins, %s: distribution over %d users with a margin (of %d)", scope, known, nu);
+    RTable *qt = section_add_table(sec, title, 2, qc);
+    static const char *const qn[] = {"min", "5%", "25%", "median", "75%", "95%", "max"};
+    static const double qp[] = {0, 0.05, 0.25, 0.5, 0.75, 0.95, 1};
+    for (int k = 0; k < 7; k++) {
+        table_add_row(qt);
+        table_text(qt, 0, "%s", qn[k]);
+        table_num(qt, 1, stats_quantile(v, known, qp[k]), NUM_PCT);
+    }
+    static const char *const cc[] = {"users", "count", "share"};
+    snprintf(title, sizeof title, "Diagonal, %s: users whose own adapter wins", scope);
+    RTable *ct = section_add_table(sec, title, 3, cc);
+    const char *cn[] = {"own adapter beats every other (margin > 0)", "margin >= 5%", "with a margin", "without (missing cells)"};
+    int cv[] = {wins, five, known, nu - known};
+    for (int k = 0; k < 4; k++) {
+        table_add_row(ct);
+        table_text(ct, 0, "%s", cn[k]);
+        table_num(ct, 1, cv[k], NUM_INT);
+        table_num(ct, 2, nu ? 100.0 * cv[k] / nu : NAN, NUM_PCT);
+    }
+    if (known) {   // ten equal bins from the lowest to the highest margin, a bar of # per bin
+        static const char *const hc[] = {"margin from", "to", "users", "histogram"};
+        snprintf(title, sizeof title, "Diagonal margins, %s: histogram", scope);
+        RTable *ht = section_add_table(sec, title, 4, hc);
+        int bins = 10, cnt[10] = {0}, top = 0;
+        double lo = v[0], hi = v[known - 1], w = hi > lo ? (hi - lo) / bins : 1;
+        for (int k = 0; k < known; k++) {
+            int i = hi > lo ? (int)((v[k] - lo) / w) : 0;
+            cnt[i >= bins ? bins - 1 : i]++;
+        }
+        for (int i = 0; i < bins; i++) top = cnt[i] > top ? cnt[i] : top;
+        for (int i = 0; i < bins; i++) {
+            char bar[48];
+            int n = top ? (cnt[i] * 40 + top - 1) / top : 0;
+            memset(bar, '#', (size_t)n);
+            bar[n] = 0;
+            table_add_row(ht);
+            table_num(ht, 0, lo + i * w, NUM_PCT);
+            table_num(ht, 1, i == bins - 1 ? hi : lo + (i + 1) * w, NUM_PCT);
+            table_num(ht, 2, cnt[i], NUM_INT);
+            table_text(ht, 3, "%s", bar);
+        }
+    }
+    static const char *const ec[] = {"rank", "user", "margin", "CI lo", "CI hi", "own ppl", "best other", "best other ppl"};
+    for (int side = 0; side < 2; side++) {
+        int k_n = known < REPORT_EXTREME_USERS ? known : REPORT_EXTREME_USERS;
+        snprintf(title, sizeof title, "Diagonal, %s: the %d %s users by margin", scope, k_n, side ? "best" : "worst");
+        RTable *et = section_add_table(sec, title, 8, ec);
+        for (int k = 0; k < k_n; k++) {
+            int t = order[side ? known - 1 - k : k];
+            table_add_row(et);
+            table_num(et, 0, side ? known - k : k + 1, NUM_INT);
+            table_text(et, 1, "%s", fmt_label(d, AX_TRAIN_USER, t));
+            table_num(et, 2, mg[t], NUM_PCT);
+            table_num(et, 3, mlo[t], NUM_PCT);
+            table_num(et, 4, mhi[t], NUM_PCT);
+            table_num(et, 5, M[(size_t)t * nu + t], NUM_G);
+            table_text(et, 6, "%s", best_of[t] >= 0 ? fmt_label(d, AX_TRAIN_USER, best_of[t]) : "n/a");
+            table_num(et, 7, best_of[t] >= 0 ? M[(size_t)best_of[t] * nu + t] : NAN, NUM_G);
+        }
+    }
+    char med[32], w0[32], b0[32];
+    fmt_pct(med, sizeof med, stats_median(v, known));
+    fmt_pct(w0, sizeof w0, known ? v[0] : NAN);
+    fmt_pct(b0, sizeof b0, known ? v[known - 1] : NAN);
+    buf_printf(why, "%d users: median margin %s; worst %s %s, best %s %s", nu, med,
+               known ? fmt_label(d, AX_TRAIN_USER, order[0]) : "n/a", w0,
+               known ? fmt_label(d, AX_TRAIN_USER, order[known - 1]) : "n/a", b0);
+    free(v);
+    free(order);
+}
+
 static void confusion_one(const ReportData *d, RSection *sec, int b, int f, ConfusionMode mode, int figures) {
     int nu = d->nu, with_base = rd_base_job(d, b, f) >= 0;
     char scope[256];
@@ -71,8 +172,12 @@ static void confusion_one(const ReportData *d, RSection *sec, int b, int f, Conf
     RTable *dt = section_add_table(sec, title, 11, dc);
     Missing m = {0};
     double *x = xmalloc(((size_t)d->ne * d->ns + 1) * sizeof *x), *xb = xmalloc(((size_t)d->ne * d->ns + 1) * sizeof *xb);
-    int wins = 0, five = 0, known = 0, users = 0;
+    int wins = 0, five = 0, known = 0, users = 0, large = nu > REPORT_FULL_USERS;
     double min_margin = INFINITY, max_margin = -INFINITY;
+    double *mg = xmalloc(((size_t)nu + 1) * sizeof *mg), *mlo = xmalloc(((size_t)nu + 1) * sizeof *mlo);
+    double *mhi = xmalloc(((size_t)nu + 1) * sizeof *mhi);
+    int *best_of = xmalloc(((size_t)nu + 1) * sizeof *best_of);
+    for (int t = 0; t < nu; t++) { mg[t] = mlo[t] = mhi[t] = NAN; best_of[t] = -1; }
     Buf why = {0};
     for (int t = 0; t < nu; t++) {
         if (!no[t]) continue;
@@ -106,6 +211,8 @@ static void confusion_one(const ReportData *d, RSection *sec, int b, int f, Conf
         five += f5;
         double margin = 100 * (1 - sm.median);
         if (ok) { min_margin = fmin(min_margin, margin); max_margin = fmax(max_margin, margin); }
+        if (ok) { mg[t] = margin; mlo[t] = 100 * (1 - sm.hi); mhi[t] = 100 * (1 - sm.lo); }
+        best_of[t] = best_a;
         table_add_row(dt);
         table_text(dt, 0, "%s", fmt_label(d, AX_TRAIN_USER, t));
         table_num(dt, 1, M[(size_t)t * nu + t], NUM_G);
@@ -120,9 +227,21 @@ static void confusion_one(const ReportData *d, RSection *sec, int b, int f, Conf
         table_text(dt, 10, "%s", !ok ? "missing" : f5 ? "yes" : "no");
         char pc[32];
         fmt_pct(pc, sizeof pc, margin);
-        buf_printf(&why, "%s%s %s", why.len ? ", " : "", fmt_label(d, AX_TRAIN_USER, t), pc);
+        if (!large) buf_printf(&why, "%s%s %s", why.len ? ", " : "", fmt_label(d, AX_TRAIN_USER, t), pc);
     }
-    if (figures) {
+    if (large) {
+        mt->bulk = dt->bulk = 1;
+        margin_summaries(d, sec, scope, nu, mg, mlo, mhi, M, best_of, wins, five, known, &why);
+    }
+    if (figures && large) {
+        char name[200], ftitle[300], note[200];
+        int *order = margin_order(nu, mg);
+        snprintf(name, sizeof name, "confusion-%s-%s", fmt_label(d, AX_BASE, b), fmt_label(d, AX_FORMAT, f));
+        snprintf(ftitle, sizeof ftitle, "Confusion matrix, %s (colour: log ppl within each column, darker is lower)", scope);
+        snprintf(note, sizeof note, "users ordered by diagonal margin, lowest first (top left); base row not drawn");
+        section_figure(sec, name, ftitle, svg_heatmap_image(ftitle, nu, M, order, REPORT_HEATMAP_SIDE, note));
+        free(order);
+    } else if (figures) {
         char name[200], ftitle[300];
         snprintf(name, sizeof name, "confusion-%s-%s", fmt_label(d, AX_BASE, b), fmt_label(d, AX_FORMAT, f));
         snprintf(ftitle, sizeof ftitle, "Confusion matrix, %s (ppl; colour: log ppl within each column, darker is lower)", scope);
@@ -162,6 +281,7 @@ static void confusion_one(const ReportData *d, RSection *sec, int b, int f, Conf
         verdict_number(v, "max_margin_percent", known ? max_margin : NAN);
     }
     free(ws);
+    free(mg); free(mlo); free(mhi); free(best_of);
     free(x);
     free(xb);
     missing_free(&m);

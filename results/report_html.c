@@ -85,12 +85,20 @@ static void verdict_item(Buf *b, const RVerdict *v) {
 }
 
 static void table_html(Buf *b, const RTable *t) {
+    if (t->bulk) {
+        buf_puts(b, "<p class=\"note\"><b>");
+        esc(b, t->title);
+        buf_printf(b, "</b>: %d rows x %d columns, one per user: too many for a page; summaries beside it, every cell "
+                      "with <code>--format json</code> or <code>csv</code>.</p>\n", t->nrows, t->ncols);
+        return;
+    }
+    int rows = t->text_limit && t->nrows > t->text_limit ? t->text_limit : t->nrows;
     buf_puts(b, "<table>\n<caption>");
     esc(b, t->title);
     buf_puts(b, "</caption>\n<tr>");
     for (int c = 0; c < t->ncols; c++) { buf_puts(b, "<th>"); esc(b, t->cols[c]); buf_puts(b, "</th>"); }
     buf_puts(b, "</tr>\n");
-    for (int i = 0; i < t->nrows; i++) {
+    for (int i = 0; i < rows; i++) {
         buf_puts(b, "<tr>");
         for (int c = 0; c < t->ncols; c++) {
             const RCell *cell = &t->cells[(size_t)i * t->ncols + c];
@@ -101,6 +109,8 @@ static void table_html(Buf *b, const RTable *t) {
         buf_puts(b, "</tr>\n");
     }
     buf_puts(b, "</table>\n");
+    if (rows < t->nrows)
+        buf_printf(b, "<p class=\"note\">... %d more rows (--format json or csv lists every row)</p>\n", t->nrows - rows);
 }
 
 static const char *const style =

@@ -59,3 +59,16 @@ void stats_summary(const double *x, int n, const char *key, Summary *s) {
     free(re);
     free(v);
 }
+
+double stats_quantile(const double *x, int n, double p) {
+    double *v = xmalloc(((size_t)n + 1) * sizeof *v);
+    int k = finite_copy(x, n, v);
+    double q = NAN;
+    if (k) {
+        double pos = p * (k - 1);
+        int lo = (int)floor(pos);
+        q = lo + 1 < k ? v[lo] + (pos - lo) * (v[lo + 1] - v[lo]) : v[k - 1];
+    }
+    free(v);
+    return q;
+}

@@ -13,6 +13,8 @@ typedef struct {
 
 // Median of the non-NaN values (mean of the middle two for an even count); NaN when there are none.
 double stats_median(const double *x, int n);
+// The p-quantile (0..1) of the non-NaN values, linear between order statistics; NaN when there are none.
+double stats_quantile(const double *x, int n, double p);
 // key names the statistic: it seeds the bootstrap stream, so the interval depends only on the
 // values and the key, never on what else the report computed first.
 void stats_summary(const double *x, int n, const char *key, Summary *s);

@@ -195,14 +195,27 @@ void report_summary_section(const ReportData *d, Report *r, int figures) {
                                        "min", "max", "CI lo", "CI hi", "general", "adapter bytes", "bytes fp16",
                                        "final loss"};
     RTable *t = section_add_table(sec, "Perplexity on own held-out texts", 16, cols);
+    // Beyond REPORT_FULL_USERS users the per-user rows go to JSON/CSV only; text shows one row per format.
+    int large = d->nu > REPORT_FULL_USERS;
+    static const char *const uc[] = {"base", "condition", "format", "precision", "users", "jobs ok", "median of users",
+                                     "5%", "25%", "75%", "95%"};
+    RTable *ut = NULL;
+    if (large) {
+        t->bulk = 1;
+        ut = section_add_table(sec, "Perplexity on own held-out texts: each user's median, distribution over users", 11, uc);
+    }
+    double *um = xmalloc(((size_t)d->nu + 1) * sizeof *um);
     for (int b = 0; b < d->nb; b++)
         for (int c = 0; c < d->nc; c++)
             for (int f = 0; f < d->nf; f++) {
-                int none = rd_is_none(d, f);
+                int none = rd_is_none(d, f), nm = 0, ok = 0, planned = 0;
                 if (none && c != 0) continue;
                 for (int u = 0; u < d->nu; u++) {
                     Row row = aggregate(d, b, c, f, u);
                     if (!row.planned) continue;
+                    // a none job serves every user's row: count it once
+                    if (none) { ok = row.ok; planned = row.planned; } else { ok += row.ok; planned += row.planned; }
+                    if (!isnan(row.own.median)) um[nm++] = row.own.median;
                     table_add_row(t);
                     table_text(t, 0, "%s", fmt_label(d, AX_BASE, b));
                     table_text(t, 1, "%s", none ? "-" : fmt_label(d, AX_CONDITION, c));
@@ -221,7 +234,18 @@ void report_summary_section(const ReportData *d, Report *r, int figures) {
                     table_num(t, 14, row.b16 < 0 ? NAN : (double)row.b16, NUM_INT);
                     table_num(t, 15, row.loss, NUM_G);
                 }
+                if (!ut || !planned) continue;
+                table_add_row(ut);
+                table_text(ut, 0, "%s", fmt_label(d, AX_BASE, b));
+                table_text(ut, 1, "%s", none ? "-" : fmt_label(d, AX_CONDITION, c));
+                table_text(ut, 2, "%s", fmt_label(d, AX_FORMAT, f));
+                table_text(ut, 3, "%s", rd_precision(d, f));
+                table_num(ut, 4, nm, NUM_INT);
+                table_text(ut, 5, "%d/%d", ok, planned);
+                static const double qp[] = {0.5, 0.05, 0.25, 0.75, 0.95};
+                for (int k = 0; k < 5; k++) table_num(ut, 6 + k, stats_quantile(um, nm, qp[k]), NUM_G);
             }
+    free(um);
     if (!figures) return;
     for (int b = 0; b < d->nb; b++) {
         if (d->real >= 0) pareto_figure(d, sec, b);

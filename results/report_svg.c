@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine/util.h"
+#include "results/report_png.h"
 #include "results/report_util.h"
 
 // Okabe-Ito colours (distinguishable with colour blindness), then a few more for format variants.
@@ -251,6 +252,65 @@ char *svg_lines(const char *title, const char *xlabel, const char *ylabel, int n
         buf_free(&d);
     }
     legend(&b, &f, nseries, s, 1);
+    buf_puts(&b, "</svg>\n");
+    return buf_take(&b);
+}
+
+char *svg_heatmap_image(const char *title, int n, const double *values, const int *order, int max_side,
+                        const char *axis_note) {
+    int per = (n + max_side - 1) / max_side, side = (n + per - 1) / per;
+    // colour position t per cell as svg_heatmap: log ppl scaled within each column over the adapters
+    double *lo = xmalloc(((size_t)n + 1) * sizeof *lo), *hi = xmalloc(((size_t)n + 1) * sizeof *hi);
+    for (int c = 0; c < n; c++) {
+        lo[c] = INFINITY; hi[c] = -INFINITY;
+        for (int r = 0; r < n; r++) {
+            double v = values[(size_t)r * n + c];
+            if (v > 0 && isfinite(v)) { lo[c] = fmin(lo[c], log(v)); hi[c] = fmax(hi[c], log(v)); }
+        }
+    }
+    double *sum = xcalloc((size_t)side * side + 1, sizeof *sum);
+    int *cnt = xcalloc((size_t)side * side + 1, sizeof *cnt);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < n; k++) {
+            int r = order[i], c = order[k];
+            double v = values[(size_t)r * n + c];
+            if (!(v > 0 && isfinite(v))) continue;
+            double t = hi[c] > lo[c] ? (log(v) - lo[c]) / (hi[c] - lo[c]) : 0.5;
+            size_t at = (size_t)(i / per) * side + (size_t)(k / per);
+            sum[at] += t < 0 ? 0 : t > 1 ? 1 : t;
+            cnt[at]++;
+        }
+    unsigned char *rgb = xmalloc((size_t)side * side * 3 + 1);
+    for (size_t p = 0; p < (size_t)side * side; p++) {
+        unsigned char *px = rgb + 3 * p;
+        if (!cnt[p]) { px[0] = px[1] = px[2] = 0xee; continue; }
+        double t = sum[p] / cnt[p];
+        px[0] = (unsigned char)(8 + t * (239 - 8));
+        px[1] = (unsigned char)(48 + t * (243 - 48));
+        px[2] = (unsigned char)(107 + t * (255 - 107));
+    }
+    char *png = png_rgb_base64(rgb, side, side);
+    free(rgb); free(sum); free(cnt); free(lo); free(hi);
+
+    int px = 600, left = 60, width = left + px + 40;
+    Buf b = {0}, head = {0};
+    int top = title_block(&head, title, width) + 30;
+    int height = top + px + 60;
+    svg_open(&b, width, height, title);
+    buf_puts(&b, head.s ? head.s : "");
+    buf_free(&head);
+    char line[400];
+    snprintf(line, sizeof line, "%d users; one pixel = %d x %d users (mean colour)", n, per, per);
+    text(&b, left, top - 10, "start", "fill=\"#444444\"", line);
+    buf_printf(&b, "<image x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" preserveAspectRatio=\"none\" "
+                   "style=\"image-rendering:pixelated\" href=\"data:image/png;base64,%s\"/>\n", left, top, px, px, png);
+    free(png);
+    buf_printf(&b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#000000\"/>\n", left, top, px, px);
+    char tr[128];
+    snprintf(tr, sizeof tr, "transform=\"rotate(-90 %d %d)\"", left - 12, top + px / 2);
+    text(&b, left - 12, top + px / 2, "middle", tr, "adapters (rows)");
+    text(&b, left + px / 2, top + px + 20, "middle", NULL, "held-out texts (columns)");
+    text(&b, left, top + px + 42, "start", "fill=\"#444444\"", axis_note ? axis_note : "");
     buf_puts(&b, "</svg>\n");
     return buf_take(&b);
 }

@@ -9,6 +9,14 @@
 char *svg_heatmap(const char *title, int nrows, const char *const *rows, int ncols, const char *const *cols,
                   const double *values, int diag_n);
 
+// A heatmap too large to draw cell by cell: values[r * n + c] for n adapters (rows) on n users' texts
+// (columns), both in the order order[0..n) (the same both ways, so the diagonal stays the diagonal),
+// coloured as svg_heatmap colours them, then averaged over blocks of ceil(n / max_side) users a side
+// into a picture at most max_side pixels a side, embedded as a PNG: the document's size does not
+// grow with the number of cells.
+char *svg_heatmap_image(const char *title, int n, const double *values, const int *order, int max_side,
+                        const char *axis_note);
+
 typedef struct {
     const char *label;      // legend entry; lines with the same label and colour share one entry
     int color;              // palette index

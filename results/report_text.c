@@ -44,6 +44,11 @@ static int count_verdicts(const Report *r) {
 }
 
 static void text_table(FILE *f, const RTable *t) {
+    if (t->bulk) {
+        fprintf(f, "%s\n  (%d rows x %d columns, one per user: too many to print; summaries beside it, every cell "
+                   "with --format json or csv)\n\n", t->title, t->nrows, t->ncols);
+        return;
+    }
     size_t *w = xcalloc((size_t)t->ncols, sizeof *w);
     int rows = t->text_limit && t->nrows > t->text_limit ? t->text_limit : t->nrows;
     for (int c = 0; c < t->ncols; c++) w[c] = utf8_width(t->cols[c]);
@@ -113,6 +118,11 @@ void report_print_markdown(FILE *f, const Report *r) {
         for (int k = 0; k < s->nn; k++) fprintf(f, "%s\n\n", s->notes[k]);
         for (int k = 0; k < s->nt; k++) {
             const RTable *t = s->t[k];
+            if (t->bulk) {
+                fprintf(f, "**%s**\n\n(%d rows x %d columns, one per user: too many to print; summaries beside it, "
+                           "every cell with `--format json` or `csv`)\n\n", t->title, t->nrows, t->ncols);
+                continue;
+            }
             int rows = t->text_limit && t->nrows > t->text_limit ? t->text_limit : t->nrows;
             fprintf(f, "**%s**\n\n|", t->title);
             for (int c = 0; c < t->ncols; c++) { fputc(' ', f); md_cell(f, t->cols[c]); fputs(" |", f); }

@@ -19,3 +19,9 @@ add_executable(test_report_precision ${CMAKE_CURRENT_SOURCE_DIR}/report/test_pre
 target_link_libraries(test_report_precision PRIVATE sweepcore)
 add_test(NAME report.precision COMMAND test_report_precision ${CMAKE_SOURCE_DIR}/sweeps)
 set_tests_properties(report.precision PROPERTIES LABELS "report" TIMEOUT 60)
+# The report at 1,000 users: summaries in text and markdown, one fixed-size heatmap picture in HTML
+# (under 5 MB), every cell in JSON and CSV.
+add_test(NAME report.scale
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/report/test_scale.py $<TARGET_FILE:sweep>
+                 $<TARGET_FILE:make_report_files> ${CMAKE_CURRENT_BINARY_DIR}/report-scale)
+set_tests_properties(report.scale PROPERTIES LABELS "report;scale" TIMEOUT 300)

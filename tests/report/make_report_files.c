@@ -30,8 +30,35 @@ static int one(const char *out, const char *sweeps, const char *spec, const char
     return rc ? 1 : 0;
 }
 
+// Many users (the report at scale): N custom users, none + norm, every adapter on every user's one slice.
+// Own adapter: 99 * (1 - m_t) with m_t = (t % 20 - 4) / 100; the next user's adapter (t + 1 mod N) 99;
+// every other 100; the base 120. So user t's diagonal margin is m_t (tests/report/test_scale.py).
+static double scale_ppl(const Plan *p, const Job *j, int e, const void *ctx) {
+    (void)ctx;
+    int t = fx_owner(p, e), a = fx_user(j), n = p->axis[AX_TRAIN_USER].n;
+    if (fx_kind(p, j) == 0) return 120;
+    if (a == t) return 99.0 * (1 - (t % 20 - 4) / 100.0);
+    return a == (t + 1) % n ? 99 : 100;
+}
+
+static int scale_file(const char *out, int n) {
+    size_t cap = (size_t)n * 64 + 1024;
+    char *spec = xmalloc(cap), file[64];
+    size_t at = (size_t)snprintf(spec, cap, "{\"protocol\": \"custom\", \"output\": \"x.h5\", \"bases\": {\"tiny\": "
+                                 "\"base.sweep\"}, \"tokenizer\": \"t.bpe\", \"data\": \"data\", \"users\": [");
+    for (int u = 0; u < n; u++)
+        at += (size_t)snprintf(spec + at, cap - at, "%s{\"name\": \"u%04d\", \"dir\": \"docs/u%04d\"}", u ? ", " : "", u, u);
+    snprintf(spec + at, cap - at, "], \"formats\": {\"none\": {}, \"norm\": {\"lr\": 0.001, \"steps\": 4}}, \"seeds\": 1,"
+             " \"eval\": {\"users\": \"all\", \"slices\": 1, \"general\": false}}");
+    snprintf(file, sizeof file, "users-%d.h5", n);
+    int rc = one(out, "", spec, file, scale_ppl, NULL, NULL);
+    free(spec);
+    return rc;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 3) { fprintf(stderr, "usage: make_report_files OUTDIR SWEEPS_DIR\n"); return 2; }
+    if (argc == 5 && !strcmp(argv[3], "--users")) return scale_file(argv[1], atoi(argv[4]));
+    if (argc != 3) { fprintf(stderr, "usage: make_report_files OUTDIR SWEEPS_DIR [--users N]\n"); return 2; }
     const char *o = argv[1], *s = argv[2];
     B37 b37 = {{15, 5, 19}, {10, 10, 10}, JOB_OK};
     B46 b46;
