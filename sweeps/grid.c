@@ -182,6 +182,31 @@ static long eval_tokens_of(Parse *P, int e) {
     return (long)(size / BYTES_PER_TOKEN);
 }
 
+typedef struct { uint64_t score; int user; } Draw;
+static int by_draw(const void *a, const void *b) {
+    const Draw *x = a, *y = b;
+    return x->score != y->score ? (x->score < y->score ? -1 : 1) : x->user - y->user;
+}
+
+// eval.others: the K other users whose slices trained job j also evaluates. Each candidate gets the
+// score FNV-1a(job id, "\nother=", user name) and the K lowest are taken: a generator seeded by the spec
+// (through the job id) and the job, never by ranks or order. Raising K only adds users; a new user can
+// take the place of one drawn before only by scoring lower (the journal keeps the earlier cells).
+static void draw_others(Parse *P, const Job *j, int u, unsigned char *take, Draw *d) {
+    Plan *p = P->p;
+    int nu = p->axis[AX_TRAIN_USER].n, n = 0;
+    memset(take, 0, (size_t)nu);
+    for (int v = 0; v < nu; v++) {
+        if (v == u || p->users[v].n_eval == 0 || (P->eval_mode == EVAL_LIST && P->eval_users[v])) continue;
+        uint64_t h = fnv1a64(j->id, strlen(j->id), FNV1A64_INIT);
+        h = fnv1a64("\nother=", 7, h);
+        d[n].score = fnv1a64(p->users[v].name, strlen(p->users[v].name), h);
+        d[n++].user = v;
+    }
+    qsort(d, (size_t)n, sizeof *d, by_draw);
+    for (int k = 0; k < n && k < P->others; k++) take[d[k].user] = 1;
+}
+
 int grid_expand_jobs(Parse *P) {
     SpecCtx *c = &P->c;
     Plan *p = P->p;
@@ -206,7 +231,10 @@ int grid_expand_jobs(Parse *P) {
         if (p->formats[f].format == FMT_NONE) { jobs += nb; cells += (double)nb * ne; continue; }
         for (int ci = 0; ci < nc; ci++)
             if (fb->cond_mask & (1u << P->cond_order[ci]))
-                for (int u = 0; u < nu; u++) { jobs += (double)nb * ns; cells += (double)nb * ns * own_n[u]; }
+                for (int u = 0; u < nu; u++) {
+                    jobs += (double)nb * ns;
+                    cells += (double)nb * ns * (own_n[u] + (double)P->others * P->slices);
+                }
     }
     int rc = 0;
     if (jobs > MAX_JOBS) rc = spec_fail(c, NULL, "the grid has %.0f jobs: at most %ld", jobs, MAX_JOBS);
@@ -218,6 +246,8 @@ int grid_expand_jobs(Parse *P) {
         for (int b = 0; b < nb; b++) P->eval_flops[(size_t)b * ne + e] = plan_eval_flops(&p->bases[b].cfg, tokens);
     }
     p->jobs = xcalloc(jobs ? (size_t)jobs : 1, sizeof *p->jobs);
+    unsigned char *take = xcalloc((size_t)nu + 1, 1);
+    Draw *draw = xcalloc((size_t)nu + 1, sizeof *draw);
     for (int b = 0; b < nb; b++)
         for (int ci = 0; ci < nc; ci++)
             for (int f = 0; f < nf; f++) {
@@ -235,16 +265,31 @@ int grid_expand_jobs(Parse *P) {
                         j->ax[AX_TRAIN_USER] = u;
                         j->ax[AX_SEED] = s;
                         j->seed = p->seeds[s];
-                        j->n_eval = none ? ne : own_n[u];
-                        j->eval = xmalloc((j->n_eval ? j->n_eval : 1) * sizeof(int));
-                        for (int k = 0; k < j->n_eval; k++) j->eval[k] = none ? k : own[u][k];
+                        // the id first: eval.others draws from it (the eval texts are not part of it)
+                        snprintf(j->id, sizeof j->id, "%016llx", (unsigned long long)job_hash(P, vh, j));
+                        if (!none && P->others > 0) {
+                            draw_others(P, j, u, take, draw);
+                            j->eval = xmalloc((ne ? ne : 1) * sizeof(int));
+                            int k = 0;
+                            for (int e = 0, o = 0; e < ne; e++) {
+                                while (o < own_n[u] && own[u][o] < e) o++;
+                                int owner = p->evals[e].user;
+                                if ((o < own_n[u] && own[u][o] == e) || (owner >= 0 && take[owner])) j->eval[k++] = e;
+                            }
+                            j->n_eval = k;
+                        } else {
+                            j->n_eval = none ? ne : own_n[u];
+                            j->eval = xmalloc((j->n_eval ? j->n_eval : 1) * sizeof(int));
+                            for (int k = 0; k < j->n_eval; k++) j->eval[k] = none ? k : own[u][k];
+                        }
                         const ModelConfig *cfg = &p->bases[b].cfg;
                         j->est_flops = plan_train_flops(cfg, &p->formats[f]);
                         for (int k = 0; k < j->n_eval; k++)
                             j->est_flops += P->eval_flops[(size_t)b * ne + j->eval[k]];
-                        snprintf(j->id, sizeof j->id, "%016llx", (unsigned long long)job_hash(P, vh, j));
                     }
             }
+    free(take);
+    free(draw);
 out:
     for (int u = 0; u < nu; u++) free(own[u]);
     free(own);

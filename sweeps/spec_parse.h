@@ -47,6 +47,7 @@ typedef struct {
     double *eval_flops;             // [base][eval text]: the cost of one cell
     enum { EVAL_OWN, EVAL_ALL, EVAL_LIST } eval_mode;
     unsigned char *eval_users;      // EVAL_LIST: which users' slices every job evaluates
+    int others;                     // eval.others: other users' slices sampled per trained job (0: none)
     int slices, general;
     char general_path[PATHMAX];
     const char *precision;          // replaces the spec's default precision when not NULL

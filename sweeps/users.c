@@ -9,7 +9,7 @@
 #define MAX_USERS 10000
 
 static const char *const user_fields[] = { "name", "dir", "files", "train", "eval", NULL };
-static const char *const eval_fields[] = { "users", "slices", "general", "tokens", "slice_bytes", NULL };
+static const char *const eval_fields[] = { "users", "slices", "general", "tokens", "slice_bytes", "others", NULL };
 static const char *const alias_from[] = { "programmer", "novelist", "scientist", NULL };
 static const char *const alias_to[] = { "cpython", "austen", "therneau", NULL };
 
@@ -304,6 +304,10 @@ int parse_eval_scalars(Parse *P) {
         if (json_int(c, it, "eval.slice_bytes", 256, 1e9, &v)) return -1;
         P->p->split_eval_bytes = v;
     }
+    if ((it = cJSON_GetObjectItemCaseSensitive(ev, "others"))) {
+        if (json_int(c, it, "eval.others", 0, 1000000, &v)) return -1;
+        P->others = (int)v;
+    }
     if ((it = cJSON_GetObjectItemCaseSensitive(ev, "general"))) {
         if (cJSON_IsString(it)) {
             const char *s;
@@ -327,7 +331,13 @@ int parse_eval_users(Parse *P) {
     if (!it) return 0;
     if (cJSON_IsString(it)) {
         if (!strcmp(it->valuestring, "own")) return 0;
-        if (!strcmp(it->valuestring, "all")) { P->eval_mode = EVAL_ALL; return 0; }
+        if (!strcmp(it->valuestring, "all")) {
+            P->eval_mode = EVAL_ALL;
+            if (P->others)
+                return spec_fail(c, "eval.others", "\"all\" already evaluates every user's slices: sample others with "
+                                 "\"users\": \"own\" (or a list)");
+            return 0;
+        }
         return spec_fail(c, "eval.users", "expected \"own\", \"all\" or a list of users, got \"%s\"", it->valuestring);
     }
     if (!cJSON_IsArray(it)) return spec_fail(c, "eval.users", "expected \"own\", \"all\" or a list of users, got %s",

@@ -6,3 +6,7 @@ set_tests_properties(spec.cli PROPERTIES LABELS "spec" TIMEOUT 120)
 add_test(NAME spec.precision COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/spec/test_precision.py
          $<TARGET_FILE:sweep> $<TARGET_FILE:test_spec>)
 set_tests_properties(spec.precision PROPERTIES LABELS "spec" TIMEOUT 120)
+# eval.others: sampled confusion designs, drawn from the job id; raising K or adding users keeps ids and draws.
+add_test(NAME spec.others COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/spec/test_others.py
+         $<TARGET_FILE:sweep> $<TARGET_FILE:test_spec>)
+set_tests_properties(spec.others PROPERTIES LABELS "spec;scale" TIMEOUT 120)
