@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine/adapter.h"
+#include "engine/rng.h"
 #include "engine/util.h"
 #include "results/report_judge.h"
 #include "results/report_svg.h"
@@ -32,6 +33,67 @@ static double matrix_cell(const ReportData *d, int b, int f, int a, const int *o
     double m = stats_median(x, n);
     free(x);
     return m;
+}
+
+// A sampled design (eval.others, or a list of users): some finished adapter of (b, real, f) has cells on
+// other users' texts but not on every other user's own texts.
+static int is_sampled(const ReportData *d, int b, int f, int *const *own, const int *no) {
+    for (int a = 0; a < d->nu; a++)
+        for (int s = 0; s < d->ns; s++) {
+            if (!rd_job_ok(d, rd_job(d, b, d->real, f, a, s))) continue;
+            for (int t = 0; t < d->nu; t++)
+                for (int k = 0; t != a && k < no[t]; k++)
+                    if (isnan(rd_ppl(d, b, d->real, f, a, s, own[t][k]))) return 1;
+        }
+    return 0;
+}
+
+static int by_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+// Sampled designs: the margin's 95% interval from resampling the adapters drawn for user t's texts
+// (with replacement, seeded by key): which others were drawn is the uncertainty, not only the texts.
+static void sampled_interval(const ReportData *d, int b, int f, int t, const int *own_t, int no_t, const char *key,
+                             double *lo, double *hi) {
+    int nu = d->nu, nd = 0;
+    int *drawn = xmalloc(((size_t)nu + 1) * sizeof *drawn), *pick = xmalloc(((size_t)nu + 1) * sizeof *pick);
+    for (int a = 0; a < nu; a++) {
+        int any = 0;
+        for (int s = 0; s < d->ns && !any; s++)
+            for (int k = 0; k < no_t && !any; k++) any = a != t && !isnan(rd_ppl(d, b, d->real, f, a, s, own_t[k]));
+        if (any) drawn[nd++] = a;
+    }
+    *lo = *hi = NAN;
+    if (nd) {
+        Rng r;
+        rng_seed_stream(&r, REPORT_BOOTSTRAP_SEED, fnv1a64(key, strlen(key), FNV1A64_INIT));
+        enum { B = REPORT_BOOTSTRAP_RESAMPLES };
+        double *med = xmalloc(B * sizeof *med), *x = xmalloc(((size_t)d->ns * no_t + 1) * sizeof *x);
+        for (int rep = 0; rep < B; rep++) {
+            for (int i = 0; i < nd; i++) pick[i] = drawn[rng_below(&r, (uint64_t)nd)];
+            int n = 0;
+            for (int s = 0; s < d->ns; s++)
+                for (int k = 0; k < no_t; k++) {
+                    double best = INFINITY;
+                    for (int i = 0; i < nd; i++) {
+                        double o = rd_ppl(d, b, d->real, f, pick[i], s, own_t[k]);
+                        if (!isnan(o)) best = fmin(best, o);
+                    }
+                    x[n++] = isinf(best) ? NAN : rd_ppl(d, b, d->real, f, t, s, own_t[k]) / best;
+                }
+            med[rep] = stats_median(x, n);
+        }
+        qsort(med, B, sizeof *med, by_double);
+        int nn = 0;   // NaN medians (a resample without a cell) sort last under by_double's rules: drop them
+        while (nn < B && !isnan(med[nn])) nn++;
+        if (nn) { *lo = med[(int)floor(0.025 * nn)]; *hi = med[(int)ceil(0.975 * nn) - 1]; }
+        free(med);
+        free(x);
+    }
+    free(drawn);
+    free(pick);
 }
 
 static const double *g_margin;   // for by_margin
@@ -167,8 +229,9 @@ static void confusion_one(const ReportData *d, RSection *sec, int b, int f, Conf
 
     static const char *const dc[] = {"user", "own ppl", "best other", "best other ppl", "margin", "CI lo", "CI hi",
                                      "base ppl", "margin vs base", "own wins", ">= 5%"};
+    int sampled_title = is_sampled(d, b, f, own, no);
     snprintf(title, sizeof title, "Diagonal, %s: margin = 1 - own / best other adapter's ppl, paired per (seed, text), "
-             "median per user", scope);
+             "median per user%s", scope, sampled_title ? " (sampled: the best of the adapters drawn for the user's texts)" : "");
     RTable *dt = section_add_table(sec, title, 11, dc);
     Missing m = {0};
     double *x = xmalloc(((size_t)d->ne * d->ns + 1) * sizeof *x), *xb = xmalloc(((size_t)d->ne * d->ns + 1) * sizeof *xb);
@@ -179,6 +242,12 @@ static void confusion_one(const ReportData *d, RSection *sec, int b, int f, Conf
     int *best_of = xmalloc(((size_t)nu + 1) * sizeof *best_of);
     for (int t = 0; t < nu; t++) { mg[t] = mlo[t] = mhi[t] = NAN; best_of[t] = -1; }
     Buf why = {0};
+    int sampled = is_sampled(d, b, f, own, no);
+    if (sampled)
+        section_note(sec, "%s: a sampled design (eval.others or a list of users): each user's margin is estimated against "
+                          "the best of the adapters drawn for its texts, so it can only overstate the full matrix's margin; "
+                          "its interval resamples the drawn adapters (%d resamples, seeded). Cells not drawn are n/a.",
+                     scope, REPORT_BOOTSTRAP_RESAMPLES);
     for (int t = 0; t < nu; t++) {
         if (!no[t]) continue;
         users++;
@@ -189,9 +258,16 @@ static void confusion_one(const ReportData *d, RSection *sec, int b, int f, Conf
                 double mine = rd_need(d, &m, b, d->real, f, t, s, e), best = INFINITY;
                 for (int a = 0; a < nu; a++) {
                     if (a == t) continue;
+                    if (sampled) {   // the drawn adapters only; a failed or pending one is still missing
+                        double o = rd_ppl(d, b, d->real, f, a, s, e);
+                        if (isnan(o) && !rd_job_ok(d, rd_job(d, b, d->real, f, a, s))) rd_need(d, &m, b, d->real, f, a, s, e);
+                        if (!isnan(o)) best = fmin(best, o);
+                        continue;
+                    }
                     double o = rd_need(d, &m, b, d->real, f, a, s, e);
                     best = isnan(o) || isnan(best) ? NAN : fmin(best, o);   // must beat every other adapter
                 }
+                if (isinf(best)) best = NAN;
                 x[n] = mine / best;
                 xb[n++] = with_base ? mine / rd_need_base(d, &m, b, f, e) : NAN;
             }
@@ -211,6 +287,10 @@ static void confusion_one(const ReportData *d, RSection *sec, int b, int f, Conf
         five += f5;
         double margin = 100 * (1 - sm.median);
         if (ok) { min_margin = fmin(min_margin, margin); max_margin = fmax(max_margin, margin); }
+        if (ok && sampled) {
+            snprintf(key, sizeof key, "confusion sampled %s %s", scope, fmt_label(d, AX_TRAIN_USER, t));
+            sampled_interval(d, b, f, t, own[t], no[t], key, &sm.lo, &sm.hi);
+        }
         if (ok) { mg[t] = margin; mlo[t] = 100 * (1 - sm.hi); mhi[t] = 100 * (1 - sm.lo); }
         best_of[t] = best_a;
         table_add_row(dt);

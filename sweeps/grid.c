@@ -189,7 +189,7 @@ static int by_draw(const void *a, const void *b) {
 }
 
 // eval.others: the K other users whose slices trained job j also evaluates. Each candidate gets the
-// score FNV-1a(job id, "\nother=", user name) and the K lowest are taken: a generator seeded by the spec
+// score splitmix64-finalised FNV-1a(job id, "\nother=", user name) and the K lowest are taken: a generator seeded by the spec
 // (through the job id) and the job, never by ranks or order. Raising K only adds users; a new user can
 // take the place of one drawn before only by scoring lower (the journal keeps the earlier cells).
 static void draw_others(Parse *P, const Job *j, int u, unsigned char *take, Draw *d) {
@@ -200,7 +200,12 @@ static void draw_others(Parse *P, const Job *j, int u, unsigned char *take, Draw
         if (v == u || p->users[v].n_eval == 0 || (P->eval_mode == EVAL_LIST && P->eval_users[v])) continue;
         uint64_t h = fnv1a64(j->id, strlen(j->id), FNV1A64_INIT);
         h = fnv1a64("\nother=", 7, h);
-        d[n].score = fnv1a64(p->users[v].name, strlen(p->users[v].name), h);
+        h = fnv1a64(p->users[v].name, strlen(p->users[v].name), h);
+        // splitmix64's finaliser: FNV-1a leaves the high bits of names that differ in their last bytes
+        // (u0001, u0002, ...) nearly equal, and the lowest scores would pile onto a few users
+        h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+        d[n].score = h ^ (h >> 31);
         d[n++].user = v;
     }
     qsort(d, (size_t)n, sizeof *d, by_draw);

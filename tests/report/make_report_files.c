@@ -41,24 +41,31 @@ static double scale_ppl(const Plan *p, const Job *j, int e, const void *ctx) {
     return a == (t + 1) % n ? 99 : 100;
 }
 
-static int scale_file(const char *out, int n) {
+static int scale_file(const char *out, int n, int others) {
     size_t cap = (size_t)n * 64 + 1024;
     char *spec = xmalloc(cap), file[64];
     size_t at = (size_t)snprintf(spec, cap, "{\"protocol\": \"custom\", \"output\": \"x.h5\", \"bases\": {\"tiny\": "
                                  "\"base.sweep\"}, \"tokenizer\": \"t.bpe\", \"data\": \"data\", \"users\": [");
     for (int u = 0; u < n; u++)
         at += (size_t)snprintf(spec + at, cap - at, "%s{\"name\": \"u%04d\", \"dir\": \"docs/u%04d\"}", u ? ", " : "", u, u);
-    snprintf(spec + at, cap - at, "], \"formats\": {\"none\": {}, \"norm\": {\"lr\": 0.001, \"steps\": 4}}, \"seeds\": 1,"
-             " \"eval\": {\"users\": \"all\", \"slices\": 1, \"general\": false}}");
-    snprintf(file, sizeof file, "users-%d.h5", n);
+    if (others)   // a sampled design: own slice plus `others` drawn users' slices per adapter
+        snprintf(spec + at, cap - at, "], \"formats\": {\"none\": {}, \"norm\": {\"lr\": 0.001, \"steps\": 4}}, "
+                 "\"seeds\": 1, \"eval\": {\"users\": \"own\", \"others\": %d, \"slices\": 1, \"general\": false}}", others);
+    else
+        snprintf(spec + at, cap - at, "], \"formats\": {\"none\": {}, \"norm\": {\"lr\": 0.001, \"steps\": 4}}, "
+                 "\"seeds\": 1, \"eval\": {\"users\": \"all\", \"slices\": 1, \"general\": false}}");
+    if (others) snprintf(file, sizeof file, "users-%d-others-%d.h5", n, others);
+    else snprintf(file, sizeof file, "users-%d.h5", n);
     int rc = one(out, "", spec, file, scale_ppl, NULL, NULL);
     free(spec);
     return rc;
 }
 
 int main(int argc, char **argv) {
-    if (argc == 5 && !strcmp(argv[3], "--users")) return scale_file(argv[1], atoi(argv[4]));
-    if (argc != 3) { fprintf(stderr, "usage: make_report_files OUTDIR SWEEPS_DIR [--users N]\n"); return 2; }
+    if (argc == 5 && !strcmp(argv[3], "--users")) return scale_file(argv[1], atoi(argv[4]), 0);
+    if (argc == 7 && !strcmp(argv[3], "--users") && !strcmp(argv[5], "--others"))
+        return scale_file(argv[1], atoi(argv[4]), atoi(argv[6]));
+    if (argc != 3) { fprintf(stderr, "usage: make_report_files OUTDIR SWEEPS_DIR [--users N [--others K]]\n"); return 2; }
     const char *o = argv[1], *s = argv[2];
     B37 b37 = {{15, 5, 19}, {10, 10, 10}, JOB_OK};
     B46 b46;

@@ -33,10 +33,10 @@ def report(path, *args):
 if os.path.exists(work):
     shutil.rmtree(work)
 os.makedirs(work)
-for n in (30, 31, 1000):
-    r = subprocess.run([maker, work, ".", "--users", str(n)], capture_output=True, text=True, timeout=300)
+for args in (["30"], ["31"], ["1000"], ["1000", "--others", "5"]):
+    r = subprocess.run([maker, work, ".", "--users"] + args, capture_output=True, text=True, timeout=300)
     if r.returncode != 0:
-        raise SystemExit("make_report_files --users %d: %s" % (n, r.stderr))
+        raise SystemExit("make_report_files --users %s: %s" % (args, r.stderr))
 
 margin = lambda t: (t % 20 - 4)   # percent, as the fixture makes it
 
@@ -96,5 +96,40 @@ check(len(mt["rows"]) == n + 1, "JSON: the matrix has a row per adapter and the 
 rows = list(csv.reader(io.StringIO(report(big, "--format", "csv"))))
 cells = sum(1 for r in rows if r[1].startswith("Confusion matrix") and r[3] != "adapter \\ text")
 check(cells == (n + 1) * n, "CSV: every matrix cell (%d, expected %d)" % (cells, (n + 1) * n))
+# The sampled design (eval.others 5): the report says so and estimates each user's margin against the
+# adapters drawn for its texts. Expected, from the plan's draws (sweep plan --no-check on the file's spec):
+# user t's margin is 1 - own / best drawn other, best 99 when adapter t+1 drew t, else 100.
+import h5py  # noqa: E402
+sp = os.path.join(work, "users-1000-others-5.h5")
+with h5py.File(sp, "r") as f:
+    spec = f.attrs["spec"]
+with open(os.path.join(work, "sampled.json"), "w") as f:
+    f.write(spec if isinstance(spec, str) else spec.decode())
+r = subprocess.run([sweep, "plan", "sampled.json", "--no-check", "--json"], cwd=work, capture_output=True, text=True)
+check(r.returncode == 0, "plan of the sampled spec: %s" % r.stderr)
+drawers = {}
+for job in json.loads(r.stdout)["jobs"] if r.returncode == 0 else []:
+    if job["train_user"] is None:
+        continue
+    a = int(job["train_user"][1:])
+    for t in job["eval_text"]:
+        drawers.setdefault(int(t.split("/")[0][1:]), set()).add(a)
+exp_known = exp_wins = 0
+for t in range(n):
+    others = drawers.get(t, set()) - {t}
+    if not others:
+        continue
+    exp_known += 1
+    own = 99.0 * (1 - margin(t) / 100.0)
+    best = 99.0 if (t + 1) % n in others else 100.0
+    exp_wins += 1 - own / best > 0
+st = report(sp)
+check("sampled" in st and len(st) < 64 * 1024, "sampled: the report says so and stays small")
+lines = st.splitlines()
+won = [l for l in lines if "own adapter beats every other" in l]
+withm = [l for l in lines if l.strip().startswith("with a margin")]
+check(won and won[0].split()[-2] == str(exp_wins), "sampled: %d users win (from the draws): %s" % (exp_wins, won))
+check(withm and withm[0].split()[-2] == str(exp_known), "sampled: %d users have a drawn other: %s" % (exp_known, withm))
+check(exp_known > 0.97 * n, "sampled: nearly every user's text is drawn by some adapter (%d)" % exp_known)
 print("report scale: %d failed" % len(failures))
 sys.exit(1 if failures else 0)

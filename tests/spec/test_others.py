@@ -90,5 +90,17 @@ check(all(rev.get(i, (None, None))[1] == k3[i][1] for i in k3), "listing the use
 # K beyond the other users: every other user
 big = plan("big", range(N), 1000)
 check(all(len(drawn(big[i])) == N - 1 for i in trained), "K above the number of others draws them all")
+# the draw spreads: 200 users, K = 5: a user no job draws is rare (about 200 e^-5, 1.3 expected)
+for i in range(N + 1, 200):
+    d = os.path.join(work, "docs", "u%02d" % i)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "a.txt"), "w") as f:
+        f.write(("user %d writes about thing %d. " % (i, i * 7)) * 40)
+wide = plan("wide", range(200), 5, seeds=1)
+hit = set()
+for i, job in wide.items():
+    if job[0] is not None:
+        hit |= drawn(job)
+check(200 - len(hit) <= 8, "200 users, K=5: %d users never drawn (about 1.3 expected)" % (200 - len(hit)))
 print("spec others: %d passed, %d failed" % (passed[0], len(failed)))
 sys.exit(1 if failed else 0)
