@@ -12,3 +12,5 @@ foreach(script ${MPI_TESTS})
                    ${CMAKE_CURRENT_BINARY_DIR}/mpi-work/${name})
   set_tests_properties(mpi.${name} PROPERTIES LABELS "mpi" TIMEOUT 300 RESOURCE_LOCK mpi)
 endforeach()
+# The thousand-user test is also in label "scale" (issue #15).
+set_tests_properties(mpi.thousand PROPERTIES LABELS "mpi;scale" TIMEOUT 900)
