@@ -79,4 +79,3 @@ void tok_pieces(Tokenizer *t, const char *text, size_t len, const PieceSink *sin
 // NFC of s (invalid UTF-8 bytes kept as they are): malloc'ed, or NULL when s is NFC already.
 char *tok_nfc(const char *s, size_t n, size_t *out_len);
 
-void tok_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -17,3 +17,8 @@ uint64_t fnv1a64(const void *data, size_t n, uint64_t h);
 #define FNV1A64_INIT 0xcbf29ce484222325ULL
 // Exit status for bad input (spec, model file, tokenizer, corpus): one line on stderr, then exit(2).
 _Noreturn void die_input(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// The error helper of every function that reports "one line in err": writes the message into err
+// (when err is not NULL and errlen > 0) and returns -1, so that `return errf(err, errlen, ...)`.
+int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+// mkdir -p: every missing directory of the path. 0 ok; -1 with errno (ENOTDIR when a file is in the way).
+int make_dirs(const char *dir);

@@ -22,26 +22,6 @@ static void esc(Buf *b, const char *s) {
     }
 }
 
-static int mkdirs(const char *dir, char *err, size_t errlen) {
-    char p[1024];
-    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) { snprintf(err, errlen, "%s: path too long", dir); return -1; }
-    for (char *s = p + 1; ; s++) {
-        int end = *s == 0;
-        if (*s == '/' || end) {
-            *s = 0;
-            struct stat st;
-            if (stat(p, &st) != 0 ? mkdir(p, 0777) != 0 && errno != EEXIST : !S_ISDIR(st.st_mode)) {
-                snprintf(err, errlen, "%s: cannot create directory %s: %s", dir, p,
-                         errno ? strerror(errno) : "not a directory");
-                return -1;
-            }
-            if (end) break;
-            *s = '/';
-        }
-    }
-    return 0;
-}
-
 // Writes text to path through path.tmp and a rename, so a reader never sees half a page.
 static int write_file(const char *path, const char *text, char *err, size_t errlen) {
     char tmp[1200];
@@ -116,7 +96,7 @@ static const char *const style =
     "figure{margin:16px 0}figcaption{font-size:13px;color:#444}ul.verdicts{list-style:none;padding-left:0}";
 
 int report_write_html(const char *dir, const Report *r, char *err, size_t errlen) {
-    if (mkdirs(dir, err, errlen) != 0) return -1;
+    if (make_dirs(dir)) return errf(err, errlen, "%s: cannot create directory: %s", dir, strerror(errno));
     Buf b = {0};
     buf_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>sweep report: ");
     esc(&b, r->path);
