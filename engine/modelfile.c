@@ -27,6 +27,18 @@ static uint64_t get_u64(const uint8_t *p) {
     for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
     return v;
 }
+#define HEADER_META_CHECKSUM 40   // offset of the metadata checksum in the header
+
+uint64_t model_header_checksum(const ModelFile *mf) { return get_u64(mf->base + HEADER_META_CHECKSUM); }
+
+uint64_t model_file_checksum(const char *path) {
+    uint8_t h[HEADER_META_CHECKSUM + 8];
+    FILE *f = fopen(path, "rb");
+    size_t got = f ? fread(h, 1, sizeof h, f) : 0;
+    if (f) fclose(f);
+    return got == sizeof h ? get_u64(h + HEADER_META_CHECKSUM) : 0;
+}
+
 static uint32_t get_u32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 static void put_u64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
 static void put_u32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
@@ -303,7 +315,7 @@ int model_parse(ModelFile *mf, const void *data, size_t size, const char *name, 
         return errf(err, errlen, "%s: metadata length %llu or data offset %llu out of bounds", path,
                     (unsigned long long)meta_len, (unsigned long long)data_off);
     const char *meta = (const char *)h + MODEL_HEADER_BYTES;
-    if (fnv1a64(meta, meta_len, FNV1A64_INIT) != get_u64(h + 40))
+    if (fnv1a64(meta, meta_len, FNV1A64_INIT) != get_u64(h + HEADER_META_CHECKSUM))
         return errf(err, errlen, "%s: metadata checksum mismatch", path);
     mf->meta = cJSON_ParseWithLength(meta, meta_len);
     if (!cJSON_IsObject(mf->meta)) { model_close(mf); return errf(err, errlen, "%s: metadata is not a JSON object", path); }
@@ -535,7 +547,7 @@ static void write_header(uint8_t *hdr, size_t meta_len, size_t data_off, size_t 
     put_u64(hdr + 16, meta_len);
     put_u64(hdr + 24, data_off);
     put_u64(hdr + 32, file_size);
-    put_u64(hdr + 40, meta_sum);
+    put_u64(hdr + HEADER_META_CHECKSUM, meta_sum);
 }
 
 int model_write(const char *path, const Weights *w, const ModelWriteOptions *o, char *err, size_t errlen) {

@@ -249,8 +249,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
     for (int r = 1; r < s.nranks; r++) s.running[r] = -2;
     s.base_hash = xcalloc(p->axis[AX_BASE].n, sizeof *s.base_hash);
     for (int i = 0; i < p->axis[AX_BASE].n; i++) {
-        uint64_t h;
-        memcpy(&h, ctx->bases[i].base + 40, 8);   // the header's metadata checksum, which covers every tensor's
+        uint64_t h = model_header_checksum(&ctx->bases[i]);   // covers every tensor's checksum
         snprintf(s.base_hash[i], 17, "%016llx", (unsigned long long)h);
     }
 
