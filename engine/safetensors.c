@@ -23,7 +23,6 @@ static const struct { const char *name; StDtype dtype; size_t size; } dtypes[] =
 };
 
 const char *st_dtype_name(StDtype d) { return d == ST_F32 ? "F32" : d == ST_F16 ? "F16" : d == ST_BF16 ? "BF16" : "other"; }
-size_t st_dtype_size(StDtype d) { return d == ST_F32 ? 4 : d == ST_OTHER ? 0 : 2; }
 
 int64_t st_numel(const StTensor *t) {
     int64_t n = 1;

@@ -828,24 +828,6 @@ static char *read_or_err(const char *path, size_t *len, char *err, size_t errlen
     return data;
 }
 
-Tokenizer *tokenizer_load(const char *path, char *err, size_t errlen) {
-    size_t len;
-    char *data = read_or_err(path, &len, err, errlen);
-    if (!data) return NULL;
-    Tokenizer *t = tokenizer_load_mem(path, data, len, err, errlen);
-    free(data);
-    return t;
-}
-
-Tokenizer *tokenizer_load_hf(const char *path, char *err, size_t errlen) {
-    size_t len;
-    char *data = read_or_err(path, &len, err, errlen);
-    if (!data) return NULL;
-    Tokenizer *t = tokenizer_load_hf_mem(path, data, len, err, errlen);
-    free(data);
-    return t;
-}
-
 Tokenizer *tokenizer_open(const char *path, char *err, size_t errlen) {
     size_t len;
     char *data = read_or_err(path, &len, err, errlen);
