@@ -20,6 +20,8 @@ static void check_bundled(const char *name, int jobs, long cells, int bases, int
     int rc = spec_load(path, SPEC_FILES_IGNORED, &p, err, sizeof err);
     CHECK(rc == 0, "%s: %s", name, err);
     if (rc) return;
+    CHECK(!strncmp(p.output, SPEC_RUNS_DIR "/", strlen(SPEC_RUNS_DIR) + 1), "%s: output %s is not under %s/", name,
+          p.output, SPEC_RUNS_DIR);
     CHECK(p.n_jobs == jobs, "%s: %d jobs, expected %d", name, p.n_jobs, jobs);
     CHECK(plan_n_cells(&p) == cells, "%s: %ld cells, expected %ld", name, plan_n_cells(&p), cells);
     int want[AX_COUNT] = { bases, conds, formats, users, seeds, evals };
@@ -240,6 +242,20 @@ static void test_simulate(void) {
     CHECK(order[0] == 1 && order[1] == 3 && order[2] == 0 && order[3] == 2 && order[4] == 4, "order");
 }
 
+// Without "output", results go to runs/ under the spec's name; an explicit output is taken as given.
+static void test_default_output(void) {
+    Plan p;
+    char err[1024];
+    int rc = parse_text("{\"users\": [\"alice\"], \"formats\": {\"norm\": {}}}", "some/dir/my-spec.json",
+                        SPEC_FILES_IGNORED, &p, err);
+    CHECK(rc == 0 && !strcmp(p.output, "runs/my-spec.h5"), "default output: %s", rc ? err : p.output);
+    if (!rc) plan_free(&p);
+    rc = parse_text("{\"users\": [\"alice\"], \"formats\": {\"norm\": {}}, \"output\": \"results/old.h5\"}", "s.json",
+                    SPEC_FILES_IGNORED, &p, err);
+    CHECK(rc == 0 && !strcmp(p.output, "results/old.h5"), "explicit output kept: %s", rc ? err : p.output);
+    if (!rc) plan_free(&p);
+}
+
 static void test_edit_distance(void) {
     CHECK(spec_edit_distance("rnak", "rank") == 1, "transposition");
     CHECK(spec_edit_distance("lr", "lr") == 0, "same");
@@ -256,6 +272,7 @@ int main(int argc, char **argv) {
     make_fixtures(fix);
     test_edit_distance();
     test_bundled();
+    test_default_output();
     test_users_and_paths(fix);
     test_split_users(fix);
     test_bad_specs(fix);
