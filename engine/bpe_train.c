@@ -190,14 +190,7 @@ Tokenizer *tokenizer_train(const char *const *texts, const size_t *lens, int n_t
     int target = opt->vocab - 256 - opt->n_special;
 
     // The tokenizer under construction: bytes, split, specials (ids fixed at the end).
-    Tokenizer *t = tok_new();
-    t->own = 1;
-    snprintf(t->split_name, sizeof t->split_name, "%s", split);
-    for (int b = 0; b < 256; b++) {
-        char c = (char)b;
-        tok_set_token(t, b, &c, 1);
-        t->byte_id[b] = b;
-    }
+    Tokenizer *t = tok_new_bytes(split);
     if (tok_add_split(t, regex, strlen(regex), PRE_SPLIT_ISOLATED, err, errlen)) { tokenizer_free(t); return NULL; }
     for (int k = 0; k < opt->n_special; k++)
         tok_add_added(t, k, opt->special[k], (int)strlen(opt->special[k]), 0, 0);

@@ -359,14 +359,9 @@ bad:
 
 int model_open(ModelFile *mf, const char *path, int flags, char *err, size_t errlen) {
     memset(mf, 0, sizeof *mf);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return errf(err, errlen, "%s: not a regular file", path);
-    }
-    size_t size = (size_t)st.st_size;
+    size_t size;
+    int fd = open_regular(path, &size, err, errlen);
+    if (fd < 0) return -1;
     if (size < MODEL_HEADER_BYTES) {   // mmap of an empty file fails; parse gives the message
         uint8_t small[MODEL_HEADER_BYTES];
         ssize_t got = read(fd, small, sizeof small);

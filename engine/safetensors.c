@@ -157,14 +157,9 @@ int st_parse(StFile *f, const void *data, size_t size, const char *name, char *e
 
 int st_open(StFile *f, const char *path, char *err, size_t errlen) {
     memset(f, 0, sizeof *f);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return errf(err, errlen, "%s: not a regular file", path);
-    }
-    size_t size = (size_t)st.st_size;
+    size_t size;
+    int fd = open_regular(path, &size, err, errlen);
+    if (fd < 0) return -1;
     if (size < 8) {
         close(fd);
         return errf(err, errlen, "%s: truncated: no 8-byte header length", path);

@@ -163,6 +163,18 @@ Tokenizer *tok_new(void) {
     return t;
 }
 
+Tokenizer *tok_new_bytes(const char *split) {
+    Tokenizer *t = tok_new();
+    t->own = 1;
+    snprintf(t->split_name, sizeof t->split_name, "%s", split);
+    for (int b = 0; b < 256; b++) {
+        char c = (char)b;
+        tok_set_token(t, b, &c, 1);
+        t->byte_id[b] = b;
+    }
+    return t;
+}
+
 void tok_set_token(Tokenizer *t, int id, const char *bytes, int len) {
     if (id >= t->tok_cap) {
         int cap = t->tok_cap ? t->tok_cap : 256;
@@ -747,14 +759,7 @@ Tokenizer *tokenizer_load_mem(const char *name, const char *data, size_t len, ch
     long n_special = header_number(&r, "specials", 1 << 16);
     if (n_special < 0) return NULL;
 
-    Tokenizer *t = tok_new();
-    t->own = 1;
-    snprintf(t->split_name, sizeof t->split_name, "%s", split);
-    for (int b = 0; b < 256; b++) {
-        char c = (char)b;
-        tok_set_token(t, b, &c, 1);
-        t->byte_id[b] = b;
-    }
+    Tokenizer *t = tok_new_bytes(split);
     for (long m = 0; m < n_merges; m++) {
         if (!next_line(&r, &s, &n)) {
             errf(err, errlen, "%s:%d: file ends after %ld of %ld merges", name, r.line + 1, m, n_merges);

@@ -56,6 +56,8 @@ struct Tokenizer {
 };
 
 Tokenizer *tok_new(void);
+// Our own format's start: ids 0..255 are the 256 bytes, tokens owned, the pre-split regex named split.
+Tokenizer *tok_new_bytes(const char *split);
 // Copies the bytes; grows the vocab to id + 1.
 void tok_set_token(Tokenizer *t, int id, const char *bytes, int len);
 void tok_add_merge(Tokenizer *t, int left, int right, int id);
