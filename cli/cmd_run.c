@@ -38,7 +38,7 @@ static const char usage[] =
     "  -q, --quiet            no progress output\n"
     "\n"
     "Exit status: 0 all jobs ok; 1 some jobs failed (recorded in the file, this run or an earlier\n"
-    "one); 2 bad input; 3 internal error (the journal cannot be written);\n"
+    "one); 2 bad input; 3 internal error (the journal, or a custom user's split, cannot be written);\n"
     "75 stopped by a signal with jobs left (rerun to resume).\n"
     "\n"
     "Stopping: SIGUSR1 to mpirun (which forwards it; under Slurm slurm/sweep-job.sh relays the\n"
