@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "engine/adamw.h"
 #include "engine/adapter.h"
 #include "engine/mat.h"
@@ -48,15 +49,8 @@ static void bench_usage(FILE *f) {
 }
 
 static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "sweep bench: %s: '%s' is not an integer in [%d, %d]\n", opt, s, lo, hi);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
+    char e[400];
+    return opt_int(opt, s, lo, hi, out, e, sizeof e) ? opt_bad("bench", e) : 0;
 }
 
 static int cmp_double(const void *a, const void *b) {

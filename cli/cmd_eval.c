@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "engine/adapter.h"
 #include "engine/mat.h"
 #include "engine/modelfile.h"
@@ -53,13 +54,9 @@ static int *read_token_file(const char *path, long *n) {
 }
 
 static long parse_long(const char *opt, const char *s, long lo, long hi) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) {
-        fprintf(stderr, "sweep eval: %s: '%s' is not an integer in [%ld, %ld]\n", opt, s, lo, hi);
-        exit(2);
-    }
+    char e[400];
+    long v;
+    if (opt_long(opt, s, lo, hi, &v, e, sizeof e)) exit(opt_bad("eval", e));
     return v;
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "engine/util.h"
 #include "sweeps/split.h"
 
@@ -159,7 +160,7 @@ int cmd_fixtures(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end;
+        char e[400];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage_text, stdout); return 0; }
         else if (!strcmp(a, "--offline")) offline = 1;
         else if (!strcmp(a, "--split-only")) split_only = 1;
@@ -168,16 +169,15 @@ int cmd_fixtures(int argc, char **argv) {
         else if (!strcmp(a, "--cache")) { cache = v; i++; }
         else if (!strcmp(a, "--users")) { users = v; i++; }
         else if (!strcmp(a, "--general-mb")) {
-            double mb = strtod(v, &end);
-            if (*end || !(mb > 0.1 && mb < 1e5)) { fprintf(stderr, "sweep fixtures: --general-mb '%s' is not a size in MB\n", v); return 2; }
+            double mb;
+            if (opt_real(a, v, 0.1, 1e5, 1, &mb, e, sizeof e)) return opt_bad("fixtures", e);
             general_mb = v; i++;
         } else if (!strcmp(a, "--eval")) {
-            long k = strtol(v, &end, 10);
-            if (*end || k < 1 || k > SPLIT_MAX_EVAL) { fprintf(stderr, "sweep fixtures: --eval '%s' must be 1..%d\n", v, SPLIT_MAX_EVAL); return 2; }
-            n_eval = (int)k; i++;
+            if (opt_int(a, v, 1, SPLIT_MAX_EVAL, &n_eval, e, sizeof e)) return opt_bad("fixtures", e);
+            i++;
         } else if (!strcmp(a, "--eval-bytes") || !strcmp(a, "--general-eval-bytes")) {
-            long b = strtol(v, &end, 10);
-            if (*end || b < 64 || b > (1L << 30)) { fprintf(stderr, "sweep fixtures: %s '%s' must be 64..2^30 bytes\n", a, v); return 2; }
+            long b;
+            if (opt_long(a, v, 64, 1L << 30, &b, e, sizeof e)) return opt_bad("fixtures", e);
             if (!strcmp(a, "--eval-bytes")) eval_bytes = b; else general_eval_bytes = b;
             i++;
         } else { fprintf(stderr, "sweep fixtures: unknown option %s\n%s", a, usage_text); return 2; }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "engine/hf_import.h"
 #include "engine/modelfile.h"
 
@@ -47,13 +48,8 @@ int cmd_import(int argc, char **argv) {
             }
             *(strcmp(a, "--dtype") ? &embed : &dtype) = t;
         } else if (!strcmp(a, "--context") && i + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v <= 0 || v > (1 << 24)) {
-                fprintf(stderr, "sweep import: --context: '%s' is not a positive integer\n", argv[i]);
-                return 2;
-            }
-            lo.context = (int)v;
+            char e[400];
+            if (opt_int(a, argv[++i], 1, 1 << 24, &lo.context, e, sizeof e)) return opt_bad("import", e);
         } else if (a[0] == '-') {
             fprintf(stderr, "sweep import: unknown option '%s' (or missing value)\n", a);
             return 2;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "engine/mat.h"
 #include "engine/util.h"
 #include "sweeps/spec.h"
@@ -149,25 +150,17 @@ int cmd_plan(int argc, char **argv) {
     SpecFiles files = SPEC_FILES_REQUIRED;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        char *end;
+        char e[400];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
         if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--no-check")) files = SPEC_FILES_OPTIONAL;
         else if (!strcmp(a, "--ranks") || !strcmp(a, "-n")) {
-            long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
-            if (i + 1 >= argc || *end || v < 1 || v > 10000000) {
-                fprintf(stderr, "sweep plan: --ranks: expected a whole number from 1 to 10000000\n");
-                return 2;
-            }
-            ranks = (int)v;
+            if (opt_int(a, i + 1 < argc ? argv[i + 1] : NULL, 1, 10000000, &ranks, e, sizeof e))
+                return opt_bad("plan", e);
             i++;
         } else if (!strcmp(a, "--gflops")) {
-            double v = i + 1 < argc ? strtod(argv[i + 1], &end) : 0;
-            if (i + 1 >= argc || *end || !(v > 0) || !isfinite(v)) {
-                fprintf(stderr, "sweep plan: --gflops: expected a positive number\n");
-                return 2;
-            }
-            gflops = v;
+            if (opt_real(a, i + 1 < argc ? argv[i + 1] : NULL, 0, 1e12, 1, &gflops, e, sizeof e))
+                return opt_bad("plan", e);
             i++;
         } else if (!strcmp(a, "--precision")) {
             char why[256];

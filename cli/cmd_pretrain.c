@@ -2,8 +2,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "engine/mat.h"
 #include "fixtures/pretrain.h"
+#include "sweeps/hparams.h"
 
 static const char usage[] =
     "usage: sweep pretrain [options]\n"
@@ -46,30 +48,36 @@ int cmd_pretrain(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); return 0; }
         if (!v) { fprintf(stderr, "sweep pretrain: %s needs a value (or is unknown)\n%s", a, usage); return 2; }
-        char *end = NULL;
-        double x = strtod(v, &end);
-        int numeric = end && !*end;
+        char e[400];
+        int h = -1, bad = 0;
         i++;
         if (!strcmp(a, "-o") || !strcmp(a, "--out")) o.outdir = v;
         else if (!strcmp(a, "--data")) data = v;
         else if (!strcmp(a, "--tokenizer")) o.tokenizer = v;
         else if (!strcmp(a, "--config")) config = v;
-        else if (!numeric || x < 0) { fprintf(stderr, "sweep pretrain: %s: expected a non-negative number, got '%s'\n", a, v); return 2; }
-        else if (!strcmp(a, "--vocab")) vocab = (int)x;
-        else if (!strcmp(a, "--steps")) o.train.steps = (int)x;
-        else if (!strcmp(a, "--batch")) o.train.batch = (int)x;
-        else if (!strcmp(a, "--seq")) o.train.seq = (int)x;
-        else if (!strcmp(a, "--lr")) o.train.lr = x;
-        else if (!strcmp(a, "--warmup")) o.train.warmup = (int)x;
-        else if (!strcmp(a, "--min-lr-frac")) o.train.min_lr_frac = x;
-        else if (!strcmp(a, "--weight-decay")) o.train.weight_decay = x;
-        else if (!strcmp(a, "--clip")) o.train.grad_clip = x;
-        else if (!strcmp(a, "--seed")) o.seed = (unsigned long long)x;
-        else if (!strcmp(a, "--threads")) threads = (int)x;
-        else if (!strcmp(a, "--checkpoint-every")) o.checkpoint_every = (int)x;
-        else if (!strcmp(a, "--max-text-bytes")) o.max_train_bytes = (long)x;
-        else if (!strcmp(a, "--eval-tokens")) o.eval_tokens = (long)x;
+        else if (!strcmp(a, "--vocab")) bad = opt_int(a, v, 256, 1 << 24, &vocab, e, sizeof e);
+        else if (!strcmp(a, "--seed")) { long l = 0; bad = opt_long(a, v, 0, 1L << 53, &l, e, sizeof e); o.seed = (unsigned long long)l; }
+        else if (!strcmp(a, "--threads")) bad = opt_int(a, v, 1, 1024, &threads, e, sizeof e);
+        else if (!strcmp(a, "--checkpoint-every")) bad = opt_int(a, v, 0, 1 << 30, &o.checkpoint_every, e, sizeof e);
+        else if (!strcmp(a, "--max-text-bytes")) bad = opt_long(a, v, 0, 1L << 40, &o.max_train_bytes, e, sizeof e);
+        else if (!strcmp(a, "--eval-tokens")) bad = opt_long(a, v, 0, 1L << 40, &o.eval_tokens, e, sizeof e);
+        // the training hyperparameters, in the ranges a spec allows (sweeps/hparams.h)
+        else if (!strcmp(a, "--steps")) h = HP_STEPS;
+        else if (!strcmp(a, "--batch")) h = HP_BATCH;
+        else if (!strcmp(a, "--seq")) h = HP_SEQ;
+        else if (!strcmp(a, "--lr")) h = HP_LR;
+        else if (!strcmp(a, "--warmup")) h = HP_WARMUP;
+        else if (!strcmp(a, "--min-lr-frac")) h = HP_MIN_LR;
+        else if (!strcmp(a, "--weight-decay")) h = HP_WD;
+        else if (!strcmp(a, "--clip")) h = HP_CLIP;
         else { fprintf(stderr, "sweep pretrain: unknown option %s\n%s", a, usage); return 2; }
+        if (h >= 0) {
+            double x = 0;
+            LoraSpec no_lora;
+            MatPrecision no_precision;
+            if (!(bad = opt_hp(a, v, h, &x, e, sizeof e))) hp_set(&o.train, &no_lora, &no_precision, h, x);
+        }
+        if (bad) return opt_bad("pretrain", e);
     }
     if (config_by_name(&o.cfg, config)) { fprintf(stderr, "sweep pretrain: --config: unknown config '%s'\n", config); return 2; }
     if (vocab) o.cfg.vocab = vocab;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "mpi/run.h"
 #include "sweeps/spec.h"
 
@@ -38,7 +39,7 @@ static const char usage[] =
     "  -q, --quiet            no progress output\n"
     "\n"
     "Exit status: 0 all jobs ok; 1 some jobs failed (recorded in the file, this run or an earlier\n"
-    "one); 2 bad input; 3 internal error (the journal cannot be written);\n"
+    "one); 2 bad input; 3 internal error (the journal, or a custom user's split, cannot be written);\n"
     "75 stopped by a signal with jobs left (rerun to resume).\n"
     "\n"
     "Stopping: SIGUSR1 to mpirun (which forwards it; under Slurm slurm/sweep-job.sh relays the\n"
@@ -70,14 +71,6 @@ static int usage_error(const char *fmt, ...) {
     return 2;
 }
 
-static int num_arg(const char *v, double *out) {
-    char *end;
-    double d = v ? strtod(v, &end) : 0;
-    if (!v || *end || !(d >= 0) || d > 1e9) return -1;
-    *out = d;
-    return 0;
-}
-
 int cmd_run(int argc, char **argv) {
     RunOptions o;
     run_options_default(&o);
@@ -107,14 +100,12 @@ int cmd_run(int argc, char **argv) {
         else if (!o.spec_path) o.spec_path = a;
         else return usage_error("sweep run: one spec only (got %s and %s)", o.spec_path, a);
         if (num) {
-            if (num_arg(v, num)) return usage_error("sweep run: %s needs a non-negative number", a);
+            char e[400];
+            int bad = !strcmp(a, "--threads") ? opt_int(a, v, 1, 1024, &o.threads, e, sizeof e)
+                                              : opt_real(a, v, 0, 1e9, 0, num, e, sizeof e);
+            if (bad) return usage_error("sweep run: %s", e);
             i++;
-            if (!strcmp(a, "--threads")) {
-                if (d < 1 || d > 1024 || d != (int)d) return usage_error("sweep run: %s needs an integer 1..1024", a);
-                o.threads = (int)d;
-            } else if (!strcmp(a, "--keep-adapters-max")) {
-                o.keep_adapter_max = (size_t)d;
-            }
+            if (!strcmp(a, "--keep-adapters-max")) o.keep_adapter_max = (size_t)d;
         }
         continue;
     missing:

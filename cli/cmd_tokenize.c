@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "engine/tokenizer.h"
 #include "engine/util.h"
 
@@ -57,11 +58,8 @@ static int cmd_train_bpe(int argc, char **argv) {
             else if (!strcmp(a, "--split")) split = v;
             else if (!strcmp(a, "--special")) special[n_special++] = v;
             else {
-                char *end;
-                errno = 0;
-                vocab = strtol(v, &end, 10);
-                if (errno || *end || end == v || vocab < 256 || vocab > (1 << 24))
-                    return bad_usage("--vocab '%s' must be an integer from 256 to 16777216", v);
+                char e[400];
+                if (opt_long(a, v, 256, 1 << 24, &vocab, e, sizeof e)) return bad_usage("%s", e);
             }
         } else if (!strcmp(a, "-q")) {
             quiet = 1;
@@ -246,9 +244,9 @@ static int cmd_info(int argc, char **argv) {
     long show = 10;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--show")) {
-            char *end;
-            if (i + 1 >= argc || (show = strtol(argv[++i], &end, 10), *end) || show < 0)
-                return bad_usage("--show needs a count%s", "");
+            char e[400];
+            if (opt_long("--show", i + 1 < argc ? argv[++i] : NULL, 0, 1L << 30, &show, e, sizeof e))
+                return bad_usage("%s", e);
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return bad_usage("info: unknown option '%s'", argv[i]);
         } else if (!path) {

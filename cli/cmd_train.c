@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "engine/adamw.h"
 #include "engine/adapter.h"
 #include "engine/job.h"
@@ -78,48 +79,14 @@ static int bad(const char *fmt, ...) {
 }
 
 static int parse_long(const char *opt, const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return bad("%s: '%s' is not an integer in [%ld, %ld]", opt, s, lo, hi);
-    *out = v;
-    return 0;
-}
-
-// lo is excluded when lo_open (the table's ranges, sweeps/hparams.h).
-static int parse_real(const char *opt, const char *s, double lo, double hi, int lo_open, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < lo || (lo_open && v == lo) || v > hi)
-        return bad("%s: '%s' is not a number in %c%g, %g]", opt, s, lo_open ? '(' : '[', lo, hi);
-    *out = v;
-    return 0;
+    char e[400];
+    return opt_long(opt, s, lo, hi, out, e, sizeof e) ? bad("%s", e) : 0;
 }
 
 // The option of the hyperparameter table named o, or -1.
 static int hp_of_option(const char *o) {
     for (int h = 0; h < HP_COUNT; h++) if (!strcmp(o, hp_table[h].option)) return h;
     return -1;
-}
-
-// A value of hyperparameter h, in the spec's range.
-static int parse_hp(const char *opt, const char *s, int h, double *out) {
-    const HParam *p = &hp_table[h];
-    long l;
-    if (p->kind == HP_INT) {
-        if (parse_long(opt, s, (long)p->lo, (long)p->hi, &l)) return 2;
-        *out = (double)l;
-        return 0;
-    }
-    if (p->kind == HP_PRECISION_NAME) {
-        MatPrecision m;
-        if (mat_precision_parse(s, &m)) return bad("%s: '%s' is not fp32, fp32-dnnl, bf16 or int8", opt, s);
-        *out = m;
-        return 0;
-    }
-    return parse_real(opt, s, p->lo, p->hi, p->lo_open, out);
 }
 
 static void print_usage(void) {
@@ -214,7 +181,8 @@ static int parse_args(int argc, char **argv, TrainArgs *a) {
             a->job.eval_tokens = l;
         }
         else if ((h = hp_of_option(o)) >= 0) {
-            if (parse_hp(o, v, h, &d)) return 2;
+            char e[400];
+            if (opt_hp(o, v, h, &d, e, sizeof e)) return bad("%s", e);
             hp_set(tc, lora, &a->precision, h, d);
             if (hp_table[h].lora_only) a->lora_given = 1;
             if (h == HP_SEQ) a->seq_given = 1;

@@ -167,37 +167,30 @@ Tokenizer *tokenizer_train(const char *const *texts, const size_t *lens, int n_t
     const char *split = opt->split ? opt->split : "llama3";
     const char *regex = tok_split_regex(split);
     if (!regex) {
-        tok_errf(err, errlen, "split '%s' is not one of llama3, gpt2, qwen2", split);
+        errf(err, errlen, "split '%s' is not one of llama3, gpt2, qwen2", split);
         return NULL;
     }
     if (opt->n_special < 0 || opt->vocab < 256 + opt->n_special || opt->vocab > (1 << 24)) {
-        tok_errf(err, errlen, "vocab %d must be between 256 + %d specials and %d", opt->vocab, opt->n_special,
+        errf(err, errlen, "vocab %d must be between 256 + %d specials and %d", opt->vocab, opt->n_special,
                  1 << 24);
         return NULL;
     }
     for (int k = 0; k < opt->n_special; k++) {
         size_t n = strlen(opt->special[k]);
         if (n == 0 || n > 256) {
-            tok_errf(err, errlen, "special token %d must be 1 to 256 bytes long", k);
+            errf(err, errlen, "special token %d must be 1 to 256 bytes long", k);
             return NULL;
         }
         for (int j = 0; j < k; j++)
             if (!strcmp(opt->special[j], opt->special[k])) {
-                tok_errf(err, errlen, "special token '%s' is given twice", opt->special[k]);
+                errf(err, errlen, "special token '%s' is given twice", opt->special[k]);
                 return NULL;
             }
     }
     int target = opt->vocab - 256 - opt->n_special;
 
     // The tokenizer under construction: bytes, split, specials (ids fixed at the end).
-    Tokenizer *t = tok_new();
-    t->own = 1;
-    snprintf(t->split_name, sizeof t->split_name, "%s", split);
-    for (int b = 0; b < 256; b++) {
-        char c = (char)b;
-        tok_set_token(t, b, &c, 1);
-        t->byte_id[b] = b;
-    }
+    Tokenizer *t = tok_new_bytes(split);
     if (tok_add_split(t, regex, strlen(regex), PRE_SPLIT_ISOLATED, err, errlen)) { tokenizer_free(t); return NULL; }
     for (int k = 0; k < opt->n_special; k++)
         tok_add_added(t, k, opt->special[k], (int)strlen(opt->special[k]), 0, 0);

@@ -12,16 +12,6 @@
 #include <unistd.h>
 #include "engine/util.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static void *own(HfModel *m, size_t bytes) {
     m->owned = realloc(m->owned, sizeof(void *) * (m->n_owned + 1));
@@ -41,12 +31,12 @@ void hf_free(HfModel *m) {
 static int cfg_int(const cJSON *j, const char *key, int dflt, int *out, const char *path, char *err, size_t errlen) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
     if (!v || cJSON_IsNull(v)) {
-        if (dflt == INT_MIN) return fail(err, errlen, "%s: field %s: missing", path, key);
+        if (dflt == INT_MIN) return errf(err, errlen, "%s: field %s: missing", path, key);
         *out = dflt;
         return 0;
     }
     if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 || v->valuedouble > (1 << 30))
-        return fail(err, errlen, "%s: field %s: not a non-negative integer", path, key);
+        return errf(err, errlen, "%s: field %s: not a non-negative integer", path, key);
     *out = (int)v->valuedouble;
     return 0;
 }
@@ -55,7 +45,7 @@ static int cfg_num(const cJSON *j, const char *key, double dflt, double *out, co
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
     if (!v || cJSON_IsNull(v)) { *out = dflt; return 0; }
     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble <= 0)
-        return fail(err, errlen, "%s: field %s: not a positive number", path, key);
+        return errf(err, errlen, "%s: field %s: not a positive number", path, key);
     *out = v->valuedouble;
     return 0;
 }
@@ -63,7 +53,7 @@ static int cfg_num(const cJSON *j, const char *key, double dflt, double *out, co
 static int cfg_bool(const cJSON *j, const char *key, int *out, const char *path, char *err, size_t errlen) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
     if (!v || cJSON_IsNull(v)) { *out = 0; return 0; }
-    if (!cJSON_IsBool(v)) return fail(err, errlen, "%s: field %s: not true or false", path, key);
+    if (!cJSON_IsBool(v)) return errf(err, errlen, "%s: field %s: not true or false", path, key);
     *out = cJSON_IsTrue(v);
     return 0;
 }
@@ -86,14 +76,14 @@ static int parse_rope_scaling(HfModel *m, const cJSON *rs, const HfLoadOptions *
     free(txt);
     if (o->ignore_rope_scaling) return 0;
     if (disagree)
-        return fail(err, errlen, "%s: field rope_scaling: rope_type \"%s\" and type \"%s\" disagree", path,
+        return errf(err, errlen, "%s: field rope_scaling: rope_type \"%s\" and type \"%s\" disagree", path,
                     rt->valuestring, t->valuestring);
     if (!cJSON_IsObject(rs) || !type || strcmp(type, "llama3"))
-        return fail(err, errlen, "%s: field rope_scaling: %s is not applied by the engine "
+        return errf(err, errlen, "%s: field rope_scaling: %s is not applied by the engine "
                     "(--ignore-rope-scaling imports anyway; logits then differ from Hugging Face's)", path, m->rope_scaling);
     m->rope_scaling[0] = 0;   // applied, not ignored
     const char *bad = config_rope_llama3_from_json(r, rs);
-    if (bad) return fail(err, errlen, "%s: field rope_scaling.%s (llama3 needs it)", path, bad);
+    if (bad) return errf(err, errlen, "%s: field rope_scaling.%s (llama3 needs it)", path, bad);
     return 0;
 }
 
@@ -102,11 +92,11 @@ static int parse_config(HfModel *m, const cJSON *j, const HfLoadOptions *o, cons
     memset(c, 0, sizeof *c);
     const cJSON *archs = cJSON_GetObjectItemCaseSensitive(j, "architectures");
     const cJSON *a0 = cJSON_IsArray(archs) ? cJSON_GetArrayItem(archs, 0) : NULL;
-    if (!cJSON_IsString(a0)) return fail(err, errlen, "%s: field architectures: missing or not a list of names", path);
+    if (!cJSON_IsString(a0)) return errf(err, errlen, "%s: field architectures: missing or not a list of names", path);
     snprintf(m->arch, sizeof m->arch, "%s", a0->valuestring);
     int qwen = !strcmp(m->arch, "Qwen2ForCausalLM"), llama = !strcmp(m->arch, "LlamaForCausalLM");
     if (!qwen && !llama)
-        return fail(err, errlen, "%s: field architectures: %s is not supported (LlamaForCausalLM, Qwen2ForCausalLM)",
+        return errf(err, errlen, "%s: field architectures: %s is not supported (LlamaForCausalLM, Qwen2ForCausalLM)",
                     path, m->arch);
     if (cfg_int(j, "hidden_size", INT_MIN, &c->dim, path, err, errlen) ||
         cfg_int(j, "num_hidden_layers", INT_MIN, &c->n_layers, path, err, errlen) ||
@@ -123,27 +113,27 @@ static int parse_config(HfModel *m, const cJSON *j, const HfLoadOptions *o, cons
         int head_dim;
         if (cfg_int(j, "head_dim", c->dim / c->n_heads, &head_dim, path, err, errlen)) return -1;
         if (head_dim != c->dim / c->n_heads)
-            return fail(err, errlen, "%s: field head_dim: %d, but the engine needs hidden_size / num_attention_heads = %d",
+            return errf(err, errlen, "%s: field head_dim: %d, but the engine needs hidden_size / num_attention_heads = %d",
                         path, head_dim, c->dim / c->n_heads);
     }
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(j, "hidden_act");
     if (act && (!cJSON_IsString(act) || strcmp(act->valuestring, "silu")))
-        return fail(err, errlen, "%s: field hidden_act: only silu (SwiGLU) is supported", path);
+        return errf(err, errlen, "%s: field hidden_act: only silu (SwiGLU) is supported", path);
     int attn_bias, mlp_bias, sliding;
     if (cfg_bool(j, "attention_bias", &attn_bias, path, err, errlen) || cfg_bool(j, "mlp_bias", &mlp_bias, path, err, errlen) ||
         cfg_bool(j, "use_sliding_window", &sliding, path, err, errlen))
         return -1;
     if (llama && attn_bias)   // Llama's attention_bias also adds an o_proj bias, which the engine lacks
-        return fail(err, errlen, "%s: field attention_bias: true is not supported for LlamaForCausalLM", path);
-    if (mlp_bias) return fail(err, errlen, "%s: field mlp_bias: true is not supported", path);
-    if (sliding) return fail(err, errlen, "%s: field use_sliding_window: true is not supported", path);
+        return errf(err, errlen, "%s: field attention_bias: true is not supported for LlamaForCausalLM", path);
+    if (mlp_bias) return errf(err, errlen, "%s: field mlp_bias: true is not supported", path);
+    if (sliding) return errf(err, errlen, "%s: field use_sliding_window: true is not supported", path);
     c->qkv_bias = qwen;
     if (parse_rope_scaling(m, cJSON_GetObjectItemCaseSensitive(j, "rope_scaling"), o, path, err, errlen)) return -1;
     c->context = o->context > 0 ? o->context : m->max_position_embeddings < 256 ? m->max_position_embeddings : 256;
     if (c->n_layers > SWEEP_MAX_LAYERS)
-        return fail(err, errlen, "%s: field num_hidden_layers: %d exceeds the engine's %d", path, c->n_layers, SWEEP_MAX_LAYERS);
+        return errf(err, errlen, "%s: field num_hidden_layers: %d exceeds the engine's %d", path, c->n_layers, SWEEP_MAX_LAYERS);
     const char *bad = config_check(c);
-    if (bad) return fail(err, errlen, "%s: %s", path, bad);
+    if (bad) return errf(err, errlen, "%s: %s", path, bad);
     return 0;
 }
 
@@ -168,16 +158,16 @@ static int open_shards(HfModel *m, const TensorInfo *t, int n, int *shard_of, ch
         char *txt = read_whole_file(index, &len);
         cJSON *j = txt ? cJSON_ParseWithLength(txt, len) : NULL;
         const cJSON *map = cJSON_GetObjectItemCaseSensitive(j, "weight_map");
-        if (!txt) rc = fail(err, errlen, "%s: cannot read: %s", index, strerror(errno));
-        else if (!cJSON_IsObject(map)) rc = fail(err, errlen, "%s: field weight_map: missing or not an object", index);
+        if (!txt) rc = errf(err, errlen, "%s: cannot read: %s", index, strerror(errno));
+        else if (!cJSON_IsObject(map)) rc = errf(err, errlen, "%s: field weight_map: missing or not an object", index);
         int cap = cJSON_GetArraySize(map);
         m->shards = xcalloc((size_t)(cap > 0 ? cap : 1), sizeof *m->shards);
         char **names = xcalloc((size_t)(cap > 0 ? cap : 1), sizeof *names);
         for (int i = 0; !rc && i < n; i++) {
             const cJSON *f = cJSON_GetObjectItemCaseSensitive(map, t[i].name);
-            if (!cJSON_IsString(f)) { rc = fail(err, errlen, "%s: tensor %s: not in weight_map", index, t[i].name); break; }
+            if (!cJSON_IsString(f)) { rc = errf(err, errlen, "%s: tensor %s: not in weight_map", index, t[i].name); break; }
             if (strchr(f->valuestring, '/') || !strcmp(f->valuestring, "..")) {
-                rc = fail(err, errlen, "%s: tensor %s: shard name %s leaves the checkpoint directory", index, t[i].name,
+                rc = errf(err, errlen, "%s: tensor %s: shard name %s leaves the checkpoint directory", index, t[i].name,
                           f->valuestring);
                 break;
             }
@@ -197,7 +187,7 @@ static int open_shards(HfModel *m, const TensorInfo *t, int n, int *shard_of, ch
         cJSON_Delete(j);
         free(txt);
     } else {
-        rc = fail(err, errlen, "%s: neither model.safetensors nor model.safetensors.index.json", m->dir);
+        rc = errf(err, errlen, "%s: neither model.safetensors nor model.safetensors.index.json", m->dir);
     }
     free(single);
     free(index);
@@ -211,14 +201,14 @@ int hf_load(HfModel *m, const char *dir, const HfLoadOptions *o, char *err, size
     size_t len;
     char *txt = read_whole_file(cfg_path, &len);
     if (!txt) {
-        fail(err, errlen, "%s: cannot read: %s", cfg_path, strerror(errno));
+        errf(err, errlen, "%s: cannot read: %s", cfg_path, strerror(errno));
         free(cfg_path);
         return -1;
     }
     cJSON *j = cJSON_ParseWithLength(txt, len);
     free(txt);
     int rc = cJSON_IsObject(j) ? parse_config(m, j, o, cfg_path, err, errlen)
-                               : fail(err, errlen, "%s: not a JSON object", cfg_path);
+                               : errf(err, errlen, "%s: not a JSON object", cfg_path);
     cJSON_Delete(j);
     free(cfg_path);
     if (rc) return -1;
@@ -243,11 +233,11 @@ int hf_load(HfModel *m, const char *dir, const HfLoadOptions *o, char *err, size
         const StFile *sf = &m->shards[shard_of[i]];
         const StTensor *st = st_find(sf, t[i].name);
         if (!st) {
-            rc = fail(err, errlen, "%s: tensor %s: missing", sf->path, t[i].name);
+            rc = errf(err, errlen, "%s: tensor %s: missing", sf->path, t[i].name);
             break;
         }
         if (st->dtype == ST_OTHER) {
-            rc = fail(err, errlen, "%s: tensor %s: dtype %s is not supported (F32, F16, BF16)", sf->path, t[i].name,
+            rc = errf(err, errlen, "%s: tensor %s: dtype %s is not supported (F32, F16, BF16)", sf->path, t[i].name,
                       st->dtype_name);
             break;
         }
@@ -258,8 +248,8 @@ int hf_load(HfModel *m, const char *dir, const HfLoadOptions *o, char *err, size
             char got[128] = "";
             for (int d = 0; d < st->ndim && strlen(got) < 100; d++)
                 snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? ", " : "", (long long)st->shape[d]);
-            rc = is_vec ? fail(err, errlen, "%s: tensor %s: shape [%s], config.json implies [%d]", sf->path, t[i].name, got, t[i].rows)
-                        : fail(err, errlen, "%s: tensor %s: shape [%s], config.json implies [%d, %d]", sf->path, t[i].name,
+            rc = is_vec ? errf(err, errlen, "%s: tensor %s: shape [%s], config.json implies [%d]", sf->path, t[i].name, got, t[i].rows)
+                        : errf(err, errlen, "%s: tensor %s: shape [%s], config.json implies [%d, %d]", sf->path, t[i].name,
                                got, t[i].rows, t[i].cols);
             break;
         }

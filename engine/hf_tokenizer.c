@@ -91,14 +91,14 @@ static const char *regex_nickname(const char *re) {
 static int add_pre_tokenizer(Tokenizer *t, const cJSON *pt, const char *path, HfCtx *c) {
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(pt, "type");
     if (!cJSON_IsObject(pt) || !cJSON_IsString(type)) {
-        tok_errf(c->err, c->errlen, "%s: %s: expected an object with a string 'type'", c->name, path);
+        errf(c->err, c->errlen, "%s: %s: expected an object with a string 'type'", c->name, path);
         return -1;
     }
     char sub[256];
     if (!strcmp(type->valuestring, "Sequence")) {
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(pt, "pretokenizers"), *e;
         if (!cJSON_IsArray(list)) {
-            tok_errf(c->err, c->errlen, "%s: %s.pretokenizers: expected an array", c->name, path);
+            errf(c->err, c->errlen, "%s: %s.pretokenizers: expected an array", c->name, path);
             return -1;
         }
         int i = 0;
@@ -112,7 +112,7 @@ static int add_pre_tokenizer(Tokenizer *t, const cJSON *pt, const char *path, Hf
         // serde defaults of `tokenizers`: add_prefix_space = true, use_regex = true
         int prefix = json_bool(pt, "add_prefix_space", 1), use_regex = json_bool(pt, "use_regex", 1);
         if (prefix < 0 || use_regex < 0) {
-            tok_errf(c->err, c->errlen, "%s: %s: add_prefix_space and use_regex must be true or false", c->name,
+            errf(c->err, c->errlen, "%s: %s: add_prefix_space and use_regex must be true or false", c->name,
                      path);
             return -1;
         }
@@ -133,19 +133,19 @@ static int add_pre_tokenizer(Tokenizer *t, const cJSON *pt, const char *path, Hf
         const cJSON *beh = cJSON_GetObjectItemCaseSensitive(pt, "behavior");
         int invert = json_bool(pt, "invert", 0);
         if (!cJSON_IsString(re) && !cJSON_IsString(lit)) {
-            tok_errf(c->err, c->errlen, "%s: %s.pattern: expected {\"Regex\": ...} or {\"String\": ...}", c->name,
+            errf(c->err, c->errlen, "%s: %s.pattern: expected {\"Regex\": ...} or {\"String\": ...}", c->name,
                      path);
             return -1;
         }
         if (!cJSON_IsString(beh) || invert < 0) {
-            tok_errf(c->err, c->errlen, "%s: %s: expected a string 'behavior' and a boolean 'invert'", c->name, path);
+            errf(c->err, c->errlen, "%s: %s: expected a string 'behavior' and a boolean 'invert'", c->name, path);
             return -1;
         }
         int kind;
         if (!strcmp(beh->valuestring, "Isolated")) kind = PRE_SPLIT_ISOLATED;
         else if (!strcmp(beh->valuestring, "Removed")) kind = invert ? PRE_SPLIT_KEEP_MATCHES : PRE_SPLIT_REMOVED;
         else {
-            tok_errf(c->err, c->errlen, "%s: %s.behavior: '%s' is not supported (Isolated, Removed)", c->name, path,
+            errf(c->err, c->errlen, "%s: %s.behavior: '%s' is not supported (Isolated, Removed)", c->name, path,
                      beh->valuestring);
             return -1;
         }
@@ -155,7 +155,7 @@ static int add_pre_tokenizer(Tokenizer *t, const cJSON *pt, const char *path, Hf
         n = strlen(regex);
         char msg[300];
         if (tok_add_split(t, regex, n, kind, msg, sizeof msg)) {
-            tok_errf(c->err, c->errlen, "%s: %s.pattern: %s", c->name, path, msg);
+            errf(c->err, c->errlen, "%s: %s.pattern: %s", c->name, path, msg);
             free(regex);
             return -1;
         }
@@ -165,7 +165,7 @@ static int add_pre_tokenizer(Tokenizer *t, const cJSON *pt, const char *path, Hf
         free(regex);
         return 0;
     }
-    tok_errf(c->err, c->errlen, "%s: %s.type: pre-tokenizer '%s' is not supported (ByteLevel, Split, Sequence)",
+    errf(c->err, c->errlen, "%s: %s.type: pre-tokenizer '%s' is not supported (ByteLevel, Split, Sequence)",
              c->name, path, type->valuestring);
     return -1;
 }
@@ -190,7 +190,7 @@ static int add_normalizer(Tokenizer *t, const cJSON *nm, const char *path, HfCtx
     }
     // other normalisers (NFKC, Lowercase, Replace, ...) are not byte-level BPE practice: refuse rather
     // than encode differently from Hugging Face
-    tok_errf(c->err, c->errlen, "%s: %s: normalizer '%s' is not supported (only NFC or none)", c->name, path,
+    errf(c->err, c->errlen, "%s: %s: normalizer '%s' is not supported (only NFC or none)", c->name, path,
              cJSON_IsString(type) ? type->valuestring : "?");
     return -1;
 }
@@ -206,7 +206,7 @@ Tokenizer *tokenizer_load_hf_mem(const char *name, const char *data, size_t len,
     HfCtx c = { name, err, errlen, 0 };
     cJSON *root = cJSON_ParseWithLength(data, len);
     if (!root) {
-        tok_errf(err, errlen, "%s:%d: not valid JSON", name, error_line(data, len, cJSON_GetErrorPtr()));
+        errf(err, errlen, "%s:%d: not valid JSON", name, error_line(data, len, cJSON_GetErrorPtr()));
         return NULL;
     }
     Tokenizer *t = tok_new();
@@ -216,51 +216,51 @@ Tokenizer *tokenizer_load_hf_mem(const char *name, const char *data, size_t len,
     byte_unicode_tables(byte_to_cp, cp_to_byte);
 
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-    if (!cJSON_IsObject(model)) { tok_errf(err, errlen, "%s: model: missing or not an object", name); goto fail; }
+    if (!cJSON_IsObject(model)) { errf(err, errlen, "%s: model: missing or not an object", name); goto fail; }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(model, "type");
     if (type && (!cJSON_IsString(type) || strcmp(type->valuestring, "BPE"))) {
-        tok_errf(err, errlen, "%s: model.type: '%s' is not supported (only BPE)", name,
+        errf(err, errlen, "%s: model.type: '%s' is not supported (only BPE)", name,
                  cJSON_IsString(type) ? type->valuestring : "?");
         goto fail;
     }
     const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(model, "dropout");
     if (dropout && !cJSON_IsNull(dropout) && !(cJSON_IsNumber(dropout) && dropout->valuedouble == 0)) {
-        tok_errf(err, errlen, "%s: model.dropout: BPE dropout makes encoding random; only null is supported", name);
+        errf(err, errlen, "%s: model.dropout: BPE dropout makes encoding random; only null is supported", name);
         goto fail;
     }
     const char *affixes[] = { "continuing_subword_prefix", "end_of_word_suffix" };
     for (int i = 0; i < 2; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(model, affixes[i]);
         if (v && !cJSON_IsNull(v) && !(cJSON_IsString(v) && !v->valuestring[0])) {
-            tok_errf(err, errlen, "%s: model.%s: not supported in a byte-level BPE (only null)", name, affixes[i]);
+            errf(err, errlen, "%s: model.%s: not supported in a byte-level BPE (only null)", name, affixes[i]);
             goto fail;
         }
     }
     int ignore = json_bool(model, "ignore_merges", 0);
-    if (ignore < 0) { tok_errf(err, errlen, "%s: model.ignore_merges: expected true or false", name); goto fail; }
+    if (ignore < 0) { errf(err, errlen, "%s: model.ignore_merges: expected true or false", name); goto fail; }
     t->ignore_merges = ignore;
 
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab"), *e;
     if (!cJSON_IsObject(vocab) || !cJSON_GetArraySize(vocab)) {
-        tok_errf(err, errlen, "%s: model.vocab: missing, empty or not an object", name);
+        errf(err, errlen, "%s: model.vocab: missing, empty or not an object", name);
         goto fail;
     }
     size_t buf_cap = 0;
     cJSON_ArrayForEach(e, vocab) {
         int id = json_id(e);
         if (id < 0) {
-            tok_errf(err, errlen, "%s: model.vocab[\"%.40s\"]: id must be an integer in 0..%d", name, e->string,
+            errf(err, errlen, "%s: model.vocab[\"%.40s\"]: id must be an integer in 0..%d", name, e->string,
                      HF_MAX_ID - 1);
             goto fail;
         }
         size_t n = strlen(e->string);
-        if (!n) { tok_errf(err, errlen, "%s: model.vocab: empty token string (id %d)", name, id); goto fail; }
+        if (!n) { errf(err, errlen, "%s: model.vocab: empty token string (id %d)", name, id); goto fail; }
         if (id < t->n_vocab && t->tok_len[id] >= 0) {
-            tok_errf(err, errlen, "%s: model.vocab[\"%.40s\"]: id %d is already taken", name, e->string, id);
+            errf(err, errlen, "%s: model.vocab[\"%.40s\"]: id %d is already taken", name, e->string, id);
             goto fail;
         }
         if (strmap_get(&raw, e->string, n, NULL, NULL) >= 0) {
-            tok_errf(err, errlen, "%s: model.vocab: \"%.40s\" appears twice", name, e->string);
+            errf(err, errlen, "%s: model.vocab: \"%.40s\" appears twice", name, e->string);
             goto fail;
         }
         strmap_put(&raw, e->string, n, &id, 1);
@@ -276,13 +276,13 @@ Tokenizer *tokenizer_load_hf_mem(const char *name, const char *data, size_t len,
     }
     for (int b = 0; b < 256; b++)
         if (t->byte_id[b] < 0) {
-            tok_errf(err, errlen, "%s: model.vocab: no token for byte 0x%02x (U+%04X): not a byte-level BPE vocab",
+            errf(err, errlen, "%s: model.vocab: no token for byte 0x%02x (U+%04X): not a byte-level BPE vocab",
                      name, b, byte_to_cp[b]);
             goto fail;
         }
 
     const cJSON *merges = cJSON_GetObjectItemCaseSensitive(model, "merges");
-    if (!cJSON_IsArray(merges)) { tok_errf(err, errlen, "%s: model.merges: missing or not an array", name); goto fail; }
+    if (!cJSON_IsArray(merges)) { errf(err, errlen, "%s: model.merges: missing or not an array", name); goto fail; }
     int r = 0;
     cJSON_ArrayForEach(e, merges) {
         const char *a, *b;
@@ -291,7 +291,7 @@ Tokenizer *tokenizer_load_hf_mem(const char *name, const char *data, size_t len,
         if (cJSON_IsString(e)) {
             const char *s = e->valuestring, *sp = strchr(s, ' ');
             if (!sp || sp == s || !sp[1] || strchr(sp + 1, ' ')) {
-                tok_errf(err, errlen, "%s: model.merges[%d]: expected \"left right\" with one space", name, r);
+                errf(err, errlen, "%s: model.merges[%d]: expected \"left right\" with one space", name, r);
                 goto fail;
             }
             split_copy = strdup(s);
@@ -304,7 +304,7 @@ Tokenizer *tokenizer_load_hf_mem(const char *name, const char *data, size_t len,
             a = cJSON_GetArrayItem(e, 0)->valuestring; na = strlen(a);
             b = cJSON_GetArrayItem(e, 1)->valuestring; nb = strlen(b);
         } else {
-            tok_errf(err, errlen, "%s: model.merges[%d]: expected \"left right\" or [\"left\", \"right\"]", name, r);
+            errf(err, errlen, "%s: model.merges[%d]: expected \"left right\" or [\"left\", \"right\"]", name, r);
             goto fail;
         }
         const int *va, *vb, *vab;
@@ -314,7 +314,7 @@ Tokenizer *tokenizer_load_hf_mem(const char *name, const char *data, size_t len,
         int ok_a = strmap_get(&raw, a, na, &va, NULL) >= 0, ok_b = strmap_get(&raw, b, nb, &vb, NULL) >= 0;
         int ok_ab = strmap_get(&raw, ab, na + nb, &vab, NULL) >= 0;
         if (!ok_a || !ok_b || !ok_ab) {
-            tok_errf(err, errlen, "%s: model.merges[%d]: \"%.40s\" is not in the vocab", name, r,
+            errf(err, errlen, "%s: model.merges[%d]: \"%.40s\" is not in the vocab", name, r,
                      !ok_a ? a : !ok_b ? b : "(left + right)");
             free(ab); free(split_copy);
             goto fail;
@@ -326,7 +326,7 @@ Tokenizer *tokenizer_load_hf_mem(const char *name, const char *data, size_t len,
 
     const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
     if (added && !cJSON_IsNull(added) && !cJSON_IsArray(added)) {
-        tok_errf(err, errlen, "%s: added_tokens: expected an array", name);
+        errf(err, errlen, "%s: added_tokens: expected an array", name);
         goto fail;
     }
     int k = 0;
@@ -336,17 +336,17 @@ Tokenizer *tokenizer_load_hf_mem(const char *name, const char *data, size_t len,
         int single = json_bool(e, "single_word", 0), lstrip = json_bool(e, "lstrip", 0),
             rstrip = json_bool(e, "rstrip", 0);
         if (id < 0 || !cJSON_IsString(content) || !content->valuestring[0] || single < 0 || lstrip < 0 || rstrip < 0) {
-            tok_errf(err, errlen, "%s: added_tokens[%d]: expected an integer id, a non-empty content and "
+            errf(err, errlen, "%s: added_tokens[%d]: expected an integer id, a non-empty content and "
                      "boolean flags", name, k);
             goto fail;
         }
         if (single) {
-            tok_errf(err, errlen, "%s: added_tokens[%d]: single_word tokens are not supported", name, k);
+            errf(err, errlen, "%s: added_tokens[%d]: single_word tokens are not supported", name, k);
             goto fail;
         }
         for (int j = 0; j < t->n_added; j++)
             if (!strcmp(t->added[j].text, content->valuestring)) {
-                tok_errf(err, errlen, "%s: added_tokens[%d]: \"%.40s\" appears twice", name, k, content->valuestring);
+                errf(err, errlen, "%s: added_tokens[%d]: \"%.40s\" appears twice", name, k, content->valuestring);
                 goto fail;
             }
         int n = (int)strlen(content->valuestring);
@@ -359,7 +359,7 @@ Tokenizer *tokenizer_load_hf_mem(const char *name, const char *data, size_t len,
     const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
     if (pre && !cJSON_IsNull(pre) && add_pre_tokenizer(t, pre, "pre_tokenizer", &c)) goto fail;
     if (!c.saw_byte_level) {
-        tok_errf(err, errlen, "%s: pre_tokenizer: no ByteLevel step: not a byte-level BPE", name);
+        errf(err, errlen, "%s: pre_tokenizer: no ByteLevel step: not a byte-level BPE", name);
         goto fail;
     }
     tok_finish(t);

@@ -166,8 +166,6 @@ void mat_set_precision(MatPrecision p) {
     precision = p;
 }
 
-MatPrecision mat_get_precision(void) { return precision; }
-
 const char *mat_precision_name(MatPrecision p) {
     return (unsigned)p <= MAT_PREC_INT8 ? mat_precision_names[p] : "unknown";
 }

@@ -54,7 +54,6 @@ size_t mat_storage_bytes(const Mat *W);
 typedef enum { MAT_PREC_FP32 = 0, MAT_PREC_FP32_DNNL, MAT_PREC_BF16, MAT_PREC_INT8 } MatPrecision;
 
 void mat_set_precision(MatPrecision p);
-MatPrecision mat_get_precision(void);
 extern const char *const mat_precision_names[];   // in MatPrecision order, NULL-terminated
 const char *mat_precision_name(MatPrecision p);           // "fp32", "fp32-dnnl", "bf16", "int8"
 int mat_precision_parse(const char *s, MatPrecision *p);  // 0 ok, -1 unknown name

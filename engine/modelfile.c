@@ -21,22 +21,24 @@
 
 #define MAX_DIM (1 << 24)   // any one size field; keeps every product of two inside size_t
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static uint64_t get_u64(const uint8_t *p) {
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
     return v;
 }
+#define HEADER_META_CHECKSUM 40   // offset of the metadata checksum in the header
+
+uint64_t model_header_checksum(const ModelFile *mf) { return get_u64(mf->base + HEADER_META_CHECKSUM); }
+
+uint64_t model_file_checksum(const char *path) {
+    uint8_t h[HEADER_META_CHECKSUM + 8];
+    FILE *f = fopen(path, "rb");
+    size_t got = f ? fread(h, 1, sizeof h, f) : 0;
+    if (f) fclose(f);
+    return got == sizeof h ? get_u64(h + HEADER_META_CHECKSUM) : 0;
+}
+
 static uint32_t get_u32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 static void put_u64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
 static void put_u32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
@@ -98,17 +100,17 @@ static int json_int(const cJSON *obj, const char *key, long long lo, long long h
 static int parse_rope_scaling(RopeScaling *r, const cJSON *rs, const char *path, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     if (!rs || cJSON_IsNull(rs)) return 0;
-    if (!cJSON_IsObject(rs)) return fail(err, errlen, "%s: metadata field config.rope_scaling: not an object or null", path);
+    if (!cJSON_IsObject(rs)) return errf(err, errlen, "%s: metadata field config.rope_scaling: not an object or null", path);
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(rs, "rope_type");
     if (!cJSON_IsString(type) || strcmp(type->valuestring, "llama3"))
-        return fail(err, errlen, "%s: metadata field config.rope_scaling.rope_type: missing or not \"llama3\"", path);
+        return errf(err, errlen, "%s: metadata field config.rope_scaling.rope_type: missing or not \"llama3\"", path);
     const char *bad = config_rope_llama3_from_json(r, rs);
-    if (bad) return fail(err, errlen, "%s: metadata field config.rope_scaling.%s", path, bad);
+    if (bad) return errf(err, errlen, "%s: metadata field config.rope_scaling.%s", path, bad);
     return 0;
 }
 
 static int parse_config(ModelConfig *c, const cJSON *cfg, const char *path, char *err, size_t errlen) {
-    if (!cJSON_IsObject(cfg)) return fail(err, errlen, "%s: metadata field config: missing or not an object", path);
+    if (!cJSON_IsObject(cfg)) return errf(err, errlen, "%s: metadata field config: missing or not an object", path);
     struct { const char *key; int *dst; long long lo, hi; } ints[] = {
         { "dim", &c->dim, 1, MAX_DIM },           { "n_layers", &c->n_layers, 1, SWEEP_MAX_LAYERS },
         { "n_heads", &c->n_heads, 1, MAX_DIM },   { "n_kv_heads", &c->n_kv_heads, 1, MAX_DIM },
@@ -122,22 +124,22 @@ static int parse_config(ModelConfig *c, const cJSON *cfg, const char *path, char
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(cfg, ints[i].key);
         if (cJSON_IsBool(b) && ints[i].hi == 1) v = cJSON_IsTrue(b);
         else if (json_int(cfg, ints[i].key, ints[i].lo, ints[i].hi, &v))
-            return fail(err, errlen, "%s: metadata field config.%s: missing, not an integer or outside [%lld, %lld]",
+            return errf(err, errlen, "%s: metadata field config.%s: missing, not an integer or outside [%lld, %lld]",
                         path, ints[i].key, ints[i].lo, ints[i].hi);
         *ints[i].dst = (int)v;
     }
     const cJSON *theta = cJSON_GetObjectItemCaseSensitive(cfg, "rope_theta");
     const cJSON *eps = cJSON_GetObjectItemCaseSensitive(cfg, "norm_eps");
     if (!cJSON_IsNumber(theta) || !(theta->valuedouble > 0) || !isfinite(theta->valuedouble))
-        return fail(err, errlen, "%s: metadata field config.rope_theta: missing or not a positive number", path);
+        return errf(err, errlen, "%s: metadata field config.rope_theta: missing or not a positive number", path);
     if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0) || !isfinite(eps->valuedouble))
-        return fail(err, errlen, "%s: metadata field config.norm_eps: missing or not a positive number", path);
+        return errf(err, errlen, "%s: metadata field config.norm_eps: missing or not a positive number", path);
     c->rope_theta = theta->valuedouble;
     c->norm_eps = eps->valuedouble;
     if (parse_rope_scaling(&c->rope_scaling, cJSON_GetObjectItemCaseSensitive(cfg, "rope_scaling"), path, err, errlen))
         return -1;
     const char *bad = config_check(c);
-    if (bad) return fail(err, errlen, "%s: metadata field config: %s", path, bad);
+    if (bad) return errf(err, errlen, "%s: metadata field config: %s", path, bad);
     return 0;
 }
 
@@ -167,10 +169,10 @@ static int parse_tensor(ModelTensor *mt, const cJSON *e, const TensorInfo *want,
     mt->rows = want->rows;
     mt->cols = want->cols;
     if (!cJSON_IsString(dtype) || model_dtype_parse(dtype->valuestring, &mt->dtype))
-        return fail(err, errlen, "%s: tensor %s: dtype missing or unknown (f32, bf16, ternary)", path, nm);
+        return errf(err, errlen, "%s: tensor %s: dtype missing or unknown (f32, bf16, ternary)", path, nm);
     int is_vec = want->kind == TK_NORM || want->kind == TK_BIAS;
     if (is_vec && mt->dtype == MAT_TERNARY)
-        return fail(err, errlen, "%s: tensor %s: dtype ternary is for matrices, not vectors", path, nm);
+        return errf(err, errlen, "%s: tensor %s: dtype ternary is for matrices, not vectors", path, nm);
     int nd = cJSON_IsArray(shape) ? cJSON_GetArraySize(shape) : -1;
     long long got[2] = { -1, -1 };
     for (int i = 0; i < nd && i < 2; i++) {
@@ -180,23 +182,23 @@ static int parse_tensor(ModelTensor *mt, const cJSON *e, const TensorInfo *want,
     }
     int ok = is_vec ? nd == 1 && got[0] == want->rows : nd == 2 && got[0] == want->rows && got[1] == want->cols;
     if (!ok) {
-        if (is_vec) return fail(err, errlen, "%s: tensor %s: shape disagrees with the config (expected [%d])", path, nm, want->rows);
-        return fail(err, errlen, "%s: tensor %s: shape disagrees with the config (expected [%d, %d])",
+        if (is_vec) return errf(err, errlen, "%s: tensor %s: shape disagrees with the config (expected [%d])", path, nm, want->rows);
+        return errf(err, errlen, "%s: tensor %s: shape disagrees with the config (expected [%d, %d])",
                     path, nm, want->rows, want->cols);
     }
     if (json_int(e, "offset", 0, (long long)1 << 52, &off) || off % MODEL_ALIGN)
-        return fail(err, errlen, "%s: tensor %s: offset missing, negative or not a multiple of %d", path, nm, MODEL_ALIGN);
+        return errf(err, errlen, "%s: tensor %s: offset missing, negative or not a multiple of %d", path, nm, MODEL_ALIGN);
     if (json_int(e, "nbytes", 0, (long long)1 << 52, &nbytes))
-        return fail(err, errlen, "%s: tensor %s: nbytes missing or not an integer", path, nm);
+        return errf(err, errlen, "%s: tensor %s: nbytes missing or not an integer", path, nm);
     size_t expect = model_dtype_bytes(mt->dtype, mt->rows, mt->cols);
     if ((size_t)nbytes != expect)
-        return fail(err, errlen, "%s: tensor %s: nbytes %lld, but %s [%d, %d] takes %zu", path, nm, nbytes,
+        return errf(err, errlen, "%s: tensor %s: nbytes %lld, but %s [%d, %d] takes %zu", path, nm, nbytes,
                     model_dtype_name(mt->dtype), mt->rows, mt->cols, expect);
     if (data_off + (size_t)off > size || (size_t)nbytes > size - data_off - (size_t)off)
-        return fail(err, errlen, "%s: tensor %s: bytes [%zu, %zu) out of bounds (file has %zu bytes)", path, nm,
+        return errf(err, errlen, "%s: tensor %s: bytes [%zu, %zu) out of bounds (file has %zu bytes)", path, nm,
                     data_off + (size_t)off, data_off + (size_t)off + (size_t)nbytes, size);
     if (!cJSON_IsString(sum) || parse_checksum(sum->valuestring, &mt->checksum))
-        return fail(err, errlen, "%s: tensor %s: fnv1a64 missing or not 16 lowercase hex digits", path, nm);
+        return errf(err, errlen, "%s: tensor %s: fnv1a64 missing or not 16 lowercase hex digits", path, nm);
     mt->offset = data_off + (size_t)off;
     mt->nbytes = (size_t)nbytes;
     return 0;
@@ -206,19 +208,19 @@ static int check_tensor_bytes(const ModelFile *mf, const ModelTensor *mt, char *
     const uint8_t *p = mf->base + mt->offset;
     uint64_t h = fnv1a64(p, mt->nbytes, FNV1A64_INIT);
     if (h != mt->checksum)
-        return fail(err, errlen, "%s: tensor %s: checksum mismatch (stored %016llx, computed %016llx)", mf->path,
+        return errf(err, errlen, "%s: tensor %s: checksum mismatch (stored %016llx, computed %016llx)", mf->path,
                     mt->name, (unsigned long long)mt->checksum, (unsigned long long)h);
     if (mt->dtype == MAT_TERNARY) {
         const float *scale = (const float *)p;
         for (int r = 0; r < mt->rows; r++)
             if (!isfinite(scale[r]) || scale[r] < 0)
-                return fail(err, errlen, "%s: tensor %s: scale of row %d is %g (must be finite, >= 0)", mf->path,
+                return errf(err, errlen, "%s: tensor %s: scale of row %d is %g (must be finite, >= 0)", mf->path,
                             mt->name, r, scale[r]);
         const uint8_t *trits = p + (size_t)mt->rows * 4;
         size_t n = ternary_packed_bytes(mt->rows, mt->cols);
         for (size_t i = 0; i < n; i++)
             if (trits[i] > 242)
-                return fail(err, errlen, "%s: tensor %s: packed byte %zu is %d (5 trits never exceed 242)", mf->path,
+                return errf(err, errlen, "%s: tensor %s: packed byte %zu is %d (5 trits never exceed 242)", mf->path,
                             mt->name, i, trits[i]);
     }
     return 0;
@@ -299,29 +301,29 @@ int model_parse(ModelFile *mf, const void *data, size_t size, const char *name, 
     const uint8_t *h = data;
     if (size < MODEL_HEADER_BYTES || memcmp(h, MODEL_MAGIC, 8)) {
         if (size >= 8 && !memcmp(h, MODEL_MAGIC, 8))
-            return fail(err, errlen, "%s: truncated header (%zu bytes, need %d)", path, size, MODEL_HEADER_BYTES);
-        return fail(err, errlen, "%s: bad magic: not a sweep model file", path);
+            return errf(err, errlen, "%s: truncated header (%zu bytes, need %d)", path, size, MODEL_HEADER_BYTES);
+        return errf(err, errlen, "%s: bad magic: not a sweep model file", path);
     }
     mf->version = (int)get_u32(h + 8);
     if (get_u32(h + 8) != MODEL_VERSION)
-        return fail(err, errlen, "%s: unsupported model file version %u (this build reads %d)", path, get_u32(h + 8), MODEL_VERSION);
+        return errf(err, errlen, "%s: unsupported model file version %u (this build reads %d)", path, get_u32(h + 8), MODEL_VERSION);
     uint64_t meta_len = get_u64(h + 16), data_off = get_u64(h + 24), file_size = get_u64(h + 32);
     if (file_size != size)
-        return fail(err, errlen, "%s: truncated or padded: header says %llu bytes, file has %zu", path,
+        return errf(err, errlen, "%s: truncated or padded: header says %llu bytes, file has %zu", path,
                     (unsigned long long)file_size, size);
     if (meta_len > size - MODEL_HEADER_BYTES || data_off % MODEL_ALIGN || data_off < MODEL_HEADER_BYTES + meta_len || data_off > size)
-        return fail(err, errlen, "%s: metadata length %llu or data offset %llu out of bounds", path,
+        return errf(err, errlen, "%s: metadata length %llu or data offset %llu out of bounds", path,
                     (unsigned long long)meta_len, (unsigned long long)data_off);
     const char *meta = (const char *)h + MODEL_HEADER_BYTES;
-    if (fnv1a64(meta, meta_len, FNV1A64_INIT) != get_u64(h + 40))
-        return fail(err, errlen, "%s: metadata checksum mismatch", path);
+    if (fnv1a64(meta, meta_len, FNV1A64_INIT) != get_u64(h + HEADER_META_CHECKSUM))
+        return errf(err, errlen, "%s: metadata checksum mismatch", path);
     mf->meta = cJSON_ParseWithLength(meta, meta_len);
-    if (!cJSON_IsObject(mf->meta)) { model_close(mf); return fail(err, errlen, "%s: metadata is not a JSON object", path); }
+    if (!cJSON_IsObject(mf->meta)) { model_close(mf); return errf(err, errlen, "%s: metadata is not a JSON object", path); }
 
     ModelConfig c;
     if (parse_config(&c, cJSON_GetObjectItemCaseSensitive(mf->meta, "config"), path, err, errlen)) goto bad;
     const cJSON *tensors = cJSON_GetObjectItemCaseSensitive(mf->meta, "tensors");
-    if (!cJSON_IsArray(tensors)) { fail(err, errlen, "%s: metadata field tensors: missing or not an array", path); goto bad; }
+    if (!cJSON_IsArray(tensors)) { errf(err, errlen, "%s: metadata field tensors: missing or not an array", path); goto bad; }
     int n = weights_n_tensors(&c);
     TensorInfo *want = xmalloc(sizeof *want * n);
     weights_tensors(&c, want);
@@ -332,17 +334,17 @@ int model_parse(ModelFile *mf, const void *data, size_t size, const char *name, 
     int k = 0, rc = 0;
     cJSON_ArrayForEach(e, tensors) {
         const cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, "name");
-        if (!cJSON_IsString(nm)) { rc = fail(err, errlen, "%s: tensors[%d]: name missing or not a string", path, k); break; }
+        if (!cJSON_IsString(nm)) { rc = errf(err, errlen, "%s: tensors[%d]: name missing or not a string", path, k); break; }
         int j = 0;
         while (j < n && strcmp(want[j].name, nm->valuestring)) j++;
-        if (j == n) { rc = fail(err, errlen, "%s: tensor %.80s: not a tensor of this config", path, nm->valuestring); break; }
-        if (seen[j]) { rc = fail(err, errlen, "%s: tensor %s: listed twice", path, want[j].name); break; }
+        if (j == n) { rc = errf(err, errlen, "%s: tensor %.80s: not a tensor of this config", path, nm->valuestring); break; }
+        if (seen[j]) { rc = errf(err, errlen, "%s: tensor %s: listed twice", path, want[j].name); break; }
         seen[j] = 1;
         if ((rc = parse_tensor(&mf->t[j], e, &want[j], data_off, size, path, err, errlen))) break;
         k++;
     }
     for (int j = 0; !rc && j < n; j++)
-        if (!seen[j]) rc = fail(err, errlen, "%s: tensor %s: missing", path, want[j].name);
+        if (!seen[j]) rc = errf(err, errlen, "%s: tensor %s: missing", path, want[j].name);
     free(seen);
     free(want);
     if (rc) goto bad;
@@ -357,14 +359,9 @@ bad:
 
 int model_open(ModelFile *mf, const char *path, int flags, char *err, size_t errlen) {
     memset(mf, 0, sizeof *mf);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return fail(err, errlen, "%s: not a regular file", path);
-    }
-    size_t size = (size_t)st.st_size;
+    size_t size;
+    int fd = open_regular(path, &size, err, errlen);
+    if (fd < 0) return -1;
     if (size < MODEL_HEADER_BYTES) {   // mmap of an empty file fails; parse gives the message
         uint8_t small[MODEL_HEADER_BYTES];
         ssize_t got = read(fd, small, sizeof small);
@@ -373,7 +370,7 @@ int model_open(ModelFile *mf, const char *path, int flags, char *err, size_t err
     }
     void *map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
     close(fd);
-    if (map == MAP_FAILED) return fail(err, errlen, "%s: cannot map: %s", path, strerror(errno));
+    if (map == MAP_FAILED) return errf(err, errlen, "%s: cannot map: %s", path, strerror(errno));
     if (model_parse(mf, map, size, path, flags, err, errlen)) {
         munmap(map, size);
         return -1;
@@ -435,7 +432,7 @@ static char *metadata_text(const ModelConfig *c, const ModelWriteOptions *o, con
     cJSON *tok = o->tokenizer_json ? cJSON_Parse(o->tokenizer_json) : cJSON_CreateNull();
     if (!tok) {
         cJSON_Delete(root);
-        fail(err, errlen, "tokenizer metadata is not valid JSON");
+        errf(err, errlen, "tokenizer metadata is not valid JSON");
         return NULL;
     }
     cJSON_AddItemToObject(root, "tokenizer", tok);
@@ -545,17 +542,17 @@ static void write_header(uint8_t *hdr, size_t meta_len, size_t data_off, size_t 
     put_u64(hdr + 16, meta_len);
     put_u64(hdr + 24, data_off);
     put_u64(hdr + 32, file_size);
-    put_u64(hdr + 40, meta_sum);
+    put_u64(hdr + HEADER_META_CHECKSUM, meta_sum);
 }
 
 int model_write(const char *path, const Weights *w, const ModelWriteOptions *o, char *err, size_t errlen) {
     const ModelConfig *c = &w->cfg;
     const char *bad = config_check(c);
-    if (bad) return fail(err, errlen, "%s: config: %s", path, bad);
-    if (c->n_layers > SWEEP_MAX_LAYERS) return fail(err, errlen, "%s: config: more than %d layers", path, SWEEP_MAX_LAYERS);
+    if (bad) return errf(err, errlen, "%s: config: %s", path, bad);
+    if (c->n_layers > SWEEP_MAX_LAYERS) return errf(err, errlen, "%s: config: more than %d layers", path, SWEEP_MAX_LAYERS);
     MatType allowed_vec = o->vector_dtype;
     if (allowed_vec != MAT_F32 && allowed_vec != MAT_BF16)
-        return fail(err, errlen, "%s: norms and biases must be f32 or bf16", path);
+        return errf(err, errlen, "%s: norms and biases must be f32 or bf16", path);
     int n = weights_n_tensors(c);
     TensorInfo *info = xmalloc(sizeof *info * n);
     weights_tensors(c, info);
@@ -569,16 +566,16 @@ int model_write(const char *path, const Weights *w, const ModelWriteOptions *o, 
         if (k == TK_NORM || k == TK_BIAS) {
             wt[i].vec = *weights_vec(&view, &info[i]);
             wt[i].dtype = o->vector_dtype;
-            if (!wt[i].vec) { rc = fail(err, errlen, "%s: tensor %s: no data in the weights view", path, info[i].name); break; }
+            if (!wt[i].vec) { rc = errf(err, errlen, "%s: tensor %s: no data in the weights view", path, info[i].name); break; }
         } else {
             wt[i].src = weights_mat(&view, &info[i]);
             wt[i].dtype = k == TK_EMBED ? o->embed_dtype : k == TK_HEAD ? o->head_dtype : o->matrix_dtype;
             if (!wt[i].src || !wt[i].src->data || wt[i].src->rows != info[i].rows || wt[i].src->cols != info[i].cols) {
-                rc = fail(err, errlen, "%s: tensor %s: missing or shaped unlike the config", path, info[i].name);
+                rc = errf(err, errlen, "%s: tensor %s: missing or shaped unlike the config", path, info[i].name);
                 break;
             }
             if (wt[i].dtype != MAT_F32 && wt[i].dtype != MAT_BF16 && wt[i].dtype != MAT_TERNARY) {
-                rc = fail(err, errlen, "%s: tensor %s: dtype must be f32, bf16 or ternary", path, info[i].name);
+                rc = errf(err, errlen, "%s: tensor %s: dtype must be f32, bf16 or ternary", path, info[i].name);
                 break;
             }
         }
@@ -599,7 +596,7 @@ int model_write(const char *path, const Weights *w, const ModelWriteOptions *o, 
     char tmp[600];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     FILE *f = fopen(tmp, "wb");
-    if (!f) { free(meta); free(wt); return fail(err, errlen, "%s: cannot create: %s", tmp, strerror(errno)); }
+    if (!f) { free(meta); free(wt); return errf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno)); }
     static const uint8_t zeros[MODEL_ALIGN];
     uint8_t hdr[MODEL_HEADER_BYTES];
     write_header(hdr, meta_len, data_off, file_size, 0);
@@ -632,7 +629,7 @@ int model_write(const char *path, const Weights *w, const ModelWriteOptions *o, 
     if (s.failed || rename(tmp, path)) {
         int e = errno;
         unlink(tmp);
-        return fail(err, errlen, "%s: write failed: %s", path, strerror(e ? e : EIO));
+        return errf(err, errlen, "%s: write failed: %s", path, strerror(e ? e : EIO));
     }
     return 0;
 }

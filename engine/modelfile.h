@@ -56,6 +56,12 @@ enum {
     MODEL_SKIP_CHECKSUMS = 1,   // trust tensor bytes (a rank whose node leader already verified)
 };
 
+// The header's FNV-1a 64 of the metadata (offset 40), which covers every tensor's own checksum: a short
+// identity of the whole file's contents.
+uint64_t model_header_checksum(const ModelFile *mf);
+// The same read from the file at path without mapping or checking it; 0 when it cannot be read.
+uint64_t model_file_checksum(const char *path);
+
 // Maps path read-only and fills mf. 0 ok; -1 with one line naming the file (and tensor) in err.
 int model_open(ModelFile *mf, const char *path, int flags, char *err, size_t errlen);
 // The same over bytes already in memory (the fuzz target; tests). data must outlive mf.

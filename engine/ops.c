@@ -465,10 +465,6 @@ void bias_backward(real *db, const real *dy, int n, int rows) {
         for (int r = 0; r < rows; r++) db[r] += dy[(size_t)i * rows + r];
 }
 
-void residual_add(real *y, const real *x, long n) {
-    for (long i = 0; i < n; i++) y[i] += x[i];
-}
-
 // ---------------------------------------------------------------------------------------------
 // Cross-entropy, fused: loss(row) = logsumexp(row) - row[target]
 

@@ -50,5 +50,3 @@ double cross_entropy_forward(const real *logits, const int *targets, int n, int 
 // dlogits = (softmax(logits) - onehot(target)) * dloss / count, OVERWRITING dlogits (may alias logits)
 void cross_entropy_backward(real *dlogits, const real *logits, const int *targets, int n, int vocab, real dloss);
 
-// y += x over n values
-void residual_add(real *y, const real *x, long n);

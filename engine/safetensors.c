@@ -14,16 +14,6 @@
 #include "engine/mat.h"
 #include "engine/util.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static const struct { const char *name; StDtype dtype; size_t size; } dtypes[] = {
     { "F32", ST_F32, 4 },   { "F16", ST_F16, 2 },   { "BF16", ST_BF16, 2 },  { "F64", ST_OTHER, 8 },
@@ -33,7 +23,6 @@ static const struct { const char *name; StDtype dtype; size_t size; } dtypes[] =
 };
 
 const char *st_dtype_name(StDtype d) { return d == ST_F32 ? "F32" : d == ST_F16 ? "F16" : d == ST_BF16 ? "BF16" : "other"; }
-size_t st_dtype_size(StDtype d) { return d == ST_F32 ? 4 : d == ST_OTHER ? 0 : 2; }
 
 int64_t st_numel(const StTensor *t) {
     int64_t n = 1;
@@ -82,7 +71,7 @@ const StTensor *st_find(const StFile *f, const char *name) {
 static int parse_entry(StTensor *t, const cJSON *e, const uint8_t *data, size_t data_len, const char *path,
                        char *err, size_t errlen) {
     const char *nm = t->name;
-    if (!cJSON_IsObject(e)) return fail(err, errlen, "%s: tensor %s: entry is not an object", path, nm);
+    if (!cJSON_IsObject(e)) return errf(err, errlen, "%s: tensor %s: entry is not an object", path, nm);
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
@@ -94,30 +83,30 @@ static int parse_entry(StTensor *t, const cJSON *e, const uint8_t *data, size_t 
                 esize = dtypes[i].size;
                 snprintf(t->dtype_name, sizeof t->dtype_name, "%s", dtypes[i].name);
             }
-    if (!esize) return fail(err, errlen, "%s: tensor %s: dtype missing or unknown", path, nm);
+    if (!esize) return errf(err, errlen, "%s: tensor %s: dtype missing or unknown", path, nm);
     if (!cJSON_IsArray(shape) || cJSON_GetArraySize(shape) > ST_MAX_DIMS)
-        return fail(err, errlen, "%s: tensor %s: shape missing or more than %d dimensions", path, nm, ST_MAX_DIMS);
+        return errf(err, errlen, "%s: tensor %s: shape missing or more than %d dimensions", path, nm, ST_MAX_DIMS);
     t->ndim = cJSON_GetArraySize(shape);
     // numel stays below 2^62 so that numel * esize cannot overflow
     double numel = 1;
     for (int i = 0; i < t->ndim; i++) {
         const cJSON *d = cJSON_GetArrayItem(shape, i);
         if (!cJSON_IsNumber(d) || d->valuedouble < 0 || d->valuedouble != floor(d->valuedouble) || d->valuedouble > 4e18)
-            return fail(err, errlen, "%s: tensor %s: shape[%d] is not a non-negative integer", path, nm, i);
+            return errf(err, errlen, "%s: tensor %s: shape[%d] is not a non-negative integer", path, nm, i);
         t->shape[i] = (int64_t)d->valuedouble;
         numel *= d->valuedouble;
     }
-    if (numel > 4e18 / 8) return fail(err, errlen, "%s: tensor %s: shape too large", path, nm);
+    if (numel > 4e18 / 8) return errf(err, errlen, "%s: tensor %s: shape too large", path, nm);
     if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2)
-        return fail(err, errlen, "%s: tensor %s: data_offsets missing or not [begin, end]", path, nm);
+        return errf(err, errlen, "%s: tensor %s: data_offsets missing or not [begin, end]", path, nm);
     double b = cJSON_GetArrayItem(offs, 0)->valuedouble, en = cJSON_GetArrayItem(offs, 1)->valuedouble;
     if (!cJSON_IsNumber(cJSON_GetArrayItem(offs, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(offs, 1)) || b < 0 ||
         en < b || b != floor(b) || en != floor(en) || en > (double)data_len)
-        return fail(err, errlen, "%s: tensor %s: data_offsets [%.0f, %.0f] out of bounds (%zu data bytes)", path, nm,
+        return errf(err, errlen, "%s: tensor %s: data_offsets [%.0f, %.0f] out of bounds (%zu data bytes)", path, nm,
                     b, en, data_len);
     t->nbytes = (size_t)en - (size_t)b;
     if (t->nbytes != (size_t)st_numel(t) * esize)
-        return fail(err, errlen, "%s: tensor %s: %zu bytes for %lld %s elements", path, nm, t->nbytes,
+        return errf(err, errlen, "%s: tensor %s: %zu bytes for %lld %s elements", path, nm, t->nbytes,
                     (long long)st_numel(t), t->dtype_name);
     t->data = data + (size_t)b;
     return 0;
@@ -130,15 +119,15 @@ int st_parse(StFile *f, const void *data, size_t size, const char *name, char *e
     f->size = size;
     const char *path = f->path;
     const uint8_t *p = data;
-    if (size < 8) return fail(err, errlen, "%s: truncated: no 8-byte header length", path);
+    if (size < 8) return errf(err, errlen, "%s: truncated: no 8-byte header length", path);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | p[i];
-    if (hlen > size - 8) return fail(err, errlen, "%s: header length %llu exceeds the file (%zu bytes)", path,
+    if (hlen > size - 8) return errf(err, errlen, "%s: header length %llu exceeds the file (%zu bytes)", path,
                                      (unsigned long long)hlen, size);
     cJSON *root = cJSON_ParseWithLength((const char *)p + 8, hlen);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        return fail(err, errlen, "%s: header is not a JSON object", path);
+        return errf(err, errlen, "%s: header is not a JSON object", path);
     }
     const uint8_t *tensor_data = p + 8 + hlen;
     size_t data_len = size - 8 - hlen;
@@ -157,7 +146,7 @@ int st_parse(StFile *f, const void *data, size_t size, const char *name, char *e
     cJSON_Delete(root);
     for (int i = 0; !rc && i < f->n; i++)
         for (int j = 0; !rc && j < i; j++)
-            if (!strcmp(f->t[i].name, f->t[j].name)) rc = fail(err, errlen, "%s: tensor %s: listed twice", path, f->t[i].name);
+            if (!strcmp(f->t[i].name, f->t[j].name)) rc = errf(err, errlen, "%s: tensor %s: listed twice", path, f->t[i].name);
     if (rc) {
         f->mapped = 0;
         st_close(f);
@@ -168,21 +157,16 @@ int st_parse(StFile *f, const void *data, size_t size, const char *name, char *e
 
 int st_open(StFile *f, const char *path, char *err, size_t errlen) {
     memset(f, 0, sizeof *f);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return fail(err, errlen, "%s: not a regular file", path);
-    }
-    size_t size = (size_t)st.st_size;
+    size_t size;
+    int fd = open_regular(path, &size, err, errlen);
+    if (fd < 0) return -1;
     if (size < 8) {
         close(fd);
-        return fail(err, errlen, "%s: truncated: no 8-byte header length", path);
+        return errf(err, errlen, "%s: truncated: no 8-byte header length", path);
     }
     void *map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
     close(fd);
-    if (map == MAP_FAILED) return fail(err, errlen, "%s: cannot map: %s", path, strerror(errno));
+    if (map == MAP_FAILED) return errf(err, errlen, "%s: cannot map: %s", path, strerror(errno));
     if (st_parse(f, map, size, path, err, errlen)) {
         munmap(map, size);
         return -1;

@@ -36,7 +36,6 @@ int st_parse(StFile *f, const void *data, size_t size, const char *name, char *e
 void st_close(StFile *f);
 const StTensor *st_find(const StFile *f, const char *name);
 const char *st_dtype_name(StDtype d);
-size_t st_dtype_size(StDtype d);
 int64_t st_numel(const StTensor *t);
 // Elements [i0, i0 + n) of t converted to float.
 void st_to_f32(float *out, const StTensor *t, size_t i0, size_t n);

@@ -28,14 +28,6 @@ const char TOKENIZER_SPLIT_QWEN2[] =
 #define CACHE_MAX_PIECE 64
 #define CACHE_MAX_ENTRIES (1u << 20)
 
-void tok_errf(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 const char *tok_split_regex(const char *name) {
     if (!strcmp(name, "llama3")) return TOKENIZER_SPLIT_LLAMA3;
     if (!strcmp(name, "gpt2")) return TOKENIZER_SPLIT_GPT2;
@@ -171,6 +163,18 @@ Tokenizer *tok_new(void) {
     return t;
 }
 
+Tokenizer *tok_new_bytes(const char *split) {
+    Tokenizer *t = tok_new();
+    t->own = 1;
+    snprintf(t->split_name, sizeof t->split_name, "%s", split);
+    for (int b = 0; b < 256; b++) {
+        char c = (char)b;
+        tok_set_token(t, b, &c, 1);
+        t->byte_id[b] = b;
+    }
+    return t;
+}
+
 void tok_set_token(Tokenizer *t, int id, const char *bytes, int len) {
     if (id >= t->tok_cap) {
         int cap = t->tok_cap ? t->tok_cap : 256;
@@ -278,7 +282,7 @@ int tok_add_split(Tokenizer *t, const char *regex, size_t len, int kind, char *e
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(code, msg, sizeof msg);
         (void)at; // an offset into the spelled-out pattern would mislead
-        tok_errf(err, errlen, "regex does not compile: %s", (char *)msg);
+        errf(err, errlen, "regex does not compile: %s", (char *)msg);
         return -1;
     }
     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); // without JIT (unsupported CPU) matching is slower, not wrong
@@ -573,7 +577,7 @@ char *tokenizer_decode(const Tokenizer *t, const int *ids, long n, size_t *len, 
     size_t total = 0;
     for (long i = 0; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= t->n_vocab || t->tok_len[ids[i]] < 0) {
-            tok_errf(err, errlen, "token %ld: id %d is not in the vocabulary (size %d)", i, ids[i], t->n_vocab);
+            errf(err, errlen, "token %ld: id %d is not in the vocabulary (size %d)", i, ids[i], t->n_vocab);
             return NULL;
         }
         total += t->tok_len[ids[i]];
@@ -639,7 +643,7 @@ void tokenizer_free(Tokenizer *t) {
 
 int tokenizer_save(const Tokenizer *t, const char *path, char *err, size_t errlen) {
     if (!t->own) {
-        tok_errf(err, errlen, "%s: only tokenizers trained by sweep can be saved as .bpe "
+        errf(err, errlen, "%s: only tokenizers trained by sweep can be saved as .bpe "
                  "(this one came from a Hugging Face file)", path);
         return -1;
     }
@@ -648,7 +652,7 @@ int tokenizer_save(const Tokenizer *t, const char *path, char *err, size_t errle
     snprintf(tmp, plen + 16, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        tok_errf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+        errf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
         free(tmp);
         return -1;
     }
@@ -662,7 +666,7 @@ int tokenizer_save(const Tokenizer *t, const char *path, char *err, size_t errle
     bad |= fflush(f) != 0;
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, path)) {
-        tok_errf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        errf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         remove(tmp);
         free(tmp);
         return -1;
@@ -708,13 +712,13 @@ static long header_number(LineReader *r, const char *keyword, long max) {
     const char *s;
     size_t n, k = strlen(keyword);
     if (!next_line(r, &s, &n)) {
-        tok_errf(r->err, r->errlen, "%s:%d: file ends before the '%s' line", r->name, r->line + 1, keyword);
+        errf(r->err, r->errlen, "%s:%d: file ends before the '%s' line", r->name, r->line + 1, keyword);
         return -1;
     }
     const char *end = s + n, *p = s + k + 1;
     long v;
     if (n <= k + 1 || memcmp(s, keyword, k) || s[k] != ' ' || (v = parse_uint(&p, end, max)) < 0 || p != end) {
-        tok_errf(r->err, r->errlen, "%s:%d: expected '%s <number 0..%ld>'", r->name, r->line, keyword, max);
+        errf(r->err, r->errlen, "%s:%d: expected '%s <number 0..%ld>'", r->name, r->line, keyword, max);
         return -1;
     }
     return v;
@@ -732,21 +736,21 @@ Tokenizer *tokenizer_load_mem(const char *name, const char *data, size_t len, ch
     const char *s;
     size_t n;
     if (!next_line(&r, &s, &n) || n < 10 || memcmp(s, "sweep-bpe ", 10)) {
-        tok_errf(err, errlen, "%s:1: not a sweep tokenizer (the first line must be 'sweep-bpe 1')", name);
+        errf(err, errlen, "%s:1: not a sweep tokenizer (the first line must be 'sweep-bpe 1')", name);
         return NULL;
     }
     if (n != 11 || s[10] != '1') {
-        tok_errf(err, errlen, "%s:1: unsupported version '%.*s' (this build reads version 1)", name,
+        errf(err, errlen, "%s:1: unsupported version '%.*s' (this build reads version 1)", name,
                  (int)(n - 10 > 20 ? 20 : n - 10), s + 10);
         return NULL;
     }
     if (!next_line(&r, &s, &n) || n < 6 || memcmp(s, "split ", 6)) {
-        tok_errf(err, errlen, "%s:2: expected 'split <llama3|gpt2|qwen2>'", name);
+        errf(err, errlen, "%s:2: expected 'split <llama3|gpt2|qwen2>'", name);
         return NULL;
     }
     char split[16];
     if (n - 6 >= sizeof split || (memcpy(split, s + 6, n - 6), split[n - 6] = 0, !tok_split_regex(split))) {
-        tok_errf(err, errlen, "%s:2: unknown split '%.*s' (expected llama3, gpt2 or qwen2)", name,
+        errf(err, errlen, "%s:2: unknown split '%.*s' (expected llama3, gpt2 or qwen2)", name,
                  (int)(n - 6 > 32 ? 32 : n - 6), s + 6);
         return NULL;
     }
@@ -755,29 +759,22 @@ Tokenizer *tokenizer_load_mem(const char *name, const char *data, size_t len, ch
     long n_special = header_number(&r, "specials", 1 << 16);
     if (n_special < 0) return NULL;
 
-    Tokenizer *t = tok_new();
-    t->own = 1;
-    snprintf(t->split_name, sizeof t->split_name, "%s", split);
-    for (int b = 0; b < 256; b++) {
-        char c = (char)b;
-        tok_set_token(t, b, &c, 1);
-        t->byte_id[b] = b;
-    }
+    Tokenizer *t = tok_new_bytes(split);
     for (long m = 0; m < n_merges; m++) {
         if (!next_line(&r, &s, &n)) {
-            tok_errf(err, errlen, "%s:%d: file ends after %ld of %ld merges", name, r.line + 1, m, n_merges);
+            errf(err, errlen, "%s:%d: file ends after %ld of %ld merges", name, r.line + 1, m, n_merges);
             goto fail;
         }
         const char *p = s, *end = s + n;
         long a = parse_uint(&p, end, 255 + m), b = -1;
         if (a >= 0 && p < end && *p == ' ') { p++; b = parse_uint(&p, end, 255 + m); }
         if (a < 0 || b < 0 || p != end) {
-            tok_errf(err, errlen, "%s:%d: merge %ld: expected '<left> <right>' with ids below %ld", name, r.line,
+            errf(err, errlen, "%s:%d: merge %ld: expected '<left> <right>' with ids below %ld", name, r.line,
                      m, 256 + m);
             goto fail;
         }
         if (pairmap_find(&t->merges, (int)a, (int)b) >= 0) {
-            tok_errf(err, errlen, "%s:%d: merge %ld: pair %ld %ld appears twice", name, r.line, m, a, b);
+            errf(err, errlen, "%s:%d: merge %ld: pair %ld %ld appears twice", name, r.line, m, a, b);
             goto fail;
         }
         int la = t->tok_len[a], lb = t->tok_len[b], id = (int)(256 + m);
@@ -790,18 +787,18 @@ Tokenizer *tokenizer_load_mem(const char *name, const char *data, size_t len, ch
     }
     for (long k = 0; k < n_special; k++) {
         if (!next_line(&r, &s, &n)) {
-            tok_errf(err, errlen, "%s:%d: file ends after %ld of %ld specials", name, r.line + 1, k, n_special);
+            errf(err, errlen, "%s:%d: file ends after %ld of %ld specials", name, r.line + 1, k, n_special);
             goto fail;
         }
         if (n == 0 || n % 2 || n > 512) {
-            tok_errf(err, errlen, "%s:%d: special %ld: expected 2 to 512 hex digits", name, r.line, k);
+            errf(err, errlen, "%s:%d: special %ld: expected 2 to 512 hex digits", name, r.line, k);
             goto fail;
         }
         char buf[256];
         for (size_t i = 0; i < n / 2; i++) {
             int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
             if (hi < 0 || lo < 0) {
-                tok_errf(err, errlen, "%s:%d: special %ld: '%c%c' is not a hex byte", name, r.line, k, s[2 * i],
+                errf(err, errlen, "%s:%d: special %ld: '%c%c' is not a hex byte", name, r.line, k, s[2 * i],
                          s[2 * i + 1]);
                 goto fail;
             }
@@ -810,7 +807,7 @@ Tokenizer *tokenizer_load_mem(const char *name, const char *data, size_t len, ch
         buf[n / 2] = 0;
         for (int j = 0; j < t->n_added; j++)
             if (t->added[j].len == (int)(n / 2) && !memcmp(t->added[j].text, buf, n / 2)) {
-                tok_errf(err, errlen, "%s:%d: special %ld repeats special %d", name, r.line, k, j);
+                errf(err, errlen, "%s:%d: special %ld repeats special %d", name, r.line, k, j);
                 goto fail;
             }
         int id = (int)(256 + n_merges + k);
@@ -818,7 +815,7 @@ Tokenizer *tokenizer_load_mem(const char *name, const char *data, size_t len, ch
         tok_add_added(t, id, buf, (int)(n / 2), 0, 0);
     }
     if (next_line(&r, &s, &n)) {
-        tok_errf(err, errlen, "%s:%d: unexpected data after the last special token", name, r.line);
+        errf(err, errlen, "%s:%d: unexpected data after the last special token", name, r.line);
         goto fail;
     }
     const char *re = tok_split_regex(split);
@@ -832,26 +829,8 @@ fail:
 
 static char *read_or_err(const char *path, size_t *len, char *err, size_t errlen) {
     char *data = read_whole_file(path, len);
-    if (!data) tok_errf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+    if (!data) errf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
     return data;
-}
-
-Tokenizer *tokenizer_load(const char *path, char *err, size_t errlen) {
-    size_t len;
-    char *data = read_or_err(path, &len, err, errlen);
-    if (!data) return NULL;
-    Tokenizer *t = tokenizer_load_mem(path, data, len, err, errlen);
-    free(data);
-    return t;
-}
-
-Tokenizer *tokenizer_load_hf(const char *path, char *err, size_t errlen) {
-    size_t len;
-    char *data = read_or_err(path, &len, err, errlen);
-    if (!data) return NULL;
-    Tokenizer *t = tokenizer_load_hf_mem(path, data, len, err, errlen);
-    free(data);
-    return t;
 }
 
 Tokenizer *tokenizer_open(const char *path, char *err, size_t errlen) {

@@ -42,12 +42,10 @@ Tokenizer *tokenizer_train(const char *const *texts, const size_t *lens, int n_t
 
 // Our own format (.bpe, text): see tokenizer.c for the grammar. Save writes a temporary file and renames.
 int tokenizer_save(const Tokenizer *tok, const char *path, char *err, size_t errlen);
-Tokenizer *tokenizer_load(const char *path, char *err, size_t errlen);
-// Same, from memory; name is used in messages.
+// Reads it from memory (tokenizer_open reads either format from a file); name is used in messages.
 Tokenizer *tokenizer_load_mem(const char *name, const char *data, size_t len, char *err, size_t errlen);
 
 // Hugging Face tokenizer.json.
-Tokenizer *tokenizer_load_hf(const char *path, char *err, size_t errlen);
 Tokenizer *tokenizer_load_hf_mem(const char *name, const char *data, size_t len, char *err, size_t errlen);
 
 // Either format, told apart by the first non-blank byte ('{' = Hugging Face JSON).

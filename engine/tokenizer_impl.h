@@ -56,6 +56,8 @@ struct Tokenizer {
 };
 
 Tokenizer *tok_new(void);
+// Our own format's start: ids 0..255 are the 256 bytes, tokens owned, the pre-split regex named split.
+Tokenizer *tok_new_bytes(const char *split);
 // Copies the bytes; grows the vocab to id + 1.
 void tok_set_token(Tokenizer *t, int id, const char *bytes, int len);
 void tok_add_merge(Tokenizer *t, int left, int right, int id);
@@ -79,4 +81,3 @@ void tok_pieces(Tokenizer *t, const char *text, size_t len, const PieceSink *sin
 // NFC of s (invalid UTF-8 bytes kept as they are): malloc'ed, or NULL when s is NFC already.
 char *tok_nfc(const char *s, size_t n, size_t *out_len);
 
-void tok_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 void *xmalloc(size_t n) {
@@ -76,4 +79,47 @@ void die_input(const char *fmt, ...) {
     fputc('\n', stderr);
     va_end(ap);
     exit(2);
+}
+
+int errf(char *err, size_t errlen, const char *fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int open_regular(const char *path, size_t *size, char *err, size_t errlen) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return errf(err, errlen, "%s: not a regular file", path);
+    }
+    *size = (size_t)st.st_size;
+    return fd;
+}
+
+static int make_one_dir(const char *path) {
+    struct stat st;
+    if (!mkdir(path, 0777)) return 0;
+    if (errno != EEXIST) return -1;
+    if (stat(path, &st)) return -1;
+    if (!S_ISDIR(st.st_mode)) { errno = ENOTDIR; return -1; }
+    return 0;
+}
+
+int make_dirs(const char *dir) {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) { errno = ENAMETOOLONG; return -1; }
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (make_one_dir(path)) return -1;
+        *p = '/';
+    }
+    return make_one_dir(path);
 }

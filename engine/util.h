@@ -17,3 +17,11 @@ uint64_t fnv1a64(const void *data, size_t n, uint64_t h);
 #define FNV1A64_INIT 0xcbf29ce484222325ULL
 // Exit status for bad input (spec, model file, tokenizer, corpus): one line on stderr, then exit(2).
 _Noreturn void die_input(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// The error helper of every function that reports "one line in err": writes the message into err
+// (when err is not NULL and errlen > 0) and returns -1, so that `return errf(err, errlen, ...)`.
+int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+// Opens path read-only (close-on-exec) if it is a regular file: the descriptor and *size, or -1 with
+// "PATH: cannot open: why" or "PATH: not a regular file" in err (the start of every mapped reader).
+int open_regular(const char *path, size_t *size, char *err, size_t errlen);
+// mkdir -p: every missing directory of the path. 0 ok; -1 with errno (ENOTDIR when a file is in the way).
+int make_dirs(const char *dir);

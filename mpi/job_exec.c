@@ -15,7 +15,7 @@
 #include "engine/mat.h"
 #include "engine/util.h"
 
-#define SET_ERR(...) snprintf(err, errlen, __VA_ARGS__)
+#define SET_ERR(...) errf(err, errlen, __VA_ARGS__)
 
 // The base's tokenizer: the spec's, or the one the model file names (a path, or an object with a
 // "path"), relative to the model file's own directory, never to a staged copy's. Its content hash
@@ -42,19 +42,6 @@ static Tokenizer *open_base_tokenizer(const BaseEntry *b, const ModelFile *mf, u
     *hash = fnv1a64(bytes, len, FNV1A64_INIT);
     free(bytes);
     return tokenizer_open(path, err, errlen);
-}
-
-int make_dirs(const char *dir) {
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) { errno = ENAMETOOLONG; return -1; }
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(path, 0777) && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    if (mkdir(path, 0777) && errno != EEXIST) return -1;
-    return 0;
 }
 
 int job_context_open(JobContext *ctx, const Plan *plan, const char *const *staged, int verify,

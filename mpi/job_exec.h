@@ -22,9 +22,6 @@ int job_context_open(JobContext *ctx, const Plan *plan, const char *const *stage
                      const char *cache_dir, char *err, size_t errlen);
 void job_context_close(JobContext *ctx);
 
-// mkdir -p: 0 ok, -1 with errno.
-int make_dirs(const char *dir);
-
 // Runs plan->jobs[j] and fills r (status ok, diverged or error; message on failure). Never exits.
 void job_execute(JobContext *ctx, int j, JobResult *r);
 

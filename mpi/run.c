@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "engine/mat.h"
+#include "engine/modelfile.h"
 #include "engine/util.h"
 #include "mpi/job_exec.h"
 #include "mpi/scheduler.h"
@@ -30,18 +31,11 @@ const char *output_journal_path(const char *output) {
     return path;
 }
 
-// Where a base is staged: DIR/<metadata checksum>-<file name>. The checksum (header offset 40, which
-// covers every tensor's own checksum) keeps two bases with one file name apart, and makes a staged
-// copy of an older file with the same name and size never pass for a newer one.
+// Where a base is staged: DIR/<metadata checksum>-<file name>. The checksum (engine/modelfile.h's,
+// which covers every tensor's own checksum) keeps two bases with one file name apart, and makes a
+// staged copy of an older file with the same name and size never pass for a newer one.
 static char *staged_path(const char *dir, const char *src) {
-    unsigned char h[48] = {0};
-    int fd = open(src, O_RDONLY);
-    if (fd >= 0) {
-        if (read(fd, h, sizeof h) != (ssize_t)sizeof h) memset(h, 0, sizeof h);
-        close(fd);
-    }
-    uint64_t sum = 0;
-    for (int i = 7; i >= 0; i--) sum = sum << 8 | h[40 + i];
+    uint64_t sum = model_file_checksum(src);
     const char *name = strrchr(src, '/');
     name = name ? name + 1 : src;
     char *out = xmalloc(strlen(dir) + strlen(name) + 20);

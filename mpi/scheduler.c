@@ -321,8 +321,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
     gethostname(s.rank_host[0], sizeof s.rank_host[0] - 1);
     s.started_wall = runstate_now();
     for (int i = 0; i < p->axis[AX_BASE].n; i++) {
-        uint64_t h;
-        memcpy(&h, ctx->bases[i].base + 40, 8);   // the header's metadata checksum, which covers every tensor's
+        uint64_t h = model_header_checksum(&ctx->bases[i]);   // covers every tensor's checksum
         snprintf(s.base_hash[i], 17, "%016llx", (unsigned long long)h);
     }
     s.tok_hash = xcalloc(p->axis[AX_BASE].n, sizeof *s.tok_hash);

@@ -19,15 +19,6 @@
 // No honest record comes near this; a larger length is damage, not a big adapter.
 #define MAX_PAYLOAD ((uint64_t)1 << 34)
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 // ---- little-endian encoding into a growable buffer
 
 typedef struct { unsigned char *p; size_t n, cap; } Buf;
@@ -344,13 +335,13 @@ int journal_parse(const unsigned char *buf, size_t len, JournalContents *c, char
     while (off < len) {
         size_t rl = record_ok_at(buf, len, off);
         if (!rl && nrec == 0 && magic_prefix_differs(buf, len)) {
-            set_err(err, errlen, "not a sweep journal (no header record)");
+            errf(err, errlen, "not a sweep journal (no header record)");
             journal_contents_free(c);
             return -1;
         }
         if (!rl) {
             if (good_record_after(buf, len, off)) {
-                set_err(err, errlen, "record %d at byte %zu is corrupt (bad checksum or framing) and valid "
+                errf(err, errlen, "record %d at byte %zu is corrupt (bad checksum or framing) and valid "
                         "records follow it: not a torn final write", nrec, off);
                 journal_contents_free(c);
                 return -1;
@@ -361,13 +352,13 @@ int journal_parse(const unsigned char *buf, size_t len, JournalContents *c, char
         uint32_t type = get_u32_at(buf + off + 4);
         Cur cur = {buf + off + FRAME_BYTES, rl - FRAME_BYTES, 0, NULL};
         if (nrec == 0 && type != REC_HEADER) {
-            set_err(err, errlen, "not a sweep journal (first record has type %u, not a header)", type);
+            errf(err, errlen, "not a sweep journal (first record has type %u, not a header)", type);
             journal_contents_free(c);
             return -1;
         }
         if (type == REC_HEADER) {
             if (decode_header(&cur, &c->header) != 0) {
-                set_err(err, errlen, "header record %d at byte %zu: bad field %s", nrec, off, cur.bad);
+                errf(err, errlen, "header record %d at byte %zu: bad field %s", nrec, off, cur.bad);
                 journal_contents_free(c);
                 return -1;
             }
@@ -375,14 +366,14 @@ int journal_parse(const unsigned char *buf, size_t len, JournalContents *c, char
         } else if (type == REC_RESULT || type == REC_RESULT_BACKEND) {
             JobResult r;
             if (decode_result(&cur, &r, type == REC_RESULT_BACKEND) != 0) {
-                set_err(err, errlen, "result record %d at byte %zu: bad field %s", nrec, off, cur.bad);
+                errf(err, errlen, "result record %d at byte %zu: bad field %s", nrec, off, cur.bad);
                 journal_contents_free(c);
                 return -1;
             }
             r.job = -1;     // plan indices belong to the process reading it
             contents_put(c, &r);
         } else {
-            set_err(err, errlen, "record %d at byte %zu has unknown type %u", nrec, off, type);
+            errf(err, errlen, "record %d at byte %zu has unknown type %u", nrec, off, type);
             journal_contents_free(c);
             return -1;
         }
@@ -417,16 +408,16 @@ static unsigned char *read_fd(int fd, size_t *len) {
 int journal_read(const char *path, JournalContents *c, char *err, size_t errlen) {
     memset(c, 0, sizeof *c);
     int fd = open(path, O_RDONLY);
-    if (fd < 0) { set_err(err, errlen, "%s: %s", path, strerror(errno)); return -1; }
+    if (fd < 0) { errf(err, errlen, "%s: %s", path, strerror(errno)); return -1; }
     size_t len;
     unsigned char *buf = read_fd(fd, &len);
     int e = errno;
     close(fd);
-    if (!buf) { set_err(err, errlen, "%s: %s", path, strerror(e)); return -1; }
+    if (!buf) { errf(err, errlen, "%s: %s", path, strerror(e)); return -1; }
     char why[256];
     int rc = journal_parse(buf, len, c, why, sizeof why);
     free(buf);
-    if (rc) set_err(err, errlen, "%s: %s", path, why);
+    if (rc) errf(err, errlen, "%s: %s", path, why);
     return rc;
 }
 
@@ -456,7 +447,7 @@ static int append_record(Journal *j, uint32_t type, const Buf *payload, char *er
     frame(&rec, type, payload);
     int rc = 0;
     if (write_all(j->fd, rec.p, rec.n) != 0 || fsync(j->fd) != 0) {
-        set_err(err, errlen, "%s: append failed: %s", j->path, strerror(errno));
+        errf(err, errlen, "%s: append failed: %s", j->path, strerror(errno));
         if (ftruncate(j->fd, (off_t)j->c.valid_bytes) == 0) (void)fsync(j->fd);
         rc = -1;
     } else {
@@ -502,14 +493,14 @@ static int check_spec_change(const Journal *j, const Plan *plan, char *err, size
         const char *key = r->id;
         if (!bsearch(&key, ids, (size_t)plan->n_jobs, sizeof(char *), cmp_id) &&
             !strcmp(c->header.spec_hash, plan->spec_hash)) {   // the same text: the run's options or inputs differ
-            set_err(err, errlen, "%s: this run changes existing jobs: the journal holds job %s, which the same spec "
+            errf(err, errlen, "%s: this run changes existing jobs: the journal holds job %s, which the same spec "
                     "(hash %s) does not give now: another sweep run --precision than before, or changed input "
                     "files; rerun as before, or use another output path", j->path, r->id, plan->spec_hash);
             rc = -1;
             break;
         }
         if (!bsearch(&key, ids, (size_t)plan->n_jobs, sizeof(char *), cmp_id)) {
-            set_err(err, errlen, "%s: the spec changes existing jobs: the journal (spec hash %s) holds job %s, "
+            errf(err, errlen, "%s: the spec changes existing jobs: the journal (spec hash %s) holds job %s, "
                     "which spec hash %s does not have; use another output path or move the journal aside",
                     j->path, c->header.spec_hash, r->id, plan->spec_hash);
             rc = -1;
@@ -517,7 +508,7 @@ static int check_spec_change(const Journal *j, const Plan *plan, char *err, size
         }
         for (int e = 0; e < r->n_evals; e++)
             if (!plan_has_eval(plan, r->evals[e].eval)) {
-                set_err(err, errlen, "%s: the spec changes existing jobs: job %s was evaluated on '%s', which "
+                errf(err, errlen, "%s: the spec changes existing jobs: job %s was evaluated on '%s', which "
                         "spec hash %s no longer has; use another output path or move the journal aside",
                         j->path, r->id, r->evals[e].eval, plan->spec_hash);
                 rc = -1;
@@ -534,27 +525,27 @@ int journal_open(Journal *j, const char *path, const Plan *plan, size_t keep_ada
     j->fd = -1;
     j->keep_adapter_max = keep_adapter_max;
     if (snprintf(j->path, sizeof j->path, "%s", path) >= (int)sizeof j->path) {
-        set_err(err, errlen, "%s: path too long", path);
+        errf(err, errlen, "%s: path too long", path);
         return -1;
     }
     int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) { set_err(err, errlen, "%s: %s", path, strerror(errno)); return -1; }
+    if (fd < 0) { errf(err, errlen, "%s: %s", path, strerror(errno)); return -1; }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        set_err(err, errlen, "%s: %s", path, errno == EWOULDBLOCK ? "in use by another running sweep" : strerror(errno));
+        errf(err, errlen, "%s: %s", path, errno == EWOULDBLOCK ? "in use by another running sweep" : strerror(errno));
         close(fd);
         return -1;
     }
     j->fd = fd;
     size_t len;
     unsigned char *buf = read_fd(fd, &len);
-    if (!buf) { set_err(err, errlen, "%s: %s", path, strerror(errno)); journal_close(j); return -1; }
+    if (!buf) { errf(err, errlen, "%s: %s", path, strerror(errno)); journal_close(j); return -1; }
     char why[256];
     int rc = journal_parse(buf, len, &j->c, why, sizeof why);
     free(buf);
-    if (rc) { set_err(err, errlen, "%s: %s", path, why); journal_close(j); return -1; }
+    if (rc) { errf(err, errlen, "%s: %s", path, why); journal_close(j); return -1; }
     if (j->c.torn_bytes) {
         if (ftruncate(fd, (off_t)j->c.valid_bytes) != 0 || fsync(fd) != 0) {
-            set_err(err, errlen, "%s: cannot truncate the torn final record: %s", path, strerror(errno));
+            errf(err, errlen, "%s: cannot truncate the torn final record: %s", path, strerror(errno));
             journal_close(j);
             return -1;
         }
@@ -608,21 +599,21 @@ static void copy_result(JobResult *dst, const JobResult *src, int keep_adapter) 
 // What decode_result would refuse, refused before it is written.
 static int check_result(const JobResult *r, char *err, size_t errlen) {
     if (!memchr(r->id, 0, sizeof r->id) || !valid_id(r->id)) {
-        set_err(err, errlen, "a result without a job id");
+        errf(err, errlen, "a result without a job id");
         return -1;
     }
     if ((unsigned)r->status >= JOB_PENDING) {
-        set_err(err, errlen, "job %s: status %d is not a result", r->id, (int)r->status);
+        errf(err, errlen, "job %s: status %d is not a result", r->id, (int)r->status);
         return -1;
     }
     if (r->n_steps < 0 || r->n_evals < 0 || (r->n_steps && !r->loss_curve) || (r->n_evals && !r->evals) ||
         (r->adapter_n && !r->adapter) || r->adapter_ndim < 0 || r->adapter_ndim > 4) {
-        set_err(err, errlen, "job %s: inconsistent result arrays", r->id);
+        errf(err, errlen, "job %s: inconsistent result arrays", r->id);
         return -1;
     }
     for (int i = 0; i < r->n_evals; i++)
         if (!r->evals[i].eval[0] || !memchr(r->evals[i].eval, 0, sizeof r->evals[i].eval)) {
-            set_err(err, errlen, "job %s: eval cell %d has no label", r->id, i);
+            errf(err, errlen, "job %s: eval cell %d has no label", r->id, i);
             return -1;
         }
     return 0;
@@ -646,7 +637,7 @@ int result_encode(const JobResult *r, unsigned char **buf, size_t *len) {
 int result_decode(const unsigned char *buf, size_t len, JobResult *r, char *err, size_t errlen) {
     Cur cur = {buf, len, 0, NULL};
     if (decode_result(&cur, r, 1) != 0) {
-        set_err(err, errlen, "malformed result: bad field %s", cur.bad);
+        errf(err, errlen, "malformed result: bad field %s", cur.bad);
         return -1;
     }
     return 0;
@@ -655,7 +646,7 @@ int result_decode(const unsigned char *buf, size_t len, JobResult *r, char *err,
 int journal_append(Journal *j, const JobResult *r, char *err, size_t errlen) {
     char why[256];
     if (check_result(r, why, sizeof why) != 0) {
-        set_err(err, errlen, "%s: %s", j->path, why);
+        errf(err, errlen, "%s: %s", j->path, why);
         return -1;
     }
     int keep = r->adapter_n && r->adapter_n <= j->keep_adapter_max / sizeof(float);

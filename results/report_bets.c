@@ -64,11 +64,7 @@ void verdict_cannot(RSection *s, const char *scope, const char *fmt, ...) {
     RVerdict *v = section_add_verdict(s, scope);
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *why = xmalloc((size_t)(n > 0 ? n : 0) + 1);
-    va_start(ap, fmt);
-    vsnprintf(why, (size_t)(n > 0 ? n : 0) + 1, fmt, ap);
+    char *why = str_vprintf(fmt, ap);
     va_end(ap);
     v->judged = 0;
     v->level = VERDICT_NONE;

@@ -10,38 +10,6 @@
 #include "results/report.h"
 #include "results/report_util.h"
 
-static void esc(Buf *b, const char *s) {
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '&': buf_puts(b, "&amp;"); break;
-        case '<': buf_puts(b, "&lt;"); break;
-        case '>': buf_puts(b, "&gt;"); break;
-        case '"': buf_puts(b, "&quot;"); break;
-        default: buf_putn(b, s, 1);
-        }
-    }
-}
-
-static int mkdirs(const char *dir, char *err, size_t errlen) {
-    char p[1024];
-    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) { snprintf(err, errlen, "%s: path too long", dir); return -1; }
-    for (char *s = p + 1; ; s++) {
-        int end = *s == 0;
-        if (*s == '/' || end) {
-            *s = 0;
-            struct stat st;
-            if (stat(p, &st) != 0 ? mkdir(p, 0777) != 0 && errno != EEXIST : !S_ISDIR(st.st_mode)) {
-                snprintf(err, errlen, "%s: cannot create directory %s: %s", dir, p,
-                         errno ? strerror(errno) : "not a directory");
-                return -1;
-            }
-            if (end) break;
-            *s = '/';
-        }
-    }
-    return 0;
-}
-
 // Writes text to path through path.tmp and a rename, so a reader never sees half a page.
 static int write_file(const char *path, const char *text, char *err, size_t errlen) {
     char tmp[1200];
@@ -74,13 +42,13 @@ static const char *badge(VerdictLevel v, int judged) {
 static void verdict_item(Buf *b, const RVerdict *v) {
     buf_printf(b, "<li><span class=\"badge %s\">%s</span> <b>", badge(v->level, v->judged),
                v->judged ? verdict_name(v->level) : "none (cannot be judged)");
-    esc(b, v->scope);
+    buf_put_escaped(b, v->scope);
     buf_puts(b, "</b>");
-    if (v->precision) { buf_puts(b, " <span class=\"prec\">"); esc(b, v->precision); buf_puts(b, "</span>"); }
+    if (v->precision) { buf_puts(b, " <span class=\"prec\">"); buf_put_escaped(b, v->precision); buf_puts(b, "</span>"); }
     if (v->provisional) buf_puts(b, " <i>(provisional)</i>");
     buf_puts(b, ": ");
-    esc(b, v->words);
-    if (v->decided_by[0]) { buf_puts(b, "<div class=\"decided\">decided by: "); esc(b, v->decided_by); buf_puts(b, "</div>"); }
+    buf_put_escaped(b, v->words);
+    if (v->decided_by[0]) { buf_puts(b, "<div class=\"decided\">decided by: "); buf_put_escaped(b, v->decided_by); buf_puts(b, "</div>"); }
     buf_puts(b, "</li>\n");
 }
 
@@ -94,16 +62,16 @@ static void table_html(Buf *b, const RTable *t) {
     }
     int rows = t->text_limit && t->nrows > t->text_limit ? t->text_limit : t->nrows;
     buf_puts(b, "<table>\n<caption>");
-    esc(b, t->title);
+    buf_put_escaped(b, t->title);
     buf_puts(b, "</caption>\n<tr>");
-    for (int c = 0; c < t->ncols; c++) { buf_puts(b, "<th>"); esc(b, t->cols[c]); buf_puts(b, "</th>"); }
+    for (int c = 0; c < t->ncols; c++) { buf_puts(b, "<th>"); buf_put_escaped(b, t->cols[c]); buf_puts(b, "</th>"); }
     buf_puts(b, "</tr>\n");
     for (int i = 0; i < rows; i++) {
         buf_puts(b, "<tr>");
         for (int c = 0; c < t->ncols; c++) {
             const RCell *cell = &t->cells[(size_t)i * t->ncols + c];
             buf_puts(b, cell->is_num ? "<td class=\"n\">" : "<td>");
-            esc(b, cell->text);
+            buf_put_escaped(b, cell->text);
             buf_puts(b, "</td>");
         }
         buf_puts(b, "</tr>\n");
@@ -126,20 +94,20 @@ static const char *const style =
     "figure{margin:16px 0}figcaption{font-size:13px;color:#444}ul.verdicts{list-style:none;padding-left:0}";
 
 int report_write_html(const char *dir, const Report *r, char *err, size_t errlen) {
-    if (mkdirs(dir, err, errlen) != 0) return -1;
+    if (make_dirs(dir)) return errf(err, errlen, "%s: cannot create directory: %s", dir, strerror(errno));
     Buf b = {0};
     buf_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>sweep report: ");
-    esc(&b, r->path);
+    buf_put_escaped(&b, r->path);
     buf_printf(&b, "</title><style>%s</style></head>\n<body>\n<h1>sweep report: ", style);
-    esc(&b, r->path);
+    buf_put_escaped(&b, r->path);
     buf_puts(&b, "</h1>\n<p class=\"meta\">protocol <b>");
-    esc(&b, r->protocol[0] ? r->protocol : "(none)");
+    buf_put_escaped(&b, r->protocol[0] ? r->protocol : "(none)");
     buf_puts(&b, "</b>");
-    if (r->forced) { buf_puts(&b, " (--protocol; the file says "); esc(&b, r->file_protocol); buf_puts(&b, ")"); }
+    if (r->forced) { buf_puts(&b, " (--protocol; the file says "); buf_put_escaped(&b, r->file_protocol); buf_puts(&b, ")"); }
     buf_puts(&b, " &middot; spec hash ");
-    esc(&b, r->spec_hash);
+    buf_put_escaped(&b, r->spec_hash);
     buf_puts(&b, " &middot; ");
-    esc(&b, r->tool_version);
+    buf_put_escaped(&b, r->tool_version);
     buf_printf(&b, " &middot; %d jobs (", r->n_jobs);
     int first = 1;
     for (int k = 0; k < JOB_STATUS_COUNT; k++)
@@ -147,7 +115,7 @@ int report_write_html(const char *dir, const Report *r, char *err, size_t errlen
     buf_printf(&b, ")%s &middot; precision%s ", r->complete ? "" : " &middot; <b>not complete</b>", r->n_precisions > 1 ? "s" : "");
     for (int k = 0; k < r->n_precisions; k++) {
         buf_puts(&b, k ? ", <b>" : "<b>");
-        esc(&b, r->precisions[k]);
+        buf_put_escaped(&b, r->precisions[k]);
         buf_puts(&b, "</b>");
     }
     buf_puts(&b, "</p>\n");
@@ -162,10 +130,10 @@ int report_write_html(const char *dir, const Report *r, char *err, size_t errlen
     for (int i = 0; i < r->ns; i++) {
         const RSection *s = &r->s[i];
         buf_puts(&b, "<h2>");
-        esc(&b, s->title);
+        buf_put_escaped(&b, s->title);
         buf_puts(&b, "</h2>\n");
-        if (s->criterion) { buf_puts(&b, "<blockquote>"); esc(&b, s->criterion); buf_puts(&b, "</blockquote>\n"); }
-        for (int k = 0; k < s->nn; k++) { buf_puts(&b, "<p class=\"note\">"); esc(&b, s->notes[k]); buf_puts(&b, "</p>\n"); }
+        if (s->criterion) { buf_puts(&b, "<blockquote>"); buf_put_escaped(&b, s->criterion); buf_puts(&b, "</blockquote>\n"); }
+        for (int k = 0; k < s->nn; k++) { buf_puts(&b, "<p class=\"note\">"); buf_put_escaped(&b, s->notes[k]); buf_puts(&b, "</p>\n"); }
         for (int k = 0; k < s->nt; k++) table_html(&b, s->t[k]);
         for (int k = 0; k < s->nf; k++) {
             char name[256], path[1400];
@@ -175,7 +143,7 @@ int report_write_html(const char *dir, const Report *r, char *err, size_t errlen
             buf_puts(&b, "<figure>\n");
             buf_puts(&b, s->fig[k].svg);
             buf_printf(&b, "<figcaption>%s.svg: ", name);
-            esc(&b, s->fig[k].title);
+            buf_put_escaped(&b, s->fig[k].title);
             buf_puts(&b, "</figcaption>\n</figure>\n");
         }
     }

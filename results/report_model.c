@@ -71,11 +71,7 @@ void table_text(RTable *t, int col, const char *fmt, ...) {
     if (!c) return;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    c->text = xmalloc((size_t)(n > 0 ? n : 0) + 1);
-    va_start(ap, fmt);
-    vsnprintf(c->text, (size_t)(n > 0 ? n : 0) + 1, fmt, ap);
+    c->text = str_vprintf(fmt, ap);
     va_end(ap);
     c->is_num = 0;
 }
@@ -114,11 +110,7 @@ void verdict_precision(RVerdict *v, const char *precision) {
 void section_note(RSection *s, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *text = xmalloc((size_t)(n > 0 ? n : 0) + 1);
-    va_start(ap, fmt);
-    vsnprintf(text, (size_t)(n > 0 ? n : 0) + 1, fmt, ap);
+    char *text = str_vprintf(fmt, ap);
     va_end(ap);
     char **slot = grow((void **)&s->notes, &s->nn, sizeof *slot);
     *slot = text;

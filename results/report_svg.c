@@ -15,28 +15,16 @@ static const char *const palette[] = {"#7f7f7f", "#0072b2", "#e69f00", "#d55e00"
 
 static const char *color(int i) { return palette[((i % N_PALETTE) + N_PALETTE) % N_PALETTE]; }
 
-static void esc(Buf *b, const char *s) {
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '&': buf_puts(b, "&amp;"); break;
-        case '<': buf_puts(b, "&lt;"); break;
-        case '>': buf_puts(b, "&gt;"); break;
-        case '"': buf_puts(b, "&quot;"); break;
-        default: buf_putn(b, s, 1);
-        }
-    }
-}
-
 static void svg_open(Buf *b, int w, int h, const char *title) {
     buf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" font-size=\"12\">\n<title>", w, h, w, h);
-    esc(b, title);
+    buf_put_escaped(b, title);
     buf_printf(b, "</title>\n<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", w, h);
 }
 
 static void text(Buf *b, double x, double y, const char *anchor, const char *extra, const char *s) {
     buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\"%s%s>", x, y, anchor, extra ? " " : "", extra ? extra : "");
-    esc(b, s);
+    buf_put_escaped(b, s);
     buf_puts(b, "</text>\n");
 }
 

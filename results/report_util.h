@@ -1,6 +1,7 @@
 // Small text helpers for `sweep report`: a growing string buffer and the number formats every
 // renderer shares, so text, markdown, HTML and the plots print a value the same way.
 #pragma once
+#include <stdarg.h>
 #include <stddef.h>
 
 typedef struct {
@@ -10,11 +11,14 @@ typedef struct {
 
 void buf_puts(Buf *b, const char *s);
 void buf_putn(Buf *b, const char *s, size_t n);
+// s with & < > " escaped for HTML and SVG text and attributes (s may be NULL)
+void buf_put_escaped(Buf *b, const char *s);
 void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 // The text so far (never NULL); the buffer is empty afterwards and the caller owns the string.
 char *buf_take(Buf *b);
 void buf_free(Buf *b);
 char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *str_vprintf(const char *fmt, va_list ap);   // malloc'd, as str_printf
 char *str_dup(const char *s);
 
 // Perplexities and ratios: 3 significant digits below 100 (2.00, 0.00660), whole numbers above

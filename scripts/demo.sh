@@ -18,8 +18,8 @@ if [ ! -f fixtures/data/manifest.json ]; then
 fi
 
 echo "== sweep run sweeps/demo.json on $ranks ranks"
-mkdir -p results
+mkdir -p runs
 status=0
-mpirun -np "$ranks" --oversubscribe build/sweep run sweeps/demo.json -o results/demo.h5 || status=$?
-build/sweep report results/demo.h5
+mpirun -np "$ranks" --oversubscribe build/sweep run sweeps/demo.json -o runs/demo.h5 || status=$?
+build/sweep report runs/demo.h5
 exit $status

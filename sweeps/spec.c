@@ -331,7 +331,7 @@ static void default_output(const char *spec_path, char *out) {
     size_t n = strlen(base);
     if (n > 5 && !strcmp(base + n - 5, ".json")) n -= 5;
     if (n > 200) n = 200;
-    snprintf(out, PATHMAX, "%.*s.h5", (int)n, base);
+    snprintf(out, PATHMAX, "%s/%.*s.h5", SPEC_RUNS_DIR, (int)n, base);
 }
 
 static int parse_top(Parse *P) {

@@ -12,6 +12,10 @@ typedef enum {
     SPEC_FILES_IGNORED,       // never touch the filesystem: ids hash paths, not contents (tests, fuzzing)
 } SpecFiles;
 
+// Where results go when neither the spec ("output") nor -o says: runs/SPECNAME.h5, a folder that holds
+// no source (ignored by git); the journal, cache and split custom users go beside the results file.
+#define SPEC_RUNS_DIR "runs"
+
 // Parses the spec file at path into p. Returns 0, or -1 with one line in err and p zeroed.
 int spec_load(const char *path, SpecFiles files, Plan *p, char *err, size_t errlen);
 // The same on text already in memory; path names the spec in messages and anchors relative paths.

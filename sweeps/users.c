@@ -203,6 +203,14 @@ static int given_texts(Parse *P, int i, const char *jp, const cJSON *train, cons
     return 0;
 }
 
+// A custom user's documents split into outdir (NULL: checked only) by sweeps/split.h's rule.
+static int split_one(const UserEntry *u, long eval_bytes, const char *outdir, char *err, size_t errlen) {
+    return u->source_is_dir
+           ? split_user_dir(u->name, u->sources[0], u->n_eval, eval_bytes, outdir, NULL, err, errlen)
+           : split_user(u->name, (const char *const *)u->sources, u->n_sources, u->n_eval, eval_bytes, outdir, err,
+                        errlen);
+}
+
 // A user's train.txt and eval-K.txt in userdir: a built-in user's fixtures (which must exist), or
 // where a custom user's documents will be split (whose parameters then join the identity).
 static int sliced_texts(Parse *P, int i, const char *jp, const char *userdir, int *ecap) {
@@ -231,6 +239,10 @@ static int sliced_texts(Parse *P, int i, const char *jp, const char *userdir, in
         char extra[64];
         snprintf(extra, sizeof extra, ";split=%d,%ld", P->slices, p->split_eval_bytes);
         strncat(P->user_id[i], extra, sizeof P->user_id[i] - strlen(P->user_id[i]) - 1);
+        // when files must exist (sweep plan), the documents pass every check of the split sweep run makes
+        char why[768];
+        if (c->files == SPEC_FILES_REQUIRED && split_one(u, p->split_eval_bytes, NULL, why, sizeof why) != SPLIT_OK)
+            return spec_fail(c, jp, "%s", why);
     }
     return 0;
 }
@@ -380,10 +392,7 @@ int spec_split_users(const Plan *p, int *status, char *err, size_t errlen) {
         if (!e->n_sources) continue;
         char outdir[PATHMAX];
         path_dirname(e->train_path, outdir);
-        int rc = e->source_is_dir
-                 ? split_user_dir(e->name, e->sources[0], e->n_eval, p->split_eval_bytes, outdir, NULL, err, errlen)
-                 : split_user(e->name, (const char *const *)e->sources, e->n_sources, e->n_eval, p->split_eval_bytes,
-                              outdir, err, errlen);
+        int rc = split_one(e, p->split_eval_bytes, outdir, err, errlen);
         if (rc != SPLIT_OK) { *status = rc == SPLIT_BAD_INPUT ? 2 : 3; return -1; }
     }
     return 0;

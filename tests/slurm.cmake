@@ -2,12 +2,7 @@
 # real single-node Slurm that each test starts through scripts/start-slurm.sh (root; idempotent):
 # the sbatch scripts of slurm/ run a small sweep, a warning signal mid-run requeues and resumes it, and
 # the rank check refuses a launcher whose MPI ranks do not join.
-#
-# sweep-rankcheck (slurm/rankcheck.c) is part of the product, used by slurm/sweep-job.sh: it is built
-# here, beside sweep, because the top-level CMakeLists.txt globs no slurm/ sources.
-add_executable(sweep-rankcheck ${CMAKE_SOURCE_DIR}/slurm/rankcheck.c)
-target_link_libraries(sweep-rankcheck PRIVATE MPI::MPI_C)
-set_target_properties(sweep-rankcheck PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
+# sweep-rankcheck, the product's rank check, is defined with the product (top-level CMakeLists.txt).
 
 file(GLOB SLURM_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/slurm/test_*.py)
 foreach(script ${SLURM_TESTS})

@@ -231,7 +231,7 @@ def bad_inputs():
         (["info", os.path.join(WORK, "does-not-exist.json")], "does-not-exist.json: cannot read"),
         (["decode", good, write("bad6.ids", b"\x01\x00\x00")], "bad6.ids: 3 bytes"),
         (["decode", good, write("bad7.ids", struct.pack("<2i", 5, 70000))], "bad7.ids: token 1: id 70000"),
-        (["train", text, "--vocab", "12x", "-o", os.path.join(WORK, "x.bpe")], "--vocab '12x'"),
+        (["train", text, "--vocab", "12x", "-o", os.path.join(WORK, "x.bpe")], "--vocab: '12x' is not an integer"),
         (["train", text, "--vocab", "300", "-o", os.path.join(WORK, "x.bpe"), "--split", "bert"], "split 'bert'"),
         (["frobnicate"], "'frobnicate' is not a tokenize command"),
     ]

@@ -86,6 +86,7 @@ static inline void make_fixtures(const char *dir) {
     write_file(dir, "data/general/eval.txt", "general text\n");
     write_file(dir, "docs/a.txt", "document a\n");
     write_file(dir, "docs/b.txt", "document b\n");
+    write_file(dir, "latin/latin1.txt", "caf\xe9 au lait, in ISO 8859-1\n");   // not UTF-8
 }
 
 static inline int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw) {

@@ -115,6 +115,29 @@ static Weights *make_base(const ModelConfig *c, real **block) {
     return w;
 }
 
+// Distinct, non-unit RMSNorm gains (weights_init_random makes them all 1), so that an adapter that
+// starts at a constant, or at the wrong tensor, cannot pass for one that copies the base's gains.
+static void vary_gains(Weights *w) {
+    int d = w->cfg.dim;
+    for (int l = 0; l < w->cfg.n_layers; l++)
+        for (int i = 0; i < d; i++) {
+            ((real *)w->layer[l].attn_norm)[i] = (real)(0.5 + 0.001 * i + 0.1 * l);
+            ((real *)w->layer[l].ffn_norm)[i] = (real)(1.5 - 0.001 * i + 0.1 * l);
+        }
+    for (int i = 0; i < d; i++) ((real *)w->final_norm)[i] = (real)(0.25 + 0.002 * i);
+}
+
+// Every gain of a norm adapter equals the base's at the same place.
+static int copies_gains(const Adapter *a, const Weights *w) {
+    int d = w->cfg.dim, same = 1;
+    for (int l = 0; l < w->cfg.n_layers; l++)
+        for (int i = 0; i < d; i++)
+            same &= a->attn_norm[(size_t)l * d + i] == w->layer[l].attn_norm[i] &&
+                    a->ffn_norm[(size_t)l * d + i] == w->layer[l].ffn_norm[i];
+    for (int i = 0; i < d; i++) same &= a->final_norm[i] == w->final_norm[i];
+    return same;
+}
+
 int main(void) {
     engine_set_threads(1);   // the team shares two cores
     snprintf(dir, sizeof dir, "/tmp/test_adapter.%d", (int)getpid());
@@ -136,11 +159,12 @@ int main(void) {
     config_default(&dc);
     real *dblock;
     Weights *dbase = make_base(&dc, &dblock);
+    vary_gains(dbase);
     Adapter na;
     CHECK(adapter_init(&na, FMT_NORM, NULL, dbase, 0) == 0, "norm init on the default base");
     CHECK(adapter_bytes(&na, 4) == 2304 * 4, "norm fp32 bytes %zu", adapter_bytes(&na, 4));
     CHECK(adapter_bytes(&na, 2) == 2304 * 2, "norm fp16 bytes %zu", adapter_bytes(&na, 2));
-    CHECK(na.attn_norm[0] == 1 && na.final_norm[255] == 1, "norm init copies the base gains");
+    CHECK(copies_gains(&na, dbase), "norm init copies the base gains (distinct, not 1)");
     adapter_free(&na);
     free(dblock);
     free(dbase);

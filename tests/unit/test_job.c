@@ -77,7 +77,13 @@ static void test_adapter_init(void) {
     Adapter ad;
     CHECK(job_adapter_init(&ad, &js, &base) == 0 && ad.n == (size_t)(2 * cfg.n_layers + 1) * cfg.dim,
           "norm adapter with nonsense LoRA settings: %zu scalars", ad.n);
-    CHECK(ad.n && ad.params[0] == base.layer[0].attn_norm[0], "norm adapter starts at the base's gains");
+    int same = ad.n == (size_t)(2 * cfg.n_layers + 1) * cfg.dim;
+    for (int l = 0; same && l < cfg.n_layers; l++)
+        for (int i = 0; i < cfg.dim; i++)
+            same &= ad.attn_norm[(size_t)l * cfg.dim + i] == base.layer[l].attn_norm[i] &&
+                    ad.ffn_norm[(size_t)l * cfg.dim + i] == base.layer[l].ffn_norm[i];
+    for (int i = 0; same && i < cfg.dim; i++) same &= ad.final_norm[i] == base.final_norm[i];
+    CHECK(same, "norm adapter starts at the base's gains, each from its place");
     adapter_free(&ad);
     js.format = FMT_FULL;
     CHECK(job_adapter_init(&ad, &js, &base) == 0 && ad.n == config_n_params(&cfg),
@@ -151,6 +157,13 @@ int main(void) {
     // larger weights than the init, so the model is far from uniform and an adapter's gains matter
     for (size_t i = 0; i < config_n_params(&cfg); i++) block[i] *= 20;
     weights_carve(&base, &cfg, block);
+    // distinct gains (the init makes them all equal): a norm adapter must copy each from its place
+    for (int l = 0; l < cfg.n_layers; l++)
+        for (int i = 0; i < cfg.dim; i++) {
+            ((real *)base.layer[l].attn_norm)[i] = (real)(20 * (0.5 + 0.03 * i + 0.2 * l));
+            ((real *)base.layer[l].ffn_norm)[i] = (real)(20 * (1.5 - 0.03 * i + 0.2 * l));
+        }
+    for (int i = 0; i < cfg.dim; i++) ((real *)base.final_norm)[i] = (real)(20 * (0.25 + 0.05 * i));
     enum { L = 60 };
     int tok[L];
     random_tokens(tok, L, cfg.vocab, 11);

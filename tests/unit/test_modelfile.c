@@ -126,6 +126,14 @@ static void test_round_trip(int tied, int bias, MatType mdt, MatType edt) {
     CHECK(outside == 0, "%d matrices do not point into the mapping", outside);
     CHECK(aligned, "every tensor starts on 64 bytes");
     CHECK(!tied || mf.w.head.data == mf.w.embed.data, "tied head is the embedding");
+    // the header checksum: FNV-1a of the metadata bytes, the same mapped or read from the file alone
+    uint64_t meta_len;
+    memcpy(&meta_len, mf.base + 16, 8);
+    uint64_t want_sum = fnv1a64(mf.base + MODEL_HEADER_BYTES, meta_len, FNV1A64_INIT);
+    CHECK(model_header_checksum(&mf) == want_sum, "header checksum %016llx, metadata hashes to %016llx",
+          (unsigned long long)model_header_checksum(&mf), (unsigned long long)want_sum);
+    CHECK(model_file_checksum(path) == want_sum, "the file's checksum without mapping it");
+    CHECK(model_file_checksum(path_of("no-such.sweep")) == 0, "an unreadable file has checksum 0");
     char *tok = model_meta_json(&mf, "tokenizer");
     CHECK(tok && strstr(tok, "tokenizer.bpe"), "tokenizer metadata kept: %s", tok ? tok : "(null)");
     free(tok);

@@ -20,6 +20,8 @@ static void check_bundled(const char *name, int jobs, long cells, int bases, int
     int rc = spec_load(path, SPEC_FILES_IGNORED, &p, err, sizeof err);
     CHECK(rc == 0, "%s: %s", name, err);
     if (rc) return;
+    CHECK(!strncmp(p.output, SPEC_RUNS_DIR "/", strlen(SPEC_RUNS_DIR) + 1), "%s: output %s is not under %s/", name,
+          p.output, SPEC_RUNS_DIR);
     CHECK(p.n_jobs == jobs, "%s: %d jobs, expected %d", name, p.n_jobs, jobs);
     CHECK(plan_n_cells(&p) == cells, "%s: %ld cells, expected %ld", name, plan_n_cells(&p), cells);
     int want[AX_COUNT] = { bases, conds, formats, users, seeds, evals };
@@ -74,11 +76,19 @@ static void test_users_and_paths(const char *fix) {
     if (!getcwd(cwd, sizeof cwd) || chdir(fix)) { CHECK(0, "chdir %s", fix); return; }
     // relative paths: the spec's directory first, then the current directory
     write_file(fix, "sub/.keep", "");   // makes sub/
+    // documents with enough text for the split's checks (3 slices of 12,288 bytes and a train as large)
+    static char longtext[48000];
+    for (int f = 0; f < 2; f++) {
+        int k = 0;
+        for (int line = 0; k < (int)sizeof longtext - 100; line++)
+            k += snprintf(longtext + k, sizeof longtext - k, "document %c, line %d: words of this author\n", 'a' + f, line);
+        write_file(fix, f ? "long/b.txt" : "long/a.txt", longtext);
+    }
     write_model(fix, "sub/near.sweep", 4);
     write_file(fix, "sub/s.json", "{\"bases\": {\"near\": \"near.sweep\", \"far\": \"base.sweep\"}, \"data\": \"data\", "
                                   "\"users\": [\"programmer\", \"novelist\", {\"name\": \"carol\", \"train\": \"docs/a.txt\", "
-                                  "\"eval\": [\"docs/b.txt\"]}, {\"name\": \"dan\", \"files\": [\"docs/b.txt\", \"docs/a.txt\"]}, "
-                                  "{\"name\": \"erin\", \"dir\": \"docs\"}], \"output\": \"out/r.h5\", "
+                                  "\"eval\": [\"docs/b.txt\"]}, {\"name\": \"dan\", \"files\": [\"long/b.txt\", \"long/a.txt\"]}, "
+                                  "{\"name\": \"erin\", \"dir\": \"long\"}], \"output\": \"out/r.h5\", "
                                   "\"formats\": {\"norm\": {}}, \"eval\": {\"users\": [\"alice\"]}}");
     int rc = spec_load("sub/s.json", SPEC_FILES_REQUIRED, &p, err, sizeof err);
     CHECK(rc == -1 && strstr(err, "sub/s.json: eval.users[0]: alice is not one of the spec's users"),
@@ -86,8 +96,8 @@ static void test_users_and_paths(const char *fix) {
     if (!rc) plan_free(&p);
     write_file(fix, "sub/s.json", "{\"bases\": {\"near\": \"near.sweep\", \"far\": \"base.sweep\"}, \"data\": \"data\", "
                                   "\"users\": [\"programmer\", \"novelist\", {\"name\": \"carol\", \"train\": \"docs/a.txt\", "
-                                  "\"eval\": [\"docs/b.txt\"]}, {\"name\": \"dan\", \"files\": [\"docs/b.txt\", \"docs/a.txt\"]}, "
-                                  "{\"name\": \"erin\", \"dir\": \"docs\"}], \"output\": \"out/r.h5\", "
+                                  "\"eval\": [\"docs/b.txt\"]}, {\"name\": \"dan\", \"files\": [\"long/b.txt\", \"long/a.txt\"]}, "
+                                  "{\"name\": \"erin\", \"dir\": \"long\"}], \"output\": \"out/r.h5\", "
                                   "\"formats\": {\"norm\": {}}, \"eval\": {\"users\": [\"novelist\", \"carol\"]}}");
     rc = spec_load("sub/s.json", SPEC_FILES_REQUIRED, &p, err, sizeof err);
     CHECK(rc == 0, "sub/s.json: %s", err);
@@ -101,7 +111,7 @@ static void test_users_and_paths(const char *fix) {
         CHECK(!strcmp(p.users[2].train_path, "docs/a.txt") && p.users[2].n_eval == 1 && p.users[2].n_sources == 0,
               "explicit train + eval");
         CHECK(!strcmp(p.evals[p.users[2].eval_index[0]].label, "carol/eval-1"), "eval label");
-        CHECK(p.users[3].n_sources == 2 && !p.users[3].source_is_dir && !strcmp(p.users[3].sources[0], "docs/b.txt"),
+        CHECK(p.users[3].n_sources == 2 && !p.users[3].source_is_dir && !strcmp(p.users[3].sources[0], "long/b.txt"),
               "files kept in the spec's order");
         CHECK(!strcmp(p.users[3].train_path, "out/r.users/dan/train.txt"), "split beside the output: %s",
               p.users[3].train_path);
@@ -158,11 +168,17 @@ static void test_split_users(const char *fix) {
               "ids are the same after the split");
         if (!rc) plan_free(&p);
     }
-    // too little text for the slices: the split's message names the user, status 2
+    // too little text for the slices: the split's message names the user, status 2; when files must
+    // exist (sweep plan) the parse runs the same check and refuses the spec
     s = "{\"bases\": {\"fp\": \"base.sweep\"}, \"output\": \"out/t.h5\", "
         "\"users\": [{\"name\": \"tiny\", \"files\": [\"docs/a.txt\"]}], \"formats\": {\"norm\": {}}, "
         "\"eval\": {\"general\": false}}";
     rc = parse_text(s, "s.json", SPEC_FILES_REQUIRED, &p, err);
+    CHECK(rc == -1 && strstr(err, "s.json: users[0]: user tiny: too little text"), "plan refuses: %s", rc ? err : "ok");
+    if (!rc) plan_free(&p);
+    struct stat st;
+    CHECK(stat("out/t.users", &st) != 0, "the check writes nothing");
+    rc = parse_text(s, "s.json", SPEC_FILES_OPTIONAL, &p, err);
     CHECK(rc == 0, "%s", err);
     if (!rc) {
         int status;
@@ -240,6 +256,20 @@ static void test_simulate(void) {
     CHECK(order[0] == 1 && order[1] == 3 && order[2] == 0 && order[3] == 2 && order[4] == 4, "order");
 }
 
+// Without "output", results go to runs/ under the spec's name; an explicit output is taken as given.
+static void test_default_output(void) {
+    Plan p;
+    char err[1024];
+    int rc = parse_text("{\"users\": [\"alice\"], \"formats\": {\"norm\": {}}}", "some/dir/my-spec.json",
+                        SPEC_FILES_IGNORED, &p, err);
+    CHECK(rc == 0 && !strcmp(p.output, "runs/my-spec.h5"), "default output: %s", rc ? err : p.output);
+    if (!rc) plan_free(&p);
+    rc = parse_text("{\"users\": [\"alice\"], \"formats\": {\"norm\": {}}, \"output\": \"results/old.h5\"}", "s.json",
+                    SPEC_FILES_IGNORED, &p, err);
+    CHECK(rc == 0 && !strcmp(p.output, "results/old.h5"), "explicit output kept: %s", rc ? err : p.output);
+    if (!rc) plan_free(&p);
+}
+
 static void test_edit_distance(void) {
     CHECK(spec_edit_distance("rnak", "rank") == 1, "transposition");
     CHECK(spec_edit_distance("lr", "lr") == 0, "same");
@@ -256,6 +286,7 @@ int main(int argc, char **argv) {
     make_fixtures(fix);
     test_edit_distance();
     test_bundled();
+    test_default_output();
     test_users_and_paths(fix);
     test_split_users(fix);
     test_bad_specs(fix);
