@@ -55,7 +55,7 @@ static void verdict_item(Buf *b, const RVerdict *v) {
 static void table_html(Buf *b, const RTable *t) {
     if (t->bulk) {
         buf_puts(b, "<p class=\"note\"><b>");
-        esc(b, t->title);
+        buf_put_escaped(b, t->title);
         buf_printf(b, "</b>: %d rows x %d columns, one per user: too many for a page; summaries beside it, every cell "
                       "with <code>--format json</code> or <code>csv</code>.</p>\n", t->nrows, t->ncols);
         return;
