@@ -11,15 +11,16 @@
 // Stream id of LoRA initialisation within a job's seed ("LORA"), apart from batches.
 #define STREAM_LORA_INIT 0x4c4f5241ULL
 
-static const char *const format_names[] = { "none", "norm", "lora", "full" };
+static const char *const format_names[] = { "none", "norm", "lora", "full", "steer" };
+enum { N_FORMATS = 5 };
 static const char *const target_names[LORA_N_TARGETS] = { "q", "k", "v", "o", "gate", "up", "down" };
 
 const char *format_name(AdapterFormat f) {
-    return (unsigned)f < 4 ? format_names[f] : "unknown";
+    return (unsigned)f < N_FORMATS ? format_names[f] : "unknown";
 }
 
 int format_parse(const char *s, AdapterFormat *f) {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < N_FORMATS; i++)
         if (!strcmp(s, format_names[i])) { *f = (AdapterFormat)i; return 0; }
     return -1;
 }
@@ -43,6 +44,45 @@ int lora_targets_parse(const char *s, unsigned *targets) {
     return 0;
 }
 
+static int steer_has(const SteerSpec *s, int l) { return (int)((s->layers[l / 64] >> (l % 64)) & 1); }
+
+int steer_layers_parse(const char *s, SteerSpec *steer) {
+    SteerSpec out = { { 0 } };
+    if (!strcmp(s, "last")) { *steer = out; return 0; }
+    const char *p = s;
+    while (*p) {
+        if (*p < '0' || *p > '9') return -1;
+        char *end;
+        long l = strtol(p, &end, 10);
+        if (l >= SWEEP_MAX_LAYERS || (*end && *end != ',') || (*end == ',' && !end[1])) return -1;
+        out.layers[l / 64] |= 1ULL << (l % 64);
+        p = *end ? end + 1 : end;
+    }
+    if (!steer_layers_count(&out)) return -1;
+    *steer = out;
+    return 0;
+}
+
+int steer_layers_count(const SteerSpec *steer) {
+    int k = 0;
+    for (int l = 0; l < SWEEP_MAX_LAYERS; l++) k += steer_has(steer, l);
+    return k;
+}
+
+int steer_layers_lowest(const SteerSpec *steer) {
+    for (int l = 0; l < SWEEP_MAX_LAYERS; l++)
+        if (steer_has(steer, l)) return l;
+    return -1;
+}
+
+void steer_layers_format(const SteerSpec *steer, char *out, size_t len) {
+    size_t o = 0;
+    if (len) out[0] = 0;
+    if (!steer_layers_count(steer)) { snprintf(out, len, "last"); return; }
+    for (int l = 0; l < SWEEP_MAX_LAYERS; l++)
+        if (steer_has(steer, l) && o < len) o += (size_t)snprintf(out + o, len - o, "%s%d", o ? "," : "", l);
+}
+
 // Rows (outputs) and columns (inputs) of LoRA target `t` in a layer.
 static void target_shape(const ModelConfig *c, int t, int *out, int *in) {
     int hd = config_head_dim(c), qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
@@ -56,9 +96,10 @@ static void target_shape(const ModelConfig *c, int t, int *out, int *in) {
     }
 }
 
-static size_t format_count(AdapterFormat f, const LoraSpec *lora, const ModelConfig *c) {
+static size_t format_count(AdapterFormat f, const LoraSpec *lora, const SteerSpec *steer, const ModelConfig *c) {
     switch (f) {
     case FMT_NONE: return 0;
+    case FMT_STEER: return (size_t)steer_layers_count(steer) * c->dim;
     case FMT_NORM: return (size_t)config_n_norm_gains(c);
     case FMT_FULL: return config_n_params(c);
     case FMT_LORA: {
@@ -75,16 +116,27 @@ static size_t format_count(AdapterFormat f, const LoraSpec *lora, const ModelCon
     return 0;
 }
 
+// The steer set of a base: the empty set resolved to the last block; -1 when a block is past the last.
+static int steer_resolve(SteerSpec *out, const SteerSpec *steer, const ModelConfig *c) {
+    *out = steer ? *steer : (SteerSpec){ { 0 } };
+    if (!steer_layers_count(out)) out->layers[(c->n_layers - 1) / 64] |= 1ULL << ((c->n_layers - 1) % 64);
+    for (int l = c->n_layers; l < SWEEP_MAX_LAYERS; l++)
+        if (steer_has(out, l)) return -1;
+    return 0;
+}
+
 // Allocates the block (params then grads, one allocation) and carves the views; values not set.
-static int adapter_layout(Adapter *a, AdapterFormat f, const LoraSpec *lora, const ModelConfig *c) {
+static int adapter_layout(Adapter *a, AdapterFormat f, const LoraSpec *lora, const SteerSpec *steer,
+                          const ModelConfig *c) {
     memset(a, 0, sizeof *a);
-    if ((unsigned)f > FMT_FULL || config_check(c) || c->n_layers > SWEEP_MAX_LAYERS) { errno = EINVAL; return -1; }
+    if ((unsigned)f > FMT_STEER || config_check(c) || c->n_layers > SWEEP_MAX_LAYERS) { errno = EINVAL; return -1; }
     if (f == FMT_LORA && (!lora || lora->rank <= 0 || !(lora->alpha > 0) || !lora->targets ||
                           (lora->targets & ~(unsigned)LORA_ALL))) { errno = EINVAL; return -1; }
+    if (f == FMT_STEER && steer_resolve(&a->steer, steer, c)) { errno = EINVAL; return -1; }
     a->format = f;
     a->cfg = *c;
     if (f == FMT_LORA) a->lora = *lora;
-    a->n = format_count(f, lora, c);
+    a->n = format_count(f, lora, &a->steer, c);
     a->params = xaligned(2 * a->n * sizeof(real));
     a->grads = a->params + a->n;
     int d = c->dim, L = c->n_layers;
@@ -94,6 +146,10 @@ static int adapter_layout(Adapter *a, AdapterFormat f, const LoraSpec *lora, con
         a->final_norm = a->params + (size_t)2 * L * d;
     } else if (f == FMT_FULL) {
         weights_carve(&a->full, c, a->params);
+    } else if (f == FMT_STEER) {
+        size_t off = 0;
+        for (int l = 0; l < L; l++)
+            if (steer_has(&a->steer, l)) { a->steer_vec[l] = a->params + off; off += (size_t)d; }
     } else if (f == FMT_LORA) {
         size_t off = 0;
         int r = lora->rank;
@@ -115,9 +171,13 @@ static int adapter_layout(Adapter *a, AdapterFormat f, const LoraSpec *lora, con
     return 0;
 }
 
+int adapter_init_steer(Adapter *a, const SteerSpec *steer, const Weights *base) {
+    return adapter_layout(a, FMT_STEER, NULL, steer, &base->cfg);   // zero vectors (xaligned zeroes)
+}
+
 int adapter_init(Adapter *a, AdapterFormat f, const LoraSpec *lora, const Weights *base, uint64_t seed) {
     const ModelConfig *c = &base->cfg;
-    if (adapter_layout(a, f, lora, c)) return -1;
+    if (adapter_layout(a, f, lora, NULL, c)) return -1;
     int d = c->dim, L = c->n_layers;
     if (f == FMT_NORM) {
         for (int l = 0; l < L; l++) {
@@ -189,7 +249,9 @@ size_t adapter_bytes(const Adapter *a, int bytes_per_scalar) {
 // ---- files ----------------------------------------------------------------------------------
 // Layout (little-endian): "SWAD", u32 version, u32 format, i32 dim, n_layers, n_heads, n_kv_heads,
 // ffn_dim, vocab, tied, qkv_bias, lora rank, f64 lora alpha, u32 lora targets, u64 count,
-// count x f32 block, u64 FNV-1a of every byte before it.
+// count x f32 block, u64 FNV-1a of every byte before it. A steer file (format 4) has its block set
+// between the count and the block: STEER_WORDS x u64, bit l of word l / 64 for block l, the block's
+// vectors in increasing block order; other formats' files are unchanged.
 
 #define ADAPTER_MAGIC "SWAD"
 #define ADAPTER_VERSION 1u
@@ -238,9 +300,12 @@ int adapter_save(const Adapter *a, const char *path, char *err, size_t errlen) {
         .alpha = a->format == FMT_LORA ? a->lora.alpha : 0,
         .targets = a->format == FMT_LORA ? a->lora.targets : 0, .count = a->n,
     };
-    size_t total = HEADER_BYTES + a->n * sizeof(float) + sizeof(uint64_t);
+    size_t ext = a->format == FMT_STEER ? sizeof a->steer.layers : 0;
+    size_t total = HEADER_BYTES + ext + a->n * sizeof(float) + sizeof(uint64_t);
     unsigned char *buf = xmalloc(total);
     size_t o = header_pack(buf, &h);
+    memcpy(buf + o, a->steer.layers, ext);
+    o += ext;
     for (size_t i = 0; i < a->n; i++) {
         float f = (float)a->params[i];
         memcpy(buf + o, &f, sizeof f);
@@ -282,8 +347,7 @@ int adapter_load(Adapter *a, const char *path, const Weights *base, char *err, s
     const ModelConfig *c = &base->cfg;
     if (memcmp(h.magic, ADAPTER_MAGIC, 4)) FAIL("%s: field 'magic': not an adapter file (expected \"SWAD\")", path);
     if (h.version != ADAPTER_VERSION) FAIL("%s: field 'version': %u, this build reads %u", path, h.version, ADAPTER_VERSION);
-    if (h.format != FMT_NORM && h.format != FMT_LORA && h.format != FMT_FULL && h.format != FMT_NONE)
-        FAIL("%s: field 'format': unknown format %u", path, h.format);
+    if (h.format > FMT_STEER) FAIL("%s: field 'format': unknown format %u", path, h.format);
 #define SHAPE(field) \
     if (h.field != c->field) FAIL("%s: field '" #field "': %d, the base has %d", path, (int)h.field, c->field)
     SHAPE(dim); SHAPE(n_layers); SHAPE(n_heads); SHAPE(n_kv_heads); SHAPE(ffn_dim); SHAPE(vocab);
@@ -299,24 +363,33 @@ int adapter_load(Adapter *a, const char *path, const Weights *base, char *err, s
     } else if (h.rank || h.alpha != 0 || h.targets) {
         FAIL("%s: field 'lora.rank': set on a %s adapter", path, format_name((AdapterFormat)h.format));
     }
-    size_t expect = format_count((AdapterFormat)h.format, &lora, c);
+    SteerSpec steer = { { 0 } };
+    size_t ext = h.format == FMT_STEER ? sizeof steer.layers : 0;
+    if (len < HEADER_BYTES + ext) FAIL("%s: field 'steer.layers': file is %zu bytes, too short for the block set", path, len);
+    memcpy(steer.layers, buf + HEADER_BYTES, ext);
+    if (h.format == FMT_STEER) {
+        SteerSpec resolved;
+        if (!steer_layers_count(&steer) || steer_resolve(&resolved, &steer, c))
+            FAIL("%s: field 'steer.layers': empty, or a block past the base's last (%d)", path, c->n_layers - 1);
+    }
+    size_t expect = format_count((AdapterFormat)h.format, &lora, &steer, c);
     if (h.count != expect)
         FAIL("%s: field 'count': %llu scalars, a %s adapter of this base has %zu", path,
              (unsigned long long)h.count, format_name((AdapterFormat)h.format), expect);
-    size_t want = HEADER_BYTES + expect * sizeof(float) + sizeof(uint64_t);
+    size_t want = HEADER_BYTES + ext + expect * sizeof(float) + sizeof(uint64_t);
     if (len != want) FAIL("%s: field 'block': file is %zu bytes, expected %zu (truncated or trailing data)",
                           path, len, want);
     uint64_t stored;
     memcpy(&stored, buf + len - sizeof stored, sizeof stored);
     if (stored != fnv1a64(buf, len - sizeof stored, FNV1A64_INIT))
         FAIL("%s: field 'checksum': FNV-1a mismatch, the file is corrupted", path);
-    const unsigned char *block = buf + HEADER_BYTES;
+    const unsigned char *block = buf + HEADER_BYTES + ext;
     for (size_t i = 0; i < expect; i++) {
         float f;
         memcpy(&f, block + i * sizeof f, sizeof f);
         if (!isfinite(f)) FAIL("%s: field 'block': scalar %zu is not finite", path, i);
     }
-    if (adapter_layout(a, (AdapterFormat)h.format, &lora, c))
+    if (adapter_layout(a, (AdapterFormat)h.format, &lora, &steer, c))
         FAIL("%s: field 'format': cannot lay out a %s adapter on this base", path, format_name((AdapterFormat)h.format));
     for (size_t i = 0; i < expect; i++) {
         float f;

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include "engine/weights.h"
 
-typedef enum { FMT_NONE = 0, FMT_NORM, FMT_LORA, FMT_FULL } AdapterFormat;
+typedef enum { FMT_NONE = 0, FMT_NORM, FMT_LORA, FMT_FULL, FMT_STEER } AdapterFormat;
 
 // LoRA target projections, by name: q k v o gate up down
 enum { LORA_Q = 1, LORA_K = 2, LORA_V = 4, LORA_O = 8, LORA_GATE = 16, LORA_UP = 32, LORA_DOWN = 64,
@@ -17,6 +17,14 @@ typedef struct {
     double alpha;        // scale = alpha / r
     unsigned targets;    // LORA_* bits
 } LoraSpec;
+
+// Steering (Bet 58): a learned vector of dim scalars added to every position of the residual stream
+// after block l, for each block l in the set (bit l % 64 of layers[l / 64]); the empty set means the
+// last block, resolved against the base at initialisation. The vectors start at zero (the identity).
+#define STEER_WORDS (SWEEP_MAX_LAYERS / 64)
+typedef struct {
+    uint64_t layers[STEER_WORDS];
+} SteerSpec;
 
 typedef struct {
     const real *A;       // [r][in], kaiming-uniform init
@@ -38,23 +46,35 @@ typedef struct {
     double lora_scale;
     // full: every weight, carved like a base
     Weights full;
+    // steer: the resolved block set, and a view per block ([dim], NULL where the block is not steered)
+    SteerSpec steer;
+    real *steer_vec[SWEEP_MAX_LAYERS];
 } Adapter;
 
 const char *format_name(AdapterFormat f);
 int format_parse(const char *s, AdapterFormat *f);             // 0 ok, -1 unknown
 // "q,k,v,o,gate,up,down" -> bits; -1 on an unknown name
 int lora_targets_parse(const char *s, unsigned *targets);
+// "last" (the empty set) or "3,5" (0-based block indices below SWEEP_MAX_LAYERS) -> set; -1 when not
+// such a list. _format writes the set back ("last" or "3,5"); _count and _lowest (-1 when empty).
+int steer_layers_parse(const char *s, SteerSpec *steer);
+void steer_layers_format(const SteerSpec *steer, char *out, size_t len);
+int steer_layers_count(const SteerSpec *steer);
+int steer_layers_lowest(const SteerSpec *steer);
 
 // Creates the trainable block from the base: norm copies the base gains, full copies (decodes) every
 // weight, lora draws A kaiming-uniform(a = sqrt(5)) and B = 0 from seed. Returns 0, or -1 (errno).
+// steer takes the last block here; adapter_init_steer takes a block set (a block past the base's
+// last fails with EINVAL).
 int adapter_init(Adapter *a, AdapterFormat f, const LoraSpec *lora, const Weights *base, uint64_t seed);
+int adapter_init_steer(Adapter *a, const SteerSpec *steer, const Weights *base);
 void adapter_free(Adapter *a);
 void adapter_zero_grad(Adapter *a);
-// eff = base with the adapter's replacements (norm gains / full weights); LoRA is applied by the
-// model from a->lora_w on top of eff.
+// eff = base with the adapter's replacements (norm gains / full weights); LoRA and steering are
+// applied by the model from a->lora_w and a->steer_vec on top of eff.
 void adapter_apply(const Adapter *a, const Weights *base, Weights *eff);
 // Size of the trainable block on disk at a given scalar width (4: fp32, 2: fp16).
 size_t adapter_bytes(const Adapter *a, int bytes_per_scalar);
-// Adapter files: magic, format, shape, then the fp32 block. 0 ok; -1 with a message in err.
+// Adapter files: magic, format, shape (a steer file adds its block set), then the fp32 block. 0 ok; -1 with a message in err.
 int adapter_save(const Adapter *a, const char *path, char *err, size_t errlen);
 int adapter_load(Adapter *a, const char *path, const Weights *base, char *err, size_t errlen);

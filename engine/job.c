@@ -11,6 +11,7 @@ void job_spec_default(JobSpec *js) {
 
 int job_adapter_init(Adapter *ad, const JobSpec *js, const Weights *base) {
     const LoraSpec no_lora = { 0, 0, 0 };
+    if (js->format == FMT_STEER) return adapter_init_steer(ad, &js->steer, base);
     return adapter_init(ad, js->format, js->format == FMT_LORA ? &js->lora : &no_lora, base, js->seed);
 }
 

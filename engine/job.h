@@ -11,6 +11,7 @@
 typedef struct {
     AdapterFormat format;
     LoraSpec lora;          // read for FMT_LORA only
+    SteerSpec steer;        // read for FMT_STEER only (all zero: the last block)
     TrainConfig train;
     uint64_t seed;          // the adapter's initialisation, the batch stream and the random corpus
     int random_condition;   // train on job_random_corpus instead of the user's text (Bet 60's noise floor)

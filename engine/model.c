@@ -88,6 +88,11 @@ const real *acts_logits(const Acts *a) { return a->logits; }
 
 static int is_lora(const Adapter *ad) { return ad && ad->format == FMT_LORA; }
 
+// The steering vector after block l, or NULL.
+static const real *steer_of(const Adapter *ad, int l) {
+    return ad && ad->format == FMT_STEER ? ad->steer_vec[l] : NULL;
+}
+
 static void ensure_lora(Acts *a, int r) {
     if (a->lora_rank >= r) return;
     free(a->lora_u);
@@ -166,6 +171,7 @@ double model_forward(const Weights *w, const Adapter *ad, Acts *a, const int *to
         swiglu_forward(hid, gate, up, (long)n * f);
         memcpy(x_next, x_mid, (size_t)n * d * sizeof(real));
         proj_forward(x_next, hid, &lw->down, NULL, LP(6), 1);
+        if (steer_of(ad, l)) bias_forward(x_next, steer_of(ad, l), n, d);   // the residual stream, steered
 #undef LP
     }
     rmsnorm_forward(a->xnf, a->rstdf, a->x + L * N * d, w->final_norm, n, d, c->norm_eps);
@@ -227,7 +233,11 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
     memset(a->dres, 0, nd);
     rmsnorm_backward(a->dres, final_gain_grad, a->dxn, a->x + L * N * d, w->final_norm, a->rstdf, n, d);
 
+    // Steering needs dres after each steered block, and nothing below the lowest one.
+    int steer_low = ad->format == FMT_STEER ? steer_layers_lowest(&ad->steer) : -1;
     for (int l = L - 1; l >= 0; l--) {
+        if (steer_of(ad, l)) bias_backward(ad->grads + (steer_of(ad, l) - ad->params), a->dres, n, d);
+        if (l == steer_low) break;
         const LayerWeights *lw = &w->layer[l];
         const LoraPair *lp = r ? ad->lora_w[l] : NULL;
         LayerGrads g = layer_grads(ad, l);
@@ -238,7 +248,7 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
         real *gate = a->gate + l * N * f, *up = a->up + l * N * f, *hid = a->hid + l * N * f;
         // Below layer 0's norms only the embedding is left: LoRA needs no dx there, norm and full do
         // (the first gain, the embedding).
-        int need_dx0 = l > 0 || ad->format != FMT_LORA;
+        int need_dx0 = l > 0 || (ad->format != FMT_LORA && ad->format != FMT_STEER);
 #define LP(t) (lp ? &lp[t] : NULL), s, (r ? lora_u_of(a, l, t) : NULL), a->lora_du, r, n
 
         // x_next = x_mid + down(silu(gate(xn2)) * up(xn2)), xn2 = norm2(x_mid)
@@ -295,6 +305,8 @@ double model_backward_flops(const ModelConfig *c, AdapterFormat f, const LoraSpe
     double n = (double)B * T;
     double input_grads = n * (proj_flops(c) + 2.0 * c->dim * c->vocab);
     double attn = 2 * attn_flops(c, B, T);   // dP, dV, dQ, dK: four products where the forward has two
+    // Steering (the last block by default) stops at the final norm: the head's input gradient only.
+    if (f == FMT_STEER) return n * 2.0 * c->dim * c->vocab;
     double weight_grads = f == FMT_FULL ? input_grads : 0;
     double lora_flops = 0;
     if (f == FMT_LORA && lora) {

@@ -22,5 +22,6 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
 
 // FLOPs of one forward over B x T tokens (matrix products and attention), for GFLOP/s figures.
 double model_forward_flops(const ModelConfig *c, int B, int T);
-// FLOPs of one backward for a format (no weight-gradient products unless full).
+// FLOPs of one backward for a format (no weight-gradient products unless full; steer as for the
+// default last block: steering lower blocks costs their blocks' backward on top).
 double model_backward_flops(const ModelConfig *c, AdapterFormat f, const LoraSpec *lora, int B, int T);

@@ -70,9 +70,16 @@ VARIANTS = {
                           batch=3, seq=12, grad_clip=0.5, ignore=True),
 }
 
-# lora_b: LoRA with B set to random values (A from the C side), so that dA is not trivially zero
-FORMATS = ["none", "norm", "lora", "lora_b", "full"]
-LR = {"none": 0.0, "norm": 1e-2, "lora": 1e-2, "lora_b": 1e-2, "full": 1e-3}
+# lora_b: LoRA with B set to random values (A from the C side), so that dA is not trivially zero.
+# steer: one vector after the last block, from zero; steer_b: vectors after both blocks, started at
+# random values, so the gradient of a vector below another block (and that block's input) is checked.
+FORMATS = ["none", "norm", "lora", "lora_b", "full", "steer", "steer_b"]
+LR = {"none": 0.0, "norm": 1e-2, "lora": 1e-2, "lora_b": 1e-2, "full": 1e-3, "steer": 1e-2, "steer_b": 1e-2}
+ENGINE_FORMAT = {"lora_b": "lora", "steer_b": "steer"}
+STEER_LAYERS = {"steer": "last", "steer_b": "0,1"}
+# one steering vector from zero has a gradient norm of 0.46..0.50 on gqa_bias_tied: clip it lower,
+# so clipping is exercised there too
+CLIP_SCALE = {"steer": 0.6}
 
 
 def gates(precision, n_layers):
@@ -145,10 +152,13 @@ def check_variant(vname, v, driver, workdir, tally, worst, precision, gate_preci
     rank, alpha = 2, 4.0
 
     for fmt in FORMATS:
-        engine_fmt = "lora" if fmt == "lora_b" else fmt
+        engine_fmt = ENGINE_FORMAT.get(fmt, fmt)
         case = dict(cfg, batch=v["batch"], seq=v["seq"], format=engine_fmt, lora_rank=rank, lora_alpha=alpha,
                     lora_targets="q,k,v,o,gate,up,down", lr=LR[fmt], beta1=0.9, beta2=0.95, eps=1e-8,
-                    weight_decay=0.01, grad_clip=v["grad_clip"], steps=10, seed=1234)
+                    weight_decay=0.01, grad_clip=v["grad_clip"] * CLIP_SCALE.get(fmt, 1.0), steps=10, seed=1234)
+        if engine_fmt == "steer":
+            case["steer_layers"] = STEER_LAYERS[fmt]
+        names = reference.trainable_names(cfg, engine_fmt, STEER_LAYERS.get(fmt, "last"))
         tag = f"{vname}/{fmt}"
         case_path = os.path.join(workdir, f"{vname}.{fmt}.case")
         out_path = os.path.join(workdir, f"{vname}.{fmt}.out")
@@ -159,6 +169,11 @@ def check_variant(vname, v, driver, workdir, tally, worst, precision, gate_preci
             brng = np.random.default_rng(99)
             for prefix, (out, _) in lora_shapes(cfg, rank).items():
                 b_given[prefix + ".lora_B"] = 0.3 * brng.standard_normal((out, rank))
+        if fmt == "steer_b":
+            srng = np.random.default_rng(98)
+            for name in names:
+                b_given[name] = 0.5 * srng.standard_normal((cfg["dim"], 1))
+        if b_given:
             adapter_in = os.path.join(workdir, f"{vname}.{fmt}.adapter")
             reference.write_records(adapter_in, b_given)
         rc, err = run_driver(driver, case_path, w_path, t_path, out_path, adapter_in, precision)
@@ -169,7 +184,7 @@ def check_variant(vname, v, driver, workdir, tally, worst, precision, gate_preci
 
         # starting values: norm and full must copy the base exactly; LoRA A is kaiming-uniform(sqrt 5)
         init = {}
-        for name in reference.trainable_names(cfg, engine_fmt):
+        for name in names:
             got = c.get("init." + name)
             tally.check(got is not None, f"{tag}: driver wrote no init.{name}")
             if got is None:
@@ -184,15 +199,15 @@ def check_variant(vname, v, driver, workdir, tally, worst, precision, gate_preci
                             f"{tag}: {name} not kaiming-uniform(a=sqrt 5): max |A| {np.abs(got).max():.4g}, "
                             f"bound {bound:.4g}")
                 init[name] = got
-            else:
+            else:   # LoRA B and steering vectors: zero, or the values given
                 want = b_given.get(name, np.zeros_like(got))
                 tally.check(np.allclose(got, want, rtol=1e-6, atol=0),
-                            f"{tag}: {name} starts at max |B| {np.abs(got).max():.3g}, expected "
+                            f"{tag}: {name} starts at max {np.abs(got).max():.3g}, expected "
                             f"{'the given values' if name in b_given else 'zero'}")
                 init[name] = want
         r = reference.run(cfg, case, weights, windows, init)
 
-        compared = ["logits", "loss"] + ["grad." + n for n in reference.trainable_names(cfg, engine_fmt)]
+        compared = ["logits", "loss"] + ["grad." + n for n in names]
         if engine_fmt != "none":
             compared += ["losses", "grad_norms"]
         for key in compared:
@@ -207,10 +222,10 @@ def check_variant(vname, v, driver, workdir, tally, worst, precision, gate_preci
         if engine_fmt != "none":
             L = r["losses"].ravel()
             tally.check(L[-1] < L[0], f"{tag}: the reference's loss did not fall in 10 steps ({L[0]:.4f} -> {L[-1]:.4f})")
-            if v["grad_clip"] > 0:
-                tally.check(r["grad_norms"].max() > v["grad_clip"],
-                            f"{tag}: clipping at {v['grad_clip']} never triggered, so it is not tested")
-            fe = max(tensor_err(c["final." + n], r["final." + n])[0] for n in reference.trainable_names(cfg, engine_fmt))
+            if case["grad_clip"] > 0:
+                tally.check(r["grad_norms"].max() > case["grad_clip"],
+                            f"{tag}: clipping at {case['grad_clip']} never triggered, so it is not tested")
+            fe = max(tensor_err(c["final." + n], r["final." + n])[0] for n in names)
             print(f"  {tag}: parameters after 10 steps, worst relative error {fe:.3g} (reported, not gated: "
                   f"Adam's m/sqrt(v) turns {precision} noise in near-zero gradients into full-size steps)")
             print(f"  {tag}: losses C {' '.join(f'{x:.6f}' for x in c['losses'].ravel())}")

@@ -26,6 +26,7 @@ typedef struct {
     int batch, seq, steps;
     AdapterFormat format;
     LoraSpec lora;
+    SteerSpec steer;
     double lr, beta1, beta2, eps, weight_decay, grad_clip;
     unsigned long long seed;
 } Case;
@@ -76,6 +77,10 @@ static void read_case(Case *c, const char *path) {
         else if (!strcmp(key, "lora_targets")) {
             if (lora_targets_parse(val, &c->lora.targets))
                 die_input("%s: field lora_targets: unknown target in '%s'", path, val);
+        }
+        else if (!strcmp(key, "steer_layers")) {
+            if (steer_layers_parse(val, &c->steer))
+                die_input("%s: field steer_layers: '%s' is not 'last' or a list of blocks", path, val);
         }
         else if (!strcmp(key, "lr")) c->lr = atof(val);
         else if (!strcmp(key, "beta1")) c->beta1 = atof(val);
@@ -140,6 +145,12 @@ static int list_trainables(Adapter *ad, Trainable *t, int cap) {
                 t[n] = (Trainable){ "", out, ad->lora.rank, (real *)p->B, p->dB };
                 snprintf(t[n++].name, sizeof t->name, "model.layers.%d.%s.lora_B", l, lora_target_names[k]);
             }
+    } else if (ad->format == FMT_STEER) {
+        for (int l = 0; l < c->n_layers && n < cap; l++) {
+            if (!ad->steer_vec[l]) continue;
+            t[n] = (Trainable){ "", d, 1, ad->steer_vec[l], NULL };
+            snprintf(t[n++].name, sizeof t->name, "model.layers.%d.steer", l);
+        }
     } else if (ad->format == FMT_FULL) {
         int nt = weights_n_tensors(c);
         TensorInfo *info = xcalloc((size_t)nt, sizeof *info);
@@ -153,7 +164,7 @@ static int list_trainables(Adapter *ad, Trainable *t, int cap) {
         }
         free(info);
     }
-    // norm and full gradients sit at the same offset in ad->grads as the parameter in ad->params
+    // norm, steer and full gradients sit at the same offset in ad->grads as the parameter in ad->params
     for (int i = 0; i < n; i++)
         if (!t[i].grad) {
             if (t[i].param < ad->params || t[i].param >= ad->params + ad->n) {
@@ -260,7 +271,9 @@ int main(int argc, char **argv) {
     }
 
     Adapter ad;
-    if (adapter_init(&ad, cs.format, &cs.lora, &base, cs.seed)) {
+    int init_rc = cs.format == FMT_STEER ? adapter_init_steer(&ad, &cs.steer, &base)
+                                         : adapter_init(&ad, cs.format, &cs.lora, &base, cs.seed);
+    if (init_rc) {
         fprintf(stderr, "parity_driver: adapter_init failed: %s\n", strerror(errno));
         return 3;
     }

@@ -2,7 +2,8 @@
 code): token embedding, RMSNorm x * rsqrt(mean(x^2) + eps) * g, RoPE with rotate_half pairs
 (j, j + hd/2), causal attention with grouped KV heads (head h reads KV head h // (H / KV)), optional
 q/k/v biases, SwiGLU FFN, final RMSNorm, tied or untied head, mean cross-entropy (ignore_index -1).
-LoRA adds scale * B(A x) to a projection, scale = alpha / r. Runs in float64 so that it is the truth
+LoRA adds scale * B(A x) to a projection, scale = alpha / r. Steering adds a learned vector to every
+position of the residual stream after each steered block (Bet 58). Runs in float64 so that it is the truth
 the fp32 engine is measured against.
 
 Also the small file formats shared with parity_driver.c: the raw float32 weight blob in the
@@ -130,8 +131,9 @@ def rope(x, theta, interleaved=False):
     return x * cos + rotate_half(x) * sin
 
 
-def forward(cfg, P, tokens, targets, lora=None, lora_scale=0.0, interleaved_rope=False):
-    """P: name -> float64 tensor (HF names); lora: name -> tensor for '<proj>.lora_A' / '.lora_B'.
+def forward(cfg, P, tokens, targets, lora=None, lora_scale=0.0, interleaved_rope=False, steer=None):
+    """P: name -> float64 tensor (HF names); lora: name -> tensor for '<proj>.lora_A' / '.lora_B';
+    steer: 'model.layers.{i}.steer' -> [dim] vector added to x after block i.
     Returns (logits [B*T, V], mean loss)."""
     H, KV = cfg["n_heads"], cfg["n_kv_heads"]
     hd = cfg["dim"] // H
@@ -165,6 +167,8 @@ def forward(cfg, P, tokens, targets, lora=None, lora_scale=0.0, interleaved_rope
         h = rmsnorm(x, P[p + "post_attention_layernorm.weight"], eps)
         g = torch.nn.functional.silu(proj(p + "mlp.gate_proj", h)) * proj(p + "mlp.up_proj", h)
         x = x + proj(p + "mlp.down_proj", g)
+        if steer is not None and p + "steer" in steer:
+            x = x + steer[p + "steer"]
     x = rmsnorm(x, P["model.norm.weight"], eps)
     head = P["model.embed_tokens.weight"] if cfg["tied"] else P["lm_head.weight"]
     logits = (x @ head.T).reshape(B * T, -1)
@@ -172,10 +176,17 @@ def forward(cfg, P, tokens, targets, lora=None, lora_scale=0.0, interleaved_rope
     return logits, loss
 
 
-def trainable_names(cfg, fmt):
+def steer_blocks(cfg, layers):
+    """The blocks of a steer_layers value: "last" or "0,1"."""
+    return [cfg["n_layers"] - 1] if layers == "last" else sorted(int(x) for x in layers.split(","))
+
+
+def trainable_names(cfg, fmt, steer_layers="last"):
     """The names parity_driver.c gives the adapter's trainable tensors, in its order."""
     if fmt == "none":
         return []
+    if fmt == "steer":
+        return [f"model.layers.{i}.steer" for i in steer_blocks(cfg, steer_layers)]
     if fmt == "norm":
         names = []
         for i in range(cfg["n_layers"]):
@@ -204,10 +215,15 @@ def run(cfg, case, weights, windows, init, interleaved_rope=False):
     win = torch.as_tensor(np.asarray(windows, dtype=np.int64))
     tokens, targets = win[:, :-1], win[:, 1:]
     P = {n: torch.tensor(w, dtype=torch.float64) for n, w in weights.items()}
-    lora, scale = None, 0.0
+    lora, scale, steer = None, 0.0, None
     train = []
-    for name in trainable_names(cfg, fmt):
-        if fmt == "lora":
+    for name in trainable_names(cfg, fmt, case.get("steer_layers", "last")):
+        if fmt == "steer":
+            steer = steer if steer is not None else {}
+            t = torch.tensor(init[name].reshape(-1), dtype=torch.float64, requires_grad=True)
+            steer[name] = t
+            train.append((name, t))
+        elif fmt == "lora":
             lora = lora if lora is not None else {}
             t = torch.tensor(init[name], dtype=torch.float64, requires_grad=True)
             lora[name] = t
@@ -220,7 +236,7 @@ def run(cfg, case, weights, windows, init, interleaved_rope=False):
         scale = case["lora_alpha"] / case["lora_rank"]
 
     out = {}
-    logits, loss = forward(cfg, P, tokens, targets, lora, scale, interleaved_rope)
+    logits, loss = forward(cfg, P, tokens, targets, lora, scale, interleaved_rope, steer)
     out["logits"] = logits.detach().numpy()
     out["loss"] = np.array([[loss.item()]])
     if not train:
@@ -235,7 +251,7 @@ def run(cfg, case, weights, windows, init, interleaved_rope=False):
     losses, gnorms = [], []
     for _ in range(case["steps"]):
         opt.zero_grad()
-        _, loss = forward(cfg, P, tokens, targets, lora, scale, interleaved_rope)
+        _, loss = forward(cfg, P, tokens, targets, lora, scale, interleaved_rope, steer)
         loss.backward()
         losses.append(loss.item())
         if case["grad_clip"] > 0:
@@ -245,7 +261,7 @@ def run(cfg, case, weights, windows, init, interleaved_rope=False):
         gnorms.append(gn.item())
         opt.step()
     with torch.no_grad():
-        _, loss = forward(cfg, P, tokens, targets, lora, scale, interleaved_rope)
+        _, loss = forward(cfg, P, tokens, targets, lora, scale, interleaved_rope, steer)
     losses.append(loss.item())
     out["losses"] = np.array([losses])
     out["grad_norms"] = np.array([gnorms])

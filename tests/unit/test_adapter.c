@@ -41,9 +41,11 @@ static double loss_with(const Weights *base, const Adapter *ad, const int *tok, 
     return loss;
 }
 
-static void roundtrip(const char *label, const Weights *base, AdapterFormat f, const LoraSpec *lora) {
+static void roundtrip(const char *label, const Weights *base, AdapterFormat f, const LoraSpec *lora,
+                      const SteerSpec *steer) {
     Adapter a, b;
-    CHECK(adapter_init(&a, f, lora, base, 3) == 0, "%s: init", label);
+    int irc = steer ? adapter_init_steer(&a, steer, base) : adapter_init(&a, f, lora, base, 3);
+    CHECK(irc == 0, "%s: init", label);
     Rng rng;
     rng_seed(&rng, 17);
     for (size_t i = 0; i < a.n; i++) a.params[i] += (real)(0.1 * rng_normal(&rng));
@@ -52,7 +54,8 @@ static void roundtrip(const char *label, const Weights *base, AdapterFormat f, c
     CHECK(adapter_save(&a, path, err, sizeof err) == 0, "%s: save: %s", label, err);
     size_t len = 0;
     free(slurp(path, &len));
-    CHECK(len == 68 + a.n * 4 + 8, "%s: file is %zu bytes for %zu scalars", label, len, a.n);
+    size_t ext = f == FMT_STEER ? 8 * STEER_WORDS : 0;   // a steer file's block set
+    CHECK(len == 68 + ext + a.n * 4 + 8, "%s: file is %zu bytes for %zu scalars", label, len, a.n);
     int rc = adapter_load(&b, path, base, err, sizeof err);
     CHECK(rc == 0, "%s: load: %s", label, err);
     if (rc) { adapter_free(&a); return; }
@@ -61,6 +64,8 @@ static void roundtrip(const char *label, const Weights *base, AdapterFormat f, c
     if (f == FMT_LORA)
         CHECK(b.lora.rank == a.lora.rank && b.lora.alpha == a.lora.alpha && b.lora.targets == a.lora.targets &&
               b.lora_scale == a.lora_scale, "%s: lora spec differs", label);
+    if (f == FMT_STEER)
+        CHECK(!memcmp(&a.steer, &b.steer, sizeof a.steer), "%s: steer block set differs", label);
     int tok[8] = { 1, 5, 9, 2, 7, 3, 3, 0 }, tgt[8] = { 5, 9, 2, 7, 3, 3, 0, 4 };
     double la = loss_with(base, &a, tok, tgt), lb = loss_with(base, &b, tok, tgt);
     CHECK(la == lb, "%s: loss %.9g before save, %.9g after load", label, la, lb);
@@ -106,6 +111,10 @@ static void nan_value(unsigned char *b, size_t *n) {
     memcpy(b + OFF_BLOCK + 4, &nan, 4);
     reseal(b, *n);
 }
+
+// Steer files: the block set sits between the count and the block.
+static void steer_past(unsigned char *b, size_t *n) { b[OFF_BLOCK] = 1u << 5; reseal(b, *n); }
+static void steer_empty(unsigned char *b, size_t *n) { memset(b + OFF_BLOCK, 0, 8 * STEER_WORDS); reseal(b, *n); }
 
 static Weights *make_base(const ModelConfig *c, real **block) {
     *block = xaligned(config_n_params(c) * sizeof(real));
@@ -208,9 +217,33 @@ int main(void) {
     adapter_free(&lc);
 
     // round trips
-    roundtrip("norm", base, FMT_NORM, NULL);
-    roundtrip("lora", base, FMT_LORA, &ls);
-    roundtrip("full", base, FMT_FULL, NULL);
+    roundtrip("norm", base, FMT_NORM, NULL, NULL);
+    roundtrip("lora", base, FMT_LORA, &ls, NULL);
+    roundtrip("full", base, FMT_FULL, NULL, NULL);
+    SteerSpec st0, st01;
+    CHECK(steer_layers_parse("0", &st0) == 0 && steer_layers_parse("0,1", &st01) == 0, "steer sets");
+    roundtrip("steer-0", base, FMT_STEER, NULL, &st0);
+    roundtrip("steer-01", base, FMT_STEER, NULL, &st01);
+
+    // steer: the set, its default (the last block), zero start, and its size
+    SteerSpec ss;
+    char sbuf[64];
+    CHECK(steer_layers_parse("last", &ss) == 0 && steer_layers_count(&ss) == 0, "steer 'last' is the empty set");
+    CHECK(steer_layers_parse("3,127", &ss) == 0 && steer_layers_count(&ss) == 2 && steer_layers_lowest(&ss) == 3,
+          "steer 3,127");
+    steer_layers_format(&ss, sbuf, sizeof sbuf);
+    CHECK(!strcmp(sbuf, "3,127"), "steer set written back as %s", sbuf);
+    CHECK(steer_layers_parse("128", &ss) == -1 && steer_layers_parse("1,", &ss) == -1 &&
+          steer_layers_parse("-1", &ss) == -1 && steer_layers_parse("", &ss) == -1 &&
+          steer_layers_parse("a", &ss) == -1, "steer accepts a bad set");
+    Adapter sa;
+    CHECK(adapter_init(&sa, FMT_STEER, NULL, base, 0) == 0 && sa.n == (size_t)c.dim &&
+          sa.steer_vec[c.n_layers - 1] == sa.params && !sa.steer_vec[0], "steer default is the last block");
+    int zero = 1;
+    for (size_t i = 0; i < sa.n; i++) zero &= sa.params[i] == 0;
+    CHECK(zero, "steering vectors do not start at zero");
+    CHECK(adapter_bytes(&sa, 2) == (size_t)c.dim * 2, "steer fp16 bytes %zu", adapter_bytes(&sa, 2));
+    adapter_free(&sa);
 
     // corrupted files
     char good_path[512], err[512];
@@ -231,6 +264,14 @@ int main(void) {
     expect_reject("short", good, len, base, short_header, "header");
     expect_reject("nan", good, len, base, nan_value, "block");
     free(good);
+    snprintf(good_path, sizeof good_path, "%s/steer-0.swad", dir);
+    good = slurp(good_path, &len);
+    CHECK(good != NULL, "cannot reread %s", good_path);
+    expect_reject("steer-past", good, len, base, steer_past, "steer.layers");
+    expect_reject("steer-empty", good, len, base, steer_empty, "steer.layers");
+    expect_reject("steer-truncated", good, len, base, truncated, "block");
+    free(good);
+    snprintf(good_path, sizeof good_path, "%s/lora.swad", dir);
 
     // a valid file for another base: the shape field that differs is named
     ModelConfig c2 = c;

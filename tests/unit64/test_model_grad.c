@@ -1,4 +1,4 @@
-// Whole-model gradients under each adapter format (norm, lora, full) against central finite
+// Whole-model gradients under each adapter format (norm, lora, full, steer) against central finite
 // differences of the mean loss, in double precision, on config_tiny and a tied, qkv-bias variant.
 #include <math.h>
 #include <stdio.h>
@@ -49,6 +49,12 @@ static int segments(const Adapter *ad, Segment *s) {
             s[k] = (Segment){ t[i].offset, (size_t)t[i].rows * t[i].cols, "" };
             snprintf(s[k++].name, 96, "%s", t[i].name);
         }
+    } else if (ad->format == FMT_STEER) {
+        for (int l = 0; l < c->n_layers; l++) {
+            if (!ad->steer_vec[l]) continue;
+            s[k] = (Segment){ (size_t)(ad->steer_vec[l] - ad->params), (size_t)c->dim, "" };
+            snprintf(s[k++].name, 96, "steering vector after block %d", l);
+        }
     } else if (ad->format == FMT_LORA) {
         static const char *tn[] = { "q", "k", "v", "o", "gate", "up", "down" };
         for (int l = 0; l < c->n_layers; l++)
@@ -74,15 +80,17 @@ static double loss_of(const Weights *base, const Adapter *ad, Acts *acts, const 
 }
 
 static void check_format(const char *label, const Weights *base, AdapterFormat f, const LoraSpec *lora,
-                         Acts *acts, const int *tok, const int *tgt, Rng *rng) {
+                         const SteerSpec *steer, Acts *acts, const int *tok, const int *tgt, Rng *rng) {
     Adapter ad;
-    CHECK(adapter_init(&ad, f, lora, base, 11) == 0, "%s: adapter_init", label);
+    int rc = f == FMT_STEER ? adapter_init_steer(&ad, steer, base) : adapter_init(&ad, f, lora, base, 11);
+    CHECK(rc == 0, "%s: adapter_init", label);
     double base_loss = model_forward(base, NULL, acts, tok, tgt, B, T);
     // At init every adapter is the identity: same loss as the base, to rounding.
     double init_loss = loss_of(base, &ad, acts, tok, tgt);
     CHECK(fabs(init_loss - base_loss) < 1e-12, "%s: initial loss %.15g, base %.15g", label, init_loss, base_loss);
-    if (f == FMT_LORA) {
-        // B = 0 would make dA vanish; random B checks both products of the pair.
+    if (f == FMT_LORA || f == FMT_STEER) {
+        // B = 0 would make dA vanish; random B checks both products of the pair. Steering vectors
+        // start at zero too: away from zero the downstream blocks see a shifted stream.
         for (size_t i = 0; i < ad.n; i++) ad.params[i] += 0.3 * rng_normal(rng);
     }
     adapter_zero_grad(&ad);
@@ -139,12 +147,25 @@ static void check_config(const char *label, const ModelConfig *c) {
     Acts *acts = acts_create(c, B, T);
     char name[128];
     snprintf(name, sizeof name, "%s norm", label);
-    check_format(name, &base, FMT_NORM, NULL, acts, tok, tgt, &rng);
+    check_format(name, &base, FMT_NORM, NULL, NULL, acts, tok, tgt, &rng);
     LoraSpec lora = { .rank = 2, .alpha = 4, .targets = LORA_ALL };
     snprintf(name, sizeof name, "%s lora r2 all targets", label);
-    check_format(name, &base, FMT_LORA, &lora, acts, tok, tgt, &rng);
+    check_format(name, &base, FMT_LORA, &lora, NULL, acts, tok, tgt, &rng);
     snprintf(name, sizeof name, "%s full", label);
-    check_format(name, &base, FMT_FULL, NULL, acts, tok, tgt, &rng);
+    check_format(name, &base, FMT_FULL, NULL, NULL, acts, tok, tgt, &rng);
+    // steer: the default (after the last block), below another block (0), and both blocks at once
+    const char *sets[] = { "last", "0", "0,1" };
+    for (int i = 0; i < 3; i++) {
+        SteerSpec steer;
+        CHECK(steer_layers_parse(sets[i], &steer) == 0, "steer set %s", sets[i]);
+        snprintf(name, sizeof name, "%s steer %s", label, sets[i]);
+        check_format(name, &base, FMT_STEER, NULL, &steer, acts, tok, tgt, &rng);
+    }
+    // a block past the last is refused, not laid out
+    SteerSpec past;
+    Adapter bad;
+    CHECK(steer_layers_parse("2", &past) == 0 && adapter_init_steer(&bad, &past, &base) == -1,
+          "%s: steering block 2 of a 2-block base accepted", label);
 
     // none trains nothing: backward must leave an adapter without a block untouched and not crash
     Adapter none;
