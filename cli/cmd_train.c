@@ -26,7 +26,7 @@
 #define MAX_EVALS 64
 
 static const char usage_head[] =
-    "usage: sweep train BASE --text TRAIN.txt --format norm|lora|full [--eval TEXT ...] [options]\n"
+    "usage: sweep train BASE --text TRAIN.txt --format norm|lora|full|steer [--eval TEXT ...] [options]\n"
     "\n"
     "Trains one adapter on a text and prints its held-out perplexities: the tool for trying a format\n"
     "before writing a spec, and for reproducing one job of a sweep. It trains exactly as a job of\n"
@@ -35,7 +35,8 @@ static const char usage_head[] =
     "final loss, perplexities and adapter of that job, bit for bit (at the same --threads).\n"
     "\n"
     "  --text FILE          training text (the user's train.txt); not read under --condition random\n"
-    "  --format F           norm (RMSNorm gains), lora, or full (every weight)\n"
+    "  --format F           norm (RMSNorm gains), lora, full (every weight), or steer (a learned\n"
+    "                       vector added to the residual stream after a block; Bet 58)\n"
     "  --eval FILE          held-out text to evaluate after training (repeatable, up to 64)\n"
     "  --eval-tokens N      score only the first N tokens of each eval text (the spec's eval.tokens;\n"
     "                       default 0: all)\n"
@@ -62,7 +63,7 @@ typedef struct {
     const char *evals[MAX_EVALS];
     int n_evals;
     JobSpec job;
-    int have_format, seq_given, lora_given;
+    int have_format, seq_given, lora_given, steer_given;
     int print_every, json, threads, verify;
     MatPrecision precision;
 } TrainArgs;
@@ -103,8 +104,12 @@ static void print_usage(void) {
         snprintf(text, sizeof text, p->help, def);
         printf("  %-21s%s\n", opt, text);
         if (h == HP_LR) printf("  %-21sAdamW betas (default %g,%g)\n", "--betas B1,B2", d.train.beta1, d.train.beta2);
-        if (h == HP_ALPHA) printf("  %-21sLoRA projections, of q,k,v,o,gate,up,down (default %s)\n", "--targets LIST",
-                                  d.lora.targets == LORA_ALL ? "all seven" : "some");
+        if (h == HP_ALPHA) {
+            printf("  %-21sLoRA projections, of q,k,v,o,gate,up,down (default %s)\n", "--targets LIST",
+                   d.lora.targets == LORA_ALL ? "all seven" : "some");
+            printf("  %-21ssteer: the blocks (0-based) after which a vector is added, e.g. 3,5\n"
+                   "  %-21s(default last: after the last block)\n", "--layers LIST", "");
+        }
     }
     fputs(usage_tail, stdout);
 }
@@ -145,7 +150,7 @@ static int parse_args(int argc, char **argv, TrainArgs *a) {
             a->evals[a->n_evals++] = v;
         } else if (!strcmp(o, "--format")) {
             if (format_parse(v, &a->job.format) || a->job.format == FMT_NONE)
-                return bad("--format: '%s' is not norm, lora or full%s", v,
+                return bad("--format: '%s' is not norm, lora, full or steer%s", v,
                            !strcmp(v, "none") ? " (the base itself needs no training: sweep eval BASE TEXT)" : "");
             a->have_format = 1;
         } else if (!strcmp(o, "--condition")) {
@@ -156,6 +161,10 @@ static int parse_args(int argc, char **argv, TrainArgs *a) {
             if (lora_targets_parse(v, &lora->targets))
                 return bad("--targets: '%s' is not a list of q,k,v,o,gate,up,down", v);
             a->lora_given = 1;
+        } else if (!strcmp(o, "--layers")) {
+            if (steer_layers_parse(v, &a->job.steer))
+                return bad("--layers: '%s' is not last or a list of block numbers below %d", v, SWEEP_MAX_LAYERS);
+            a->steer_given = 1;
         } else if (!strcmp(o, "--betas")) {
             char *end, *end2 = NULL;
             errno = 0;
@@ -190,10 +199,12 @@ static int parse_args(int argc, char **argv, TrainArgs *a) {
         else return bad("unknown option %s (see sweep train --help)", o);
     }
     if (!a->base) return bad("no base model file given (usage: sweep train BASE --text FILE --format F)");
-    if (!a->have_format) return bad("--format: missing (norm, lora or full)");
+    if (!a->have_format) return bad("--format: missing (norm, lora, full or steer)");
     if (!a->text && !a->job.random_condition) return bad("--text: missing (the training text; or --condition random)");
     if (a->lora_given && a->job.format != FMT_LORA)
         return bad("--rank, --alpha and --targets are LoRA settings: --format is %s", format_name(a->job.format));
+    if (a->steer_given && a->job.format != FMT_STEER)
+        return bad("--layers is a steer setting: --format is %s", format_name(a->job.format));
     if (tc->warmup > tc->steps) return bad("--warmup: %d is longer than --steps %d", tc->warmup, tc->steps);
     return 0;
 }
@@ -299,6 +310,12 @@ static void print_json(const TrainArgs *a, const char *tok_path, const Adapter *
         for (int i = 0; i < LORA_N_TARGETS; i++)
             if (a->job.lora.targets & (1u << i)) cJSON_AddItemToArray(tg, cJSON_CreateString(target_names[i]));
     }
+    if (a->job.format == FMT_STEER) {
+        char layers[512];
+        steer_layers_format(&ad->steer, layers, sizeof layers);   // resolved: "last" becomes its block
+        cJSON *st = cJSON_AddObjectToObject(j, "steer");
+        cJSON_AddStringToObject(st, "layers", layers);
+    }
     add_number(j, "trainable", (double)ad->n);
     add_number(j, "adapter_bytes_fp32", (double)adapter_bytes(ad, 4));
     add_number(j, "adapter_bytes_fp16", (double)adapter_bytes(ad, 2));
@@ -352,6 +369,9 @@ int cmd_train(int argc, char **argv) {
     if (tc->seq > cfg->context) return bad("--seq: %d exceeds the context %d of %s", tc->seq, cfg->context, a.base);
     if (job->format == FMT_LORA && job->lora.rank > cfg->dim)
         return bad("--rank: %d exceeds the width %d of %s", job->lora.rank, cfg->dim, a.base);
+    if (job->format == FMT_STEER && steer_layers_highest(&job->steer) >= cfg->n_layers)
+        return bad("--layers: block %d is past the last block (%d) of %s", steer_layers_highest(&job->steer),
+                   cfg->n_layers - 1, a.base);
 
     char *tok_path = a.tokenizer ? strdup(a.tokenizer) : model_tokenizer_path(&mf);
     if (!tok_path) return bad("%s: metadata field tokenizer: none recorded; give --tokenizer FILE", a.base);

@@ -75,6 +75,12 @@ int steer_layers_lowest(const SteerSpec *steer) {
     return -1;
 }
 
+int steer_layers_highest(const SteerSpec *steer) {
+    for (int l = SWEEP_MAX_LAYERS - 1; l >= 0; l--)
+        if (steer_has(steer, l)) return l;
+    return -1;
+}
+
 void steer_layers_format(const SteerSpec *steer, char *out, size_t len) {
     size_t o = 0;
     if (len) out[0] = 0;
@@ -120,9 +126,7 @@ static size_t format_count(AdapterFormat f, const LoraSpec *lora, const SteerSpe
 static int steer_resolve(SteerSpec *out, const SteerSpec *steer, const ModelConfig *c) {
     *out = steer ? *steer : (SteerSpec){ { 0 } };
     if (!steer_layers_count(out)) out->layers[(c->n_layers - 1) / 64] |= 1ULL << ((c->n_layers - 1) % 64);
-    for (int l = c->n_layers; l < SWEEP_MAX_LAYERS; l++)
-        if (steer_has(out, l)) return -1;
-    return 0;
+    return steer_layers_highest(out) >= c->n_layers ? -1 : 0;
 }
 
 // Allocates the block (params then grads, one allocation) and carves the views; values not set.

@@ -56,11 +56,13 @@ int format_parse(const char *s, AdapterFormat *f);             // 0 ok, -1 unkno
 // "q,k,v,o,gate,up,down" -> bits; -1 on an unknown name
 int lora_targets_parse(const char *s, unsigned *targets);
 // "last" (the empty set) or "3,5" (0-based block indices below SWEEP_MAX_LAYERS) -> set; -1 when not
-// such a list. _format writes the set back ("last" or "3,5"); _count and _lowest (-1 when empty).
+// such a list. _format writes the set back ("last" or "3,5"); _count, _lowest and _highest (-1 when
+// empty).
 int steer_layers_parse(const char *s, SteerSpec *steer);
 void steer_layers_format(const SteerSpec *steer, char *out, size_t len);
 int steer_layers_count(const SteerSpec *steer);
 int steer_layers_lowest(const SteerSpec *steer);
+int steer_layers_highest(const SteerSpec *steer);
 
 // Creates the trainable block from the base: norm copies the base gains, full copies (decodes) every
 // weight, lora draws A kaiming-uniform(a = sqrt(5)) and B = 0 from seed. Returns 0, or -1 (errno).

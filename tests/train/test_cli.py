@@ -96,7 +96,8 @@ if j:
 
 # ---- the saved adapter, read by sweep eval, gives the perplexity train printed ----------------------
 for fmt, extra in (("norm", []), ("lora", ["--rank", "2", "--alpha", "4", "--lr", "1e-2", "--targets", "q,v,down"]),
-                   ("full", ["--lr", "3e-3"])):
+                   ("full", ["--lr", "3e-3"]), ("steer", ["--lr", "1e-2"]),
+                   ("steer", ["--lr", "1e-2", "--layers", "0,1"])):
     out = "%s-eval.swad" % fmt
     j = train_json("--text", TRAIN, "--format", fmt, "--steps", "40", "--batch", "4", "--seed", "3",
                    "--eval", OWN, "--eval", OTHER, "-o", out, *extra)
@@ -110,6 +111,12 @@ for fmt, extra in (("norm", []), ("lora", ["--rank", "2", "--alpha", "4", "--lr"
         # config_tiny: dim 16, 2 layers, 2 KV heads of 4 (v: 16 -> 8), FFN 24; rank r adds r * (in + out)
         c.check(j["lora"]["targets"] == ["q", "v", "down"] and j["trainable"] == 2 * 2 * ((16 + 16) + (16 + 8) + (24 + 16)),
                 "lora on q,v,down at rank 2 of the tiny base: %s scalars" % j["trainable"])
+    if fmt == "steer":
+        # one vector of dim 16 per steered block; the default is the last of the tiny base's 2 blocks
+        want = "0,1" if "--layers" in extra else "1"
+        c.check(j["steer"]["layers"] == want and j["trainable"] == 16 * len(want.split(",")) and
+                j["adapter_bytes_fp16"] == 2 * j["trainable"],
+                "steer %s: %s scalars after blocks %s" % (want, j["trainable"], j["steer"]["layers"]))
     # the unused adapter changes something: without it the same texts give the base's perplexity
     base_ppl, _ = eval_ppl(j["evals"][0]["text"])
     c.check(base_ppl != "%.4f" % j["evals"][0]["ppl"], "%s: the adapter is not the base (%s)" % (fmt, base_ppl))
@@ -192,6 +199,9 @@ cases = [
     ([BASE] + ok + ["--rank", "2"], "--rank"),
     ([BASE, "--text", TRAIN, "--format", "lora", "--rank", "100"], "--rank"),
     ([BASE, "--text", TRAIN, "--format", "lora", "--targets", "q,z"], "--targets"),
+    ([BASE] + ok + ["--layers", "1"], "--layers"),
+    ([BASE, "--text", TRAIN, "--format", "steer", "--layers", "2"], "--layers"),
+    ([BASE, "--text", TRAIN, "--format", "steer", "--layers", "0,x"], "--layers"),
     ([BASE] + ok + ["--betas", "0.9"], "--betas"),
     ([BASE] + ok + ["--seed", "-1"], "--seed"),
     ([BASE] + ok + ["--condition", "sideways"], "--condition"),
