@@ -19,7 +19,8 @@ static void quantize_usage(FILE *f) {
         "                    else --dtype)\n"
         "  --dtype T         the projections without --ternary (default f32)\n"
         "  --vector-dtype T  norm gains and biases (default f32)\n"
-        "Tensors already in their target dtype are copied bytewise. The metadata records the dtype of\n"
+        "Tensors already in their target dtype are copied bytewise; the zeros of a pruned IN (sweep prune)\n"
+        "stay zero (round(0 / scale) = 0) and its \"pruning\" record is kept. The metadata records the dtype of\n"
         "each part. `sweep eval FP.sweep TERNARY.sweep TEXT` measures the effect on perplexity.\n");
 }
 
@@ -32,8 +33,8 @@ static char *dir_of(const char *path) {
 }
 
 // The tokenizer reference for OUT: a path relative to IN's directory is made absolute when OUT
-// lives elsewhere, so that it still resolves.
-static char *tokenizer_for(const ModelFile *src, const char *in, const char *out) {
+// lives elsewhere, so that it still resolves. (sweep prune writes copies too.)
+char *cli_tokenizer_for(const ModelFile *src, const char *in, const char *out) {
     char *tok = model_meta_json(src, "tokenizer"), *path = model_tokenizer_path(src);
     cJSON *j = tok ? cJSON_Parse(tok) : NULL;
     const cJSON *p = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "path") : j;
@@ -84,7 +85,7 @@ int cmd_quantize(int argc, char **argv) {
     wo.matrix_dtype = ternary ? MAT_TERNARY : dtype;
     wo.embed_dtype = wo.head_dtype = embed != MAT_REAL ? embed : ternary ? MAT_BF16 : dtype;
     wo.vector_dtype = vec;
-    char *tok = tokenizer_for(&src, in, out);
+    char *tok = cli_tokenizer_for(&src, in, out);
     char *src_json = model_meta_json(&src, "source");
     size_t sl = strlen(in) + (src_json ? strlen(src_json) : 0) + 128;
     char *source = malloc(sl);
@@ -93,9 +94,12 @@ int cmd_quantize(int argc, char **argv) {
              src_json ? src_json : "");
     wo.tokenizer_json = tok;
     wo.source = source;
+    char *pruning = model_meta_json(&src, "pruning");   // prune then quantize: the record stays
+    wo.pruning_json = pruning;
     model_print_summary(&src, stdout);
     int rc = model_write(out, &src.w, &wo, err, sizeof err);
     free(tok);
+    free(pruning);
     free(src_json);
     free(source);
     model_close(&src);

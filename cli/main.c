@@ -17,6 +17,7 @@ static const struct {
     { "bench",    cmd_bench,    "training and evaluation speed against this machine's sgemm" },
     { "pretrain", cmd_pretrain, "train a tokenizer and a base model from scratch" },
     { "quantize", cmd_quantize, "post-training ternary quantisation of a model file" },
+    { "prune",    cmd_prune,    "magnitude pruning of a model file's projections (Bet 48)" },
     { "import",   cmd_import,   "convert a Hugging Face Llama/Qwen2 checkpoint to a model file" },
     { "tokenize", cmd_tokenize, "train, apply or inspect a byte-level BPE tokenizer" },
     { "fixtures", cmd_fixtures, "build the user corpora and splits from Debian packages" },

@@ -449,6 +449,16 @@ static char *metadata_text(const ModelConfig *c, const ModelWriteOptions *o, con
             "trit = clamp(round(w / mean|w_row|), -1, 1); data = float32 scale[rows], then 5 trits per "
             "byte as base-3 digits (trit + 1), lowest digit first, each row starting on a byte");
     if (o->source) cJSON_AddStringToObject(root, "source", o->source);
+    if (o->pruning_json) {
+        cJSON *pr = cJSON_Parse(o->pruning_json);
+        if (!cJSON_IsObject(pr)) {
+            cJSON_Delete(pr);
+            cJSON_Delete(root);
+            errf(err, errlen, "pruning metadata is not a JSON object");
+            return NULL;
+        }
+        cJSON_AddItemToObject(root, "pruning", pr);
+    }
     cJSON *arr = cJSON_AddArrayToObject(root, "tensors");
     for (int i = 0; i < n; i++) {
         cJSON *e = cJSON_CreateObject();

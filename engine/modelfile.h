@@ -6,7 +6,8 @@
 //   16  u64 metadata length        24  u64 data offset (multiple of 64)
 //   32  u64 file size              40  u64 FNV-1a 64 of the metadata bytes
 //   48  16 reserved bytes (0)
-//   64  metadata: JSON text {"format", "config", "tokenizer", "quantization", "source", "tensors"}
+//   64  metadata: JSON text {"format", "config", "tokenizer", "quantization", "source", "tensors"},
+//       and "pruning" when sweep prune made it (method, scope, sparsity, tensors, zeroed; cli/cmd_prune.c)
 //   data offset: tensors, each at a multiple of 64 bytes from the data offset
 // A tensor entry: {"name", "dtype": "f32" | "bf16" | "ternary", "shape": [rows, cols] or [n],
 //   "offset" (bytes from the data offset), "nbytes", "fnv1a64": 16 hex digits of its bytes}.
@@ -93,6 +94,7 @@ typedef struct {
     MatType vector_dtype;        // norms and biases: f32 or bf16
     const char *tokenizer_json;  // JSON value stored under "tokenizer" (NULL: null)
     const char *source;          // free text under "source" (NULL: omitted)
+    const char *pruning_json;    // JSON object stored under "pruning" (sweep prune; NULL: omitted)
 } ModelWriteOptions;
 
 void model_write_options_default(ModelWriteOptions *o);   // everything f32
