@@ -89,8 +89,7 @@ void steer_layers_format(const SteerSpec *steer, char *out, size_t len) {
         if (steer_has(steer, l) && o < len) o += (size_t)snprintf(out + o, len - o, "%s%d", o ? "," : "", l);
 }
 
-// Rows (outputs) and columns (inputs) of LoRA target `t` in a layer.
-static void target_shape(const ModelConfig *c, int t, int *out, int *in) {
+void lora_target_shape(const ModelConfig *c, int t, int *out, int *in) {
     int hd = config_head_dim(c), qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
     static const int kind[LORA_N_TARGETS] = { 0, 1, 1, 2, 3, 3, 4 };
     switch (kind[t]) {
@@ -113,7 +112,7 @@ static size_t format_count(AdapterFormat f, const LoraSpec *lora, const SteerSpe
         for (int t = 0; t < LORA_N_TARGETS; t++) {
             if (!(lora->targets & (1u << t))) continue;
             int out, in;
-            target_shape(c, t, &out, &in);
+            lora_target_shape(c, t, &out, &in);
             n += (size_t)lora->rank * (in + out);
         }
         return n * c->n_layers;
@@ -162,7 +161,7 @@ static int adapter_layout(Adapter *a, AdapterFormat f, const LoraSpec *lora, con
             for (int t = 0; t < LORA_N_TARGETS; t++) {
                 if (!(lora->targets & (1u << t))) continue;
                 int out, in;
-                target_shape(c, t, &out, &in);
+                lora_target_shape(c, t, &out, &in);
                 LoraPair *p = &a->lora_w[l][t];
                 p->A = a->params + off;
                 p->dA = a->grads + off;
@@ -208,7 +207,7 @@ int adapter_init(Adapter *a, AdapterFormat f, const LoraSpec *lora, const Weight
                 LoraPair *p = &a->lora_w[l][t];
                 if (!p->A) continue;
                 int out, in;
-                target_shape(c, t, &out, &in);
+                lora_target_shape(c, t, &out, &in);
                 // kaiming_uniform_(a = sqrt(5)) on [r][in], as nn.Linear and PEFT: bound = 1/sqrt(in)
                 double bound = 1.0 / sqrt((double)in);
                 real *A = (real *)p->A;

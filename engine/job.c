@@ -33,7 +33,13 @@ int job_train(const Weights *base, Adapter *ad, const JobSpec *js, const int *to
 
 double job_eval_perplexity(const Weights *base, const Adapter *ad, const JobSpec *js, const int *tokens, long n,
                            double *nll_sum, long *n_pred) {
+    return job_eval_perplexity_noise(base, ad, js, -1, tokens, n, nll_sum, n_pred);
+}
+
+double job_eval_perplexity_noise(const Weights *base, const Adapter *ad, const JobSpec *js, double sigma_rel,
+                                 const int *tokens, long n, double *nll_sum, long *n_pred) {
     if (js->eval_tokens > 0 && n > js->eval_tokens + 1) n = js->eval_tokens + 1;
     if (ad && ad->format == FMT_NONE) ad = NULL;
-    return eval_perplexity(base, ad, tokens, n, base->cfg.context, JOB_EVAL_BATCH, nll_sum, n_pred);
+    return eval_perplexity_noise(base, ad, tokens, n, base->cfg.context, JOB_EVAL_BATCH, sigma_rel, js->seed,
+                                 nll_sum, n_pred);
 }

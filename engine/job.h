@@ -42,3 +42,7 @@ int job_train(const Weights *base, Adapter *ad, const JobSpec *js, const int *to
 // base's context. ad may be NULL or a none adapter: the base itself. *nll_sum and *n_pred may be NULL.
 double job_eval_perplexity(const Weights *base, const Adapter *ad, const JobSpec *js, const int *tokens, long n,
                            double *nll_sum, long *n_pred);
+// The same under evaluation noise (Bet 63; eval_perplexity_noise) of sigma_rel, drawn from the job's
+// seed: every eval text and every sigma of a job see the same draws (common random numbers).
+double job_eval_perplexity_noise(const Weights *base, const Adapter *ad, const JobSpec *js, double sigma_rel,
+                                 const int *tokens, long n, double *nll_sum, long *n_pred);

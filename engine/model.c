@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include "engine/ops.h"
+#include "engine/rng.h"
 #include "engine/util.h"
 
 // Every buffer of a job, allocated once for Bmax x Tmax tokens. Per-layer buffers are [L][nmax][...]
@@ -28,7 +30,31 @@ struct Acts {
     // backward scratch
     real *dres, *dxn, *dq, *dk, *dv, *dattn, *dgate, *dup, *dhid, *dlogits, *att_scratch, *lora_du;
     real *cos_t, *sin_t;    // RoPE tables [Tmax][hd/2]
+    // evaluation-time noise (Bet 63), off unless acts_set_noise: sigma_rel x the position's RMS
+    int noise_on;
+    double noise_sigma;
+    Rng noise_rng;
 };
+
+// Stream id of evaluation noise within a seed ("NOIS").
+#define STREAM_EVAL_NOISE 0x4e4f4953ULL
+
+void acts_set_noise(Acts *a, double sigma_rel, uint64_t seed) {
+    a->noise_on = sigma_rel >= 0;
+    a->noise_sigma = sigma_rel;
+    rng_seed_stream(&a->noise_rng, seed, STREAM_EVAL_NOISE);
+}
+
+// x[n][d] += sigma x rms(row) x N(0, 1), element by element, in row order.
+static void add_noise(Acts *a, real *x, int n, int d) {
+    for (int i = 0; i < n; i++) {
+        real *row = x + (size_t)i * d;
+        double ss = 0;
+        for (int j = 0; j < d; j++) ss += (double)row[j] * row[j];
+        double amp = a->noise_sigma * sqrt(ss / d);
+        for (int j = 0; j < d; j++) row[j] += (real)(amp * rng_normal(&a->noise_rng));
+    }
+}
 
 static real *buf(size_t n) { return xaligned(n * sizeof(real)); }
 
@@ -172,6 +198,7 @@ double model_forward(const Weights *w, const Adapter *ad, Acts *a, const int *to
         memcpy(x_next, x_mid, (size_t)n * d * sizeof(real));
         proj_forward(x_next, hid, &lw->down, NULL, LP(6), 1);
         if (steer_of(ad, l)) bias_forward(x_next, steer_of(ad, l), n, d);   // the residual stream, steered
+        if (a->noise_on) add_noise(a, x_next, n, d);
 #undef LP
     }
     rmsnorm_forward(a->xnf, a->rstdf, a->x + L * N * d, w->final_norm, n, d, c->norm_eps);

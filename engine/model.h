@@ -8,6 +8,10 @@ typedef struct Acts Acts;
 
 Acts *acts_create(const ModelConfig *c, int B, int T);
 void acts_free(Acts *a);
+// From now on every forward adds Gaussian noise of std sigma_rel x (the position's RMS over dim) to
+// the residual stream after each block (after steering), drawn in order from seed (Bet 63's hidden-
+// state noise; evaluation only: the backward ignores it). sigma_rel < 0 turns it off; 0 adds zeros.
+void acts_set_noise(Acts *a, double sigma_rel, uint64_t seed);
 // logits of the last forward, [B*T][vocab]
 const real *acts_logits(const Acts *a);
 

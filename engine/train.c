@@ -85,6 +85,11 @@ int train_adapter(const Weights *base, Adapter *ad, const int *tokens, long n, c
 
 double eval_perplexity(const Weights *base, const Adapter *ad, const int *tokens, long n, int T, int B,
                        double *nll_sum, long *n_pred) {
+    return eval_perplexity_noise(base, ad, tokens, n, T, B, -1, 0, nll_sum, n_pred);
+}
+
+double eval_perplexity_noise(const Weights *base, const Adapter *ad, const int *tokens, long n, int T, int B,
+                             double sigma_rel, uint64_t seed, double *nll_sum, long *n_pred) {
     if (nll_sum) *nll_sum = 0;
     if (n_pred) *n_pred = 0;
     if (T < 1 || B < 1 || !tokens_valid(tokens, n, base->cfg.vocab)) { errno = EINVAL; return NAN; }
@@ -94,6 +99,7 @@ double eval_perplexity(const Weights *base, const Adapter *ad, const int *tokens
     long n_windows = (n - 2) / T + 1;   // window k starts at kT and must predict at least one token
     int Bmax = n_windows < B ? (int)n_windows : B;
     Acts *acts = acts_create(&base->cfg, Bmax, T);
+    if (sigma_rel >= 0) acts_set_noise(acts, sigma_rel, seed);
     int *in = xmalloc((size_t)Bmax * T * sizeof(int)), *tg = xmalloc((size_t)Bmax * T * sizeof(int));
     double sum = 0;
     long count = 0;

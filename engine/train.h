@@ -46,6 +46,9 @@ int train_adapter(const Weights *base, Adapter *ad, const int *tokens, long n, c
 // B windows are evaluated per forward pass. Returns ppl; *nll_sum and *n_pred may be NULL.
 double eval_perplexity(const Weights *base, const Adapter *ad, const int *tokens, long n, int T, int B,
                        double *nll_sum, long *n_pred);
+// The same with acts_set_noise(sigma_rel, seed) noise in every forward (sigma_rel < 0: none).
+double eval_perplexity_noise(const Weights *base, const Adapter *ad, const int *tokens, long n, int T, int B,
+                             double sigma_rel, uint64_t seed, double *nll_sum, long *n_pred);
 
 // Uniform random tokens over [0, vocab) from seed: the Bet 60 noise-floor corpus.
 void random_tokens(int *out, long n, int vocab, uint64_t seed);
