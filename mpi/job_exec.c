@@ -234,7 +234,7 @@ static void fail(JobResult *r, JobStatus s, const char *msg) {
 static JobSpec job_spec_of(const Plan *p, int j) {
     const Job *job = &p->jobs[j];
     const FormatVariant *fv = &p->formats[job->ax[AX_FORMAT]];
-    return (JobSpec){ .format = fv->format, .lora = fv->lora, .train = fv->train, .seed = job->seed,
+    return (JobSpec){ .format = fv->format, .lora = fv->lora, .steer = fv->steer, .train = fv->train, .seed = job->seed,
                       .random_condition = p->conditions[job->ax[AX_CONDITION]] == COND_RANDOM,
                       .eval_tokens = p->eval_tokens };
 }
@@ -368,9 +368,9 @@ void job_execute(JobContext *ctx, int j, JobResult *r) {
         for (size_t i = 0; i < ad.n; i++) r->adapter[i] = (float)ad.params[i];
         r->adapter_ndim = 1;
         r->adapter_shape[0] = (int64_t)ad.n;
-        if (fv->format == FMT_NORM) {
+        if (fv->format == FMT_NORM || fv->format == FMT_STEER) {   // gain vectors, or one vector per steered block
             r->adapter_ndim = 2;
-            r->adapter_shape[0] = 2 * cfg->n_layers + 1;
+            r->adapter_shape[0] = (int64_t)(ad.n / (size_t)cfg->dim);
             r->adapter_shape[1] = cfg->dim;
         }
     }

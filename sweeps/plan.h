@@ -23,6 +23,7 @@ typedef struct {
     char label[64];         // axis label
     AdapterFormat format;
     LoraSpec lora;
+    SteerSpec steer;        // steer: the blocks (all zero: the last)
     TrainConfig train;
     MatPrecision precision; // weight products in training and evaluation (spec field "precision")
 } FormatVariant;
