@@ -115,6 +115,13 @@ int grid_expand_block(Parse *P, FormatBlock *fb, int *cap) {
                     return spec_fail(c, fb->jp, "%srank %d exceeds the width %d of base %s", variant, fv.lora.rank,
                                 p->bases[b].cfg.dim, p->bases[b].name);
         }
+        if (fb->format == FMT_STEER) {
+            fv.steer = fb->steer;
+            for (int b = 0; b < p->axis[AX_BASE].n; b++)
+                if (steer_layers_highest(&fv.steer) >= p->bases[b].cfg.n_layers)
+                    return spec_fail(c, fb->jp, "%slayers: block %d is past the last block (%d) of base %s", variant,
+                                     steer_layers_highest(&fv.steer), p->bases[b].cfg.n_layers - 1, p->bases[b].name);
+        }
         add_variant(p, cap, &fv);
         for (int h = HP_COUNT - 1; h >= 0; h--) {   // odometer
             if (++idx[h] < fb->n[h]) break;
@@ -156,6 +163,13 @@ static uint64_t variant_hash(Parse *P, int b, int f) {
     if (v->format == FMT_LORA) {
         snprintf(buf, sizeof buf, "rank=%d\nalpha=%.17g\ntargets=%u\n", v->lora.rank, v->lora.alpha, v->lora.targets);
         h = hash_str(h, buf);
+    }
+    if (v->format == FMT_STEER) {   // "last" stays "last": one id for every base depth
+        char layers[4 * SWEEP_MAX_LAYERS + 8];
+        steer_layers_format(&v->steer, layers, sizeof layers);
+        h = hash_str(h, "layers=");
+        h = hash_str(h, layers);
+        h = hash_str(h, "\n");
     }
     return h;
 }

@@ -156,6 +156,25 @@ int hp_read_betas(SpecCtx *c, const cJSON *it, const char *jp, FormatBlock *fb) 
     return json_real(c, it->child->next, p, 0, HP_BETA_MAX, 0, 1, &fb->beta2);
 }
 
+int hp_read_layers(SpecCtx *c, const cJSON *it, const char *jp, SteerSpec *steer) {
+    SteerSpec s = { { 0 } };
+    if (cJSON_IsString(it) && !strcmp(it->valuestring, "last")) { *steer = s; return 0; }
+    if (!cJSON_IsArray(it))
+        return spec_fail(c, jp, "expected \"last\" or a list of block numbers such as [3, 5], got %s", json_type_name(it));
+    if (!it->child) return spec_fail(c, jp, "empty list");
+    int i = 0;
+    for (const cJSON *e = it->child; e; e = e->next, i++) {
+        char p[160];
+        long l;
+        jp_idx(p, sizeof p, jp, i);
+        if (json_int(c, e, p, 0, SWEEP_MAX_LAYERS - 1, &l)) return -1;
+        if ((s.layers[l / 64] >> (l % 64)) & 1) return spec_fail(c, p, "block %ld given twice", l);
+        s.layers[l / 64] |= 1ULL << (l % 64);
+    }
+    *steer = s;
+    return 0;
+}
+
 int hp_read_targets(SpecCtx *c, const cJSON *it, const char *jp, unsigned *targets) {
     if (!cJSON_IsArray(it)) return spec_fail(c, jp, "expected a list of projections, got %s", json_type_name(it));
     if (!it->child) return spec_fail(c, jp, "empty list");

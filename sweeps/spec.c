@@ -18,7 +18,7 @@ static const char *const protocol_names[] = { "bet37", "bet46", "bet49", "bet52"
                                               "demo", "custom", NULL };
 static const char *const config_names[] = { "default", "1b", "tiny", NULL };
 static const char *const base_fields[] = { "path", "config", "tokenizer", NULL };
-static const char *const format_names[] = { "none", "norm", "lora", "full", NULL };
+static const char *const format_names[] = { "none", "norm", "lora", "full", "steer", NULL };
 static const char *const train_fields[] = { "steps", "batch", "seq", "lr", "eps", "weight_decay", "grad_clip",
                                             "warmup", "cosine", "min_lr_frac", "betas", "precision", NULL };
 static const char *const trained_format_fields[] = { "format", "conditions", "steps", "batch", "seq", "lr", "eps",
@@ -27,6 +27,9 @@ static const char *const trained_format_fields[] = { "format", "conditions", "st
 static const char *const lora_format_fields[] = { "format", "conditions", "steps", "batch", "seq", "lr", "eps",
                                                   "weight_decay", "grad_clip", "warmup", "cosine", "min_lr_frac",
                                                   "betas", "rank", "alpha", "targets", "precision", NULL };
+static const char *const steer_format_fields[] = { "format", "conditions", "steps", "batch", "seq", "lr", "eps",
+                                                   "weight_decay", "grad_clip", "warmup", "cosine", "min_lr_frac",
+                                                   "betas", "layers", "precision", NULL };
 // the base is still evaluated, and evaluation runs at a precision too
 static const char *const none_format_fields[] = { "format", "precision", NULL };
 
@@ -65,6 +68,7 @@ static int read_train_fields(SpecCtx *c, const cJSON *obj, const char *jp, Forma
         if (h >= 0) { if (hp_read(c, it, p, h, fb)) return -1; }
         else if (!strcmp(it->string, "betas")) { if (hp_read_betas(c, it, p, fb)) return -1; }
         else if (!strcmp(it->string, "targets")) { if (hp_read_targets(c, it, p, &fb->targets)) return -1; }
+        else if (!strcmp(it->string, "layers")) { if (hp_read_layers(c, it, p, &fb->steer)) return -1; }
         else if (!strcmp(it->string, "conditions")) {
             if (read_conditions(c, it, p, cond_allowed, &fb->cond_mask, NULL, NULL)) return -1;
         }
@@ -260,11 +264,11 @@ static int parse_formats(Parse *P) {
         tmpl.v[HP_PRECISION][0] = k;
     }
     const cJSON *formats = cJSON_GetObjectItemCaseSensitive(P->root, "formats");
-    if (!formats) return spec_fail(c, "formats", "missing: name at least one format (none, norm, lora, full)");
+    if (!formats) return spec_fail(c, "formats", "missing: name at least one format (none, norm, lora, full, steer)");
     if (!cJSON_IsObject(formats)) return spec_fail(c, "formats", "expected an object {format: hyperparameters}, got %s",
                                               json_type_name(formats));
     int n = cJSON_GetArraySize(formats);
-    if (n == 0) return spec_fail(c, "formats", "empty: name at least one format (none, norm, lora, full)");
+    if (n == 0) return spec_fail(c, "formats", "empty: name at least one format (none, norm, lora, full, steer)");
     if (n > MAX_VARIANTS) return spec_fail(c, "formats", "%d formats: at most %d", n, MAX_VARIANTS);
     P->blocks = xcalloc(n, sizeof *P->blocks);
     int cap = 0, i = 0;
@@ -298,14 +302,17 @@ static int parse_formats(Parse *P) {
             jp_key(q, sizeof q, fb->jp, e->string);
             int h = hp_index(e->string);
             int known = h >= 0 || !strcmp(e->string, "betas") || !strcmp(e->string, "targets") ||
-                        !strcmp(e->string, "conditions");
+                        !strcmp(e->string, "layers") || !strcmp(e->string, "conditions");
             if (fb->format == FMT_NONE && known && h != HP_PRECISION)
                 return spec_fail(c, q, "none trains nothing and takes no hyperparameters (only precision)");
             if (fb->format != FMT_LORA && (!strcmp(e->string, "targets") || (h >= 0 && hp_table[h].lora_only)))
                 return spec_fail(c, q, "only lora formats take %s", e->string);
+            if (fb->format != FMT_STEER && !strcmp(e->string, "layers"))
+                return spec_fail(c, q, "only steer formats take layers");
         }
         const char *const *allowed = fb->format == FMT_NONE ? none_format_fields
-                                   : fb->format == FMT_LORA ? lora_format_fields : trained_format_fields;
+                                   : fb->format == FMT_LORA ? lora_format_fields
+                                   : fb->format == FMT_STEER ? steer_format_fields : trained_format_fields;
         if (json_check_fields(c, it, fb->jp, allowed)) return -1;
         if (fb->format == FMT_NONE) {
             // train lists do not multiply the base, except precision: the base is evaluated at it

@@ -29,6 +29,7 @@ typedef struct {
     double v[HP_COUNT][MAX_LIST];
     double beta1, beta2;
     unsigned targets;
+    SteerSpec steer;                // steer formats: the blocks (all zero: the last)
     unsigned cond_mask;             // bit per condition (COND_REAL, COND_RANDOM)
     int first_variant, n_variants;  // in the format axis
 } FormatBlock;
@@ -63,6 +64,8 @@ static inline char *xstrdup(const char *s) {
 int hp_read(SpecCtx *c, const cJSON *it, const char *jp, int hp, FormatBlock *fb);
 int hp_read_betas(SpecCtx *c, const cJSON *it, const char *jp, FormatBlock *fb);
 int hp_read_targets(SpecCtx *c, const cJSON *it, const char *jp, unsigned *targets);
+// A steer format's "layers": "last", or a list of distinct 0-based block numbers.
+int hp_read_layers(SpecCtx *c, const cJSON *it, const char *jp, SteerSpec *steer);
 
 // users.c, in this order: eval's scalar fields (slices, tokens, slice_bytes, general), then users and
 // their eval texts (the general text last), then eval.users

@@ -1,5 +1,6 @@
 """`sweep train` reproduces jobs of `sweep run`: one spec (an fp and a ternary base; norm on real and on
-random tokens, LoRA, full FT with warmup and cosine decay, norm at bf16 and at int8; a seed other than 0,
+random tokens, LoRA, full FT with warmup and cosine decay, norm at bf16 and at int8, steer after blocks 0
+and 1; a seed other than 0,
 eval.tokens set) runs at -np 1; then `sweep train --json` with each job's base and hyperparameters gives
 that job's loss curve, final loss, tokens, perplexities, NLLs, token counts and adapter bit for bit.
 
@@ -30,6 +31,7 @@ formats = {
     "full": {"lr": 3e-3, "warmup": 5, "cosine": True, "min_lr_frac": 0.1, "conditions": ["real"]},
     "norm-bf16": {"format": "norm", "lr": 3e-2, "precision": "bf16", "conditions": ["real"]},
     "norm-int8": {"format": "norm", "lr": 3e-2, "precision": "int8", "conditions": ["real"]},
+    "steer": {"lr": 1e-2, "layers": [0, 1], "conditions": ["real"]},
 }
 BASES = {"fp": "base/base.sweep", "ternary": "base/base-ternary.sweep"}
 # What sweep train is told for each format: the same fields as flags.
@@ -39,6 +41,7 @@ flags = {
     "full": ["--lr", "3e-3", "--warmup", "5", "--cosine", "--min-lr-frac", "0.1"],
     "norm-bf16": ["--lr", "3e-2", "--precision", "bf16"],
     "norm-int8": ["--lr", "3e-2", "--precision", "int8"],
+    "steer": ["--lr", "1e-2", "--layers", "0,1"],
 }
 c.write_spec(work, bases=BASES, tokenizer=None,
              users=[{"name": "alba", "train": TRAIN, "eval": EVALS}], formats=formats, train=common_train,
@@ -58,7 +61,8 @@ with h5py.File(os.path.join(work, "out/results.h5"), "r") as f:
     jobs = [{"id": ids[k], "base": b, "format": fm, "condition": cond, "seed": int(f["job_seed"][k]),
              "status": strings(f["status"])[k], "final_loss": float(f["final_loss"][k]),
              "tokens": int(f["tokens"][k]), "loss": f["loss"][k].astype(np.float32),
-             "adapter": f["adapters"][ids[k]][:].astype(np.float32) if ids[k] in f["adapters"] else None}
+             "adapter": f["adapters"][ids[k]][:].astype(np.float32) if ids[k] in f["adapters"] else None,
+             "adapter_shape": tuple(f["adapters"][ids[k]].attrs["shape"]) if ids[k] in f["adapters"] else None}
             for k, (b, fm, cond) in enumerate(zip(strings(f["job_base"]), strings(f["job_format"]),
                                                   strings(f["job_condition"])))]
     bases, conds, fmts = strings(f["base"]), strings(f["condition"]), strings(f["format"])
@@ -69,8 +73,8 @@ with h5py.File(os.path.join(work, "out/results.h5"), "r") as f:
                        for e, t in enumerate(texts)}
 
 want = sorted((b, f, cond) for b in BASES for f in formats for cond in formats[f]["conditions"])
-c.check(sorted((j["base"], j["format"], j["condition"]) for j in jobs) == want and len(want) == 12,
-        "the spec's twelve jobs: %s" % [(j["base"], j["format"], j["condition"]) for j in jobs])
+c.check(sorted((j["base"], j["format"], j["condition"]) for j in jobs) == want and len(want) == 14,
+        "the spec's fourteen jobs: %s" % [(j["base"], j["format"], j["condition"]) for j in jobs])
 for jb in jobs:
     name = "%s/%s/%s" % (jb["base"], jb["format"], jb["condition"])
     swad = "%s-%s-%s.swad" % (jb["base"], jb["format"], jb["condition"])
@@ -102,5 +106,7 @@ for jb in jobs:
     raw = open(os.path.join(work, swad), "rb").read()
     block = np.frombuffer(raw[len(raw) - 8 - 4 * len(jb["adapter"]):len(raw) - 8], dtype="<f4")
     c.check(block.tobytes() == jb["adapter"].tobytes(), "%s: the adapter file holds the job's adapter" % name)
+    if jb["format"] == "steer":   # one vector per steered block of the tiny base (dim 16)
+        c.check(jb["adapter_shape"] == (2, 16), "%s: the results file's shape attribute is %s" % (name, jb["adapter_shape"]))
 
 c.finish("train.vs_run")

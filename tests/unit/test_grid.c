@@ -159,6 +159,38 @@ static void test_ids(void) {
     check_id_moves("{\"bases\"", "{\"protocol\": \"custom\", \"max_attempts\": 3, \"bases\"", 0, SPEC_FILES_IGNORED);
 }
 
+// steer (Bet 58): the block set reaches the variant and moves the id; "last" is the default's id
+static void test_steer(void) {
+    const char *spec = "{\"bases\": {\"fp\": \"base.sweep\"}, \"users\": [\"alice\"], \"formats\": {\"steer\": {\"lr\": 1e-3}, "
+                       "\"steer-low\": {\"format\": \"steer\", \"lr\": 1e-3, \"layers\": [0, 3]}}}";
+    Plan p;
+    char err[1024];
+    int rc = parse_text(spec, "s.json", SPEC_FILES_IGNORED, &p, err);
+    CHECK(rc == 0, "%s", err);
+    if (rc) return;
+    int a = find_axis(&p, AX_FORMAT, "steer"), b = find_axis(&p, AX_FORMAT, "steer-low");
+    CHECK(a >= 0 && b >= 0 && p.formats[a].format == FMT_STEER && p.formats[b].format == FMT_STEER, "steer variants");
+    if (a >= 0 && b >= 0) {
+        CHECK(steer_layers_count(&p.formats[a].steer) == 0, "no layers: the empty set (the last block)");
+        CHECK(steer_layers_count(&p.formats[b].steer) == 2 && steer_layers_lowest(&p.formats[b].steer) == 0 &&
+              steer_layers_highest(&p.formats[b].steer) == 3, "layers [0, 3]");
+        const char *ia = NULL, *ib = NULL;
+        for (int j = 0; j < p.n_jobs; j++) {
+            if (p.jobs[j].ax[AX_FORMAT] == a) ia = p.jobs[j].id;
+            if (p.jobs[j].ax[AX_FORMAT] == b) ib = p.jobs[j].id;
+        }
+        CHECK(ia && ib && strcmp(ia, ib), "ids: last %s, [0, 3] %s", ia, ib);
+    }
+    plan_free(&p);
+    // "layers": "last" is the default: the same jobs, which the grid refuses to run twice
+    const char *twice = "{\"bases\": {\"fp\": \"base.sweep\"}, \"users\": [\"alice\"], \"formats\": {\"steer\": {}, "
+                        "\"steer-top\": {\"format\": \"steer\", \"layers\": \"last\"}}}";
+    rc = parse_text(twice, "s.json", SPEC_FILES_IGNORED, &p, err);
+    CHECK(rc == -1 && strstr(err, "formats.steer-top: trains exactly what steer trains"), "\"last\" twice: %s",
+          rc ? err : "accepted");
+    if (rc == 0) plan_free(&p);
+}
+
 // ids follow file contents, not paths; random jobs ignore the corpus
 static void test_ids_contents(const char *fix) {
     char cwd[1024];
@@ -212,6 +244,7 @@ int main(void) {
     test_lists();
     test_ids();
     test_id_text();
+    test_steer();
     test_ids_contents(fix);
     rm_tree(fix);
     return tl_finish("test_grid");
