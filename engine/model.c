@@ -327,13 +327,18 @@ double model_forward_flops(const ModelConfig *c, int B, int T) {
     return n * (proj_flops(c) + 2.0 * c->dim * c->vocab) + attn_flops(c, B, T);
 }
 
+double model_steer_backward_flops(const ModelConfig *c, int lowest, int B, int T) {
+    double n = (double)B * T, blocks = c->n_layers - 1 - lowest;   // the blocks above the lowest steered one
+    return n * 2.0 * c->dim * c->vocab + blocks / c->n_layers * (n * proj_flops(c) + 2 * attn_flops(c, B, T));
+}
+
 double model_backward_flops(const ModelConfig *c, AdapterFormat f, const LoraSpec *lora, int B, int T) {
     if (f == FMT_NONE) return 0;
     double n = (double)B * T;
     double input_grads = n * (proj_flops(c) + 2.0 * c->dim * c->vocab);
     double attn = 2 * attn_flops(c, B, T);   // dP, dV, dQ, dK: four products where the forward has two
-    // Steering (the last block by default) stops at the final norm: the head's input gradient only.
-    if (f == FMT_STEER) return n * 2.0 * c->dim * c->vocab;
+    // Steering after the last block stops at the final norm: the head's input gradient only.
+    if (f == FMT_STEER) return model_steer_backward_flops(c, c->n_layers - 1, B, T);
     double weight_grads = f == FMT_FULL ? input_grads : 0;
     double lora_flops = 0;
     if (f == FMT_LORA && lora) {

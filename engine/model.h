@@ -27,5 +27,8 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
 // FLOPs of one forward over B x T tokens (matrix products and attention), for GFLOP/s figures.
 double model_forward_flops(const ModelConfig *c, int B, int T);
 // FLOPs of one backward for a format (no weight-gradient products unless full; steer as for the
-// default last block: steering lower blocks costs their blocks' backward on top).
+// default last block).
 double model_backward_flops(const ModelConfig *c, AdapterFormat f, const LoraSpec *lora, int B, int T);
+// Steering whose lowest vector follows block `lowest`: the head's input gradient and the input
+// gradients of the blocks above it, none below.
+double model_steer_backward_flops(const ModelConfig *c, int lowest, int B, int T);

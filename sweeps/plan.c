@@ -40,8 +40,10 @@ long plan_n_cells(const Plan *p) {
 double plan_train_flops(const ModelConfig *c, const FormatVariant *f) {
     if (f->format == FMT_NONE) return 0;
     const TrainConfig *t = &f->train;
-    double step = model_forward_flops(c, t->batch, t->seq) +
-                  model_backward_flops(c, f->format, &f->lora, t->batch, t->seq);
+    int low = f->format == FMT_STEER && steer_layers_count(&f->steer) ? steer_layers_lowest(&f->steer) : c->n_layers - 1;
+    double back = f->format == FMT_STEER ? model_steer_backward_flops(c, low, t->batch, t->seq)
+                                         : model_backward_flops(c, f->format, &f->lora, t->batch, t->seq);
+    double step = model_forward_flops(c, t->batch, t->seq) + back;
     return t->steps * step;
 }
 

@@ -180,6 +180,15 @@ static void test_steer(void) {
             if (p.jobs[j].ax[AX_FORMAT] == b) ib = p.jobs[j].id;
         }
         CHECK(ia && ib && strcmp(ia, ib), "ids: last %s, [0, 3] %s", ia, ib);
+        // cost: after the last block the backward is the head's input gradient alone (2 n dim vocab);
+        // from block 0 up it crosses every block above, still less than norm's whole backward
+        ModelConfig cfg;
+        config_default(&cfg);
+        double fwd = model_forward_flops(&cfg, 8, 256), n = 8.0 * 256;
+        double last = plan_train_flops(&cfg, &p.formats[a]), low = plan_train_flops(&cfg, &p.formats[b]);
+        CHECK(tl_relerr(last, 100 * (fwd + n * 2 * cfg.dim * cfg.vocab), 1) < 1e-12, "steer last costs %g", last);
+        double norm = 100 * (fwd + model_backward_flops(&cfg, FMT_NORM, NULL, 8, 256));
+        CHECK(low > last && low < norm, "steer [0, 3] costs %g: between last %g and norm %g", low, last, norm);
     }
     plan_free(&p);
     // "layers": "last" is the default: the same jobs, which the grid refuses to run twice
