@@ -23,7 +23,7 @@
 
 static void bench_usage(FILE *f) {
     fprintf(f,
-        "usage: sweep bench [--format none|norm|lora|full[,...]|all] [--config default|1b|tiny]\n"
+        "usage: sweep bench [--format none|norm|lora|full|steer[,...]|all] [--config default|1b|tiny]\n"
         "                   [--threads N] [--batch B] [--seq T] [--steps S] [--warmup W]\n"
         "                   [--lora-rank R] [--seed N] [--precision P] [--ternary] [--json]\n"
         "                   [--model FILE | --save-model FILE]\n"
@@ -32,7 +32,8 @@ static void bench_usage(FILE *f) {
         "AdamW), evaluation tokens/s (forward with loss), achieved GFLOP/s (model_forward_flops and\n"
         "model_backward_flops over the median step time), the sgemm GFLOP/s of this machine at the\n"
         "model's own matrix shapes (the best of them), and peak resident memory.\n"
-        "  --format   formats, comma-separated, or all (default all)\n"
+        "  --format   formats, comma-separated, or all (default all: none, norm, lora, full; steer is\n"
+        "             after the last block)\n"
         "  --config   model shape (default default); 1b is Llama 3.2 1B's shape, ~5 GB of fp32 weights\n"
         "  --threads  BLAS threads (default 1)\n"
         "  --batch --seq   windows per step and tokens per window (default 8 x 256; 1 x 256 for 1b)\n"
@@ -222,7 +223,7 @@ int cmd_bench(int argc, char **argv) {
         snprintf(buf, sizeof buf, "%s", formats);
         for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
             if (nf == 8 || format_parse(tok, &list[nf])) {
-                fprintf(stderr, "sweep bench: --format: unknown format '%s' (none, norm, lora, full, all)\n", tok);
+                fprintf(stderr, "sweep bench: --format: unknown format '%s' (none, norm, lora, full, steer, all)\n", tok);
                 return 2;
             }
             nf++;

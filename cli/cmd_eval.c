@@ -30,7 +30,7 @@ static void eval_usage(FILE *f) {
         "  --seq T         tokens per window (default: the model's context); windows overlap by one token\n"
         "  --batch B       windows per forward pass (default 8)\n"
         "  --max-tokens N  evaluate the first N tokens only\n"
-        "  --adapter FILE  apply an adapter (norm, lora or full) to every model\n"
+        "  --adapter FILE  apply an adapter (norm, lora, full or steer) to every model\n"
         "  --threads N     BLAS threads (default 1)\n"
         "  --no-verify     skip tensor checksums when mapping (faster for big files)\n"
         "  --precision P   weight products in fp32 (default), fp32-dnnl, bf16 or int8 (engine/mat.h)\n");
