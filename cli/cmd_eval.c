@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "engine/adapter.h"
+#include "engine/adapter_quant.h"
 #include "engine/mat.h"
 #include "engine/modelfile.h"
 #include "engine/tokenizer.h"
@@ -19,7 +20,8 @@
 static void eval_usage(FILE *f) {
     fprintf(f,
         "usage: sweep eval MODEL [MODEL...] INPUT [--tokens] [--tokenizer FILE] [--seq T] [--batch B]\n"
-        "                  [--max-tokens N] [--adapter FILE] [--threads N] [--no-verify] [--precision P]\n"
+        "                  [--max-tokens N] [--adapter FILE [--adapter-quant Q]] [--noise S [--noise-seed N]]\n"
+        "                  [--threads N] [--no-verify] [--precision P]\n"
         "\n"
         "Perplexity of each model file on INPUT, every model on the same tokens (so that an fp model and\n"
         "its ternary quantisation compare directly; the last line gives each model's ratio to the first).\n"
@@ -31,6 +33,11 @@ static void eval_usage(FILE *f) {
         "  --batch B       windows per forward pass (default 8)\n"
         "  --max-tokens N  evaluate the first N tokens only\n"
         "  --adapter FILE  apply an adapter (norm, lora, full or steer) to every model\n"
+        "  --adapter-quant Q   evaluate the adapter after an int8 or int4 round trip (Bet 53): int8, int4,\n"
+        "                  int8:channel or int4:channel (absmax per tensor by default, or per output row;\n"
+        "                  engine/adapter_quant.h); the line gives its bytes at that width\n"
+        "  --noise S       add Gaussian noise of std S x each position's RMS to the residual stream after\n"
+        "                  every block (Bet 63), drawn from --noise-seed N (default 0); S 0 adds zeros\n"
         "  --threads N     BLAS threads (default 1)\n"
         "  --no-verify     skip tensor checksums when mapping (faster for big files)\n"
         "  --precision P   weight products in fp32 (default), fp32-dnnl, bf16 or int8 (engine/mat.h)\n");
@@ -65,6 +72,10 @@ int cmd_eval(int argc, char **argv) {
     int npos = 0, raw_tokens = 0, T = 0, B = 8, threads = 1, flags = 0;
     long max_tokens = 0;
     MatPrecision precision = MAT_PREC_FP32;
+    int quant_bits = 0;
+    QuantScope quant_scope = QUANT_PER_TENSOR;
+    double noise = -1;
+    unsigned long long noise_seed = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
@@ -77,6 +88,25 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--batch") && more) B = (int)parse_long(a, argv[++i], 1, 1 << 16);
         else if (!strcmp(a, "--threads") && more) threads = (int)parse_long(a, argv[++i], 1, 1024);
         else if (!strcmp(a, "--max-tokens") && more) max_tokens = parse_long(a, argv[++i], 2, 1L << 40);
+        else if (!strcmp(a, "--adapter-quant") && more) {
+            const char *q = argv[++i], *colon = strchr(q, ':');
+            size_t len = colon ? (size_t)(colon - q) : strlen(q);
+            quant_bits = len == 4 && !strncmp(q, "int8", 4) ? 8 : len == 4 && !strncmp(q, "int4", 4) ? 4 : 0;
+            if (!quant_bits || (colon && quant_scope_parse(colon + 1, &quant_scope))) {
+                fprintf(stderr, "sweep eval: --adapter-quant: '%s' is not int8 or int4, optionally :tensor or :channel\n", q);
+                return 2;
+            }
+        }
+        else if (!strcmp(a, "--noise") && more) {
+            char *end;
+            errno = 0;
+            noise = strtod(argv[++i], &end);
+            if (errno || end == argv[i] || *end || !(noise >= 0 && noise <= 1e6)) {
+                fprintf(stderr, "sweep eval: --noise: '%s' is not a number in [0, 1e6]\n", argv[i]);
+                return 2;
+            }
+        }
+        else if (!strcmp(a, "--noise-seed") && more) noise_seed = (unsigned long long)parse_long(a, argv[++i], 0, 1L << 53);
         else if (!strcmp(a, "--precision") && more) {
             if (mat_precision_parse(argv[++i], &precision)) {
                 fprintf(stderr, "sweep eval: --precision: '%s' is not fp32, fp32-dnnl, bf16 or int8\n", argv[i]);
@@ -88,6 +118,7 @@ int cmd_eval(int argc, char **argv) {
         else { fprintf(stderr, "sweep eval: at most %d models\n", MAX_MODELS); return 2; }
     }
     if (npos < 2) { eval_usage(stderr); return 2; }
+    if (quant_bits && !adapter) { fprintf(stderr, "sweep eval: --adapter-quant: needs --adapter FILE\n"); return 2; }
     const char *input = pos[npos - 1];
     int nm = npos - 1;
     engine_set_threads(threads);
@@ -135,18 +166,26 @@ int cmd_eval(int argc, char **argv) {
         if (adapter) {
             if (adapter_load(&ad, adapter, &mf[m].w, err, sizeof err)) { fprintf(stderr, "sweep eval: %s\n", err); return 2; }
             have_ad = 1;
+            if (quant_bits) adapter_quantize_roundtrip(&ad, quant_bits, quant_scope);
         }
         int t = T > 0 ? T : c->context;
         double nll;
         long npred;
         double t0 = now_seconds();
-        double ppl = eval_perplexity(&mf[m].w, have_ad ? &ad : NULL, tokens, n, t, B, &nll, &npred);
+        double ppl = eval_perplexity_noise(&mf[m].w, have_ad ? &ad : NULL, tokens, n, t, B, noise, noise_seed, &nll, &npred);
         double sec = now_seconds() - t0;
+        char variant[160] = "";
+        if (quant_bits)
+            snprintf(variant, sizeof variant, "; adapter int%d per %s, %zu bytes", quant_bits, quant_scope_name(quant_scope),
+                     adapter_quant_bytes(&ad, quant_bits, quant_scope));
+        if (noise >= 0)
+            snprintf(variant + strlen(variant), sizeof variant - strlen(variant), "; noise %g seed %llu", noise, noise_seed);
         if (have_ad) adapter_free(&ad);
         if (m == 0) first = ppl;
-        printf("%s: ppl %.4f  (nll %.5f per token, %ld predicted tokens of %s, seq %d, batch %d; %.2f s, %.0f tokens/s%s%s)\n",
+        printf("%s: ppl %.4f  (nll %.5f per token, %ld predicted tokens of %s, seq %d, batch %d; %.2f s, %.0f tokens/s%s%s%s)\n",
                pos[m], ppl, npred ? nll / npred : NAN, npred, input, t, B, sec, npred / (sec > 0 ? sec : 1e-9),
-               precision == MAT_PREC_FP32 ? "" : "; precision ", precision == MAT_PREC_FP32 ? "" : mat_precision_name(precision));
+               precision == MAT_PREC_FP32 ? "" : "; precision ", precision == MAT_PREC_FP32 ? "" : mat_precision_name(precision),
+               variant);
         if (m > 0) printf("  ratio to %s: %.4f\n", pos[0], ppl / first);
     }
     free(tokens);

@@ -121,6 +121,29 @@ for fmt, extra in (("norm", []), ("lora", ["--rank", "2", "--alpha", "4", "--lr"
     base_ppl, _ = eval_ppl(j["evals"][0]["text"])
     c.check(base_ppl != "%.4f" % j["evals"][0]["ppl"], "%s: the adapter is not the base (%s)" % (fmt, base_ppl))
 
+# ---- evaluation-time variants through sweep eval: noise 0 is the identity, int8 is a small change -------
+def eval_line(*args):
+    r = run(["eval", BASE, OWN, "--adapter", "steer-eval.swad"] + list(args))
+    c.check(r.returncode == 0, "sweep eval %s: exit %d: %s" % (args, r.returncode, r.stderr))
+    m = re.search(r": ppl (\S+)  \(nll (\S+) per token.*\)$", r.stdout.strip())
+    return (m.group(1), m.group(2), r.stdout) if m else (None, None, r.stdout)
+
+
+plain, zero, noisy = eval_line(), eval_line("--noise", "0"), eval_line("--noise", "0.1", "--noise-seed", "3")
+c.check(plain[0] and zero[:2] == plain[:2], "noise 0 prints the plain perplexity: %s vs %s" % (zero[:2], plain[:2]))
+c.check(noisy[0] and noisy[:2] != plain[:2], "noise 0.1 changes the perplexity: %s" % (noisy[:2],))
+c.check(eval_line("--noise", "0.1", "--noise-seed", "3")[:2] == noisy[:2], "the noise seed decides the draws")
+q8 = eval_line("--adapter-quant", "int8")
+# steer after blocks 0 and 1 of dim 16: 32 int8 values and two float32 scales
+c.check(q8[0] and q8[:2] != plain[:2] and "adapter int8 per tensor, 40 bytes" in q8[2],
+        "int8 round trip: %s" % q8[2].strip())
+c.check(abs(float(q8[1]) - float(plain[1])) < 1e-3, "int8 moves the nll by little: %s vs %s" % (q8[1], plain[1]))
+for args, names in ((["--adapter-quant", "int8"], "--adapter"), (["--adapter", "steer-eval.swad", "--adapter-quant", "int2"],
+                    "--adapter-quant"), (["--noise", "-1"], "--noise")):
+    r = run(["eval", BASE, OWN] + args)
+    c.check(r.returncode == 2 and names in r.stderr and len(r.stderr.strip().splitlines()) == 1,
+            "eval %s: exit %d, %s" % (args, r.returncode, r.stderr))
+
 # ---- the same seed gives the same output bit for bit; another seed another one ----------------------
 for fmt, extra in (("lora", ["--rank", "2", "--alpha", "4", "--lr", "1e-2"]), ("full", ["--lr", "3e-3"])):
     args = ["--text", TRAIN, "--format", fmt, "--steps", "30", "--batch", "2", "--eval", OWN, *extra]
