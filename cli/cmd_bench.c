@@ -237,7 +237,6 @@ int cmd_bench(int argc, char **argv) {
     }
 
     engine_set_threads(threads);
-    mat_set_precision(precision);
     LoraSpec lora = { .rank = rank, .alpha = 2.0 * rank, .targets = LORA_ALL };
 
     double t0 = now_seconds();
@@ -267,7 +266,7 @@ int cmd_bench(int argc, char **argv) {
                           &base.layer[l].gate, &base.layer[l].up, &base.layer[l].down };
             for (int j = 0; j < 7; j++) {
                 ternary_quantize_rows(trits + nb, trit_scales + ns, (const float *)m[j]->data, m[j]->rows, m[j]->cols);
-                *m[j] = (Mat){ MAT_TERNARY, m[j]->rows, m[j]->cols, trits + nb, trit_scales + ns };
+                *m[j] = (Mat){ MAT_TERNARY, m[j]->rows, m[j]->cols, trits + nb, trit_scales + ns, NULL, NULL };
                 nb += ternary_packed_bytes(m[j]->rows, m[j]->cols);
                 ns += (size_t)m[j]->rows;
             }
@@ -322,7 +321,10 @@ int cmd_bench(int argc, char **argv) {
     int status = 0;
     for (int i = 0; i < nf; i++) {
         BenchResult r;
+        base.mc = mat_context_create(precision);   // each format a job of its own, as in a sweep
         int rc = bench_format(&r, list[i], &base, &lora, tokens, targets, B, T, steps, warmup);
+        mat_context_free(base.mc);
+        base.mc = NULL;
         if (rc == 3) return 3;
         if (rc) status = 1;
         double rss = peak_rss_mib();

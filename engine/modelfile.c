@@ -281,9 +281,9 @@ static void fill_weights(ModelFile *mf, const ModelConfig *c) {
         } else {
             Mat *m = weights_mat(&mf->w, &ti);
             if (mt->dtype == MAT_TERNARY)
-                *m = (Mat){ MAT_TERNARY, mt->rows, mt->cols, p + (size_t)mt->rows * 4, (const float *)p };
+                *m = (Mat){ MAT_TERNARY, mt->rows, mt->cols, p + (size_t)mt->rows * 4, (const float *)p, NULL, NULL };
             else
-                *m = (Mat){ mt->dtype, mt->rows, mt->cols, p, NULL };
+                *m = (Mat){ mt->dtype, mt->rows, mt->cols, p, NULL, NULL, NULL };
         }
     }
     if (c->tied) mf->w.head = mf->w.embed;
