@@ -13,19 +13,21 @@
 #include "engine/adamw.h"
 #include "engine/adapter.h"
 #include "engine/mat.h"
+#include "engine/matcache.h"
 #include "engine/model.h"
 #include "engine/modelfile.h"
 #include "engine/ternary.h"
 #include "engine/train.h"
 #include "engine/util.h"
 #include "engine/weights.h"
+#include "mpi/job_exec.h"   // make_dirs
 
 static void bench_usage(FILE *f) {
     fprintf(f,
         "usage: sweep bench [--format none|norm|lora|full[,...]|all] [--config default|1b|tiny]\n"
         "                   [--threads N] [--batch B] [--seq T] [--steps S] [--warmup W]\n"
         "                   [--lora-rank R] [--seed N] [--precision P] [--ternary] [--json]\n"
-        "                   [--model FILE | --save-model FILE]\n"
+        "                   [--model FILE [--cache-dir DIR] | --save-model FILE]\n"
         "\n"
         "Trains each format on random weights and random tokens: training tokens/s (forward + backward +\n"
         "AdamW), evaluation tokens/s (forward with loss), achieved GFLOP/s (model_forward_flops and\n"
@@ -40,7 +42,10 @@ static void bench_usage(FILE *f) {
         "  --precision     weight products in fp32 (OpenBLAS, default), fp32-dnnl, bf16 or int8 (engine/mat.h)\n"
         "  --ternary       the layers' projections quantised to ternary (the base int8 is for)\n"
         "  --model FILE    benchmark a model file, mapped read-only as a sweep maps a base (its config and\n"
-        "                  storage types; --config and --ternary do not apply)\n"
+        "                  storage types; --config and --ternary do not apply). The forms --precision\n"
+        "                  reads (int8 trits, bf16 copies) come from a cache file made once and mapped\n"
+        "                  read-only, shared by every process on the file, as a sweep's ranks share them\n"
+        "  --cache-dir DIR where that cache file lives (default FILE.cache; engine/matcache.h)\n"
         "  --save-model FILE  write the random weights (ternary projections and bf16 embedding with\n"
         "                  --ternary, else f32) as a model file, print its summary, and exit\n"
         "  --json     one JSON object per format: format, train_tok_s, eval_tok_s, gflops,\n"
@@ -161,7 +166,7 @@ static int bench_format(BenchResult *r, AdapterFormat f, const Weights *base, co
 }
 
 int cmd_bench(int argc, char **argv) {
-    const char *formats = "all", *config = "default", *model_path = NULL, *save_path = NULL;
+    const char *formats = "all", *config = "default", *model_path = NULL, *save_path = NULL, *cache_dir = NULL;
     int threads = 1, B = -1, T = -1, steps = -1, warmup = -1, rank = 8, json = 0, seed = 1, ternary = 0;
     MatPrecision precision = MAT_PREC_FP32;
     for (int i = 1; i < argc; i++) {
@@ -176,6 +181,7 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "--config")) config = v;
         else if (!strcmp(a, "--model")) model_path = v;
         else if (!strcmp(a, "--save-model")) save_path = v;
+        else if (!strcmp(a, "--cache-dir")) cache_dir = v;
         else if (!strcmp(a, "--threads")) bad = parse_int(a, v, 1, 1024, &threads);
         else if (!strcmp(a, "--batch")) bad = parse_int(a, v, 1, 1 << 16, &B);
         else if (!strcmp(a, "--seq")) bad = parse_int(a, v, 1, 1 << 20, &T);
@@ -193,17 +199,26 @@ int cmd_bench(int argc, char **argv) {
         if (bad) return 2;
     }
 
+    if (cache_dir && !model_path) {
+        fprintf(stderr, "sweep bench: --cache-dir: only with --model\n");
+        return 2;
+    }
     if (model_path && (save_path || ternary)) {
         fprintf(stderr, "sweep bench: --model: the file's storage types apply (no --ternary or --save-model with it)\n");
         return 2;
     }
     ModelConfig cfg;
     ModelFile mf = { 0 };
+    MatCache ready = { 0 };   // the compute-ready forms of --model's file at --precision, shared per node
     if (model_path) {
         char err[600];
         if (model_open(&mf, model_path, 0, err, sizeof err)) { fprintf(stderr, "sweep bench: %s\n", err); return 2; }
         cfg = mf.w.cfg;
         config = model_path;
+        char dir[1100];
+        snprintf(dir, sizeof dir, "%s%s", cache_dir ? cache_dir : model_path, cache_dir ? "" : ".cache");
+        if (make_dirs(dir)) { fprintf(stderr, "sweep bench: --cache-dir: %s: %s\n", dir, strerror(errno)); return 2; }
+        if (matcache_open(&ready, &mf, precision, dir, err, sizeof err)) { fprintf(stderr, "sweep bench: %s\n", err); return 2; }
         for (int l = 0; l < cfg.n_layers; l++) ternary |= mf.w.layer[l].q.type == MAT_TERNARY;
     } else if (config_by_name(&cfg, config)) {
         fprintf(stderr, "sweep bench: --config: unknown config '%s' (default, 1b, tiny)\n", config);
@@ -358,5 +373,6 @@ int cmd_bench(int argc, char **argv) {
     }
     free(tokens); free(targets); free(block); free(trits); free(trit_scales);
     if (model_path) model_close(&mf);
+    matcache_close(&ready);
     return status;
 }

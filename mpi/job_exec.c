@@ -65,6 +65,7 @@ int job_context_open(JobContext *ctx, const Plan *plan, const char *const *stage
     ctx->bases = xcalloc(nb, sizeof *ctx->bases);
     ctx->tokenizers = xcalloc(nb, sizeof *ctx->tokenizers);
     ctx->tokenizer_hash = xcalloc(nb, sizeof *ctx->tokenizer_hash);
+    ctx->ready = xcalloc((size_t)nb * (MAT_PREC_INT8 + 1), sizeof *ctx->ready);
     ctx->keep_adapter = 1;
     snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", cache_dir);
     if (make_dirs(cache_dir)) {
@@ -91,6 +92,15 @@ int job_context_open(JobContext *ctx, const Plan *plan, const char *const *stage
                     path, tv, mv);
             return -1;
         }
+        for (int f = 0; f < plan->axis[AX_FORMAT].n; f++) {
+            MatPrecision p = plan->formats[f].precision;
+            MatCache *c = &ctx->ready[(size_t)i * (MAT_PREC_INT8 + 1) + p];
+            if (c->map || !matcache_forms_bytes(&ctx->bases[i].w, p)) continue;
+            if (matcache_open(c, &ctx->bases[i], p, cache_dir, why, sizeof why)) {
+                SET_ERR("bases.%s: ready forms: %s", plan->bases[i].name, why);
+                return -1;
+            }
+        }
     }
     return 0;
 }
@@ -100,7 +110,9 @@ void job_context_close(JobContext *ctx) {
     for (int i = 0; i < ctx->plan->axis[AX_BASE].n; i++) {
         if (ctx->tokenizers[i]) tokenizer_free(ctx->tokenizers[i]);
         model_close(&ctx->bases[i]);
+        for (int p = 0; p <= MAT_PREC_INT8; p++) matcache_close(&ctx->ready[(size_t)i * (MAT_PREC_INT8 + 1) + p]);
     }
+    free(ctx->ready);
     free(ctx->bases);
     free(ctx->tokenizers);
     free(ctx->tokenizer_hash);
