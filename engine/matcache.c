@@ -5,12 +5,14 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "engine/ternary.h"
+#include "engine/util.h"
 
 #define READY_MAGIC "SWEEPRDY"
 #define READY_VERSION 1u
@@ -85,33 +87,47 @@ static void *map_valid(const char *path, MatPrecision p, uint64_t sum, size_t si
     return m;
 }
 
-// Writes the cache file: converted straight into a shared mapping of a temporary file (no private
-// buffer of the forms), synced, renamed over path.
+// Rows [r0, r1) of W as a matrix of their own (ternary rows start on a byte, with their scales).
+static Mat row_view(const Mat *W, int r0, int r1) {
+    Mat v = *W;
+    size_t row = W->type == MAT_TERNARY ? ternary_packed_bytes(1, W->cols) : mat_storage_bytes(W) / (size_t)W->rows;
+    v.data = (const uint8_t *)W->data + (size_t)r0 * row;
+    if (W->scale) v.scale = W->scale + r0;
+    v.rows = r1 - r0;
+    return v;
+}
+
+// Writes the cache file: each form converted a block of rows at a time into a small buffer and
+// written (never mapped writable, so the writer holds no dirty copy of it either), synced, then
+// renamed over path.
 static int build(const char *path, Weights *w, MatPrecision p, uint64_t sum, size_t size, char *err, size_t errlen) {
     char tmp[1200];
     snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
-    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) { snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno)); return -1; }
-    void *m = MAP_FAILED;
-    if (!ftruncate(fd, (off_t)size)) m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED) {
-        snprintf(err, errlen, "%s: cannot size or map %zu bytes: %s", tmp, size, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        return -1;
-    }
+    enum { BLOCK = 1 << 20 };   // bytes of converted rows per write
+    uint8_t *buf = xaligned(BLOCK), hdr[64];
     Mat *mats[2 + 7 * SWEEP_MAX_LAYERS];
-    int n = matrices(w, mats);
+    int n = matrices(w, mats), bad = ftruncate(fd, (off_t)size) != 0;
     size_t off = READY_ALIGN;
-    for (int i = 0; i < n; i++) {
-        char f = form_of(mats[i], p);
-        if (f == 'i') ternary_unpack_i8((int8_t *)((uint8_t *)m + off), mats[i]);
-        else if (f == 'b') mat_convert_bf16((uint16_t *)((uint8_t *)m + off), mats[i]);
-        off += align_up(form_bytes(mats[i], f));
+    for (int i = 0; i < n && !bad; i++) {
+        const Mat *W = mats[i];
+        char f = form_of(W, p);
+        size_t row = form_bytes(W, f) / (W->rows > 0 ? (size_t)W->rows : 1);
+        int step = row ? (int)(BLOCK / row > 0 ? BLOCK / row : 1) : 0;
+        for (int r0 = 0; f && r0 < W->rows && !bad; r0 += step) {
+            int r1 = r0 + step < W->rows ? r0 + step : W->rows;
+            Mat v = row_view(W, r0, r1);
+            if (f == 'i') ternary_unpack_i8((int8_t *)buf, &v);
+            else mat_convert_bf16((uint16_t *)buf, &v);
+            size_t len = (size_t)(r1 - r0) * row;
+            bad = pwrite(fd, buf, len, (off_t)(off + (size_t)r0 * row)) != (ssize_t)len;
+        }
+        off += align_up(form_bytes(W, f));
     }
-    header(m, p, sum, size);   // last: a file with a header is complete
-    int bad = msync(m, size, MS_SYNC) != 0;
-    munmap(m, size);
+    header(hdr, p, sum, size);   // last: a file with a header is complete
+    bad = bad || pwrite(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr || fdatasync(fd) != 0;
+    free(buf);
     bad |= close(fd) != 0;
     if (bad || rename(tmp, path)) {
         snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
