@@ -78,7 +78,10 @@ static void *map_valid(const char *path, MatPrecision p, uint64_t sum, size_t si
     if (fd < 0) return NULL;
     struct stat st;
     void *m = MAP_FAILED;
-    if (!fstat(fd, &st) && (size_t)st.st_size == size) m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+    // populated: every process maps every page at once, so the pages count as shared by all of them
+    // (a page only one process has touched yet would count as its private memory, fork or not)
+    if (!fstat(fd, &st) && (size_t)st.st_size == size)
+        m = mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
     close(fd);
     if (m == MAP_FAILED) return NULL;
     uint8_t want[64];
