@@ -49,7 +49,8 @@ static void bench_usage(FILE *f) {
         "  --save-model FILE  write the random weights (ternary projections and bf16 embedding with\n"
         "                  --ternary, else f32) as a model file, print its summary, and exit\n"
         "  --json     one JSON object per format: format, train_tok_s, eval_tok_s, gflops,\n"
-        "             sgemm_gflops, plus eval_gflops, step_seconds, eval_seconds, peak_rss_mib, ...\n");
+        "             sgemm_gflops, plus eval_gflops, step_seconds, eval_seconds, peak_rss_mib,\n"
+        "             private_converted_bytes (weights a context converted for itself), ...\n");
 }
 
 static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
@@ -338,6 +339,7 @@ int cmd_bench(int argc, char **argv) {
         BenchResult r;
         base.mc = mat_context_create(precision);   // each format a job of its own, as in a sweep
         int rc = bench_format(&r, list[i], &base, &lora, tokens, targets, B, T, steps, warmup);
+        size_t converted = mat_cache_bytes(base.mc);   // weights converted privately (none from --model)
         mat_context_free(base.mc);
         base.mc = NULL;
         if (rc == 3) return 3;
@@ -350,7 +352,7 @@ int cmd_bench(int argc, char **argv) {
                        "\"train_flops\": null, ");
             else printf("\"train_tok_s\": %.1f, \"step_seconds\": %.6g, \"step_cpu_seconds\": %.6g, "
                         "\"train_flops\": %.0f, ", r.train_tok_s, r.step_s, r.step_cpu_s, r.train_flops);
-            printf("\"eval_cpu_seconds\": %.6g, ", r.eval_cpu_s);
+            printf("\"eval_cpu_seconds\": %.6g, \"private_converted_bytes\": %zu, ", r.eval_cpu_s, converted);
             printf("\"eval_tok_s\": %.1f, \"eval_seconds\": %.6g, \"eval_flops\": %.0f, \"gflops\": %.2f, "
                    "\"eval_gflops\": %.2f, "
                    "\"sgemm_gflops\": %.2f, \"sgemm_ffn_gflops\": %.2f, \"sgemm_head_gflops\": %.2f, "

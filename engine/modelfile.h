@@ -54,6 +54,7 @@ typedef struct {
 
 enum {
     MODEL_SKIP_CHECKSUMS = 1,   // trust tensor bytes (a rank whose node leader already verified)
+    MODEL_MAPPED = 2,           // model_open's own: data is a file mapping (pages read to verify are dropped)
 };
 
 // Maps path read-only and fills mf. 0 ok; -1 with one line naming the file (and tensor) in err.
