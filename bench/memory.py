@@ -63,23 +63,38 @@ def tree(pid, kids):
 
 def run_sampled(cmds, units_of, cwd=None):
     """Starts cmds at once; units_of(popens, kids) -> {label: root pid}; peaks of private and Pss (kB) of
-    each unit's process tree, sampled while every command runs (once one has exited, pages it shared
-    with the others would count as theirs alone)."""
+    each unit's process tree, sampled while every command runs and holds most of its memory (once one
+    has unmapped what it shared, those pages would count as the others' alone)."""
     ps = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV, cwd=cwd)
           for c in cmds]
-    peak = {}
+    samples = []   # per sample: {label: (private, pss, rss)}
     while all(p.poll() is None for p in ps):
         kids = children_map()
+        sample = {}
         for label, root in units_of(ps, kids).items():
-            priv = pss = 0
+            priv = pss = rss = 0
             for pid in tree(root, kids):
                 r = rollup(pid)
                 if r:
                     priv += r.get("Private_Clean", 0) + r.get("Private_Dirty", 0)
                     pss += r.get("Pss", 0)
-            old = peak.get(label, (0, 0))
-            peak[label] = (max(old[0], priv), max(old[1], pss))
+                    rss += r.get("Rss", 0)
+            sample[label] = (priv, pss, rss)
+        samples.append(sample)
         time.sleep(0.1)
+    # Only samples where every process holds at least 90% of its largest Rss count: while one process
+    # starts or tears down (unmaps the shared files), the pages it no longer maps count as the others' own.
+    top = {}
+    for smp in samples:
+        for k, v in smp.items():
+            top[k] = max(top.get(k, 0), v[2])
+    peak = {}
+    for smp in samples:
+        if set(smp) != set(top) or any(v[2] < 0.9 * top[k] for k, v in smp.items()):
+            continue
+        for k, v in smp.items():
+            old = peak.get(k, (0, 0))
+            peak[k] = (max(old[0], v[0]), max(old[1], v[1]))
     for p in ps:
         p.wait()
     outs = [p.stdout.read() for p in ps]
