@@ -55,15 +55,16 @@ static Run run(const Weights *base, const Job *j, MatPrecision p, const int *tra
     tc.steps = steps;
     tc.lr = j->lr;
     TrainResult res;
-    mat_set_precision(p);
+    Weights wp = *base;
+    wp.mc = mat_context_create(p);
     double c0 = cpu_seconds();
-    if (train_adapter(base, &ad, train, n_train, &tc, 0, r.curve, &res, NULL, NULL)) {
+    if (train_adapter(&wp, &ad, train, n_train, &tc, 0, r.curve, &res, NULL, NULL)) {
         fprintf(stderr, "precision_curves: training failed: %s\n", strerror(errno));
         exit(3);
     }
     r.step_cpu = (cpu_seconds() - c0) / steps;
-    r.ppl = eval_perplexity(base, &ad, eval, n_eval, 256, 8, NULL, NULL);
-    mat_set_precision(MAT_PREC_FP32);
+    r.ppl = eval_perplexity(&wp, &ad, eval, n_eval, 256, 8, NULL, NULL);
+    mat_context_free(wp.mc);
     adapter_free(&ad);
     return r;
 }

@@ -14,19 +14,21 @@
 #include "engine/adamw.h"
 #include "engine/adapter.h"
 #include "engine/mat.h"
+#include "engine/matcache.h"
 #include "engine/model.h"
 #include "engine/modelfile.h"
 #include "engine/ternary.h"
 #include "engine/train.h"
 #include "engine/util.h"
 #include "engine/weights.h"
+#include "mpi/job_exec.h"   // make_dirs
 
 static void bench_usage(FILE *f) {
     fprintf(f,
         "usage: sweep bench [--format none|norm|lora|full|steer[,...]|all] [--config default|1b|tiny]\n"
         "                   [--threads N] [--batch B] [--seq T] [--steps S] [--warmup W]\n"
         "                   [--lora-rank R] [--seed N] [--precision P] [--ternary] [--json]\n"
-        "                   [--model FILE | --save-model FILE]\n"
+        "                   [--model FILE [--cache-dir DIR] | --save-model FILE]\n"
         "\n"
         "Trains each format on random weights and random tokens: training tokens/s (forward + backward +\n"
         "AdamW), evaluation tokens/s (forward with loss), achieved GFLOP/s (model_forward_flops and\n"
@@ -42,11 +44,15 @@ static void bench_usage(FILE *f) {
         "  --precision     weight products in fp32 (OpenBLAS, default), fp32-dnnl, bf16 or int8 (engine/mat.h)\n"
         "  --ternary       the layers' projections quantised to ternary (the base int8 is for)\n"
         "  --model FILE    benchmark a model file, mapped read-only as a sweep maps a base (its config and\n"
-        "                  storage types; --config and --ternary do not apply)\n"
+        "                  storage types; --config and --ternary do not apply). The forms --precision\n"
+        "                  reads (int8 trits, bf16 copies) come from a cache file made once and mapped\n"
+        "                  read-only, shared by every process on the file, as a sweep's ranks share them\n"
+        "  --cache-dir DIR where that cache file lives (default FILE.cache; engine/matcache.h)\n"
         "  --save-model FILE  write the random weights (ternary projections and bf16 embedding with\n"
         "                  --ternary, else f32) as a model file, print its summary, and exit\n"
         "  --json     one JSON object per format: format, train_tok_s, eval_tok_s, gflops,\n"
-        "             sgemm_gflops, plus eval_gflops, step_seconds, eval_seconds, peak_rss_mib, ...\n");
+        "             sgemm_gflops, plus eval_gflops, step_seconds, eval_seconds, peak_rss_mib,\n"
+        "             private_converted_bytes (weights a context converted for itself), ...\n");
 }
 
 static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
@@ -156,7 +162,7 @@ static int bench_format(BenchResult *r, AdapterFormat f, const Weights *base, co
 }
 
 int cmd_bench(int argc, char **argv) {
-    const char *formats = "all", *config = "default", *model_path = NULL, *save_path = NULL;
+    const char *formats = "all", *config = "default", *model_path = NULL, *save_path = NULL, *cache_dir = NULL;
     int threads = 1, B = -1, T = -1, steps = -1, warmup = -1, rank = 8, json = 0, seed = 1, ternary = 0;
     MatPrecision precision = MAT_PREC_FP32;
     for (int i = 1; i < argc; i++) {
@@ -171,6 +177,7 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "--config")) config = v;
         else if (!strcmp(a, "--model")) model_path = v;
         else if (!strcmp(a, "--save-model")) save_path = v;
+        else if (!strcmp(a, "--cache-dir")) cache_dir = v;
         else if (!strcmp(a, "--threads")) bad = parse_int(a, v, 1, 1024, &threads);
         else if (!strcmp(a, "--batch")) bad = parse_int(a, v, 1, 1 << 16, &B);
         else if (!strcmp(a, "--seq")) bad = parse_int(a, v, 1, 1 << 20, &T);
@@ -188,17 +195,26 @@ int cmd_bench(int argc, char **argv) {
         if (bad) return 2;
     }
 
+    if (cache_dir && !model_path) {
+        fprintf(stderr, "sweep bench: --cache-dir: only with --model\n");
+        return 2;
+    }
     if (model_path && (save_path || ternary)) {
         fprintf(stderr, "sweep bench: --model: the file's storage types apply (no --ternary or --save-model with it)\n");
         return 2;
     }
     ModelConfig cfg;
     ModelFile mf = { 0 };
+    MatCache ready = { 0 };   // the compute-ready forms of --model's file at --precision, shared per node
     if (model_path) {
         char err[600];
         if (model_open(&mf, model_path, 0, err, sizeof err)) { fprintf(stderr, "sweep bench: %s\n", err); return 2; }
         cfg = mf.w.cfg;
         config = model_path;
+        char dir[1100];
+        snprintf(dir, sizeof dir, "%s%s", cache_dir ? cache_dir : model_path, cache_dir ? "" : ".cache");
+        if (make_dirs(dir)) { fprintf(stderr, "sweep bench: --cache-dir: %s: %s\n", dir, strerror(errno)); return 2; }
+        if (matcache_open(&ready, &mf, precision, dir, err, sizeof err)) { fprintf(stderr, "sweep bench: %s\n", err); return 2; }
         for (int l = 0; l < cfg.n_layers; l++) ternary |= mf.w.layer[l].q.type == MAT_TERNARY;
     } else if (config_by_name(&cfg, config)) {
         fprintf(stderr, "sweep bench: --config: unknown config '%s' (default, 1b, tiny)\n", config);
@@ -232,7 +248,6 @@ int cmd_bench(int argc, char **argv) {
     }
 
     engine_set_threads(threads);
-    mat_set_precision(precision);
     LoraSpec lora = { .rank = rank, .alpha = 2.0 * rank, .targets = LORA_ALL };
 
     double t0 = now_seconds();
@@ -262,7 +277,7 @@ int cmd_bench(int argc, char **argv) {
                           &base.layer[l].gate, &base.layer[l].up, &base.layer[l].down };
             for (int j = 0; j < 7; j++) {
                 ternary_quantize_rows(trits + nb, trit_scales + ns, (const float *)m[j]->data, m[j]->rows, m[j]->cols);
-                *m[j] = (Mat){ MAT_TERNARY, m[j]->rows, m[j]->cols, trits + nb, trit_scales + ns };
+                *m[j] = (Mat){ MAT_TERNARY, m[j]->rows, m[j]->cols, trits + nb, trit_scales + ns, NULL, NULL };
                 nb += ternary_packed_bytes(m[j]->rows, m[j]->cols);
                 ns += (size_t)m[j]->rows;
             }
@@ -317,7 +332,11 @@ int cmd_bench(int argc, char **argv) {
     int status = 0;
     for (int i = 0; i < nf; i++) {
         BenchResult r;
+        base.mc = mat_context_create(precision);   // each format a job of its own, as in a sweep
         int rc = bench_format(&r, list[i], &base, &lora, tokens, targets, B, T, steps, warmup);
+        size_t converted = mat_cache_bytes(base.mc);   // weights converted privately (none from --model)
+        mat_context_free(base.mc);
+        base.mc = NULL;
         if (rc == 3) return 3;
         if (rc) status = 1;
         double rss = peak_rss_mib();
@@ -328,7 +347,7 @@ int cmd_bench(int argc, char **argv) {
                        "\"train_flops\": null, ");
             else printf("\"train_tok_s\": %.1f, \"step_seconds\": %.6g, \"step_cpu_seconds\": %.6g, "
                         "\"train_flops\": %.0f, ", r.train_tok_s, r.step_s, r.step_cpu_s, r.train_flops);
-            printf("\"eval_cpu_seconds\": %.6g, ", r.eval_cpu_s);
+            printf("\"eval_cpu_seconds\": %.6g, \"private_converted_bytes\": %zu, ", r.eval_cpu_s, converted);
             printf("\"eval_tok_s\": %.1f, \"eval_seconds\": %.6g, \"eval_flops\": %.0f, \"gflops\": %.2f, "
                    "\"eval_gflops\": %.2f, "
                    "\"sgemm_gflops\": %.2f, \"sgemm_ffn_gflops\": %.2f, \"sgemm_head_gflops\": %.2f, "
@@ -351,5 +370,6 @@ int cmd_bench(int argc, char **argv) {
     }
     free(tokens); free(targets); free(block); free(trits); free(trit_scales);
     if (model_path) model_close(&mf);
+    matcache_close(&ready);
     return status;
 }

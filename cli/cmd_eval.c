@@ -122,12 +122,13 @@ int cmd_eval(int argc, char **argv) {
     const char *input = pos[npos - 1];
     int nm = npos - 1;
     engine_set_threads(threads);
-    mat_set_precision(precision);
 
     char err[1024];
     static ModelFile mf[MAX_MODELS];
     for (int m = 0; m < nm; m++)
         if (model_open(&mf[m], pos[m], flags, err, sizeof err)) { fprintf(stderr, "sweep eval: %s\n", err); return 2; }
+    MatContext *mc = mat_context_create(precision);   // every model's products, one after another
+    for (int m = 0; m < nm; m++) mf[m].w.mc = mc;
 
     long n;
     int *tokens;
@@ -190,5 +191,6 @@ int cmd_eval(int argc, char **argv) {
     }
     free(tokens);
     for (int m = 0; m < nm; m++) model_close(&mf[m]);
+    mat_context_free(mc);
     return 0;
 }

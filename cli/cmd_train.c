@@ -356,13 +356,13 @@ int cmd_train(int argc, char **argv) {
     if (rc) return rc;
     double t_start = now_seconds();
     engine_set_threads(a.threads);
-    mat_set_precision(a.precision);
     JobSpec *job = &a.job;
     TrainConfig *tc = &job->train;
 
     char err[1024];
     ModelFile mf;
     if (model_open(&mf, a.base, a.verify ? 0 : MODEL_SKIP_CHECKSUMS, err, sizeof err)) return bad("%s", err);
+    mf.w.mc = mat_context_create(a.precision);   // the run's one job: its compute context
     const Weights *base = &mf.w;
     const ModelConfig *cfg = &base->cfg;
     if (!a.seq_given && tc->seq > cfg->context) tc->seq = cfg->context;
@@ -480,6 +480,7 @@ int cmd_train(int argc, char **argv) {
     free(curve);
     free(tok_path);
     adapter_free(&ad);
+    mat_context_free(mf.w.mc);
     model_close(&mf);
     return status;
 }

@@ -233,6 +233,7 @@ void adapter_zero_grad(Adapter *a) {
 void adapter_apply(const Adapter *a, const Weights *base, Weights *eff) {
     if (a && a->format == FMT_FULL) {
         *eff = a->full;
+        eff->mc = base->mc;   // the trained copies are multiplied in the base's context
         return;
     }
     *eff = *base;

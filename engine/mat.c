@@ -10,7 +10,6 @@
 #include <cblas.h>
 #include <immintrin.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,14 +156,7 @@ static void fp32_backward_weight(real *dW, const real *dy, const real *x, int n,
 // ---------------------------------------------------------------------------------------------
 // Compute precision
 
-static MatPrecision precision = MAT_PREC_FP32;
 const char *const mat_precision_names[] = { "fp32", "fp32-dnnl", "bf16", "int8", NULL };
-
-void mat_set_precision(MatPrecision p) {
-    if ((unsigned)p > MAT_PREC_INT8) p = MAT_PREC_FP32;
-    if (p != precision) mat_cache_clear();   // the old precision's conversions are of no further use
-    precision = p;
-}
 
 const char *mat_precision_name(MatPrecision p) {
     return (unsigned)p <= MAT_PREC_INT8 ? mat_precision_names[p] : "unknown";
@@ -315,13 +307,28 @@ typedef struct {
 } Prepared;
 
 #define CACHE_LIMIT ((size_t)6 << 30)   // a 1B model's bf16 copy and int8 trits fit
+enum { N_SCRATCH = 5 };
 
-static pthread_mutex_t mat_lock = PTHREAD_MUTEX_INITIALIZER;   // the cache, scratch and oneDNN
-static Prepared *prep;
-static int n_prep, cap_prep;
-static size_t prep_bytes;
-static uint64_t epoch, uses;
-static int grads_since_forward;
+// Everything a job's products keep between calls; nothing of it is shared with another context.
+struct MatContext {
+    MatPrecision precision;
+    Prepared *prep;              // converted weights without a ready form, least recently used out
+    int n_prep, cap_prep;
+    size_t prep_bytes;
+    uint64_t epoch, uses;
+    int grads_since_forward;
+    void *scratch[N_SCRATCH];    // converted activations and int32 sums, grown as needed
+    size_t scratch_cap[N_SCRATCH];
+    MatDnnl *dnnl;               // oneDNN primitives and scratchpad (NULL until the first oneDNN product)
+};
+
+MatContext *mat_context_create(MatPrecision p) {
+    MatContext *mc = xcalloc(1, sizeof *mc);
+    mc->precision = (unsigned)p <= MAT_PREC_INT8 ? p : MAT_PREC_FP32;
+    return mc;
+}
+
+MatPrecision mat_context_precision(const MatContext *mc) { return mc ? mc->precision : MAT_PREC_FP32; }
 
 static uint64_t sample_hash(const Mat *W) {
     uint64_t h = fnv1a64(&W->rows, sizeof W->rows, FNV1A64_INIT);
@@ -337,27 +344,28 @@ static uint64_t sample_hash(const Mat *W) {
     return h;
 }
 
-static void prep_drop(int i) {
-    prep_bytes -= prep[i].bytes;
-    free(prep[i].data);
-    prep[i] = prep[--n_prep];
+static void prep_drop(MatContext *mc, int i) {
+    mc->prep_bytes -= mc->prep[i].bytes;
+    free(mc->prep[i].data);
+    mc->prep[i] = mc->prep[--mc->n_prep];
 }
 
-void mat_cache_clear(void) {
-    pthread_mutex_lock(&mat_lock);
-    while (n_prep) prep_drop(n_prep - 1);
-    pthread_mutex_unlock(&mat_lock);
+void mat_cache_clear(MatContext *mc) {
+    while (mc && mc->n_prep) prep_drop(mc, mc->n_prep - 1);
 }
 
-size_t mat_cache_bytes(void) {
-    pthread_mutex_lock(&mat_lock);
-    size_t b = prep_bytes;
-    pthread_mutex_unlock(&mat_lock);
-    return b;
+size_t mat_cache_bytes(const MatContext *mc) { return mc ? mc->prep_bytes : 0; }
+
+void mat_context_free(MatContext *mc) {
+    if (!mc) return;
+    mat_cache_clear(mc);
+    free(mc->prep);
+    for (int i = 0; i < N_SCRATCH; i++) free(mc->scratch[i]);
+    mat_dnnl_free(mc->dnnl);
+    free(mc);
 }
 
-// Fills out[rows][cols] with W's values rounded to bf16 (ternary: trit x row scale, then rounded).
-static void convert_bf16(uint16_t *out, const Mat *W) {
+void mat_convert_bf16(uint16_t *out, const Mat *W) {
     const real *direct = mat_direct(W);
     size_t cols = (size_t)W->cols;
     if (direct) { round_bf16(out, direct, (size_t)W->rows * cols); return; }
@@ -386,99 +394,102 @@ static void *cache_alloc(size_t bytes) {
     return p;
 }
 
-// The converted form of W (caller holds mat_lock); valid until the next call.
-static const void *prepared(const Mat *W, PrepKind kind) {
+// The converted form of W: its ready form when it has one (mapped, shared per node), else the
+// context's private copy; valid until the next call.
+static const void *prepared(MatContext *mc, const Mat *W, PrepKind kind) {
     if (kind == PREP_BF16 && W->type == MAT_BF16) return W->data;   // already bf16: used in place
+    if (kind == PREP_BF16 && W->ready_bf16) return W->ready_bf16;
+    if (kind == PREP_TRITS && W->ready_i8) return W->ready_i8;
     uint64_t sample = sample_hash(W);
     Prepared *e = NULL;
-    for (int i = 0; i < n_prep && !e; i++)
-        if (prep[i].src == W->data && prep[i].kind == kind) e = &prep[i];
+    for (int i = 0; i < mc->n_prep && !e; i++)
+        if (mc->prep[i].src == W->data && mc->prep[i].kind == kind) e = &mc->prep[i];
     if (e && e->sample == sample && e->type == W->type && e->rows == W->rows && e->cols == W->cols &&
-        e->scale == W->scale && (W->type != MAT_REAL || e->epoch == epoch)) {
-        e->last_use = ++uses;
+        e->scale == W->scale && (W->type != MAT_REAL || e->epoch == mc->epoch)) {
+        e->last_use = ++mc->uses;
         return e->data;
     }
     size_t bytes = (size_t)W->rows * W->cols * (kind == PREP_BF16 ? sizeof(uint16_t) : 1);
-    if (e && e->bytes != bytes) { prep_drop((int)(e - prep)); e = NULL; }
+    if (e && e->bytes != bytes) { prep_drop(mc, (int)(e - mc->prep)); e = NULL; }
     if (!e) {
-        while (n_prep && prep_bytes + bytes > CACHE_LIMIT) {   // least recently used first
+        while (mc->n_prep && mc->prep_bytes + bytes > CACHE_LIMIT) {   // least recently used first
             int lru = 0;
-            for (int i = 1; i < n_prep; i++)
-                if (prep[i].last_use < prep[lru].last_use) lru = i;
-            prep_drop(lru);
+            for (int i = 1; i < mc->n_prep; i++)
+                if (mc->prep[i].last_use < mc->prep[lru].last_use) lru = i;
+            prep_drop(mc, lru);
         }
-        if (n_prep == cap_prep) {
-            cap_prep = cap_prep ? 2 * cap_prep : 64;
-            Prepared *grown = xmalloc(sizeof *prep * (size_t)cap_prep);
-            if (n_prep) memcpy(grown, prep, sizeof *prep * (size_t)n_prep);
-            free(prep);
-            prep = grown;
+        if (mc->n_prep == mc->cap_prep) {
+            mc->cap_prep = mc->cap_prep ? 2 * mc->cap_prep : 64;
+            Prepared *grown = xmalloc(sizeof *mc->prep * (size_t)mc->cap_prep);
+            if (mc->n_prep) memcpy(grown, mc->prep, sizeof *mc->prep * (size_t)mc->n_prep);
+            free(mc->prep);
+            mc->prep = grown;
         }
-        e = &prep[n_prep++];
+        e = &mc->prep[mc->n_prep++];
         *e = (Prepared){ .data = cache_alloc(bytes), .bytes = bytes };
-        prep_bytes += bytes;
+        mc->prep_bytes += bytes;
     }
     e->src = W->data, e->scale = W->scale, e->type = W->type, e->rows = W->rows, e->cols = W->cols;
-    e->kind = kind, e->sample = sample, e->epoch = epoch, e->last_use = ++uses;
-    if (kind == PREP_BF16) convert_bf16(e->data, W);
+    e->kind = kind, e->sample = sample, e->epoch = mc->epoch, e->last_use = ++mc->uses;
+    if (kind == PREP_BF16) mat_convert_bf16(e->data, W);
     else ternary_unpack_i8(e->data, W);
     return e->data;
 }
 
-// Scratch for converted activations and int32 sums (caller holds mat_lock), grown as needed.
-static void *scratch(int slot, size_t bytes) {
-    static void *buf[5];
-    static size_t cap[5];
-    if (bytes > cap[slot]) {
-        free(buf[slot]);
-        buf[slot] = xaligned(bytes);
-        cap[slot] = bytes;
+// The context's scratch buffer `slot`, grown as needed.
+static void *scratch(MatContext *mc, int slot, size_t bytes) {
+    if (bytes > mc->scratch_cap[slot]) {
+        free(mc->scratch[slot]);
+        mc->scratch[slot] = xaligned(bytes);
+        mc->scratch_cap[slot] = bytes;
     }
-    return buf[slot];
+    return mc->scratch[slot];
 }
 
 // ---------------------------------------------------------------------------------------------
 // bf16 products: inputs rounded to bf16, fp32 sums. oneDNN when present, else the rounded inputs
 // decoded back to real and multiplied by BLAS (the same numbers, up to the order of fp32 sums).
 
-static int use_dnnl(void) {
-    if (!dnnl_usable()) return 0;
+// The context's oneDNN backend, made on first use; NULL when oneDNN cannot compute here.
+static MatDnnl *use_dnnl(MatContext *mc) {
+    if (!dnnl_usable()) return NULL;
     mat_dnnl_set_threads(openblas_get_num_threads());
-    return 1;
+    if (!mc->dnnl) mc->dnnl = mat_dnnl_create();
+    return mc->dnnl;
 }
 
-static void bf16_forward(real *y, const real *x, const Mat *W, int n, int accumulate) {
+static void bf16_forward(MatContext *mc, real *y, const real *x, const Mat *W, int n, int accumulate) {
     size_t nx = (size_t)n * W->cols;
-    const uint16_t *wb = prepared(W, PREP_BF16);
-    uint16_t *xb = scratch(0, nx * sizeof(uint16_t));
+    const uint16_t *wb = prepared(mc, W, PREP_BF16);
+    uint16_t *xb = scratch(mc, 0, nx * sizeof(uint16_t));
     round_bf16(xb, x, nx);
-    if (use_dnnl() &&
-        !mat_dnnl_gemm(MAT_DNNL_BF16, 0, 1, n, W->rows, W->cols, xb, wb, y, accumulate)) return;
-    real *xr = scratch(1, nx * sizeof(real));
+    if (use_dnnl(mc) &&
+        !mat_dnnl_gemm(mc->dnnl, MAT_DNNL_BF16, 0, 1, n, W->rows, W->cols, xb, wb, y, accumulate)) return;
+    real *xr = scratch(mc, 1, nx * sizeof(real));
     bf16_to_real(xr, xb, nx);
-    Mat Wb = { MAT_BF16, W->rows, W->cols, wb, NULL };
+    Mat Wb = { MAT_BF16, W->rows, W->cols, wb, NULL, NULL, NULL };
     fp32_forward(y, xr, &Wb, n, accumulate);
 }
 
-static void bf16_backward_input(real *dx, const real *dy, const Mat *W, int n) {
+static void bf16_backward_input(MatContext *mc, real *dx, const real *dy, const Mat *W, int n) {
     size_t ny = (size_t)n * W->rows;
-    const uint16_t *wb = prepared(W, PREP_BF16);
-    uint16_t *dyb = scratch(0, ny * sizeof(uint16_t));
+    const uint16_t *wb = prepared(mc, W, PREP_BF16);
+    uint16_t *dyb = scratch(mc, 0, ny * sizeof(uint16_t));
     round_bf16(dyb, dy, ny);
-    if (use_dnnl() && !mat_dnnl_gemm(MAT_DNNL_BF16, 0, 0, n, W->cols, W->rows, dyb, wb, dx, 1)) return;
-    real *dyr = scratch(1, ny * sizeof(real));
+    if (use_dnnl(mc) && !mat_dnnl_gemm(mc->dnnl, MAT_DNNL_BF16, 0, 0, n, W->cols, W->rows, dyb, wb, dx, 1)) return;
+    real *dyr = scratch(mc, 1, ny * sizeof(real));
     bf16_to_real(dyr, dyb, ny);
-    Mat Wb = { MAT_BF16, W->rows, W->cols, wb, NULL };
+    Mat Wb = { MAT_BF16, W->rows, W->cols, wb, NULL, NULL, NULL };
     fp32_backward_input(dx, dyr, &Wb, n);
 }
 
-static void bf16_backward_weight(real *dW, const real *dy, const real *x, int n, int rows, int cols) {
+static void bf16_backward_weight(MatContext *mc, real *dW, const real *dy, const real *x, int n, int rows, int cols) {
     size_t ny = (size_t)n * rows, nx = (size_t)n * cols;
-    uint16_t *dyb = scratch(0, ny * sizeof(uint16_t)), *xb = scratch(2, nx * sizeof(uint16_t));
+    uint16_t *dyb = scratch(mc, 0, ny * sizeof(uint16_t)), *xb = scratch(mc, 2, nx * sizeof(uint16_t));
     round_bf16(dyb, dy, ny);
     round_bf16(xb, x, nx);
-    if (use_dnnl() && !mat_dnnl_gemm(MAT_DNNL_BF16, 1, 0, rows, cols, n, dyb, xb, dW, 1)) return;
-    real *dyr = scratch(1, ny * sizeof(real)), *xr = scratch(3, nx * sizeof(real));
+    if (use_dnnl(mc) && !mat_dnnl_gemm(mc->dnnl, MAT_DNNL_BF16, 1, 0, rows, cols, n, dyb, xb, dW, 1)) return;
+    real *dyr = scratch(mc, 1, ny * sizeof(real)), *xr = scratch(mc, 3, nx * sizeof(real));
     bf16_to_real(dyr, dyb, ny);
     bf16_to_real(xr, xb, nx);
     fp32_backward_weight(dW, dyr, xr, n, rows, cols);
@@ -487,18 +498,18 @@ static void bf16_backward_weight(real *dW, const real *dy, const real *x, int n,
 // int8 forward of a ternary matrix: exact int32 sums of int8 activations x trits, then scaled by
 // the token's and the row's scales. Without oneDNN the same sums come from BLAS on small integers,
 // exact in float while cols * 127 < 2^24.
-static void int8_forward(real *y, const real *x, const Mat *W, int n, int accumulate) {
+static void int8_forward(MatContext *mc, real *y, const real *x, const Mat *W, int n, int accumulate) {
     int rows = W->rows, cols = W->cols;
-    const int8_t *trits = prepared(W, PREP_TRITS);
-    int8_t *q = scratch(0, (size_t)n * cols);
-    float *xs = scratch(2, (size_t)n * sizeof(float));
-    int32_t *acc = scratch(3, (size_t)n * rows * sizeof(int32_t));
+    const int8_t *trits = prepared(mc, W, PREP_TRITS);
+    int8_t *q = scratch(mc, 0, (size_t)n * cols);
+    float *xs = scratch(mc, 2, (size_t)n * sizeof(float));
+    int32_t *acc = scratch(mc, 3, (size_t)n * rows * sizeof(int32_t));
     quantize_rows_i8(q, xs, x, n, (size_t)cols);
-    if (!use_dnnl() || mat_dnnl_gemm(MAT_DNNL_S8, 0, 1, n, rows, cols, q, trits, acc, 0)) {
-        real *qr = scratch(1, (size_t)n * cols * sizeof(real));
+    if (!use_dnnl(mc) || mat_dnnl_gemm(mc->dnnl, MAT_DNNL_S8, 0, 1, n, rows, cols, q, trits, acc, 0)) {
+        real *qr = scratch(mc, 1, (size_t)n * cols * sizeof(real));
         for (size_t i = 0; i < (size_t)n * cols; i++) qr[i] = q[i];
         int step = tile_rows(W);
-        real *tile = tile_scratch((size_t)step * cols), *sums = scratch(4, (size_t)n * step * sizeof(real));
+        real *tile = tile_scratch((size_t)step * cols), *sums = scratch(mc, 4, (size_t)n * step * sizeof(real));
         for (int r0 = 0; r0 < rows; r0 += step) {
             int r1 = r0 + step < rows ? r0 + step : rows;
             for (size_t i = 0; i < (size_t)(r1 - r0) * cols; i++) tile[i] = trits[(size_t)r0 * cols + i];
@@ -517,26 +528,26 @@ static void int8_forward(real *y, const real *x, const Mat *W, int n, int accumu
 // in int32 over the forward's cached trits, then dx[m][c] += acc[m][c] * s_m. Without oneDNN the
 // same sums come from BLAS on small integers in tiles of at most 2^17 rows, each exact in float
 // (2^17 * 127 < 2^24), added up in int32; int32 itself holds any rows * 127 < 2^31.
-static void int8_backward_input(real *dx, const real *dy, const Mat *W, int n) {
+static void int8_backward_input(MatContext *mc, real *dx, const real *dy, const Mat *W, int n) {
     int rows = W->rows, cols = W->cols;
-    const int8_t *trits = prepared(W, PREP_TRITS);
+    const int8_t *trits = prepared(mc, W, PREP_TRITS);
     size_t ng = (size_t)n * rows;
-    real *g = scratch(1, ng * sizeof(real));
-    int8_t *q = scratch(0, ng);
-    float *gs = scratch(2, (size_t)n * sizeof(float));
-    int32_t *acc = scratch(3, (size_t)n * cols * sizeof(int32_t));
+    real *g = scratch(mc, 1, ng * sizeof(real));
+    int8_t *q = scratch(mc, 0, ng);
+    float *gs = scratch(mc, 2, (size_t)n * sizeof(float));
+    int32_t *acc = scratch(mc, 3, (size_t)n * cols * sizeof(int32_t));
     for (int m = 0; m < n; m++) {
         const real *dym = dy + (size_t)m * rows;
         real *gm = g + (size_t)m * rows;
         for (int r = 0; r < rows; r++) gm[r] = dym[r] * (real)W->scale[r];
     }
     quantize_rows_i8(q, gs, g, n, (size_t)rows);
-    if (!use_dnnl() || mat_dnnl_gemm(MAT_DNNL_S8, 0, 0, n, cols, rows, q, trits, acc, 0)) {
+    if (!use_dnnl(mc) || mat_dnnl_gemm(mc->dnnl, MAT_DNNL_S8, 0, 0, n, cols, rows, q, trits, acc, 0)) {
         real *qr = g;   // g is spent: its buffer holds q as real
         for (size_t i = 0; i < ng; i++) qr[i] = q[i];
         int step = tile_rows(W);
         step = step < (1 << 17) ? step : (1 << 17);
-        real *tile = tile_scratch((size_t)step * cols), *sums = scratch(4, (size_t)n * cols * sizeof(real));
+        real *tile = tile_scratch((size_t)step * cols), *sums = scratch(mc, 4, (size_t)n * cols * sizeof(real));
         memset(acc, 0, (size_t)n * cols * sizeof(int32_t));
         for (int r0 = 0; r0 < rows; r0 += step) {
             int r1 = r0 + step < rows ? r0 + step : rows;
@@ -551,60 +562,50 @@ static void int8_backward_input(real *dx, const real *dy, const Mat *W, int n) {
 // ---------------------------------------------------------------------------------------------
 // The interface
 
-void mat_forward(real *y, const real *x, const Mat *W, int n, int accumulate) {
+void mat_forward(MatContext *mc, real *y, const real *x, const Mat *W, int n, int accumulate) {
     if (n <= 0 || W->rows <= 0) return;
-    MatPrecision p = precision;
+    MatPrecision p = mat_context_precision(mc);
     if (p == MAT_PREC_FP32 || W->cols <= 0) { fp32_forward(y, x, W, n, accumulate); return; }
-    pthread_mutex_lock(&mat_lock);
-    if (grads_since_forward) { epoch++; grads_since_forward = 0; }
+    if (mc->grads_since_forward) { mc->epoch++; mc->grads_since_forward = 0; }
     const real *direct = mat_direct(W);
     if (p == MAT_PREC_FP32_DNNL) {
-        if (!direct || !use_dnnl() ||
-            mat_dnnl_gemm(MAT_DNNL_F32, 0, 1, n, W->rows, W->cols, x, direct, y, accumulate))
+        if (!direct || !use_dnnl(mc) ||
+            mat_dnnl_gemm(mc->dnnl, MAT_DNNL_F32, 0, 1, n, W->rows, W->cols, x, direct, y, accumulate))
             fp32_forward(y, x, W, n, accumulate);
     } else if (p == MAT_PREC_INT8 && W->type == MAT_TERNARY) {
-        int8_forward(y, x, W, n, accumulate);
+        int8_forward(mc, y, x, W, n, accumulate);
     } else {
-        bf16_forward(y, x, W, n, accumulate);
+        bf16_forward(mc, y, x, W, n, accumulate);
     }
-    pthread_mutex_unlock(&mat_lock);
 }
 
-void mat_backward_input(real *dx, const real *dy, const Mat *W, int n) {
+void mat_backward_input(MatContext *mc, real *dx, const real *dy, const Mat *W, int n) {
     if (n <= 0 || W->rows <= 0) return;
-    MatPrecision p = precision;
+    MatPrecision p = mat_context_precision(mc);
     if (p == MAT_PREC_FP32 || W->cols <= 0) { fp32_backward_input(dx, dy, W, n); return; }
-    pthread_mutex_lock(&mat_lock);
     const real *direct = mat_direct(W);
     if (p == MAT_PREC_FP32_DNNL) {
-        if (!direct || !use_dnnl() ||
-            mat_dnnl_gemm(MAT_DNNL_F32, 0, 0, n, W->cols, W->rows, dy, direct, dx, 1))
+        if (!direct || !use_dnnl(mc) ||
+            mat_dnnl_gemm(mc->dnnl, MAT_DNNL_F32, 0, 0, n, W->cols, W->rows, dy, direct, dx, 1))
             fp32_backward_input(dx, dy, W, n);
     } else if (p == MAT_PREC_INT8 && W->type == MAT_TERNARY) {
         // int8 on the forward's cached trits: the int16 kernel of engine/ternary.c (fp32's path) was
         // slower here than bf16's backward on oneDNN; int8 sums are exact, only dy's rounding is new
-        int8_backward_input(dx, dy, W, n);
+        int8_backward_input(mc, dx, dy, W, n);
     } else {
-        bf16_backward_input(dx, dy, W, n);
+        bf16_backward_input(mc, dx, dy, W, n);
     }
-    pthread_mutex_unlock(&mat_lock);
 }
 
-void mat_backward_weight(real *dW, const real *dy, const real *x, int n, int rows, int cols) {
+void mat_backward_weight(MatContext *mc, real *dW, const real *dy, const real *x, int n, int rows, int cols) {
     if (n <= 0 || rows <= 0 || cols <= 0) return;
-    MatPrecision p = precision;
-    pthread_mutex_lock(&mat_lock);
-    grads_since_forward = 1;   // some weight will change before the next forward: see the cache
-    if (p == MAT_PREC_FP32) {
-        pthread_mutex_unlock(&mat_lock);
-        fp32_backward_weight(dW, dy, x, n, rows, cols);
-        return;
-    }
+    MatPrecision p = mat_context_precision(mc);
+    if (p == MAT_PREC_FP32) { fp32_backward_weight(dW, dy, x, n, rows, cols); return; }
+    mc->grads_since_forward = 1;   // some weight will change before the next forward: see the cache
     if (p == MAT_PREC_FP32_DNNL) {
-        if (!use_dnnl() || mat_dnnl_gemm(MAT_DNNL_F32, 1, 0, rows, cols, n, dy, x, dW, 1))
+        if (!use_dnnl(mc) || mat_dnnl_gemm(mc->dnnl, MAT_DNNL_F32, 1, 0, rows, cols, n, dy, x, dW, 1))
             fp32_backward_weight(dW, dy, x, n, rows, cols);
     } else {
-        bf16_backward_weight(dW, dy, x, n, rows, cols);
+        bf16_backward_weight(mc, dW, dy, x, n, rows, cols);
     }
-    pthread_mutex_unlock(&mat_lock);
 }

@@ -18,27 +18,39 @@ typedef struct {
     int rows, cols;
     const void *data;
     const float *scale;   // MAT_TERNARY: rows scales (absmean per output row)
+    // Compute-ready forms made once per node and mapped read-only (engine/matcache.h), or NULL:
+    // the bf16 products read ready_bf16[rows][cols], the int8 products ready_i8[rows][cols] (trits)
+    // instead of converting W into a context's private cache.
+    const uint16_t *ready_bf16;
+    const int8_t *ready_i8;
 } Mat;
 
 static inline Mat mat_real(const real *w, int rows, int cols) {
-    return (Mat){ MAT_REAL, rows, cols, w, NULL };
+    return (Mat){ MAT_REAL, rows, cols, w, NULL, NULL, NULL };
 }
 
+typedef struct MatContext MatContext;
+
+// The weight products take the compute context of the job (precision, converted-weight cache,
+// oneDNN primitives and scratch; see below). mc NULL: fp32 on OpenBLAS, the reference.
 // y[n][rows] = x[n][cols] . W^T ; overwrites y unless accumulate
-void mat_forward(real *y, const real *x, const Mat *W, int n, int accumulate);
+void mat_forward(MatContext *mc, real *y, const real *x, const Mat *W, int n, int accumulate);
 // dx[n][cols] += dy[n][rows] . W
-void mat_backward_input(real *dx, const real *dy, const Mat *W, int n);
+void mat_backward_input(MatContext *mc, real *dx, const real *dy, const Mat *W, int n);
 // dW[rows][cols] += dy^T . x  (weight gradients exist only for trainable MAT_REAL weights)
-void mat_backward_weight(real *dW, const real *dy, const real *x, int n, int rows, int cols);
+void mat_backward_weight(MatContext *mc, real *dW, const real *dy, const real *x, int n, int rows, int cols);
 // rows [r0, r1) of W decoded into out[(r1-r0)][cols]
 void mat_decode_rows(real *out, const Mat *W, int r0, int r1);
 // row r of W decoded into out[cols] (embedding lookup)
 void mat_decode_row(real *out, const Mat *W, int r);
 // bytes W occupies in its storage type
 size_t mat_storage_bytes(const Mat *W);
+// out[rows][cols] = W's values rounded to bf16 (ternary: trit x row scale, then rounded): the bf16
+// products' form of a weight that is not stored in bf16
+void mat_convert_bf16(uint16_t *out, const Mat *W);
 
 // Compute precision of the weight products (mat_forward, mat_backward_input, mat_backward_weight);
-// process-wide, chosen per run. Plain gemm() (attention, LoRA's rank-r products) stays fp32 in
+// held by a MatContext, chosen per job. Plain gemm() (attention, LoRA's rank-r products) stays fp32 in
 // every precision: those products are small and their inputs are activations, not weights.
 //   FP32       OpenBLAS sgemm: the exact reference and the default
 //   FP32_DNNL  oneDNN's fp32 matmul (AVX-512 kernels); differs from FP32 in summation order only
@@ -53,18 +65,25 @@ size_t mat_storage_bytes(const Mat *W);
 // and calling BLAS (slower than fp32); FP32_DNNL is then FP32.
 typedef enum { MAT_PREC_FP32 = 0, MAT_PREC_FP32_DNNL, MAT_PREC_BF16, MAT_PREC_INT8 } MatPrecision;
 
-void mat_set_precision(MatPrecision p);
 extern const char *const mat_precision_names[];   // in MatPrecision order, NULL-terminated
 const char *mat_precision_name(MatPrecision p);           // "fp32", "fp32-dnnl", "bf16", "int8"
 int mat_precision_parse(const char *s, MatPrecision *p);  // 0 ok, -1 unknown name
 // "openblas", "onednn" or "openblas-emulated": what computes the weight products at precision p
 const char *mat_precision_backend(MatPrecision p);
-// Weights converted for a precision (bf16 copies, int8 trits) are cached, keyed by address and
-// checked against a sample of their elements on every use. Weights that get weight gradients
-// (full FT, pretraining) are converted again at the first forward after mat_backward_weight.
-// A caller that writes into weights any other way while products use them calls this.
-void mat_cache_clear(void);
-size_t mat_cache_bytes(void);   // bytes held by converted weights
+// A job's compute context: its precision, and everything its products keep between calls (the
+// private cache of converted weights, oneDNN's primitives, scratch). Contexts share nothing, so
+// two precisions in one process cannot interfere. Not for two threads at once.
+// Weights without a ready form (Mat.ready_bf16 / ready_i8) that a product needs converted (bf16
+// copies, int8 trits) are converted into the context's cache, keyed by address and checked against
+// a sample of their elements on every use: in a sweep only the job's own trainable copies (full
+// FT), since a base's forms are made once per node (engine/matcache.h). Weights that get weight
+// gradients (full FT, pretraining) are converted again at the first forward after
+// mat_backward_weight. A caller that writes into weights any other way calls mat_cache_clear.
+MatContext *mat_context_create(MatPrecision p);   // p out of range: fp32
+void mat_context_free(MatContext *mc);
+MatPrecision mat_context_precision(const MatContext *mc);   // NULL: fp32
+void mat_cache_clear(MatContext *mc);
+size_t mat_cache_bytes(const MatContext *mc);   // bytes held by the context's converted weights
 
 // Plain row-major GEMM on real arrays: C[M][N] = alpha * op(A) . op(B) + beta * C
 void gemm(int transA, int transB, int M, int N, int K, real alpha, const real *A, int lda,

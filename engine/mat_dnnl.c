@@ -4,11 +4,17 @@
 #define _GNU_SOURCE   // RTLD_DEFAULT
 #include "engine/mat_dnnl.h"
 
+#include <stdlib.h>
+#include "engine/util.h"
+
 #ifndef SWEEP_HAVE_DNNL
 
-int mat_dnnl_gemm(MatDnnlInput in, int transA, int transB, int M, int N, int K, const void *A,
+struct MatDnnl { int unused; };
+MatDnnl *mat_dnnl_create(void) { return xcalloc(1, sizeof(MatDnnl)); }
+void mat_dnnl_free(MatDnnl *d) { free(d); }
+int mat_dnnl_gemm(MatDnnl *d, MatDnnlInput in, int transA, int transB, int M, int N, int K, const void *A,
                   const void *B, void *C, int accumulate) {
-    (void)in; (void)transA; (void)transB; (void)M; (void)N; (void)K; (void)A; (void)B; (void)C;
+    (void)d; (void)in; (void)transA; (void)transB; (void)M; (void)N; (void)K; (void)A; (void)B; (void)C;
     (void)accumulate;
     return -1;
 }
@@ -36,20 +42,24 @@ typedef struct {
 
 enum { MAX_PRIMITIVES = 512 };
 
+struct MatDnnl {
+    dnnl_stream_t stream;   // NULL: none could be made (every product declines)
+    Primitive table[MAX_PRIMITIVES];
+    int n_table;
+    uint64_t clock_uses;
+    void *pad_buf;
+    size_t pad_cap;
+};
+
+// The CPU engine: one handle per process, made once and never changed (oneDNN's own caches and
+// OpenMP's thread count are the library's process-wide state, outside ours).
 static dnnl_engine_t engine;
-static dnnl_stream_t stream;
 static int state;   // 1 ready, -1 unavailable
-static Primitive table[MAX_PRIMITIVES];
-static int n_table;
-static uint64_t clock_uses;
-static void *pad_buf;
-static size_t pad_cap;
 static int omp_threads;
 
 static void init_once(void) {
     state = -1;
     if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return;
-    if (dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) return;
     state = 1;
 }
 
@@ -89,7 +99,7 @@ static dnnl_data_type_t dnnl_type(MatDnnlInput in) {
 }
 
 // Builds p's primitive and memory objects; leaves p->prim NULL when oneDNN has no kernel for it.
-static void create(Primitive *p) {
+static void create(MatDnnl *d, Primitive *p) {
     dnnl_memory_desc_t a_md, b_md, c_md;
     dnnl_dims_t ad = { p->M, p->K }, bd = { p->K, p->N }, cd = { p->M, p->N };
     dnnl_data_type_t t = dnnl_type(p->in), ct = p->in == MAT_DNNL_S8 ? dnnl_s32 : dnnl_f32;
@@ -121,10 +131,10 @@ static void create(Primitive *p) {
          dnnl_memory_create(&p->pad, pad_md, engine, DNNL_MEMORY_NONE) == dnnl_success;
     if (ok) {
         size_t need = dnnl_memory_desc_get_size(pad_md);
-        if (need > pad_cap) {
-            free(pad_buf);
-            pad_buf = xaligned(need);
-            pad_cap = need;
+        if (need > d->pad_cap) {
+            free(d->pad_buf);
+            d->pad_buf = xaligned(need);
+            d->pad_cap = need;
         }
     } else {
         Primitive keep = *p;
@@ -137,44 +147,59 @@ static void create(Primitive *p) {
     if (attr) dnnl_primitive_attr_destroy(attr);
 }
 
-static Primitive *lookup(MatDnnlInput in, int transA, int transB, int M, int N, int K, int accumulate) {
+static Primitive *lookup(MatDnnl *d, MatDnnlInput in, int transA, int transB, int M, int N, int K, int accumulate) {
     Primitive *p = NULL;
-    for (int i = 0; i < n_table && !p; i++) {
-        Primitive *q = &table[i];
+    for (int i = 0; i < d->n_table && !p; i++) {
+        Primitive *q = &d->table[i];
         if (q->in == in && q->transA == transA && q->transB == transB && q->M == M && q->N == N && q->K == K &&
             q->accumulate == accumulate)
             p = q;
     }
     if (!p) {
-        if (n_table < MAX_PRIMITIVES) p = &table[n_table++];
+        if (d->n_table < MAX_PRIMITIVES) p = &d->table[d->n_table++];
         else {   // the least recently used one makes room (evaluation batches of many sizes)
-            p = &table[0];
-            for (int i = 1; i < n_table; i++)
-                if (table[i].last_use < p->last_use) p = &table[i];
+            p = &d->table[0];
+            for (int i = 1; i < d->n_table; i++)
+                if (d->table[i].last_use < p->last_use) p = &d->table[i];
             destroy(p);
         }
         *p = (Primitive){ .in = in, .transA = transA, .transB = transB, .M = M, .N = N, .K = K,
                           .accumulate = accumulate };
-        create(p);
+        create(d, p);
     }
-    p->last_use = ++clock_uses;
+    p->last_use = ++d->clock_uses;
     return p;
 }
 
-int mat_dnnl_gemm(MatDnnlInput in, int transA, int transB, int M, int N, int K, const void *A,
+MatDnnl *mat_dnnl_create(void) {
+    MatDnnl *d = xcalloc(1, sizeof *d);
+    if (init() && dnnl_stream_create(&d->stream, engine, dnnl_stream_default_flags) != dnnl_success)
+        d->stream = NULL;
+    return d;
+}
+
+void mat_dnnl_free(MatDnnl *d) {
+    if (!d) return;
+    for (int i = 0; i < d->n_table; i++) destroy(&d->table[i]);
+    if (d->stream) dnnl_stream_destroy(d->stream);
+    free(d->pad_buf);
+    free(d);
+}
+
+int mat_dnnl_gemm(MatDnnl *d, MatDnnlInput in, int transA, int transB, int M, int N, int K, const void *A,
                   const void *B, void *C, int accumulate) {
-    if (M <= 0 || N <= 0 || K <= 0 || (in == MAT_DNNL_S8 && accumulate) || !init()) return -1;
-    Primitive *p = lookup(in, transA, transB, M, N, K, accumulate);
+    if (M <= 0 || N <= 0 || K <= 0 || (in == MAT_DNNL_S8 && accumulate) || !init() || !d->stream) return -1;
+    Primitive *p = lookup(d, in, transA, transB, M, N, K, accumulate);
     if (!p->prim) return -1;
     if (dnnl_memory_set_data_handle(p->a, (void *)A) != dnnl_success ||
         dnnl_memory_set_data_handle(p->b, (void *)B) != dnnl_success ||
         dnnl_memory_set_data_handle(p->c, C) != dnnl_success ||
-        dnnl_memory_set_data_handle(p->pad, pad_buf) != dnnl_success)
+        dnnl_memory_set_data_handle(p->pad, d->pad_buf) != dnnl_success)
         return -1;
     dnnl_exec_arg_t args[4] = { { DNNL_ARG_SRC, p->a }, { DNNL_ARG_WEIGHTS, p->b }, { DNNL_ARG_DST, p->c },
                                 { DNNL_ARG_SCRATCHPAD, p->pad } };
     // a failure after the kernel may have written C cannot be retried elsewhere (C may accumulate)
-    if (dnnl_primitive_execute(p->prim, stream, 4, args) != dnnl_success || dnnl_stream_wait(stream) != dnnl_success) {
+    if (dnnl_primitive_execute(p->prim, d->stream, 4, args) != dnnl_success || dnnl_stream_wait(d->stream) != dnnl_success) {
         fprintf(stderr, "sweep: oneDNN matmul %dx%dx%d failed while running\n", M, N, K);
         exit(3);
     }

@@ -133,9 +133,9 @@ static real *lora_u_of(Acts *a, int l, int t) {
 }
 
 // y (=|+=) x W^T (+ bias) (+ scale (x A^T) B^T); u keeps x A^T for the backward.
-static void proj_forward(real *y, const real *x, const Mat *W, const real *bias, const LoraPair *lp,
+static void proj_forward(MatContext *mc, real *y, const real *x, const Mat *W, const real *bias, const LoraPair *lp,
                          double scale, real *u, int r, int n, int accumulate) {
-    mat_forward(y, x, W, n, accumulate);
+    mat_forward(mc, y, x, W, n, accumulate);
     if (bias) bias_forward(y, bias, n, W->rows);
     if (lp && lp->A) {
         gemm(0, 1, n, r, W->cols, 1, x, W->cols, lp->A, W->cols, 0, u, r);
@@ -144,11 +144,11 @@ static void proj_forward(real *y, const real *x, const Mat *W, const real *bias,
 }
 
 // dx += dy W (skipped when dx is NULL) and the LoRA path; dW, dbias and the LoRA pair only where trained.
-static void proj_backward(real *dx, const real *dy, const real *x, const Mat *W, real *dW, real *dbias,
+static void proj_backward(MatContext *mc, real *dx, const real *dy, const real *x, const Mat *W, real *dW, real *dbias,
                           const LoraPair *lp, double scale, const real *u, real *du, int r, int n) {
     int out = W->rows, in = W->cols;
-    if (dx) mat_backward_input(dx, dy, W, n);
-    if (dW) mat_backward_weight(dW, dy, x, n, out, in);
+    if (dx) mat_backward_input(mc, dx, dy, W, n);
+    if (dW) mat_backward_weight(mc, dW, dy, x, n, out, in);
     if (dbias) bias_backward(dbias, dy, n, out);
     if (lp && lp->A) {
         gemm(1, 0, out, r, n, (real)scale, dy, out, u, r, 1, lp->dB, r);      // dB += s dy^T u
@@ -183,26 +183,26 @@ double model_forward(const Weights *w, const Adapter *ad, Acts *a, const int *to
         real *gate = a->gate + l * N * f, *up = a->up + l * N * f, *hid = a->hid + l * N * f;
 #define LP(t) (lp ? &lp[t] : NULL), s, (r ? lora_u_of(a, l, t) : NULL), r, n
         rmsnorm_forward(xn1, a->rstd1 + l * N, x, lw->attn_norm, n, d, c->norm_eps);
-        proj_forward(q, xn1, &lw->q, lw->bq, LP(0), 0);
-        proj_forward(k, xn1, &lw->k, lw->bk, LP(1), 0);
-        proj_forward(v, xn1, &lw->v, lw->bv, LP(2), 0);
+        proj_forward(w->mc, q, xn1, &lw->q, lw->bq, LP(0), 0);
+        proj_forward(w->mc, k, xn1, &lw->k, lw->bk, LP(1), 0);
+        proj_forward(w->mc, v, xn1, &lw->v, lw->bv, LP(2), 0);
         rope_forward(q, a->cos_t, a->sin_t, B, T, H, hd);
         rope_forward(k, a->cos_t, a->sin_t, B, T, KV, hd);
         attention_forward(ao, att, q, k, v, B, T, H, KV, hd);
         memcpy(x_mid, x, (size_t)n * d * sizeof(real));
-        proj_forward(x_mid, ao, &lw->o, NULL, LP(3), 1);
+        proj_forward(w->mc, x_mid, ao, &lw->o, NULL, LP(3), 1);
         rmsnorm_forward(xn2, a->rstd2 + l * N, x_mid, lw->ffn_norm, n, d, c->norm_eps);
-        proj_forward(gate, xn2, &lw->gate, NULL, LP(4), 0);
-        proj_forward(up, xn2, &lw->up, NULL, LP(5), 0);
+        proj_forward(w->mc, gate, xn2, &lw->gate, NULL, LP(4), 0);
+        proj_forward(w->mc, up, xn2, &lw->up, NULL, LP(5), 0);
         swiglu_forward(hid, gate, up, (long)n * f);
         memcpy(x_next, x_mid, (size_t)n * d * sizeof(real));
-        proj_forward(x_next, hid, &lw->down, NULL, LP(6), 1);
+        proj_forward(w->mc, x_next, hid, &lw->down, NULL, LP(6), 1);
         if (steer_of(ad, l)) bias_forward(x_next, steer_of(ad, l), n, d);   // the residual stream, steered
         if (a->noise_on) add_noise(a, x_next, n, d);
 #undef LP
     }
     rmsnorm_forward(a->xnf, a->rstdf, a->x + L * N * d, w->final_norm, n, d, c->norm_eps);
-    mat_forward(a->logits, a->xnf, &w->head, n, 0);
+    mat_forward(w->mc, a->logits, a->xnf, &w->head, n, 0);
     return targets ? cross_entropy_forward(a->logits, targets, n, c->vocab, NULL) : 0;
 }
 
@@ -254,9 +254,9 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
 
     cross_entropy_backward(a->dlogits, a->logits, targets, n, c->vocab, 1);
     memset(a->dxn, 0, nd);
-    mat_backward_input(a->dxn, a->dlogits, &w->head, n);
+    mat_backward_input(w->mc, a->dxn, a->dlogits, &w->head, n);
     // Tied: the head's gradient lands on the embedding, which also gets the lookup's gradient below.
-    if (full) mat_backward_weight(full_grad(ad, ad->full.head.data), a->dlogits, a->xnf, n, c->vocab, d);
+    if (full) mat_backward_weight(w->mc, full_grad(ad, ad->full.head.data), a->dlogits, a->xnf, n, c->vocab, d);
     memset(a->dres, 0, nd);
     rmsnorm_backward(a->dres, final_gain_grad, a->dxn, a->x + L * N * d, w->final_norm, a->rstdf, n, d);
 
@@ -280,18 +280,18 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
 
         // x_next = x_mid + down(silu(gate(xn2)) * up(xn2)), xn2 = norm2(x_mid)
         memset(a->dhid, 0, (size_t)n * f * sizeof(real));
-        proj_backward(a->dhid, a->dres, hid, &lw->down, g.down, NULL, LP(6));
+        proj_backward(w->mc, a->dhid, a->dres, hid, &lw->down, g.down, NULL, LP(6));
         memset(a->dgate, 0, (size_t)n * f * sizeof(real));
         memset(a->dup, 0, (size_t)n * f * sizeof(real));
         swiglu_backward(a->dgate, a->dup, a->dhid, gate, up, (long)n * f);
         memset(a->dxn, 0, nd);
-        proj_backward(a->dxn, a->dgate, xn2, &lw->gate, g.gate, NULL, LP(4));
-        proj_backward(a->dxn, a->dup, xn2, &lw->up, g.up, NULL, LP(5));
+        proj_backward(w->mc, a->dxn, a->dgate, xn2, &lw->gate, g.gate, NULL, LP(4));
+        proj_backward(w->mc, a->dxn, a->dup, xn2, &lw->up, g.up, NULL, LP(5));
         rmsnorm_backward(a->dres, g.ffn_norm, a->dxn, x_mid, lw->ffn_norm, a->rstd2 + l * N, n, d);
 
         // x_mid = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1))), xn1 = norm1(x)
         memset(a->dattn, 0, (size_t)n * qd * sizeof(real));
-        proj_backward(a->dattn, a->dres, ao, &lw->o, g.o, NULL, LP(3));
+        proj_backward(w->mc, a->dattn, a->dres, ao, &lw->o, g.o, NULL, LP(3));
         memset(a->dq, 0, (size_t)n * qd * sizeof(real));
         memset(a->dk, 0, (size_t)n * kvd * sizeof(real));
         memset(a->dv, 0, (size_t)n * kvd * sizeof(real));
@@ -300,9 +300,9 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
         rope_backward(a->dk, a->cos_t, a->sin_t, B, T, KV, hd);
         real *dxn = need_dx0 ? a->dxn : NULL;
         if (dxn) memset(dxn, 0, nd);
-        proj_backward(dxn, a->dq, xn1, &lw->q, g.q, g.bq, LP(0));
-        proj_backward(dxn, a->dk, xn1, &lw->k, g.k, g.bk, LP(1));
-        proj_backward(dxn, a->dv, xn1, &lw->v, g.v, g.bv, LP(2));
+        proj_backward(w->mc, dxn, a->dq, xn1, &lw->q, g.q, g.bq, LP(0));
+        proj_backward(w->mc, dxn, a->dk, xn1, &lw->k, g.k, g.bk, LP(1));
+        proj_backward(w->mc, dxn, a->dv, xn1, &lw->v, g.v, g.bv, LP(2));
         if (dxn) rmsnorm_backward(a->dres, g.attn_norm, dxn, x, lw->attn_norm, a->rstd1 + l * N, n, d);
 #undef LP
     }

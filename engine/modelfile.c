@@ -223,6 +223,13 @@ static int check_tensor_bytes(const ModelFile *mf, const ModelTensor *mt, char *
                 return errf(err, errlen, "%s: tensor %s: packed byte %zu is %d (5 trits never exceed 242)", mf->path,
                             mt->name, i, trits[i]);
     }
+    // A mapping's pages read only to verify are unmapped again (they stay in the page cache): a page
+    // no other process maps would otherwise count as this process's private memory.
+    if (mf->mapped) {
+        uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)p & ~(page - 1);
+        uintptr_t b = ((uintptr_t)p + mt->nbytes + page - 1) & ~(page - 1);
+        madvise((void *)a, b - a, MADV_DONTNEED);
+    }
     return 0;
 }
 
@@ -283,9 +290,9 @@ static void fill_weights(ModelFile *mf, const ModelConfig *c) {
         } else {
             Mat *m = weights_mat(&mf->w, &ti);
             if (mt->dtype == MAT_TERNARY)
-                *m = (Mat){ MAT_TERNARY, mt->rows, mt->cols, p + (size_t)mt->rows * 4, (const float *)p };
+                *m = (Mat){ MAT_TERNARY, mt->rows, mt->cols, p + (size_t)mt->rows * 4, (const float *)p, NULL, NULL };
             else
-                *m = (Mat){ mt->dtype, mt->rows, mt->cols, p, NULL };
+                *m = (Mat){ mt->dtype, mt->rows, mt->cols, p, NULL, NULL, NULL };
         }
     }
     if (c->tied) mf->w.head = mf->w.embed;
@@ -297,6 +304,7 @@ int model_parse(ModelFile *mf, const void *data, size_t size, const char *name, 
     snprintf(mf->path, sizeof mf->path, "%s", name);
     mf->base = data;
     mf->size = size;
+    mf->mapped = (flags & MODEL_MAPPED) != 0;
     const char *path = mf->path;
     const uint8_t *h = data;
     if (size < MODEL_HEADER_BYTES || memcmp(h, MODEL_MAGIC, 8)) {
@@ -318,7 +326,7 @@ int model_parse(ModelFile *mf, const void *data, size_t size, const char *name, 
     if (fnv1a64(meta, meta_len, FNV1A64_INIT) != get_u64(h + HEADER_META_CHECKSUM))
         return errf(err, errlen, "%s: metadata checksum mismatch", path);
     mf->meta = cJSON_ParseWithLength(meta, meta_len);
-    if (!cJSON_IsObject(mf->meta)) { model_close(mf); return errf(err, errlen, "%s: metadata is not a JSON object", path); }
+    if (!cJSON_IsObject(mf->meta)) { mf->mapped = 0; model_close(mf); return errf(err, errlen, "%s: metadata is not a JSON object", path); }
 
     ModelConfig c;
     if (parse_config(&c, cJSON_GetObjectItemCaseSensitive(mf->meta, "config"), path, err, errlen)) goto bad;
@@ -371,7 +379,7 @@ int model_open(ModelFile *mf, const char *path, int flags, char *err, size_t err
     void *map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
     close(fd);
     if (map == MAP_FAILED) return errf(err, errlen, "%s: cannot map: %s", path, strerror(errno));
-    if (model_parse(mf, map, size, path, flags, err, errlen)) {
+    if (model_parse(mf, map, size, path, flags | MODEL_MAPPED, err, errlen)) {
         munmap(map, size);
         return -1;
     }

@@ -55,6 +55,7 @@ typedef struct {
 
 enum {
     MODEL_SKIP_CHECKSUMS = 1,   // trust tensor bytes (a rank whose node leader already verified)
+    MODEL_MAPPED = 2,           // model_open's own: data is a file mapping (pages read to verify are dropped)
 };
 
 // The header's FNV-1a 64 of the metadata (offset 40), which covers every tensor's own checksum: a short

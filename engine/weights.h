@@ -21,6 +21,8 @@ typedef struct {
     LayerWeights layer[SWEEP_MAX_LAYERS];
     const real *final_norm;                  // [dim]
     Mat head;                                // [vocab][dim]; the embedding when tied
+    MatContext *mc;                          // the job's compute context for the products of these
+                                             // weights (engine/mat.h); NULL: fp32, the reference
 } Weights;
 
 // The canonical tensor table: Hugging Face Llama names, in this order, which is also the order of

@@ -52,6 +52,7 @@ int job_context_open(JobContext *ctx, const Plan *plan, const char *const *stage
     ctx->bases = xcalloc(nb, sizeof *ctx->bases);
     ctx->tokenizers = xcalloc(nb, sizeof *ctx->tokenizers);
     ctx->tokenizer_hash = xcalloc(nb, sizeof *ctx->tokenizer_hash);
+    ctx->ready = xcalloc((size_t)nb * (MAT_PREC_INT8 + 1), sizeof *ctx->ready);
     ctx->keep_adapter = 1;
     snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", cache_dir);
     if (make_dirs(cache_dir)) {
@@ -78,6 +79,15 @@ int job_context_open(JobContext *ctx, const Plan *plan, const char *const *stage
                     path, tv, mv);
             return -1;
         }
+        for (int f = 0; f < plan->axis[AX_FORMAT].n; f++) {
+            MatPrecision p = plan->formats[f].precision;
+            MatCache *c = &ctx->ready[(size_t)i * (MAT_PREC_INT8 + 1) + p];
+            if (c->map || !matcache_forms_bytes(&ctx->bases[i].w, p)) continue;
+            if (matcache_open(c, &ctx->bases[i], p, cache_dir, why, sizeof why)) {
+                SET_ERR("bases.%s: ready forms: %s", plan->bases[i].name, why);
+                return -1;
+            }
+        }
     }
     return 0;
 }
@@ -87,7 +97,9 @@ void job_context_close(JobContext *ctx) {
     for (int i = 0; i < ctx->plan->axis[AX_BASE].n; i++) {
         if (ctx->tokenizers[i]) tokenizer_free(ctx->tokenizers[i]);
         model_close(&ctx->bases[i]);
+        for (int p = 0; p <= MAT_PREC_INT8; p++) matcache_close(&ctx->ready[(size_t)i * (MAT_PREC_INT8 + 1) + p]);
     }
+    free(ctx->ready);
     free(ctx->bases);
     free(ctx->tokenizers);
     free(ctx->tokenizer_hash);
@@ -240,13 +252,14 @@ static JobSpec job_spec_of(const Plan *p, int j) {
 }
 
 // The job's cells, in the job's eval order: copied from prev where it has the text, else computed
-// with the adapter (a none adapter: the base itself). Sets r's status on failure.
-static void evaluate_cells(JobContext *ctx, int j, const Adapter *ad, const JobResult *prev, JobResult *r) {
+// with the adapter (a none adapter: the base itself) on base, the job's view of its base (with its
+// compute context). Sets r's status on failure.
+static void evaluate_cells(JobContext *ctx, int j, const Weights *base, const Adapter *ad, const JobResult *prev,
+                           JobResult *r) {
     const Plan *p = ctx->plan;
     const Job *job = &p->jobs[j];
     const JobSpec js = job_spec_of(p, j);
     int bi = job->ax[AX_BASE];
-    const Weights *base = &ctx->bases[bi].w;
     char err[512];
     r->evals = xcalloc(job->n_eval, sizeof *r->evals);
     for (int e = 0; e < job->n_eval; e++) {
@@ -294,12 +307,35 @@ static int injected_fault(const Job *job, JobResult *r) {
     return 0;
 }
 
+// The job's view of base bi: the mapped weights (and their ready forms), multiplied in mc.
+static Weights *job_weights(JobContext *ctx, int bi, MatContext *mc) {
+    Weights *w = xmalloc(sizeof *w);
+    *w = ctx->bases[bi].w;
+    w->mc = mc;
+    return w;
+}
+
+static void job_weights_free(Weights *w) {
+    mat_context_free(w->mc);
+    free(w);
+}
+
+static void job_run(JobContext *ctx, int j, const Weights *base, JobResult *r);
+
 void job_execute(JobContext *ctx, int j, JobResult *r) {
+    const Job *job = &ctx->plan->jobs[j];
+    // the job's own compute context: its precision, and nothing another job left behind
+    MatContext *mc = mat_context_create(ctx->plan->formats[job->ax[AX_FORMAT]].precision);
+    Weights *base = job_weights(ctx, job->ax[AX_BASE], mc);
+    job_run(ctx, j, base, r);
+    job_weights_free(base);
+}
+
+static void job_run(JobContext *ctx, int j, const Weights *base, JobResult *r) {
     const Plan *p = ctx->plan;
     const Job *job = &p->jobs[j];
     const FormatVariant *fv = &p->formats[job->ax[AX_FORMAT]];
     int bi = job->ax[AX_BASE];
-    const Weights *base = &ctx->bases[bi].w;
     const ModelConfig *cfg = &base->cfg;
     const JobSpec js = job_spec_of(p, j);
     char err[512] = "";
@@ -311,7 +347,6 @@ void job_execute(JobContext *ctx, int j, JobResult *r) {
     r->status = JOB_OK;
 
     if (injected_fault(job, r)) return;
-    mat_set_precision(fv->precision);   // process-wide: set by every job, so none inherits another's
     describe_backend(fv->precision, r->backend, sizeof r->backend);
 
     Adapter ad;
@@ -375,7 +410,7 @@ void job_execute(JobContext *ctx, int j, JobResult *r) {
         }
     }
 
-    if (r->status == JOB_OK) evaluate_cells(ctx, j, &ad, NULL, r);
+    if (r->status == JOB_OK) evaluate_cells(ctx, j, base, &ad, NULL, r);
     adapter_free(&ad);
     r->seconds = now_seconds() - t0;
 }
@@ -389,24 +424,23 @@ void job_evaluate_more(JobContext *ctx, int j, const JobResult *prev, JobResult 
     const Plan *p = ctx->plan;
     const Job *job = &p->jobs[j];
     const FormatVariant *fv = &p->formats[job->ax[AX_FORMAT]];
-    const Weights *base = &ctx->bases[job->ax[AX_BASE]].w;
     const JobSpec js = job_spec_of(p, j);
     double t0 = now_seconds();
     Adapter ad;
     memset(&ad, 0, sizeof ad);
     // The adapter's shape and wiring come from the spec; its values from the kept block.
-    if (!job_can_evaluate_more(p, j, prev) || job_adapter_init(&ad, &js, base) ||
+    if (!job_can_evaluate_more(p, j, prev) || job_adapter_init(&ad, &js, &ctx->bases[job->ax[AX_BASE]].w) ||
         ad.n != prev->adapter_n) {
         adapter_free(&ad);
         job_execute(ctx, j, r);
         return;
     }
+    Weights *base = job_weights(ctx, job->ax[AX_BASE], mat_context_create(fv->precision));
     memset(r, 0, sizeof *r);
     r->job = j;
     memcpy(r->id, job->id, sizeof r->id);
     r->status = JOB_OK;
-    if (injected_fault(job, r)) { adapter_free(&ad); return; }
-    mat_set_precision(fv->precision);
+    if (injected_fault(job, r)) { adapter_free(&ad); job_weights_free(base); return; }
     describe_backend(fv->precision, r->backend, sizeof r->backend);
     if (prev->backend[0] && strcmp(prev->backend, r->backend)) {   // trained on one, evaluated on both
         char now[sizeof r->backend];
@@ -430,7 +464,8 @@ void job_evaluate_more(JobContext *ctx, int j, const JobResult *prev, JobResult 
         r->adapter_ndim = prev->adapter_ndim;
         memcpy(r->adapter_shape, prev->adapter_shape, sizeof r->adapter_shape);
     }
-    evaluate_cells(ctx, j, &ad, prev, r);
+    evaluate_cells(ctx, j, base, &ad, prev, r);
     adapter_free(&ad);
+    job_weights_free(base);
     r->seconds = now_seconds() - t0;
 }

@@ -1,6 +1,7 @@
 // Running one job of a plan in the current process: train the adapter once, evaluate every eval
 // text of the job, fill a JobResult. No MPI here: the scheduler runs this in a child process.
 #pragma once
+#include "engine/matcache.h"
 #include "engine/modelfile.h"
 #include "engine/tokenizer.h"
 #include "results/result.h"
@@ -12,12 +13,16 @@ typedef struct {
     ModelFile *bases;          // [plan->axis[AX_BASE].n], opened by job_context_open
     Tokenizer **tokenizers;    // [same]
     uint64_t *tokenizer_hash;  // [same]: FNV-1a of each tokenizer file, part of the token cache keys
-    char cache_dir[1024];      // tokenised texts, shared by the ranks of a node
+    MatCache *ready;           // [same * MAT_PREC_INT8 + 1]: each base's compute-ready forms at each
+                               // precision of the plan, mapped from the cache directory
+    char cache_dir[1024];      // tokenised texts and ready forms, shared by the ranks of a node
     int keep_adapter;          // copy the trained block into the result
 } JobContext;
 
-// Opens every base of the plan (paths may be overridden by staged copies: staged[i] or NULL) and its
-// tokenizer. verify: check tensor checksums (one rank per node does). 0 ok; -1 with a message.
+// Opens every base of the plan (paths may be overridden by staged copies: staged[i] or NULL), its
+// tokenizer, and its compute-ready forms at each precision of the plan (engine/matcache.h: made by
+// the first rank of the node to get there, mapped by all, before any job forks). verify: check
+// tensor checksums (one rank per node does). 0 ok; -1 with a message.
 int job_context_open(JobContext *ctx, const Plan *plan, const char *const *staged, int verify,
                      const char *cache_dir, char *err, size_t errlen);
 void job_context_close(JobContext *ctx);

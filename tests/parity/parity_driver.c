@@ -233,7 +233,6 @@ int main(int argc, char **argv) {
     const ModelConfig *c = &cs.cfg;
     int B = cs.batch, T = cs.seq, V = c->vocab;
     engine_set_threads(1);
-    mat_set_precision(precision);
 
     size_t np = config_n_params(c);
     float *blob = read_exact(argv[2], np * sizeof(float), "weights");
@@ -242,6 +241,7 @@ int main(int argc, char **argv) {
     free(blob);
     Weights base;
     weights_carve(&base, c, block);
+    base.mc = mat_context_create(precision);   // the case's one compute context
 
     int *window = read_exact(argv[3], (size_t)B * (T + 1) * sizeof(int), "tokens");
     int *tokens = xmalloc((size_t)B * T * sizeof(int)), *targets = xmalloc((size_t)B * T * sizeof(int));

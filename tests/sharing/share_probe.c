@@ -4,7 +4,16 @@
 // is size/4 in each child (the page cache pages are shared four ways), it has no private pages, and
 // no child holds anonymous memory anywhere near a copy of the base.
 //
-// usage: share_probe DIR   (writes DIR/base-f32.sweep and DIR/base-ternary.sweep of the default config)
+// Then the compute-ready forms (engine/matcache.h) at int8 on a ternary base and at bf16 on a ternary
+// and an f32 base of a wider model (its forms far larger than its activations at 16 tokens): four
+// processes open the model and its ready forms (the first makes the cache file, the others map it),
+// each trains a norm adapter for a step and forks a child (as a rank forks a job) that does the same.
+// Expected, read by the parent from /proc/PID/smaps_rollup once all eight hold their memory: no
+// process's private memory (Private_Clean + Private_Dirty) grew by as much as a quarter of the forms'
+// bytes, i.e. nobody holds a private copy of the converted weights, and no context cached any.
+//
+// usage: share_probe DIR   (writes DIR/base-f32.sweep and DIR/base-ternary.sweep of the default
+// config, DIR/wide-f32.sweep and DIR/wide-ternary.sweep, and the cache directories DIR/ready-*)
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -13,6 +22,9 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "engine/adamw.h"
+#include "engine/adapter.h"
+#include "engine/matcache.h"
 #include "engine/model.h"
 #include "engine/modelfile.h"
 #include "engine/util.h"
@@ -135,8 +147,121 @@ static void probe(const char *path, const char *label) {
     free(abs);
 }
 
+// ---- compute-ready forms shared per node ----------------------------------------------------
+
+static long private_kb(pid_t pid) { return rollup(pid, "Private_Clean") + rollup(pid, "Private_Dirty"); }
+
+typedef struct { pid_t grand; long priv0_self, priv0_grand, forms_kb, cached; } ReadyReport;
+
+// One norm-adapter training step (forward and backward) of mf's weights in a fresh context at p;
+// returns the bytes the context cached privately (0 when every form was read from the cache file).
+static long norm_step(const ModelFile *mf, MatPrecision p) {
+    enum { T = 16 };
+    int tokens[T], targets[T];
+    for (int t = 0; t < T; t++) { tokens[t] = (t * 131) % mf->w.cfg.vocab; targets[t] = (t * 131 + 7) % mf->w.cfg.vocab; }
+    Weights w = mf->w;
+    w.mc = mat_context_create(p);
+    Adapter ad;
+    LoraSpec no_lora = { 0, 0, 0 };
+    if (adapter_init(&ad, FMT_NORM, &no_lora, &w, 1)) _exit(3);
+    Weights eff;
+    adapter_apply(&ad, &w, &eff);
+    Acts *a = acts_create(&w.cfg, 1, T);
+    adapter_zero_grad(&ad);
+    double loss = model_forward(&eff, &ad, a, tokens, targets, 1, T);
+    model_backward(&eff, &ad, a, tokens, targets, 1, T);
+    if (!(loss > 0)) { fprintf(stderr, "norm step: loss %g\n", loss); _exit(3); }
+    // activations, adapter and context stay held until the process exits: measured as a job holds them
+    return (long)mat_cache_bytes(w.mc);
+}
+
+static _Noreturn void ready_child(const char *path, const char *dir, MatPrecision p, int ready_fd, int go_fd) {
+    ReadyReport r = { .priv0_self = private_kb(getpid()) };
+    char err[1024];
+    ModelFile mf;
+    MatCache mc;
+    if (model_open(&mf, path, MODEL_SKIP_CHECKSUMS, err, sizeof err) ||
+        matcache_open(&mc, &mf, p, dir, err, sizeof err)) { fprintf(stderr, "child: %s\n", err); _exit(2); }
+    r.forms_kb = (long)(matcache_forms_bytes(&mf.w, p) / 1024);
+    r.cached = norm_step(&mf, p);
+    int gready[2];
+    if (pipe(gready)) _exit(3);
+    r.grand = fork();
+    if (r.grand == 0) {   // the job's forked child: maps nothing new, computes from the same pages
+        long priv0 = private_kb(getpid());
+        long cached = norm_step(&mf, p);
+        long msg[2] = { priv0, cached };
+        if (write(gready[1], msg, sizeof msg) != sizeof msg) _exit(3);
+        char c;
+        if (read(go_fd, &c, 1) < 0) _exit(3);
+        _exit(0);
+    }
+    long msg[2];
+    if (r.grand < 0 || read(gready[0], msg, sizeof msg) != sizeof msg) _exit(3);
+    r.priv0_grand = msg[0];
+    r.cached += msg[1];
+    if (write(ready_fd, &r, sizeof r) != sizeof r) _exit(3);
+    char c;
+    if (read(go_fd, &c, 1) < 0) _exit(3);
+    waitpid(r.grand, NULL, 0);
+    matcache_close(&mc);
+    model_close(&mf);
+    _exit(0);
+}
+
+static void probe_ready(const char *path, const char *dir, MatPrecision p, const char *label) {
+    char cmd[PATH_MAX + 32];
+    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", dir, dir);
+    if (system(cmd)) { CHECK(0, "%s: %s", label, cmd); return; }
+    int ready[2], go[2];
+    if (pipe(ready) || pipe(go)) { CHECK(0, "pipe"); return; }
+    pid_t pid[NPROC];
+    for (int i = 0; i < NPROC; i++) {
+        pid[i] = fork();
+        if (pid[i] == 0) { close(ready[0]); close(go[1]); ready_child(path, dir, p, ready[1], go[0]); }
+    }
+    close(ready[1]);
+    close(go[0]);
+    ReadyReport r[NPROC];
+    int n = 0;
+    while (n < NPROC && read(ready[0], &r[n], sizeof r[0]) == sizeof r[0]) n++;
+    CHECK(n == NPROC, "%s: %d of %d processes ran a step and forked a job that did too", label, n, NPROC);
+    for (int i = 0; i < n; i++) {   // reports come in the order of readiness: each names its own child
+        pid_t self = 0;
+        for (int k = 0; k < NPROC; k++) {
+            char fn[64];
+            snprintf(fn, sizeof fn, "/proc/%d/task/%d/children", (int)pid[k], (int)pid[k]);
+            FILE *f = fopen(fn, "r");
+            long g = 0;
+            if (f) { if (fscanf(f, "%ld", &g) != 1) g = 0; fclose(f); }
+            if (g == r[i].grand) self = pid[k];
+        }
+        CHECK(self > 0, "%s: report %d: no process has child %d", label, i, (int)r[i].grand);
+        if (!self) continue;
+        long grew_self = private_kb(self) - r[i].priv0_self, grew_grand = private_kb(r[i].grand) - r[i].priv0_grand;
+        printf("%s: process %d: private memory grew by %ld kB, its forked job's by %ld kB; the forms are %ld kB "
+               "(bound: a quarter, %ld kB); privately cached %ld bytes\n", label, (int)self, grew_self, grew_grand,
+               r[i].forms_kb, r[i].forms_kb / 4, r[i].cached);
+        CHECK(r[i].forms_kb > 0, "%s: no forms to share: test blind", label);
+        CHECK(grew_self < r[i].forms_kb / 4, "%s: process %d holds %ld kB private, a copy of the %ld kB forms?", label,
+              (int)self, grew_self, r[i].forms_kb);
+        CHECK(grew_grand < r[i].forms_kb / 4, "%s: forked job of %d holds %ld kB private, a copy of the %ld kB forms?",
+              label, (int)self, grew_grand, r[i].forms_kb);
+        CHECK(r[i].cached == 0, "%s: contexts cached %ld bytes of converted weights", label, r[i].cached);
+    }
+    if (write(go[1], (char[2 * NPROC]){ 0 }, 2 * NPROC) != 2 * NPROC) CHECK(0, "release children");
+    close(go[1]);
+    close(ready[0]);
+    for (int i = 0; i < NPROC; i++) {
+        int st;
+        waitpid(pid[i], &st, 0);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: process %d exit status %d", label, i, st);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) { fprintf(stderr, "usage: share_probe DIR\n"); return 2; }
+    engine_set_threads(1);   // one thread per process, as a sweep's ranks: no thread pool to fork across
     char cmd[PATH_MAX + 16], f32[PATH_MAX], tern[PATH_MAX];
     snprintf(cmd, sizeof cmd, "mkdir -p %s", argv[1]);
     if (system(cmd)) return 2;
@@ -158,5 +283,26 @@ int main(int argc, char **argv) {
     free(block);
     probe(f32, "f32");
     probe(tern, "ternary");
+
+    // wide: 4 layers of 512 x 2048 (16.8M matrix weights), vocab 2048, untied
+    ModelConfig wc = c;
+    wc.dim = 512, wc.n_layers = 4, wc.n_heads = 8, wc.n_kv_heads = 8, wc.ffn_dim = 2048, wc.vocab = 2048, wc.tied = 0;
+    char wf32[PATH_MAX], wtern[PATH_MAX], dir[PATH_MAX];
+    snprintf(wf32, sizeof wf32, "%s/wide-f32.sweep", argv[1]);
+    snprintf(wtern, sizeof wtern, "%s/wide-ternary.sweep", argv[1]);
+    block = xmalloc(sizeof(real) * config_n_params(&wc));
+    weights_init_random(block, &wc, 2);
+    weights_carve(&w, &wc, block);
+    model_write_options_default(&o);
+    CHECK(model_write(wf32, &w, &o, err, sizeof err) == 0, "write wide f32: %s", err);
+    o.matrix_dtype = MAT_TERNARY;
+    CHECK(model_write(wtern, &w, &o, err, sizeof err) == 0, "write wide ternary: %s", err);
+    free(block);
+    snprintf(dir, sizeof dir, "%s/ready-int8-ternary", argv[1]);
+    probe_ready(wtern, dir, MAT_PREC_INT8, "ready int8 on ternary");
+    snprintf(dir, sizeof dir, "%s/ready-bf16-ternary", argv[1]);
+    probe_ready(wtern, dir, MAT_PREC_BF16, "ready bf16 on ternary");
+    snprintf(dir, sizeof dir, "%s/ready-bf16-f32", argv[1]);
+    probe_ready(wf32, dir, MAT_PREC_BF16, "ready bf16 on f32");
     return tl_finish("share_probe");
 }

@@ -34,10 +34,10 @@ static void check(MatType type, int n, int rows, int cols) {
     if (type == MAT_BF16) {
         w16 = malloc(sizeof(uint16_t) * nw);
         for (long i = 0; i < nw; i++) { w16[i] = f32_to_bf16(w[i]); dec[i] = bf16_to_f32(w16[i]); }
-        W = (Mat){ MAT_BF16, rows, cols, w16, NULL };
+        W = (Mat){ MAT_BF16, rows, cols, w16, NULL, NULL, NULL };
     } else {
         memcpy(dec, w, sizeof(float) * nw);
-        W = (Mat){ type, rows, cols, w, NULL };
+        W = (Mat){ type, rows, cols, w, NULL, NULL, NULL };
     }
     char name[64];
     snprintf(name, sizeof name, "%s %dx%d n%d", type_name(type), rows, cols, n);
@@ -45,10 +45,10 @@ static void check(MatType type, int n, int rows, int cols) {
     // forward overwrites (y starts as NaN) and then accumulates
     float *y = malloc(sizeof(float) * n * rows);
     for (long i = 0; i < (long)n * rows; i++) y[i] = NAN;
-    mat_forward(y, x, &W, n, 0);
+    mat_forward(NULL, y, x, &W, n, 0);
     float *y2 = malloc(sizeof(float) * n * rows);
     for (long i = 0; i < (long)n * rows; i++) y2[i] = 0.25f;
-    mat_forward(y2, x, &W, n, 1);
+    mat_forward(NULL, y2, x, &W, n, 1);
     Err ef = { 0 }, ea = { 0 };
     for (int i = 0; i < n; i++)
         for (int r = 0; r < rows; r++) {
@@ -66,7 +66,7 @@ static void check(MatType type, int n, int rows, int cols) {
     // dx += dy . W
     float *dx = malloc(sizeof(float) * n * cols);
     for (long i = 0; i < (long)n * cols; i++) dx[i] = 0.5f;
-    mat_backward_input(dx, dy, &W, n);
+    mat_backward_input(NULL, dx, dy, &W, n);
     Err eb = { 0 };
     for (int i = 0; i < n; i++)
         for (int c = 0; c < cols; c++) {
@@ -97,7 +97,7 @@ static void check_weight_grad(int n, int rows, int cols) {
     float *x = rnd((long)n * cols), *dy = rnd((long)n * rows);
     float *dW = malloc(sizeof(float) * rows * cols);
     for (long i = 0; i < (long)rows * cols; i++) dW[i] = -1.0f;
-    mat_backward_weight(dW, dy, x, n, rows, cols);
+    mat_backward_weight(NULL, dW, dy, x, n, rows, cols);
     Err e = { 0 };
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) {
@@ -128,7 +128,7 @@ int main(void) {
     // n = 0 touches nothing
     float wv[6] = { 1, 2, 3, 4, 5, 6 }, yv[2] = { 9, 9 };
     Mat W = mat_real(wv, 2, 3);
-    mat_forward(yv, wv, &W, 0, 0);
+    mat_forward(NULL, yv, wv, &W, 0, 0);
     CHECK(yv[0] == 9 && yv[1] == 9, "n = 0 leaves y alone");
 
     // gemm's transposes on a 2x2 case worked by hand: A = [1 2; 3 4], B = [5 6; 7 8]

@@ -1,7 +1,8 @@
 // The compute precisions of the matrix-product layer (fp32-dnnl, bf16, int8) against references
 // written here: naive double sums over inputs rounded the way each precision defines (bf16 by
 // comparing neighbours, int8 by the BitNet absmax rule), for every storage type, ragged shapes and
-// the accumulate flags; the weight cache (reuse, reallocation, training epochs, clearing);
+// the accumulate flags; the weight cache (reuse, reallocation, training epochs, clearing); contexts
+// of different precisions interleaved; ready forms read in place;
 // determinism; NaN; names. Runs on oneDNN when the build has it, else on the BLAS emulation: the
 // same expectations hold for both.
 #include <stdint.h>
@@ -83,7 +84,7 @@ static TestMat make_mat(MatType type, int rows, int cols) {
         t.scale = xmalloc(sizeof(float) * rows);
         uint8_t *p = xmalloc(ternary_packed_bytes(rows, cols));
         ternary_quantize_rows(p, t.scale, w, rows, cols);
-        Mat tmp = { MAT_TERNARY, rows, cols, p, t.scale };
+        Mat tmp = { MAT_TERNARY, rows, cols, p, t.scale, NULL, NULL };
         ternary_decode_rows(t.dec, &tmp, 0, rows);
         t.trit = xmalloc((size_t)nw);
         for (long i = 0; i < nw; i++) {
@@ -96,7 +97,7 @@ static TestMat make_mat(MatType type, int rows, int cols) {
         memcpy(t.dec, w, sizeof(float) * nw);
         t.storage = w;
     }
-    t.W = (Mat){ type, rows, cols, t.storage, t.scale };
+    t.W = (Mat){ type, rows, cols, t.storage, t.scale, NULL, NULL };
     return t;
 }
 
@@ -113,8 +114,8 @@ static void check_forward(MatPrecision p, MatType type, int n, int rows, int col
     double *ref = xmalloc(sizeof(double) * n * rows), *raw = xmalloc(sizeof(double) * n * rows);
     double *abssum = xmalloc(sizeof(double) * n * rows);
     for (long i = 0; i < (long)n * rows; i++) y[i] = accumulate ? 0.25f : NAN;
-    mat_set_precision(p);
-    mat_forward(y, x, &t.W, n, accumulate);
+    MatContext *mc = mat_context_create(p);
+    mat_forward(mc, y, x, &t.W, n, accumulate);
     char name[96];
     snprintf(name, sizeof name, "%s forward %s %dx%d n%d%s", mat_precision_name(p), type_name(type), rows, cols, n,
              accumulate ? " acc" : "");
@@ -155,7 +156,7 @@ static void check_forward(MatPrecision p, MatType type, int n, int rows, int col
     }
     free(x); free(y); free(ref); free(raw); free(abssum);
     free_mat(&t);
-    mat_set_precision(MAT_PREC_FP32);
+    mat_context_free(mc);
 }
 
 // dx += dy W (onto 0.5), against the reference of precision p (int8: bf16, but ternary as SwitchBack:
@@ -165,8 +166,8 @@ static void check_backward_input(MatPrecision p, MatType type, int n, int rows, 
     float *dy = rnd((long)n * rows), *dx = xmalloc(sizeof(float) * n * cols);
     double *ref = xmalloc(sizeof(double) * n * cols), *abssum = xmalloc(sizeof(double) * n * cols);
     for (long i = 0; i < (long)n * cols; i++) dx[i] = 0.5f;
-    mat_set_precision(p);
-    mat_backward_input(dx, dy, &t.W, n);
+    MatContext *mc = mat_context_create(p);
+    mat_backward_input(mc, dx, dy, &t.W, n);
     int bf = p == MAT_PREC_BF16 || (p == MAT_PREC_INT8 && type != MAT_TERNARY);
     int q8 = p == MAT_PREC_INT8 && type == MAT_TERNARY;
     float *g = xmalloc(sizeof(float) * rows);
@@ -202,7 +203,7 @@ static void check_backward_input(MatPrecision p, MatType type, int n, int rows, 
           rows, cols, n, e);
     free(dy); free(dx); free(ref); free(abssum);
     free_mat(&t);
-    mat_set_precision(MAT_PREC_FP32);
+    mat_context_free(mc);
 }
 
 // dW += dy^T x (onto -1)
@@ -210,8 +211,8 @@ static void check_backward_weight(MatPrecision p, int n, int rows, int cols) {
     float *x = rnd((long)n * cols), *dy = rnd((long)n * rows), *dW = xmalloc(sizeof(float) * rows * cols);
     double *ref = xmalloc(sizeof(double) * rows * cols), *abssum = xmalloc(sizeof(double) * rows * cols);
     for (long i = 0; i < (long)rows * cols; i++) dW[i] = -1.0f;
-    mat_set_precision(p);
-    mat_backward_weight(dW, dy, x, n, rows, cols);
+    MatContext *mc = mat_context_create(p);
+    mat_backward_weight(mc, dW, dy, x, n, rows, cols);
     int bf = p != MAT_PREC_FP32_DNNL;
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) {
@@ -226,7 +227,7 @@ static void check_backward_weight(MatPrecision p, int n, int rows, int cols) {
     double e = worst_err(dW, ref, abssum, (long)rows * cols);
     CHECK(e < 1e-5, "%s backward_weight %dx%d n%d: vs reference %.3e", mat_precision_name(p), rows, cols, n, e);
     free(x); free(dy); free(dW); free(ref); free(abssum);
-    mat_set_precision(MAT_PREC_FP32);
+    mat_context_free(mc);
 }
 
 // The cache: hits reuse, a changed matrix at the same address is seen, weight gradients start an epoch.
@@ -235,48 +236,48 @@ static void check_cache(void) {
     float *w = rnd((long)rows * cols), *x = rnd((long)n * cols);
     float y1[3 * 48], y2[3 * 48], y3[3 * 48];
     Mat W = mat_real(w, rows, cols);
-    mat_set_precision(MAT_PREC_BF16);
-    CHECK(mat_cache_bytes() == 0, "cache empty after a precision change: %zu bytes", mat_cache_bytes());
-    mat_forward(y1, x, &W, n, 0);
-    size_t held = mat_cache_bytes();
+    MatContext *mc = mat_context_create(MAT_PREC_BF16);
+    CHECK(mat_cache_bytes(mc) == 0, "a new context holds nothing: %zu bytes", mat_cache_bytes(mc));
+    mat_forward(mc, y1, x, &W, n, 0);
+    size_t held = mat_cache_bytes(mc);
     CHECK(held == sizeof(uint16_t) * rows * cols, "one bf16 copy cached: %zu bytes", held);
-    mat_forward(y2, x, &W, n, 0);
-    CHECK(!memcmp(y1, y2, sizeof y1) && mat_cache_bytes() == held, "second use: same bytes, same result");
+    mat_forward(mc, y2, x, &W, n, 0);
+    CHECK(!memcmp(y1, y2, sizeof y1) && mat_cache_bytes(mc) == held, "second use: same bytes, same result");
 
     // new values at the same address (a freed matrix's memory reused): every element changes
     for (long i = 0; i < (long)rows * cols; i++) w[i] = -w[i];
-    mat_forward(y2, x, &W, n, 0);
+    mat_forward(mc, y2, x, &W, n, 0);
     int negated = 1;
     for (int i = 0; i < n * rows; i++) negated &= y2[i] == -y1[i];
     CHECK(negated, "negated weights at the same address give the negated product");
 
     // one element changed in place, as an optimizer step does: seen after weight gradients ...
     for (long i = 0; i < (long)rows * cols; i++) w[i] = -w[i];
-    mat_forward(y1, x, &W, n, 0);
+    mat_forward(mc, y1, x, &W, n, 0);
     float dW[48 * 40] = { 0 };
-    mat_backward_weight(dW, y1, x, n, rows, cols);
+    mat_backward_weight(mc, dW, y1, x, n, rows, cols);
     w[7 * cols + 5] += 1.0f;   // row 7, column 5
-    mat_forward(y3, x, &W, n, 0);
+    mat_forward(mc, y3, x, &W, n, 0);
     double want = (double)ref_bf16(x[5]) * ref_bf16(w[7 * cols + 5]) - (double)ref_bf16(x[5]) * ref_bf16(w[7 * cols + 5] - 1.0f);
     CHECK(fabs((y3[7] - y1[7]) - want) < 1e-5, "in-place change after weight gradients: output moved %.6g, want %.6g",
           y3[7] - y1[7], want);
     // ... and after mat_cache_clear
     w[7 * cols + 5] -= 1.0f;
-    mat_cache_clear();
-    CHECK(mat_cache_bytes() == 0, "cleared");
-    mat_forward(y3, x, &W, n, 0);
+    mat_cache_clear(mc);
+    CHECK(mat_cache_bytes(mc) == 0, "cleared");
+    mat_forward(mc, y3, x, &W, n, 0);
     CHECK(!memcmp(y1, y3, sizeof y1), "after clear: the restored weights give the first result");
 
     // bf16-stored weights are used in place: nothing cached
     uint16_t *h = xmalloc(sizeof(uint16_t) * rows * cols);
     for (long i = 0; i < (long)rows * cols; i++) h[i] = f32_to_bf16(w[i]);
-    Mat Wb = { MAT_BF16, rows, cols, h, NULL };
-    mat_cache_clear();
-    mat_forward(y2, x, &Wb, n, 0);
-    CHECK(mat_cache_bytes() == 0, "bf16 storage needs no copy (%zu bytes cached)", mat_cache_bytes());
+    Mat Wb = { MAT_BF16, rows, cols, h, NULL, NULL, NULL };
+    mat_cache_clear(mc);
+    mat_forward(mc, y2, x, &Wb, n, 0);
+    CHECK(mat_cache_bytes(mc) == 0, "bf16 storage needs no copy (%zu bytes cached)", mat_cache_bytes(mc));
     CHECK(!memcmp(y1, y2, sizeof y1), "bf16 storage and the fp32 matrix rounded to bf16 give the same product");
     free(h); free(w); free(x);
-    mat_set_precision(MAT_PREC_FP32);
+    mat_context_free(mc);
 }
 
 // Same inputs, same bits: twice in a row, and at 1 and 2 threads.
@@ -286,14 +287,14 @@ static void check_determinism(MatPrecision p) {
     float *x = rnd((long)n * cols), *dy = rnd((long)n * rows);
     size_t ny = sizeof(float) * n * rows, nx = sizeof(float) * n * cols;
     float *y[3], *dx[3];
-    mat_set_precision(p);
+    MatContext *mc = mat_context_create(p);
     int threads[3] = { 1, 1, 2 };
     for (int k = 0; k < 3; k++) {
         engine_set_threads(threads[k]);
         y[k] = xmalloc(ny);
         dx[k] = xcalloc(1, nx);
-        mat_forward(y[k], x, &t.W, n, 0);
-        mat_backward_input(dx[k], dy, &t.W, n);
+        mat_forward(mc, y[k], x, &t.W, n, 0);
+        mat_backward_input(mc, dx[k], dy, &t.W, n);
     }
     engine_set_threads(1);
     CHECK(!memcmp(y[0], y[1], ny) && !memcmp(dx[0], dx[1], nx), "%s: repeat gives other bits", mat_precision_name(p));
@@ -308,7 +309,7 @@ static void check_determinism(MatPrecision p) {
     for (int k = 0; k < 3; k++) free(y[k]), free(dx[k]);
     free(x); free(dy);
     free_mat(&t);
-    mat_set_precision(MAT_PREC_FP32);
+    mat_context_free(mc);
 }
 
 // A NaN in an input row reaches that row's outputs in every precision (divergence must show).
@@ -317,8 +318,8 @@ static void check_nan(MatPrecision p) {
     TestMat t = make_mat(p == MAT_PREC_INT8 ? MAT_TERNARY : MAT_REAL, rows, cols);
     float *x = rnd((long)n * cols), y[60];
     x[1 * cols + 4] = NAN;
-    mat_set_precision(p);
-    mat_forward(y, x, &t.W, n, 0);
+    MatContext *mc = mat_context_create(p);
+    mat_forward(mc, y, x, &t.W, n, 0);
     int row1_nan = 1, others_finite = 1;
     for (int r = 0; r < rows; r++) {
         row1_nan &= y[rows + r] != y[rows + r];
@@ -327,7 +328,92 @@ static void check_nan(MatPrecision p) {
     CHECK(row1_nan && others_finite, "%s: NaN input row -> NaN outputs in that row only", mat_precision_name(p));
     free(x);
     free_mat(&t);
-    mat_set_precision(MAT_PREC_FP32);
+    mat_context_free(mc);
+}
+
+// Two contexts at different precisions, their products interleaved, give each one's own bits: what
+// each gives alone in a fresh context. A precision or cache shared between them would show here.
+static void check_contexts(void) {
+    int n = 5, rows = 40, cols = 64;
+    TestMat t = make_mat(MAT_TERNARY, rows, cols), d = make_mat(MAT_REAL, rows, cols);
+    float *x = rnd((long)n * cols), *dy = rnd((long)n * rows);
+    const MatPrecision ps[3] = { MAT_PREC_BF16, MAT_PREC_INT8, MAT_PREC_FP32_DNNL };
+    const Mat *ws[2] = { &t.W, &d.W };
+    size_t ny = sizeof(float) * n * rows, nx = sizeof(float) * n * cols;
+    float *alone[3][2][2], *mixed[3][2][2];   // [precision][matrix][forward, backward-input]
+    for (int k = 0; k < 3; k++) {
+        MatContext *mc = mat_context_create(ps[k]);
+        for (int m = 0; m < 2; m++) {
+            alone[k][m][0] = xmalloc(ny);
+            alone[k][m][1] = xcalloc(1, nx);
+            mat_forward(mc, alone[k][m][0], x, ws[m], n, 0);
+            mat_backward_input(mc, alone[k][m][1], dy, ws[m], n);
+        }
+        mat_context_free(mc);
+    }
+    MatContext *mcs[3];
+    for (int k = 0; k < 3; k++) mcs[k] = mat_context_create(ps[k]);
+    for (int m = 0; m < 2; m++)
+        for (int k = 0; k < 3; k++) mixed[k][m][0] = xmalloc(ny), mixed[k][m][1] = xcalloc(1, nx);
+    for (int m = 0; m < 2; m++) {   // forward of every context, then every backward, then again
+        for (int k = 0; k < 3; k++) mat_forward(mcs[k], mixed[k][m][0], x, ws[m], n, 0);
+        for (int k = 2; k >= 0; k--) mat_backward_input(mcs[k], mixed[k][m][1], dy, ws[m], n);
+    }
+    int same = 1, differ = 0;
+    for (int k = 0; k < 3; k++)
+        for (int m = 0; m < 2; m++) {
+            same &= !memcmp(alone[k][m][0], mixed[k][m][0], ny) && !memcmp(alone[k][m][1], mixed[k][m][1], nx);
+            differ += k && memcmp(mixed[0][m][0], mixed[k][m][0], ny) != 0;
+        }
+    CHECK(same, "contexts interleaved give other bits than each alone");
+    // int8 differs from bf16 on the ternary matrix only (other weights it multiplies in bf16)
+    CHECK(differ == 3, "bf16, int8 and fp32-dnnl products: %d of 3 differ from bf16's: test blind", differ);
+    CHECK(mat_context_precision(mcs[1]) == MAT_PREC_INT8 && mat_context_precision(NULL) == MAT_PREC_FP32,
+          "context precisions");
+    for (int k = 0; k < 3; k++) {
+        mat_context_free(mcs[k]);
+        for (int m = 0; m < 2; m++) free(alone[k][m][0]), free(alone[k][m][1]), free(mixed[k][m][0]), free(mixed[k][m][1]);
+    }
+    free(x); free(dy);
+    free_mat(&t); free_mat(&d);
+}
+
+// Ready forms (Mat.ready_bf16 / ready_i8, mapped per node in a sweep) are read instead of a private
+// conversion: the same bits, nothing cached, and a ready form that lies is what the product shows.
+static void check_ready(void) {
+    int n = 4, rows = 36, cols = 48;
+    TestMat t = make_mat(MAT_TERNARY, rows, cols), d = make_mat(MAT_F32, rows, cols);
+    float *x = rnd((long)n * cols);
+    size_t ny = sizeof(float) * n * rows;
+    float *y0 = xmalloc(ny), *y1 = xmalloc(ny);
+    int8_t *i8 = xmalloc((size_t)rows * cols);
+    uint16_t *b16 = xmalloc(sizeof(uint16_t) * rows * cols), *d16 = xmalloc(sizeof(uint16_t) * rows * cols);
+    ternary_unpack_i8(i8, &t.W);
+    mat_convert_bf16(b16, &t.W);
+    mat_convert_bf16(d16, &d.W);
+    Mat tr = t.W, dr = d.W;
+    tr.ready_i8 = i8, tr.ready_bf16 = b16, dr.ready_bf16 = d16;
+    const MatPrecision ps[2] = { MAT_PREC_INT8, MAT_PREC_BF16 };
+    for (int k = 0; k < 2; k++)
+        for (int m = 0; m < 2; m++) {
+            MatContext *a = mat_context_create(ps[k]), *b = mat_context_create(ps[k]);
+            mat_forward(a, y0, x, m ? &d.W : &t.W, n, 0);
+            mat_forward(b, y1, x, m ? &dr : &tr, n, 0);
+            CHECK(!memcmp(y0, y1, ny) && mat_cache_bytes(b) == 0 && mat_cache_bytes(a) > 0,
+                  "%s %s: ready form gives other bits or was copied (%zu bytes cached)", mat_precision_name(ps[k]),
+                  m ? "f32" : "ternary", mat_cache_bytes(b));
+            mat_context_free(a);
+            mat_context_free(b);
+        }
+    memset(i8, 0, (size_t)rows * cols);   // trits all zero: the int8 product must be zero
+    MatContext *c = mat_context_create(MAT_PREC_INT8);
+    mat_forward(c, y1, x, &tr, n, 0);
+    int zero = 1;
+    for (int i = 0; i < n * rows; i++) zero &= y1[i] == 0;
+    CHECK(zero, "int8 product did not read the ready trits");
+    mat_context_free(c);
+    free(y0); free(y1); free(i8); free(b16); free(d16); free(x);
+    free_mat(&t); free_mat(&d);
 }
 
 int main(void) {
@@ -353,6 +439,8 @@ int main(void) {
         check_nan(precs[p]);
     }
     check_cache();
+    check_contexts();
+    check_ready();
 
     MatPrecision q;
     int names_ok = 1;

@@ -45,7 +45,7 @@ static void make_bases(void) {
                 if (pass) {
                     const Mat *src = m[j];
                     ternary_quantize_rows(trits + nb, trit_scales + ns, (const float *)src->data, src->rows, src->cols);
-                    *m[j] = (Mat){ MAT_TERNARY, src->rows, src->cols, trits + nb, trit_scales + ns };
+                    *m[j] = (Mat){ MAT_TERNARY, src->rows, src->cols, trits + nb, trit_scales + ns, NULL, NULL };
                 }
                 nb += ternary_packed_bytes(m[j]->rows, m[j]->cols);
                 ns += (size_t)m[j]->rows;
@@ -85,11 +85,11 @@ static double gradients(const Weights *w, AdapterFormat f, MatPrecision p, const
     Weights eff;
     adapter_apply(&ad, w, &eff);
     Acts *a = acts_create(&cfg, B, T);
-    mat_set_precision(p);
+    eff.mc = mat_context_create(p);
     adapter_zero_grad(&ad);
     double loss = model_forward(&eff, &ad, a, in, tg, B, T);
     model_backward(&eff, &ad, a, in, tg, B, T);
-    mat_set_precision(MAT_PREC_FP32);
+    mat_context_free(eff.mc);
     memcpy(grads, ad.grads, ad.n * sizeof(real));
     *n_out = ad.n;
     acts_free(a);
@@ -169,7 +169,7 @@ static void test_int8_backward_input(void) {
     for (int i = 0; i < ROWS * COLS; i++) w[i] = (float)(RND() * 2 - 1);
     ternary_quantize_rows(packed, scale, w, ROWS, COLS);
     for (int r = 0; r < ROWS; r++) scale[r] = (float)(0.001 * (1 << (r * 7 % 13)));   // spread over 2^12
-    Mat W = { MAT_TERNARY, ROWS, COLS, packed, scale };
+    Mat W = { MAT_TERNARY, ROWS, COLS, packed, scale, NULL, NULL };
     mat_decode_rows(dec, &W, 0, ROWS);
     for (int i = 0; i < ROWS * COLS; i++) T[i] = (int)lrint((double)dec[i] / scale[i / COLS]);
     for (int m = 0; m < N; m++) {
@@ -183,9 +183,9 @@ static void test_int8_backward_input(void) {
     }
 #undef RND
     for (int i = 0; i < N * COLS; i++) dx0[i] = dx[i] = (real)(0.01 * ((i % 13) - 6));
-    mat_set_precision(MAT_PREC_INT8);
-    mat_backward_input(dx, dy, &W, N);
-    mat_set_precision(MAT_PREC_FP32);
+    MatContext *mc = mat_context_create(MAT_PREC_INT8);
+    mat_backward_input(mc, dx, dy, &W, N);
+    mat_context_free(mc);
     double worst = 0, d2 = 0, e2 = 0, u2 = 0;   // worst: against the reference; d2/e2/u2: against exact
     for (int m = 0; m < N; m++) {
         double g[ROWS], amax = 0;
@@ -230,9 +230,10 @@ static void train(const Weights *w, AdapterFormat f, MatPrecision p, const int *
     tc.seq = 32;
     tc.lr = f == FMT_NORM ? 2e-2 : f == FMT_LORA ? 5e-3 : 2e-3;
     TrainResult res;
-    mat_set_precision(p);
-    int rc = train_adapter(w, &ad, stream, n, &tc, seed, curve, &res, NULL, NULL);
-    mat_set_precision(MAT_PREC_FP32);
+    Weights wp = *w;
+    wp.mc = mat_context_create(p);
+    int rc = train_adapter(&wp, &ad, stream, n, &tc, seed, curve, &res, NULL, NULL);
+    mat_context_free(wp.mc);
     CHECK(rc == 0 && !res.diverged && res.steps_done == steps, "%s %s: rc %d diverged %d", format_name(f),
           mat_precision_name(p), rc, res.diverged);
     adapter_free(&ad);

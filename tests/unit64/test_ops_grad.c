@@ -100,7 +100,7 @@ static void test_embedding(void) {
     // a bf16 table: each row decodes exactly
     uint16_t *b16 = malloc(sizeof(uint16_t) * V * D);
     for (int i = 0; i < V * D; i++) b16[i] = f32_to_bf16((float)g_x[i]);
-    Mat embb = { MAT_BF16, V, D, b16, NULL };
+    Mat embb = { MAT_BF16, V, D, b16, NULL, NULL, NULL };
     embedding_forward(g_out, tokens, n, &embb);
     exact = 1;
     for (int i = 0; i < n; i++)
@@ -436,7 +436,7 @@ static void test_cross_entropy(void) {
 static double loss_mat(void) {
     Mat W = g_mat;
     if (W.type == MAT_REAL) W.data = g_y;
-    mat_forward(g_out, g_x, &W, (int)g_n, 0);
+    mat_forward(NULL, g_out, g_x, &W, (int)g_n, 0);
     return wsum(g_w, g_out, g_n * W.rows);
 }
 
@@ -455,12 +455,12 @@ static void check_mat(MatType type, int n, int rows, int cols) {
         float *f = malloc(sizeof(float) * nw);
         for (long i = 0; i < nw; i++) dec[i] = f[i] = (float)g_y[i];
         store = f;
-        g_mat = (Mat){ MAT_F32, rows, cols, f, NULL };
+        g_mat = (Mat){ MAT_F32, rows, cols, f, NULL, NULL, NULL };
     } else {
         uint16_t *h = malloc(sizeof(uint16_t) * nw);
         for (long i = 0; i < nw; i++) { h[i] = f32_to_bf16((float)g_y[i]); dec[i] = bf16_to_f32(h[i]); }
         store = h;
-        g_mat = (Mat){ MAT_BF16, rows, cols, h, NULL };
+        g_mat = (Mat){ MAT_BF16, rows, cols, h, NULL, NULL, NULL };
     }
     char name[48];
     snprintf(name, sizeof name, "mat %s %dx%d", names[type], rows, cols);
@@ -477,7 +477,7 @@ static void check_mat(MatType type, int n, int rows, int cols) {
 
     // accumulate flag: y += x W^T
     double *y0 = rnd((long)n * rows, 1), *y = copy(y0, (long)n * rows);
-    mat_forward(y, g_x, &g_mat, n, 1);
+    mat_forward(NULL, y, g_x, &g_mat, n, 1);
     double worst_acc = 0;
     for (long i = 0; i < (long)n * rows; i++) worst_acc = fmax(worst_acc, tl_relerr(y[i] - y0[i], g_out[i], 1e-9));
     CHECK(worst_acc < 1e-9, "%s: accumulate adds to y: %.3e", name, worst_acc);
@@ -490,12 +490,12 @@ static void check_mat(MatType type, int n, int rows, int cols) {
     CHECK(mat_storage_bytes(&g_mat) == (size_t)nw * elem, "%s: storage bytes", name);
 
     double *bx = rnd((long)n * cols, 1), *dx = copy(bx, (long)n * cols);
-    mat_backward_input(dx, g_w, &g_mat, n);
+    mat_backward_input(NULL, dx, g_w, &g_mat, n);
     double *gx = added(dx, bx, (long)n * cols);
     report(name, "x", fd_check(loss_mat, g_x, gx, (long)n * cols, 0));
     if (type == MAT_REAL) {
         double *bw = rnd(nw, 1), *dw = copy(bw, nw);
-        mat_backward_weight(dw, g_w, g_x, n, rows, cols);
+        mat_backward_weight(NULL, dw, g_w, g_x, n, rows, cols);
         double *gw = added(dw, bw, nw);
         report(name, "W", fd_check(loss_mat, g_y, gw, nw, 0));
         free(bw); free(dw); free(gw);
