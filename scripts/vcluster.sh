@@ -37,13 +37,11 @@ all_alive() {
 
 # Processes whose UTS namespace is the node's (its sleeper excluded).
 pids_of() {
-  local pid=$1 ns p
-  ns=$(readlink "/proc/$pid/ns/uts")
-  for p in /proc/[0-9]*; do
-    p=${p#/proc/}
-    [[ $p == "$pid" ]] && continue
-    [[ $(readlink "/proc/$p/ns/uts" 2>/dev/null) == "$ns" ]] && echo "$p"
-  done
+  local ns
+  ns=$(stat -L -c %i "/proc/$1/ns/uts")
+  # one stat for all processes: "/proc/PID/ns/uts INODE"
+  stat -L -c '%n %i' /proc/[0-9]*/ns/uts 2>/dev/null |
+    awk -v ns="$ns" -v me="$1" '$2 == ns { split($1, f, "/"); if (f[3] != me) print f[3] }'
   return 0
 }
 
