@@ -6,6 +6,8 @@ packages=(
   libopenblas-dev libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libcjson-dev libpcre2-dev libdnnl-dev
   clang libclang-rt-14-dev chromium
   python3 python3-numpy python3-torch python3-h5py python3-pandas python3-xarray python3-h5netcdf
+  # Slurm and the virtual cluster of the slurm and cluster tests (scripts/vcluster.sh: ip, nsenter, unshare)
+  slurm-wlm munge iproute2 util-linux
 )
 missing=()
 for p in "${packages[@]}"; do
