@@ -14,6 +14,8 @@
 #   vcluster.sh kill NODE            SIGKILL every process inside NODE at once (a node dies)
 #   vcluster.sh link NODE up|down    NODE's cable: down drops its packets silently (no TCP reset)
 #
+# Work folders must not be under /tmp or /dev/shm (each node has its own); the rest of the file
+# system is shared, as a cluster's shared file system would be.
 # State: /run/sweep-vcluster/ (sleeper pids, the hosts file, the node count). `up` on a running
 # cluster of the same size does nothing; `down` is safe to repeat.
 set -euo pipefail
@@ -192,5 +194,5 @@ case $sub in
   kill) (($# == 1)) || die "usage: vcluster.sh kill NODE"
         pid=$(node_pid "$1"); p=$(pids_of "$pid"); [[ -n $p ]] && kill -9 $p 2>/dev/null; true ;;
   link) cmd_link "$@" ;;
-  *) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
