@@ -194,5 +194,5 @@ case $sub in
   kill) (($# == 1)) || die "usage: vcluster.sh kill NODE"
         pid=$(node_pid "$1"); p=$(pids_of "$pid"); [[ -n $p ]] && kill -9 $p 2>/dev/null; true ;;
   link) cmd_link "$@" ;;
-  *) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,/^set -e/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
