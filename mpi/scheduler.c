@@ -280,7 +280,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
             // the workers are waiting for work: release them, or the final broadcast never completes
             for (int r = 1; r < s.nranks; r++) MPI_Send(NULL, 0, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD);
             free(s.queue); free(s.attempt); free(s.more); free(s.running); free(s.abort_sent); free(s.base_hash);
-    free(s.heard); free(s.host);
+            free(s.heard); free(s.host);
             return RUN_BAD_INPUT;
         }
     }
