@@ -65,7 +65,7 @@ def sample():
                     cur = fields[5] if len(fields) >= 6 and fields[5].startswith("/dev/shm/sweep/") else None
                     if cur:
                         mapped = True
-                        paths.add(cur)
+                        paths.add((" ".join(fields[5:]), fields[3], fields[4]))   # path, device, inode
                 elif cur and fields and fields[0] == "Pss:":
                     pss += int(fields[1])
             ranks += mapped
@@ -80,7 +80,7 @@ c.check(p.returncode == 0, "3 x 2 ranks: exit %d\n%s" % (p.returncode, err[-1500
 c.log("staged copies mapped per node (ranks, summed Pss kB, paths): %s; base %d kB" % (seen, base_size // 1024))
 c.check(sorted(seen) == ["n1", "n2", "n3"], "both ranks of every node seen mapping the staged base: %s" % sorted(seen))
 for node, (ranks, pss, paths) in sorted(seen.items()):
-    c.check(len(paths) == 1, "%s: its ranks map one staged copy: %s" % (node, paths))
+    c.check(len(paths) == 1, "%s: its ranks map one staged copy (one path, device and inode): %s" % (node, paths))
     # Shared pages are split between their mappers: one copy shared sums to at most its size; a
     # copy per rank would sum to up to two.
     c.check(0 < pss <= base_size / 1024 * 1.02 + 8, "%s: summed Pss of its ranks over the base %d kB <= one base (%d kB)"
