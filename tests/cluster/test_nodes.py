@@ -45,6 +45,7 @@ c.check(ref.returncode == 0, "-np 1: exit %d %s" % (ref.returncode, ref.stderr[-
 base_size = os.path.getsize(os.path.join(work, "base", "base.sweep"))
 p = vc.start(HOSTS, [sweep, "run", "spec.json", "-o", "out/results.h5", "-q", "--stage-base", "/dev/shm/sweep"], work)
 seen = {}   # node -> (ranks mapping the staged file, summed Pss in kB, staged paths)
+mapped_once = set()
 
 
 def sample():
@@ -69,8 +70,12 @@ def sample():
                 elif cur and fields and fields[0] == "Pss:":
                     pss += int(fields[1])
             ranks += mapped
-        if ranks == 2:
+        # Recorded at the second look with both ranks mapping: at the first, one rank may have mapped
+        # the file between the reads of the two smaps, and the first read's share was too large.
+        if ranks == 2 and node in mapped_once:
             seen[node] = (ranks, pss, paths)
+        elif ranks == 2:
+            mapped_once.add(node)
     return len(seen) == 3 or p.poll() is not None
 
 
