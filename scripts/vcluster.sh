@@ -135,6 +135,7 @@ cmd_down() {
     rm -f "$f"
   done
   rm -f "$state/hosts" "$state/nodes"
+  rm -rf "$state/slurm"   # scripts/start-slurm-cluster.sh's config, state and logs (its daemons died above)
   [[ -d $state ]] && rmdir --ignore-fail-on-non-empty "$state"
   echo "vcluster: down"
 }
