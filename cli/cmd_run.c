@@ -32,6 +32,9 @@ static const char usage[] =
     "  --progress-every SEC   plain progress line period when stderr is not a terminal (default 10)\n"
     "  --grace SEC            after SIGUSR1/SIGTERM/SIGINT, running jobs get SEC to finish (default 60)\n"
     "  --job-timeout SEC      kill a job running longer than SEC, recorded as timeout (default none)\n"
+    "  --worker-timeout SEC   end the run (exit 75) when a worker running a job has sent nothing for\n"
+    "                         SEC: a dead or unreachable node; workers send a heartbeat every SEC/4\n"
+    "                         while a job runs (default 0: wait forever)\n"
     "  --keep-adapters-max B  keep trained adapters up to B bytes in the results (default 1048576)\n"
     "  --retry-failed         give jobs recorded as failed max_attempts new attempts\n"
     "  --dry-jobs             hand out jobs that do nothing to the workers, and no file is written\n"
@@ -40,7 +43,7 @@ static const char usage[] =
     "\n"
     "Exit status: 0 all jobs ok; 1 some jobs failed (recorded in the file, this run or an earlier\n"
     "one); 2 bad input; 3 internal error (the journal, or a custom user's split, cannot be written);\n"
-    "75 stopped by a signal with jobs left (rerun to resume).\n"
+    "75 stopped by a signal with jobs left, or a worker lost (--worker-timeout; rerun to resume).\n"
     "\n"
     "Stopping: SIGUSR1 to mpirun (which forwards it; under Slurm slurm/sweep-job.sh relays the\n"
     "--signal=B:USR1@120 warning), or SIGUSR1/SIGTERM/SIGINT to the ranks (what Slurm sends a job step),\n"
@@ -92,6 +95,7 @@ int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "--progress-every")) num = &o.progress_every;
         else if (!strcmp(a, "--grace")) num = &o.grace;
         else if (!strcmp(a, "--job-timeout")) num = &o.job_timeout;
+        else if (!strcmp(a, "--worker-timeout")) num = &o.worker_timeout;
         else if (!strcmp(a, "--threads") || !strcmp(a, "--keep-adapters-max")) num = &d;
         else if (!strcmp(a, "--dry-jobs")) o.dry_jobs = 1;
         else if (!strcmp(a, "--retry-failed")) o.retry_failed = 1;

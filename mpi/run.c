@@ -174,12 +174,16 @@ int run_sweep(const RunOptions *o) {
     int leaders_ok = all_ok(ok, err, rank);
     if (leaders_ok && node_rank != 0)
         ok = open_context(&ctx, &plan, staged, 0, cache, o->spec_path, err, sizeof err) == 0;
-    int rc;
+    int rc, lost = 0;
     if (!leaders_ok || !all_ok(ok, err, rank)) {
         rc = RUN_BAD_INPUT;
     } else {
         ctx.keep_adapter = 1;
-        rc = rank == 0 ? scheduler_loop(&ctx, o, output) : worker_loop(&ctx, o);
+        rc = rank == 0 ? scheduler_loop(&ctx, o, output, &lost) : worker_loop(&ctx, o);
+    }
+    if (lost) {   // a silent worker would hang the collectives below: the launcher ends every rank
+        fflush(NULL);
+        MPI_Abort(MPI_COMM_WORLD, rc);
     }
     // Every rank learns the sweep's status, so mpirun's own exit status reflects it.
     MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);

@@ -14,6 +14,7 @@ typedef struct {
     double progress_every;      // seconds between plain progress lines (a terminal gets a live line)
     double grace;               // seconds running jobs may finish after SIGUSR1/SIGTERM
     double job_timeout;         // seconds before a job is killed as timed out (0: none)
+    double worker_timeout;      // seconds a worker running a job may stay silent before the run ends (0: never)
     int dry_jobs;               // hand out jobs that do nothing: measures the scheduler alone
     int retry_failed;           // jobs recorded as failed get max_attempts new attempts
     size_t keep_adapter_max;    // adapters larger than this many bytes are not kept

@@ -40,9 +40,10 @@ typedef struct {
     char (*eval_hash)[17];       // [eval texts]: the text's bytes, for sweep merge's check
     double typical_job;          // seconds, a moving average of finished jobs (0: none yet)
     double *since;               // [nranks]: wall-clock start of the rank's job (for sweep status)
-    char (*rank_host)[64];       // [nranks]: host of each rank, learnt from its results ("" unknown)
+    char (*rank_host)[64];       // [nranks]: host of each rank, from its first READY, else its results ("" unknown)
     int state_dirty;             // the running set changed since OUTPUT.state was written
     double last_state, started_wall;
+    double *heard;               // [nranks]: when rank 0 last heard from that rank (or handed it a job)
 } Sched;
 
 // OUTPUT.state for `sweep status` (results/runstate.h): what the journal cannot say, i.e. what is running.
@@ -199,6 +200,7 @@ static void dispatch(Sched *s) {
         s->running[rank] = j;
         s->since[rank] = runstate_now();
         s->state_dirty = 1;
+        s->heard[rank] = now_seconds();
         s->prog.running++;
     }
     // Dry jobs measure the hand-out to workers: rank 0 keeps its own slot only when it is alone.
@@ -233,7 +235,9 @@ static int poll_workers(Sched *s) {
     MPI_Get_count(&st, MPI_BYTE, &len);
     unsigned char *buf = xmalloc(len > 0 ? len : 1);
     MPI_Recv(buf, len, MPI_BYTE, rank, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    s->heard[rank] = now_seconds();
     if (st.MPI_TAG == TAG_READY) {
+        if (len > 0 && !s->rank_host[rank][0]) snprintf(s->rank_host[rank], sizeof s->rank_host[rank], "%.*s", len, (char *)buf);
         if (s->abort_sent[rank] && s->running[rank] >= 0) {   // aborted: the next run starts it again
             s->abort_sent[rank] = 0;
             s->aborts_pending--;
@@ -274,6 +278,16 @@ static int poll_local(Sched *s) {
     return 1;
 }
 
+// A worker that is starting or running a job and has sent nothing (no result, no heartbeat) for
+// --worker-timeout seconds: a dead or unreachable node. Returns its rank, or 0.
+static int silent_worker(const Sched *s) {
+    if (s->o->worker_timeout <= 0) return 0;
+    double now = now_seconds();
+    for (int r = 1; r < s->nranks; r++)
+        if ((s->running[r] >= 0 || s->running[r] == -2) && now - s->heard[r] > s->o->worker_timeout) return r;
+    return 0;
+}
+
 static int any_running(const Sched *s) {
     for (int r = 0; r < s->nranks; r++) if (s->running[r] >= 0) return 1;
     return 0;
@@ -302,7 +316,7 @@ static void abort_running(Sched *s) {
     }
 }
 
-int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
+int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int *worker_lost) {
     const Plan *p = ctx->plan;
     Sched s;
     memset(&s, 0, sizeof s);
@@ -313,6 +327,8 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
     s.more = xcalloc(p->n_jobs, 1);
     s.running = xcalloc(s.nranks, sizeof *s.running);
     s.abort_sent = xcalloc(s.nranks, sizeof *s.abort_sent);
+    s.heard = xcalloc(s.nranks, sizeof *s.heard);
+    *worker_lost = 0;
     s.running[0] = -1;   // rank 0's own slot is free; workers count once their first READY arrives
     for (int r = 1; r < s.nranks; r++) s.running[r] = -2;
     s.base_hash = xcalloc(p->axis[AX_BASE].n, sizeof *s.base_hash);
@@ -339,7 +355,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
             // the workers are waiting for work: release them, or the final broadcast never completes
             for (int r = 1; r < s.nranks; r++) MPI_Send(NULL, 0, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD);
             free(s.queue); free(s.attempt); free(s.more); free(s.running); free(s.abort_sent); free(s.base_hash);
-            free(s.since); free(s.rank_host); free(s.tok_hash); free(s.eval_hash);
+            free(s.since); free(s.rank_host); free(s.tok_hash); free(s.eval_hash); free(s.heard);
             return RUN_BAD_INPUT;
         }
     }
@@ -366,8 +382,10 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
     write_state(&s, 0);
 
     double cpu0 = cpu_seconds(), wall0 = now_seconds();
+    for (int r = 0; r < s.nranks; r++) s.heard[r] = wall0;
     Backoff b;
     backoff_init(&b);
+    int lost = 0;
     for (;;) {
         if (stop_requested && !s.stopping) begin_stop(&s);
         if (s.stopping && s.stop_deadline && (now_seconds() > s.stop_deadline || stop_signals > 1)) {
@@ -383,6 +401,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
         while (poll_workers(&s)) active = 1;
         active |= poll_local(&s);
         dispatch(&s);
+        if ((lost = silent_worker(&s))) break;
         if (!any_running(&s) && !s.aborts_pending && (s.stopping || s.qi >= s.qn)) {
             int waiting = 0;   // a worker's first READY is received before STOP, so no message is left over
             for (int r = 1; r < s.nranks; r++) waiting |= s.running[r] == -2;
@@ -403,15 +422,25 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output) {
         } else backoff_wait(&b);
     }
     double wall = now_seconds() - wall0, cpu = cpu_seconds() - cpu0;
-    for (int r = 1; r < s.nranks; r++) MPI_Send(NULL, 0, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD);
+    if (lost) {
+        // No message to any rank now: one may never arrive, and the caller ends the run with MPI_Abort.
+        fprintf(stderr, "sweep: rank %d on host %s has not answered for %.0f s (no result, no heartbeat): "
+                "ending the run; finished jobs are kept, rerun to resume\n", lost, s.rank_host[lost][0] ? s.rank_host[lost] : "?",
+                now_seconds() - s.heard[lost]);
+        if (s.local.pid) child_kill(&s.local);
+        *worker_lost = 1;
+    } else {
+        for (int r = 1; r < s.nranks; r++) MPI_Send(NULL, 0, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD);
+    }
     write_results(&s);
     write_state(&s, 1);
     progress_tick(&s.prog, 1);
-    int interrupted = s.stopping && (s.qi < s.qn || s.prog.done < s.prog.total);   // abandoned jobs count as work left
+    // abandoned jobs count as work left, and so do the jobs of a lost worker
+    int interrupted = lost || (s.stopping && (s.qi < s.qn || s.prog.done < s.prog.total));
     progress_summary(&s.prog, wall, cpu, interrupted);
     if (!o->dry_jobs) journal_close(&s.journal);
     free(s.queue); free(s.attempt); free(s.more); free(s.running); free(s.abort_sent); free(s.base_hash);
-    free(s.since); free(s.rank_host); free(s.tok_hash); free(s.eval_hash);
+    free(s.since); free(s.rank_host); free(s.tok_hash); free(s.eval_hash); free(s.heard);
     if (interrupted) return RUN_INTERRUPTED;
     // The status describes the file: failures journalled by an earlier run still count.
     return s.prog.failed || failed_earlier ? RUN_JOBS_FAILED : RUN_OK;

@@ -33,8 +33,14 @@ static void run_one(JobContext *ctx, const RunOptions *o, int j, int attempt, in
         r.status = JOB_ERROR;
         snprintf(r.message, sizeof r.message, "cannot start the job's process");
     } else {
+        // The heartbeat tells rank 0 this rank is alive while a long job runs (--worker-timeout).
+        double beat = o->worker_timeout / 4, last_beat = now_seconds();
         for (;;) {
             if (child_poll(&c, ctx, 50000000, &r)) break;   // 20 looks a second for an abort
+            if (beat > 0 && now_seconds() - last_beat >= beat) {
+                MPI_Send(NULL, 0, MPI_BYTE, 0, TAG_HEARTBEAT, MPI_COMM_WORLD);
+                last_beat = now_seconds();
+            }
             int flag;
             MPI_Iprobe(0, TAG_ABORT, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
             if (flag) {
@@ -63,7 +69,9 @@ static void run_one(JobContext *ctx, const RunOptions *o, int j, int attempt, in
 int worker_loop(JobContext *ctx, const RunOptions *o) {
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Send(NULL, 0, MPI_BYTE, 0, TAG_READY, MPI_COMM_WORLD);
+    char host[64] = "";
+    gethostname(host, sizeof host - 1);
+    MPI_Send(host, (int)strlen(host), MPI_BYTE, 0, TAG_READY, MPI_COMM_WORLD);   // rank 0 names it if it goes silent
     Backoff b;
     backoff_init(&b);
     for (;;) {

@@ -15,6 +15,8 @@ runtime=(
 test_only=(
   hdf5-tools clang libclang-rt-14-dev chromium
   python3-numpy python3-torch python3-h5py python3-pandas python3-xarray python3-h5netcdf
+  # Slurm and the virtual cluster of the slurm and cluster tests (scripts/vcluster.sh: ip, nsenter, unshare)
+  slurm-wlm munge iproute2 util-linux
 )
 packages=("${runtime[@]}") list=0
 for a in "$@"; do

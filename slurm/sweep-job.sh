@@ -10,8 +10,8 @@
 # 2. Runs sweep with SLURM_CPUS_PER_TASK BLAS threads per rank.
 # 3. Forwards the warning signal (USR1, from --signal=B:USR1@SECONDS) to the ranks: they take no new
 #    jobs, give running ones --grace seconds, write the results file and exit 75.
-# 4. Exit 75 after that warning: requeues the job (scontrol requeue); the next start of the same job
-#    runs only what OUT.journal does not hold yet.
+# 4. Exit 75 after that warning, or by sweep itself (a worker lost, --worker-timeout): requeues the
+#    job (scontrol requeue); the next start of the same job runs only what OUT.journal does not hold yet.
 #
 # Environment (all optional):
 #   SWEEP                    the sweep binary (default: beside this folder in build/, then PATH)
@@ -164,10 +164,13 @@ trap - USR1 TERM
 
 # 4. Requeue when the warning stopped the sweep with work left, unless allocations stop making progress.
 if ((status == 75)); then
-  if ((!warnings)); then
+  if ((!warnings && termed)); then
     say "stopped with work left, but not by the walltime/preemption warning (scancel?): not requeueing; resubmit to resume"
     exit 75
   fi
+  # 75 without any signal: sweep ended the run itself, a worker lost (--worker-timeout); Slurm gives
+  # the requeued job nodes that answer.
+  ((warnings)) || say "sweep stopped with work left by itself (a worker lost: --worker-timeout)"
   results_after=$(journal_results)
   say "the journal holds $results_after result(s), $results_before at the start of this allocation"
   # OUT.idle-requeues holds "JOBID COUNT": allocations of this job in a row that finished no job

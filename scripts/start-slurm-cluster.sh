@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Starts a Slurm cluster on the virtual cluster of scripts/vcluster.sh (Debian 12, as root): slurmctld
+# in node n1, one slurmd per node (n1..nN, `slurmd -N nK` inside that node's namespaces), munge
+# shared. Its config lives in /run/sweep-vcluster/slurm/etc, bind-mounted on /etc/slurm inside the
+# nodes only: the machine's own /etc/slurm (and the single-node Slurm of scripts/start-slurm.sh,
+# in the machine's own network namespace) is left alone. Waits until sinfo shows every node idle.
+#
+#   start-slurm-cluster.sh [-n N]     brings the nodes up when needed (default 3), starts Slurm
+#   start-slurm-cluster.sh stop       stops the daemons (scripts/vcluster.sh down also ends them)
+#
+# Slurm commands then run inside a node: scripts/vcluster.sh exec n1 sbatch ...
+set -euo pipefail
+
+here=$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+vc=$here/vcluster.sh
+dir=/run/sweep-vcluster/slurm
+say() { echo "start-slurm-cluster: $*"; }
+die() { echo "start-slurm-cluster: $*" >&2; exit 1; }
+
+[[ $(id -u) == 0 ]] || die "must run as root (it installs packages and starts daemons)"
+
+stop() {
+  local f pid
+  for f in "$dir"/run/*.pid; do
+    [[ -s $f ]] || continue
+    pid=$(cat "$f")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$f"
+  done
+}
+if [[ ${1:-} == stop ]]; then stop; say "stopped"; exit 0; fi
+
+n=3
+while (($#)); do
+  case $1 in
+    -n) n=${2:?}; shift 2 ;;
+    *) die "unknown option $1" ;;
+  esac
+done
+
+missing=()
+for p in slurm-wlm munge; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  say "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [[ ! -s /etc/munge/munge.key ]]; then
+  runuser -u munge -- mungekey --create --keyfile=/etc/munge/munge.key
+fi
+install -d -o munge -g munge -m 0755 /run/munge
+if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
+  say "starting munged"
+  runuser -u munge -- /usr/sbin/munged
+  for _ in $(seq 50); do munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && break; sleep 0.1; done
+  munge -n | unmunge >/dev/null || die "munged does not answer (see /var/log/munge/munged.log)"
+fi
+
+"$vc" up -n "$n" >/dev/null || die "cannot bring up the virtual cluster (scripts/vcluster.sh up -n $n)"
+stop   # a fresh controller and fresh slurmds for this set of nodes
+rm -rf "$dir"
+install -d "$dir/etc" "$dir/run" "$dir/log" "$dir/ctld"
+for k in $(seq "$n"); do install -d "$dir/spool/n$k"; done
+# The nodes share this machine's cores and memory: each claims 2 CPUs and 2 GB (config_overrides),
+# and jobs may share CPUs (OverSubscribe=FORCE), as in scripts/start-slurm.sh.
+cat > "$dir/etc/slurm.conf" <<EOF
+# written by sweep scripts/start-slurm-cluster.sh: a cluster of virtual nodes (scripts/vcluster.sh)
+ClusterName=sweepvc
+SlurmctldHost=n1
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+AuthInfo=cred_expire=30
+StateSaveLocation=$dir/ctld
+SlurmdSpoolDir=$dir/spool/%n
+SlurmctldPidFile=$dir/run/slurmctld.pid
+SlurmdPidFile=$dir/run/slurmd-%n.pid
+SlurmctldLogFile=$dir/log/slurmctld.log
+SlurmdLogFile=$dir/log/slurmd-%n.log
+SlurmdParameters=config_overrides
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+MpiDefault=none
+SchedulerType=sched/backfill
+SchedulerParameters=sched_interval=5
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+JobRequeue=1
+ReturnToService=2
+KillWait=30
+MinJobAge=600
+InactiveLimit=0
+NodeName=n[1-$n] CPUs=2 RealMemory=2000 State=UNKNOWN
+PartitionName=vc Nodes=n[1-$n] Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
+EOF
+[[ -e /etc/slurm/plugstack.conf ]] && cp /etc/slurm/plugstack.conf "$dir/etc/"
+# srun --mpi=pmix: the slurmstepds exchange PMIx fence messages through slurmd, not over their own
+# direct connections. With direct connections (the default) about 1 step in 10 here had one rank
+# crash in MPI_Init: a peer that had already passed MPI_Init's final fence sent it an MPI message
+# while it still waited in the first fence (see slurm/README.md, "Many nodes").
+echo "PMIxDirectConn=false" > "$dir/etc/mpi.conf"
+install -d /etc/slurm
+for k in $(seq "$n"); do
+  # the node's /etc/slurm is this cluster's (its mount namespace only)
+  "$vc" exec "n$k" sh -c "mountpoint -q /etc/slurm && umount /etc/slurm; mount --bind $dir/etc /etc/slurm"
+done
+say "starting slurmctld in n1"
+"$vc" exec n1 slurmctld
+for k in $(seq "$n"); do
+  "$vc" exec "n$k" slurmd -N "n$k"
+done
+
+state=""
+for i in $(seq 120); do
+  state=$("$vc" exec n1 sinfo -h -o %T 2>/dev/null | sort -u | tr '\n' ' ' || true)
+  [[ $state == "idle " ]] && break
+  ((i % 10 == 0)) && "$vc" exec n1 scontrol update nodename="n[1-$n]" state=resume 2>/dev/null || true
+  sleep 0.5
+done
+[[ $state == "idle " ]] || die "nodes are '${state:-not reported}' after 60 s (see $dir/log/)"
+say "nodes n1..n$n idle (Slurm commands: scripts/vcluster.sh exec n1 sinfo)"
