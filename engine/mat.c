@@ -51,18 +51,8 @@ static int tile_rows(const Mat *W) {
     return r < W->rows ? r : W->rows;
 }
 
-static _Thread_local real *tile_buf;
-static _Thread_local size_t tile_cap;
-
-// Thread-local tile buffer, grown once to the largest tile this thread has needed.
-static real *tile_scratch(size_t n) {
-    if (n > tile_cap) {
-        free(tile_buf);
-        tile_buf = xaligned(n * sizeof(real));
-        tile_cap = n;
-    }
-    return tile_buf;
-}
+// The thread's tile buffer (engine/util.h tile_buffer), n reals.
+static real *tile_scratch(size_t n) { return tile_buffer(n * sizeof(real)); }
 
 static void bf16_decode(float *out, const uint16_t *src, size_t n) {
     size_t i = 0;

@@ -107,18 +107,8 @@ static void blas_gemm(int transB, int M, int N, int K, const real *A, int lda, c
                     (const double *)B, ldb, (double)beta, (double *)C, ldc);
 }
 
-// Per-thread scratch for decoded tiles, grown as needed and kept for the next call.
-static _Thread_local real *tile_buf;
-static _Thread_local size_t tile_cap;
-
-static real *tile_scratch(size_t n) {
-    if (n > tile_cap) {
-        free(tile_buf);
-        tile_buf = xaligned(n * sizeof(real));
-        tile_cap = n;
-    }
-    return tile_buf;
-}
+// The thread's tile buffer (engine/util.h tile_buffer), n reals.
+static real *tile_scratch(size_t n) { return tile_buffer(n * sizeof(real)); }
 
 static int tile_rows(const Mat *W) {
     int tr = (int)(TILE_BYTES / ((size_t)W->cols * sizeof(real)));

@@ -123,3 +123,14 @@ int make_dirs(const char *dir) {
     }
     return make_one_dir(path);
 }
+
+void *tile_buffer(size_t n) {
+    static _Thread_local void *buf;
+    static _Thread_local size_t cap;
+    if (n > cap) {
+        free(buf);
+        buf = xaligned(n);
+        cap = n;
+    }
+    return buf;
+}

@@ -8,6 +8,9 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 // 64-byte aligned, zeroed; free with free()
 void *xaligned(size_t n);
+// This thread's scratch for decoded weight tiles (engine/mat.c, engine/ternary.c), at least n bytes,
+// aligned; grown when needed and kept for the next call. Valid until the thread's next call.
+void *tile_buffer(size_t n);
 double now_seconds(void);       // monotonic
 double cpu_seconds(void);       // this process's CPU time (user + system)
 // Reads a whole file; returns NULL with errno set. *len gets the size; the buffer is NUL-terminated.

@@ -14,8 +14,10 @@
 #   vcluster.sh kill NODE            SIGKILL every process inside NODE at once (a node dies)
 #   vcluster.sh link NODE up|down    NODE's cable: down drops its packets silently (no TCP reset)
 #
-# Work folders must not be under /tmp or /dev/shm (each node has its own); the rest of the file
-# system is shared, as a cluster's shared file system would be.
+# Each node has its own /tmp and /dev/shm; the rest of the file system is shared, as a cluster's
+# shared file system would be. This checkout and the folders in VCLUSTER_SHARE stay shared even
+# when they lie under /tmp (bound into each node's /tmp at the same path); other work folders must
+# not be under /tmp or /dev/shm.
 # State: /run/sweep-vcluster/ (sleeper pids, the hosts file, the node count). `up` on a running
 # cluster of the same size does nothing; `down` is safe to repeat.
 set -euo pipefail
@@ -24,6 +26,35 @@ state=/run/sweep-vcluster
 net=10.77.0
 here=$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 die() { echo "vcluster: $*" >&2; exit 1; }
+
+# The shared folders a node must still see when they lie under /tmp or /dev/shm (which each node
+# gets fresh): this checkout (a clone in /tmp, as CI may make) and VCLUSTER_SHARE (colon-separated).
+shared_dirs() {
+  local d
+  for d in "$(cd "$here/.." && pwd)" ${VCLUSTER_SHARE//:/ }; do
+    d=$(realpath -m "$d")
+    [[ $d == /tmp/* || $d == /dev/shm/* ]] && echo "$d"
+  done
+  return 0
+}
+
+# Node K's own /tmp and /dev/shm, with the shared folders under them bound back in at the same
+# paths: each is bound aside before the tmpfs hides it, then into the tmpfs (all in K's namespace).
+private_tmp() {
+  local pid=$1 k=$2 dirs=() i
+  mapfile -t dirs < <(shared_dirs)
+  for i in "${!dirs[@]}"; do
+    mkdir -p "$state/keep-n$k-$i"
+    nsenter -t "$pid" -m -- mount --bind "${dirs[$i]}" "$state/keep-n$k-$i"
+  done
+  nsenter -t "$pid" -m -- mount -t tmpfs -o mode=1777 "vcluster-n$k-tmp" /tmp
+  nsenter -t "$pid" -m -- mount -t tmpfs -o mode=1777 "vcluster-n$k-shm" /dev/shm
+  for i in "${!dirs[@]}"; do
+    nsenter -t "$pid" -m -- mkdir -p "${dirs[$i]}"
+    nsenter -t "$pid" -m -- mount --bind "$state/keep-n$k-$i" "${dirs[$i]}"
+    nsenter -t "$pid" -m -- umount "$state/keep-n$k-$i"
+  done
+}
 
 alive() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 node_pid() {
@@ -94,8 +125,7 @@ cmd_up() {
   for k in $(seq "$n"); do
     pid=$(spawn "$state/n$k.pid" --net --uts --mount --propagation private)
     nsenter -t "$pid" -u -- hostname "n$k"
-    nsenter -t "$pid" -m -- mount -t tmpfs -o mode=1777 "vcluster-n$k-tmp" /tmp
-    nsenter -t "$pid" -m -- mount -t tmpfs -o mode=1777 "vcluster-n$k-shm" /dev/shm
+    private_tmp "$pid" "$k"
     nsenter -t "$pid" -m -- mount --bind "$state/hosts" /etc/hosts
     nsenter -t "$hub" -n -- ip link add "vn$k" type veth peer name eth0 netns "$pid"
     nsenter -t "$hub" -n -- ip link set "vn$k" master br0 up
@@ -135,6 +165,7 @@ cmd_down() {
     rm -f "$f"
   done
   rm -f "$state/hosts" "$state/nodes"
+  rmdir "$state"/keep-n* 2>/dev/null || true   # private_tmp's empty mount points
   rm -rf "$state/slurm"   # scripts/start-slurm-cluster.sh's config, state and logs (its daemons died above)
   [[ -d $state ]] && rmdir --ignore-fail-on-non-empty "$state"
   echo "vcluster: down"
