@@ -31,7 +31,7 @@ die() { echo "vcluster: $*" >&2; exit 1; }
 # gets fresh): this checkout (a clone in /tmp, as CI may make) and VCLUSTER_SHARE (colon-separated).
 shared_dirs() {
   local d
-  for d in "$(cd "$here/.." && pwd)" ${VCLUSTER_SHARE//:/ }; do
+  for d in "$(cd "$here/.." && pwd)" $(tr : " " <<< "${VCLUSTER_SHARE:-}"); do
     d=$(realpath -m "$d")
     [[ $d == /tmp/* || $d == /dev/shm/* ]] && echo "$d"
   done
