@@ -53,6 +53,8 @@ static const char usage[] =
 
 // Before MPI_Init every rank parses the options; only the first of them prints, so that a usage
 // error under mpirun -np N is one line, not N. The launchers' rank variables say which one it is.
+// The others leave with status 0: a launcher kills the remaining ranks at the first non-zero exit,
+// which could end the first rank before it has printed; the first rank's 2 is the job's status.
 static int first_rank(void) {
     const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"};
     for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
@@ -70,8 +72,9 @@ static int usage_error(const char *fmt, ...) {
         vfprintf(stderr, fmt, ap);
         va_end(ap);
         fputc('\n', stderr);
+        return 2;
     }
-    return 2;
+    return 0;
 }
 
 int cmd_run(int argc, char **argv) {

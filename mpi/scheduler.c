@@ -401,6 +401,9 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
         while (poll_workers(&s)) active = 1;
         active |= poll_local(&s);
         dispatch(&s);
+        // What arrived while dispatch() was sending (a send to a far node can take seconds) is read
+        // before anyone is judged silent.
+        while (poll_workers(&s)) active = 1;
         if ((lost = silent_worker(&s))) break;
         if (!any_running(&s) && !s.aborts_pending && (s.stopping || s.qi >= s.qn)) {
             int waiting = 0;   // a worker's first READY is received before STOP, so no message is left over
