@@ -1,6 +1,6 @@
 """--worker-timeout, and the end of a graceful stop after the last hand-out, on localhost.
 
-1. Heartbeats: jobs of ~2 s with --worker-timeout 1.2 finish (exit 0): a worker running a long job
+1. Heartbeats: jobs of ~3 s with --worker-timeout 1.2 finish (exit 0): a worker running a long job
    is not taken for lost, since it sends a heartbeat every 0.3 s.
 2. A worker rank stopped (SIGSTOP, as a node that goes silent: no result, no heartbeat, no reset):
    rank 0 ends the run within the timeout and a little more, with one line naming the rank and its
@@ -22,7 +22,7 @@ import common as c  # noqa: E402
 sweep, tool, work = sys.argv[1:4]
 c.make_world(sweep, work)
 spec = c.write_spec(work, formats={"norm": {"lr": 1e-2}},
-                    train={"steps": c.steps_for(sweep, work, 2.0), "batch": 4, "seq": 12}, seeds=2,
+                    train={"steps": c.steps_for(sweep, work, 3.0), "batch": 4, "seq": 12}, seeds=2,
                     eval={"users": "own", "slices": 1, "general": False, "tokens": 100})
 ids = c.plan_ids(sweep, spec, work)
 c.log("plan: %d jobs" % len(ids))
