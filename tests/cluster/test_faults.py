@@ -6,7 +6,7 @@
   remaining nodes runs exactly the jobs the journal does not hold (no finished job runs again: each
   job once in the journal) and its file equals an uninterrupted run bit for bit.
 - A node goes silent: n3's link is set down (its packets dropped, no TCP reset) after a few jobs
-  finished, with --worker-timeout 5. Rank 0 ends the run with one line naming a rank on host n3,
+  finished, with --worker-timeout 3. Rank 0 ends the run with one line naming a rank on host n3,
   exit 75; every job journalled before is kept and the results file holds them; the rerun on all
   3 nodes (link up again) completes and equals the uninterrupted run.
 Known limit: a node that goes silent during start-up (inside MPI_Init or the start-up collectives)
@@ -89,7 +89,7 @@ c.check(rc == 0, "after a node died, the rerun on 2 nodes equals the uninterrupt
 # 2. A node goes silent.
 vc.down()
 vc.up(3)
-p = start_and_wait("silent/results.h5", ["--worker-timeout", "5"])
+p = start_and_wait("silent/results.h5", ["--worker-timeout", "3"])
 before = len(records("silent/results.h5"))
 vc.vc("link", "n3", "down")
 err, took = finish_run(p, 120)
@@ -108,7 +108,7 @@ if c.check(os.path.exists(res), "the results file was written"):
             "the results file holds exactly the journalled jobs as ok")
 vc.vc("link", "n3", "up")
 vc.vc("kill", "n3")   # whatever of the run outlived the silence there
-r = vc.run(ALL, [sweep, "run", "spec.json", "-o", "silent/results.h5", "-q", "--worker-timeout", "5"], work)
+r = vc.run(ALL, [sweep, "run", "spec.json", "-o", "silent/results.h5", "-q", "--worker-timeout", "3"], work)
 c.check(r.returncode == 0, "the rerun on 3 nodes finishes: exit %d %s" % (r.returncode, r.stderr[-800:]))
 rc, msg = c.compare(tool, os.path.join(work, "ref/results.h5"), res)
 c.check(rc == 0, "after a silent node, the rerun equals the uninterrupted run: %s" % msg)
