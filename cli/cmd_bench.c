@@ -17,6 +17,7 @@
 #include "engine/matcache.h"
 #include "engine/model.h"
 #include "engine/modelfile.h"
+#include "engine/profile.h"
 #include "engine/ternary.h"
 #include "engine/train.h"
 #include "engine/util.h"
@@ -27,7 +28,7 @@ static void bench_usage(FILE *f) {
     fprintf(f,
         "usage: sweep bench [--format none|norm|lora|full|steer[,...]|all] [--config default|1b|tiny]\n"
         "                   [--threads N] [--batch B] [--seq T] [--steps S] [--warmup W]\n"
-        "                   [--lora-rank R] [--seed N] [--precision P] [--ternary] [--json]\n"
+        "                   [--lora-rank R] [--seed N] [--precision P] [--ternary] [--json] [--profile]\n"
         "                   [--model FILE [--cache-dir DIR] | --save-model FILE]\n"
         "\n"
         "Trains each format on random weights and random tokens: training tokens/s (forward + backward +\n"
@@ -50,6 +51,10 @@ static void bench_usage(FILE *f) {
         "  --cache-dir DIR where that cache file lives (default FILE.cache; engine/matcache.h)\n"
         "  --save-model FILE  write the random weights (ternary projections and bf16 embedding with\n"
         "                  --ternary, else f32) as a model file, print its summary, and exit\n"
+        "  --profile  after each format, where the timed steps' time went: milliseconds per step by kind of\n"
+        "             work (products, attention, norms, RoPE, SwiGLU, loss, copies, optimizer) and phase,\n"
+        "             and every weight product by shape with its GFLOP/s (engine/profile.h); its clock reads\n"
+        "             cost microseconds per step. Training steps, or the forward for none\n"
         "  --json     one JSON object per format: format, train_tok_s, eval_tok_s, gflops,\n"
         "             sgemm_gflops, plus eval_gflops, step_seconds, eval_seconds, peak_rss_mib,\n"
         "             private_converted_bytes (weights a context converted for itself), ...\n");
@@ -101,13 +106,17 @@ typedef struct {
     double train_flops, eval_flops;   // per step
     double step_cpu_s, eval_cpu_s;    // process CPU time per step: at 1 thread, what a quiet core would take
     size_t trainable;
+    Profile *prof;                    // --profile: the timed steps (training, or evaluation for none)
+    double prof_wall_s;               // their summed wall time
 } BenchResult;
 
 static int bench_format(BenchResult *r, AdapterFormat f, const Weights *base, const LoraSpec *lora,
                         const int *tokens, const int *targets, int B, int T, int steps, int warmup) {
     const ModelConfig *c = &base->cfg;
+    Profile *prof = r->prof;
     memset(r, 0, sizeof *r);
     r->format = f;
+    r->prof = prof;
     double t0 = now_seconds();
     Adapter ad;
     Adapter *adp = NULL;
@@ -129,12 +138,18 @@ static int bench_format(BenchResult *r, AdapterFormat f, const Weights *base, co
     double *dt = xcalloc((size_t)steps, sizeof *dt), *dc = xcalloc((size_t)steps, sizeof *dc);
     if (f != FMT_NONE) {
         for (int s = 1; s <= warmup + steps; s++) {
+            Profile *p = s > warmup ? prof : NULL;
+            acts_set_profile(acts, p);
             double s0 = now_seconds(), c0 = cpu_seconds();
             adapter_zero_grad(&ad);
             r->final_loss = model_forward(&eff, adp, acts, tokens, targets, B, T);
             model_backward(&eff, adp, acts, tokens, targets, B, T);
+            if (p) p->phase = PROF_UPDATE;
+            double u0 = prof_start(p);
             adamw_step(&ad, s, 1e-4, 0.9, 0.95, 1e-8, 0.0, 0.0);
+            prof_add(p, PROF_OPTIMIZER, u0);
             if (s > warmup) dt[s - warmup - 1] = now_seconds() - s0, dc[s - warmup - 1] = cpu_seconds() - c0;
+            if (p) r->prof_wall_s += dt[s - warmup - 1];
         }
         r->step_s = median(dt, steps);
         r->step_cpu_s = median(dc, steps);
@@ -143,9 +158,12 @@ static int bench_format(BenchResult *r, AdapterFormat f, const Weights *base, co
         r->gflops = r->train_flops / r->step_s / 1e9;
     }
     for (int s = 1; s <= warmup + steps; s++) {
+        Profile *p = f == FMT_NONE && s > warmup ? prof : NULL;   // a training format profiled its training
+        acts_set_profile(acts, p);
         double s0 = now_seconds(), c0 = cpu_seconds();
         double loss = model_forward(&eff, adp, acts, tokens, targets, B, T);
         if (s > warmup) dt[s - warmup - 1] = now_seconds() - s0, dc[s - warmup - 1] = cpu_seconds() - c0;
+        if (p) r->prof_wall_s += dt[s - warmup - 1];
         if (f == FMT_NONE) r->final_loss = loss;
     }
     r->eval_s = median(dt, steps);
@@ -163,13 +181,14 @@ static int bench_format(BenchResult *r, AdapterFormat f, const Weights *base, co
 
 int cmd_bench(int argc, char **argv) {
     const char *formats = "all", *config = "default", *model_path = NULL, *save_path = NULL, *cache_dir = NULL;
-    int threads = 1, B = -1, T = -1, steps = -1, warmup = -1, rank = 8, json = 0, seed = 1, ternary = 0;
+    int threads = 1, B = -1, T = -1, steps = -1, warmup = -1, rank = 8, json = 0, seed = 1, ternary = 0, profile = 0;
     MatPrecision precision = MAT_PREC_FP32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { bench_usage(stdout); return 0; }
         if (!strcmp(a, "--json")) { json = 1; continue; }
         if (!strcmp(a, "--ternary")) { ternary = 1; continue; }
+        if (!strcmp(a, "--profile")) { profile = 1; continue; }
         if (i + 1 >= argc) { fprintf(stderr, "sweep bench: %s needs a value (or is unknown)\n", a); return 2; }
         const char *v = argv[++i];
         int bad = 0;
@@ -332,6 +351,8 @@ int cmd_bench(int argc, char **argv) {
     int status = 0;
     for (int i = 0; i < nf; i++) {
         BenchResult r;
+        Profile prof = { 0 };
+        r.prof = profile ? &prof : NULL;
         base.mc = mat_context_create(precision);   // each format a job of its own, as in a sweep
         int rc = bench_format(&r, list[i], &base, &lora, tokens, targets, B, T, steps, warmup);
         size_t converted = mat_cache_bytes(base.mc);   // weights converted privately (none from --model)
@@ -357,6 +378,11 @@ int cmd_bench(int argc, char **argv) {
                    r.eval_tok_s, r.eval_s, r.eval_flops, r.gflops, r.eval_gflops, sg_best, sg[0], sg[2], config, B, T,
                    threads, steps, r.trainable, r.final_loss, rss, mat_precision_name(precision),
                    mat_precision_backend(precision), ternary ? "true" : "false");
+            if (profile) {   // a second object per format, so the first keeps its shape for existing readers
+                printf("{\"format\": \"%s\", \"profile\": ", format_name(r.format));
+                prof_json(stdout, &prof, steps, r.prof_wall_s / steps);
+                printf("}\n");
+            }
         } else {
             if (r.format == FMT_NONE)
                 printf("%-6s %12s %12.0f %10s %10.1f %8.0f%% %9.1f %9.4f %10.0f\n", "none", "-", r.eval_tok_s,
@@ -365,6 +391,11 @@ int cmd_bench(int argc, char **argv) {
                 printf("%-6s %12.0f %12.0f %10.4f %10.1f %8.0f%% %9.1f %9.4f %10.0f\n", format_name(r.format),
                        r.train_tok_s, r.eval_tok_s, r.step_s, r.gflops, 100 * r.gflops / sg_best,
                        r.eval_gflops, r.final_loss, rss);
+            if (profile) {
+                printf("profile of %s (%s, mean of %d steps):\n", format_name(r.format),
+                       r.format == FMT_NONE ? "forward with loss" : "training step", steps);
+                prof_print(stdout, &prof, steps, r.prof_wall_s / steps);
+            }
         }
         fflush(stdout);
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <math.h>
 #include "engine/ops.h"
+#include "engine/profile.h"
 #include "engine/rng.h"
 #include "engine/util.h"
 
@@ -34,7 +35,13 @@ struct Acts {
     int noise_on;
     double noise_sigma;
     Rng noise_rng;
+    Profile *prof;          // where the time goes (sweep bench --profile); NULL: not measured
 };
+
+// Runs one op, adding its time to the job's profile under kind k when there is one.
+#define TIMED(k, op) do { double t0_ = prof_start(a->prof); op; prof_add(a->prof, k, t0_); } while (0)
+
+void acts_set_profile(Acts *a, Profile *p) { a->prof = p; }
 
 // Stream id of evaluation noise within a seed ("NOIS").
 #define STREAM_EVAL_NOISE 0x4e4f4953ULL
@@ -133,28 +140,35 @@ static real *lora_u_of(Acts *a, int l, int t) {
 }
 
 // y (=|+=) x W^T (+ bias) (+ scale (x A^T) B^T); u keeps x A^T for the backward.
-static void proj_forward(MatContext *mc, real *y, const real *x, const Mat *W, const real *bias, const LoraPair *lp,
-                         double scale, real *u, int r, int n, int accumulate) {
+static void proj_forward(MatContext *mc, Profile *p, real *y, const real *x, const Mat *W, const real *bias,
+                         const LoraPair *lp, double scale, real *u, int r, int n, int accumulate) {
+    double t0 = prof_start(p);
     mat_forward(mc, y, x, W, n, accumulate);
-    if (bias) bias_forward(y, bias, n, W->rows);
+    prof_add_product(p, PROD_FORWARD, n, W->rows, W->cols, t0);
+    if (bias) { t0 = prof_start(p); bias_forward(y, bias, n, W->rows); prof_add(p, PROF_RESIDUAL, t0); }
     if (lp && lp->A) {
+        t0 = prof_start(p);
         gemm(0, 1, n, r, W->cols, 1, x, W->cols, lp->A, W->cols, 0, u, r);
         gemm(0, 1, n, W->rows, r, (real)scale, u, r, lp->B, r, 1, y, W->rows);
+        prof_add(p, PROF_LORA, t0);
     }
 }
 
 // dx += dy W (skipped when dx is NULL) and the LoRA path; dW, dbias and the LoRA pair only where trained.
-static void proj_backward(MatContext *mc, real *dx, const real *dy, const real *x, const Mat *W, real *dW, real *dbias,
-                          const LoraPair *lp, double scale, const real *u, real *du, int r, int n) {
+static void proj_backward(MatContext *mc, Profile *p, real *dx, const real *dy, const real *x, const Mat *W,
+                          real *dW, real *dbias, const LoraPair *lp, double scale, const real *u, real *du, int r, int n) {
     int out = W->rows, in = W->cols;
-    if (dx) mat_backward_input(mc, dx, dy, W, n);
-    if (dW) mat_backward_weight(mc, dW, dy, x, n, out, in);
-    if (dbias) bias_backward(dbias, dy, n, out);
+    double t0 = prof_start(p);
+    if (dx) { mat_backward_input(mc, dx, dy, W, n); prof_add_product(p, PROD_BACKWARD_INPUT, n, out, in, t0); }
+    if (dW) { t0 = prof_start(p); mat_backward_weight(mc, dW, dy, x, n, out, in); prof_add_product(p, PROD_BACKWARD_WEIGHT, n, out, in, t0); }
+    if (dbias) { t0 = prof_start(p); bias_backward(dbias, dy, n, out); prof_add(p, PROF_RESIDUAL, t0); }
+    t0 = prof_start(p);
     if (lp && lp->A) {
         gemm(1, 0, out, r, n, (real)scale, dy, out, u, r, 1, lp->dB, r);      // dB += s dy^T u
         gemm(0, 0, n, r, out, (real)scale, dy, out, lp->B, r, 0, du, r);     // du = s dy B
         gemm(1, 0, r, in, n, 1, du, r, x, in, 1, lp->dA, in);               // dA += du^T x
         if (dx) gemm(0, 0, n, in, r, 1, du, r, lp->A, in, 1, dx, in);       // dx += du A
+        prof_add(p, PROF_LORA, t0);
     }
 }
 
@@ -172,7 +186,8 @@ double model_forward(const Weights *w, const Adapter *ad, Acts *a, const int *to
     int r = is_lora(ad) ? ad->lora.rank : 0;
     double s = is_lora(ad) ? ad->lora_scale : 0;
     if (r) ensure_lora(a, r);
-    embedding_forward(a->x, tokens, n, &w->embed);
+    if (a->prof) a->prof->phase = PROF_FORWARD;
+    TIMED(PROF_EMBED, embedding_forward(a->x, tokens, n, &w->embed));
     for (int l = 0; l < L; l++) {
         const LayerWeights *lw = &w->layer[l];
         const LoraPair *lp = is_lora(ad) ? ad->lora_w[l] : NULL;
@@ -182,28 +197,31 @@ double model_forward(const Weights *w, const Adapter *ad, Acts *a, const int *to
         real *att = a->att + l * (size_t)a->Bmax * H * a->Tmax * a->Tmax, *ao = a->attn_out + l * N * qd;
         real *gate = a->gate + l * N * f, *up = a->up + l * N * f, *hid = a->hid + l * N * f;
 #define LP(t) (lp ? &lp[t] : NULL), s, (r ? lora_u_of(a, l, t) : NULL), r, n
-        rmsnorm_forward(xn1, a->rstd1 + l * N, x, lw->attn_norm, n, d, c->norm_eps);
-        proj_forward(w->mc, q, xn1, &lw->q, lw->bq, LP(0), 0);
-        proj_forward(w->mc, k, xn1, &lw->k, lw->bk, LP(1), 0);
-        proj_forward(w->mc, v, xn1, &lw->v, lw->bv, LP(2), 0);
-        rope_forward(q, a->cos_t, a->sin_t, B, T, H, hd);
-        rope_forward(k, a->cos_t, a->sin_t, B, T, KV, hd);
-        attention_forward(ao, att, q, k, v, B, T, H, KV, hd);
-        memcpy(x_mid, x, (size_t)n * d * sizeof(real));
-        proj_forward(w->mc, x_mid, ao, &lw->o, NULL, LP(3), 1);
-        rmsnorm_forward(xn2, a->rstd2 + l * N, x_mid, lw->ffn_norm, n, d, c->norm_eps);
-        proj_forward(w->mc, gate, xn2, &lw->gate, NULL, LP(4), 0);
-        proj_forward(w->mc, up, xn2, &lw->up, NULL, LP(5), 0);
-        swiglu_forward(hid, gate, up, (long)n * f);
-        memcpy(x_next, x_mid, (size_t)n * d * sizeof(real));
-        proj_forward(w->mc, x_next, hid, &lw->down, NULL, LP(6), 1);
-        if (steer_of(ad, l)) bias_forward(x_next, steer_of(ad, l), n, d);   // the residual stream, steered
-        if (a->noise_on) add_noise(a, x_next, n, d);
+        TIMED(PROF_NORM, rmsnorm_forward(xn1, a->rstd1 + l * N, x, lw->attn_norm, n, d, c->norm_eps));
+        proj_forward(w->mc, a->prof, q, xn1, &lw->q, lw->bq, LP(0), 0);
+        proj_forward(w->mc, a->prof, k, xn1, &lw->k, lw->bk, LP(1), 0);
+        proj_forward(w->mc, a->prof, v, xn1, &lw->v, lw->bv, LP(2), 0);
+        TIMED(PROF_ROPE, rope_forward(q, a->cos_t, a->sin_t, B, T, H, hd); rope_forward(k, a->cos_t, a->sin_t, B, T, KV, hd));
+        TIMED(PROF_ATTENTION, attention_forward(ao, att, q, k, v, B, T, H, KV, hd));
+        TIMED(PROF_COPY, memcpy(x_mid, x, (size_t)n * d * sizeof(real)));
+        proj_forward(w->mc, a->prof, x_mid, ao, &lw->o, NULL, LP(3), 1);
+        TIMED(PROF_NORM, rmsnorm_forward(xn2, a->rstd2 + l * N, x_mid, lw->ffn_norm, n, d, c->norm_eps));
+        proj_forward(w->mc, a->prof, gate, xn2, &lw->gate, NULL, LP(4), 0);
+        proj_forward(w->mc, a->prof, up, xn2, &lw->up, NULL, LP(5), 0);
+        TIMED(PROF_SWIGLU, swiglu_forward(hid, gate, up, (long)n * f));
+        TIMED(PROF_COPY, memcpy(x_next, x_mid, (size_t)n * d * sizeof(real)));
+        proj_forward(w->mc, a->prof, x_next, hid, &lw->down, NULL, LP(6), 1);
+        if (steer_of(ad, l)) TIMED(PROF_RESIDUAL, bias_forward(x_next, steer_of(ad, l), n, d));   // the residual stream, steered
+        if (a->noise_on) TIMED(PROF_RESIDUAL, add_noise(a, x_next, n, d));
 #undef LP
     }
-    rmsnorm_forward(a->xnf, a->rstdf, a->x + L * N * d, w->final_norm, n, d, c->norm_eps);
+    TIMED(PROF_NORM, rmsnorm_forward(a->xnf, a->rstdf, a->x + L * N * d, w->final_norm, n, d, c->norm_eps));
+    double t0 = prof_start(a->prof);
     mat_forward(w->mc, a->logits, a->xnf, &w->head, n, 0);
-    return targets ? cross_entropy_forward(a->logits, targets, n, c->vocab, NULL) : 0;
+    prof_add_product(a->prof, PROD_FORWARD, n, c->vocab, d, t0);
+    double loss = 0;
+    if (targets) TIMED(PROF_LOSS, loss = cross_entropy_forward(a->logits, targets, n, c->vocab, NULL));
+    return loss;
 }
 
 // Gradient slots of one layer's trainable tensors (NULL where frozen).
@@ -252,18 +270,25 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
     real *final_gain_grad = ad->format == FMT_NORM ? ad->grads + (size_t)2 * L * d
                           : full ? full_grad(ad, ad->full.final_norm) : NULL;
 
-    cross_entropy_backward(a->dlogits, a->logits, targets, n, c->vocab, 1);
-    memset(a->dxn, 0, nd);
+    if (a->prof) a->prof->phase = PROF_BACKWARD;
+    TIMED(PROF_LOSS, cross_entropy_backward(a->dlogits, a->logits, targets, n, c->vocab, 1));
+    TIMED(PROF_COPY, memset(a->dxn, 0, nd));
+    double t0 = prof_start(a->prof);
     mat_backward_input(w->mc, a->dxn, a->dlogits, &w->head, n);
+    prof_add_product(a->prof, PROD_BACKWARD_INPUT, n, c->vocab, d, t0);
     // Tied: the head's gradient lands on the embedding, which also gets the lookup's gradient below.
-    if (full) mat_backward_weight(w->mc, full_grad(ad, ad->full.head.data), a->dlogits, a->xnf, n, c->vocab, d);
-    memset(a->dres, 0, nd);
-    rmsnorm_backward(a->dres, final_gain_grad, a->dxn, a->x + L * N * d, w->final_norm, a->rstdf, n, d);
+    if (full) {
+        t0 = prof_start(a->prof);
+        mat_backward_weight(w->mc, full_grad(ad, ad->full.head.data), a->dlogits, a->xnf, n, c->vocab, d);
+        prof_add_product(a->prof, PROD_BACKWARD_WEIGHT, n, c->vocab, d, t0);
+    }
+    TIMED(PROF_COPY, memset(a->dres, 0, nd));
+    TIMED(PROF_NORM, rmsnorm_backward(a->dres, final_gain_grad, a->dxn, a->x + L * N * d, w->final_norm, a->rstdf, n, d));
 
     // Steering needs dres after each steered block, and nothing below the lowest one.
     int steer_low = ad->format == FMT_STEER ? steer_layers_lowest(&ad->steer) : -1;
     for (int l = L - 1; l >= 0; l--) {
-        if (steer_of(ad, l)) bias_backward(ad->grads + (steer_of(ad, l) - ad->params), a->dres, n, d);
+        if (steer_of(ad, l)) TIMED(PROF_RESIDUAL, bias_backward(ad->grads + (steer_of(ad, l) - ad->params), a->dres, n, d));
         if (l == steer_low) break;
         const LayerWeights *lw = &w->layer[l];
         const LoraPair *lp = r ? ad->lora_w[l] : NULL;
@@ -279,34 +304,31 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
 #define LP(t) (lp ? &lp[t] : NULL), s, (r ? lora_u_of(a, l, t) : NULL), a->lora_du, r, n
 
         // x_next = x_mid + down(silu(gate(xn2)) * up(xn2)), xn2 = norm2(x_mid)
-        memset(a->dhid, 0, (size_t)n * f * sizeof(real));
-        proj_backward(w->mc, a->dhid, a->dres, hid, &lw->down, g.down, NULL, LP(6));
-        memset(a->dgate, 0, (size_t)n * f * sizeof(real));
-        memset(a->dup, 0, (size_t)n * f * sizeof(real));
-        swiglu_backward(a->dgate, a->dup, a->dhid, gate, up, (long)n * f);
-        memset(a->dxn, 0, nd);
-        proj_backward(w->mc, a->dxn, a->dgate, xn2, &lw->gate, g.gate, NULL, LP(4));
-        proj_backward(w->mc, a->dxn, a->dup, xn2, &lw->up, g.up, NULL, LP(5));
-        rmsnorm_backward(a->dres, g.ffn_norm, a->dxn, x_mid, lw->ffn_norm, a->rstd2 + l * N, n, d);
+        TIMED(PROF_COPY, memset(a->dhid, 0, (size_t)n * f * sizeof(real)));
+        proj_backward(w->mc, a->prof, a->dhid, a->dres, hid, &lw->down, g.down, NULL, LP(6));
+        TIMED(PROF_COPY, memset(a->dgate, 0, (size_t)n * f * sizeof(real)); memset(a->dup, 0, (size_t)n * f * sizeof(real)));
+        TIMED(PROF_SWIGLU, swiglu_backward(a->dgate, a->dup, a->dhid, gate, up, (long)n * f));
+        TIMED(PROF_COPY, memset(a->dxn, 0, nd));
+        proj_backward(w->mc, a->prof, a->dxn, a->dgate, xn2, &lw->gate, g.gate, NULL, LP(4));
+        proj_backward(w->mc, a->prof, a->dxn, a->dup, xn2, &lw->up, g.up, NULL, LP(5));
+        TIMED(PROF_NORM, rmsnorm_backward(a->dres, g.ffn_norm, a->dxn, x_mid, lw->ffn_norm, a->rstd2 + l * N, n, d));
 
         // x_mid = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1))), xn1 = norm1(x)
-        memset(a->dattn, 0, (size_t)n * qd * sizeof(real));
-        proj_backward(w->mc, a->dattn, a->dres, ao, &lw->o, g.o, NULL, LP(3));
-        memset(a->dq, 0, (size_t)n * qd * sizeof(real));
-        memset(a->dk, 0, (size_t)n * kvd * sizeof(real));
-        memset(a->dv, 0, (size_t)n * kvd * sizeof(real));
-        attention_backward(a->dq, a->dk, a->dv, a->dattn, att, q, k, v, B, T, H, KV, hd, a->att_scratch);
-        rope_backward(a->dq, a->cos_t, a->sin_t, B, T, H, hd);
-        rope_backward(a->dk, a->cos_t, a->sin_t, B, T, KV, hd);
+        TIMED(PROF_COPY, memset(a->dattn, 0, (size_t)n * qd * sizeof(real)));
+        proj_backward(w->mc, a->prof, a->dattn, a->dres, ao, &lw->o, g.o, NULL, LP(3));
+        TIMED(PROF_COPY, memset(a->dq, 0, (size_t)n * qd * sizeof(real)); memset(a->dk, 0, (size_t)n * kvd * sizeof(real));
+                         memset(a->dv, 0, (size_t)n * kvd * sizeof(real)));
+        TIMED(PROF_ATTENTION, attention_backward(a->dq, a->dk, a->dv, a->dattn, att, q, k, v, B, T, H, KV, hd, a->att_scratch));
+        TIMED(PROF_ROPE, rope_backward(a->dq, a->cos_t, a->sin_t, B, T, H, hd); rope_backward(a->dk, a->cos_t, a->sin_t, B, T, KV, hd));
         real *dxn = need_dx0 ? a->dxn : NULL;
-        if (dxn) memset(dxn, 0, nd);
-        proj_backward(w->mc, dxn, a->dq, xn1, &lw->q, g.q, g.bq, LP(0));
-        proj_backward(w->mc, dxn, a->dk, xn1, &lw->k, g.k, g.bk, LP(1));
-        proj_backward(w->mc, dxn, a->dv, xn1, &lw->v, g.v, g.bv, LP(2));
-        if (dxn) rmsnorm_backward(a->dres, g.attn_norm, dxn, x, lw->attn_norm, a->rstd1 + l * N, n, d);
+        if (dxn) TIMED(PROF_COPY, memset(dxn, 0, nd));
+        proj_backward(w->mc, a->prof, dxn, a->dq, xn1, &lw->q, g.q, g.bq, LP(0));
+        proj_backward(w->mc, a->prof, dxn, a->dk, xn1, &lw->k, g.k, g.bk, LP(1));
+        proj_backward(w->mc, a->prof, dxn, a->dv, xn1, &lw->v, g.v, g.bv, LP(2));
+        if (dxn) TIMED(PROF_NORM, rmsnorm_backward(a->dres, g.attn_norm, dxn, x, lw->attn_norm, a->rstd1 + l * N, n, d));
 #undef LP
     }
-    if (full) embedding_backward(full_grad(ad, ad->full.embed.data), a->dres, tokens, n, d);
+    if (full) TIMED(PROF_EMBED, embedding_backward(full_grad(ad, ad->full.embed.data), a->dres, tokens, n, d));
 }
 
 // ---- FLOP counts (2 m n k per matrix product; attention over the causal triangle only) ----------

@@ -12,6 +12,9 @@ void acts_free(Acts *a);
 // the residual stream after each block (after steering), drawn in order from seed (Bet 63's hidden-
 // state noise; evaluation only: the backward ignores it). sigma_rel < 0 turns it off; 0 adds zeros.
 void acts_set_noise(Acts *a, double sigma_rel, uint64_t seed);
+// From now on forward and backward add their time per kind of work to p (NULL: stop measuring).
+typedef struct Profile Profile;
+void acts_set_profile(Acts *a, Profile *p);
 // logits of the last forward, [B*T][vocab]
 const real *acts_logits(const Acts *a);
 

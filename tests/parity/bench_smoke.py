@@ -64,6 +64,46 @@ def main():
                 check(e.get(k) == t.get(k) or (e.get(k) and t.get(k) and abs(e[k] - t[k]) <= 1e-9 * e[k]),
                       f"{f}: {k}: engine {e.get(k)}, torch_peer {t.get(k)}")
 
+    # --profile: every kind of work timed where it happens, and every weight product counted exactly once:
+    # the FLOPs of the profiled products differ between formats exactly as the engine's FLOP counts do
+    p = subprocess.run([a.sweep, "bench"] + ARGS + ["--profile"], capture_output=True, text=True)
+    check(p.returncode == 0, f"--profile: exit {p.returncode}: {p.stderr.strip()}")
+    plain, prof = {}, {}
+    for line in p.stdout.splitlines():
+        o = json.loads(line)
+        (prof if "profile" in o else plain)[o["format"]] = o
+    check(sorted(prof) == ["full", "lora", "none", "norm"], f"--profile: profiles of {sorted(prof)}")
+
+    def product_flops(f):
+        return sum(2.0 * s["n"] * s["out"] * s["in"] * s["calls_per_step"] for s in prof[f]["profile"]["products"])
+
+    def secs(f, kind, phase):
+        return prof[f]["profile"]["seconds_per_step"][kind][phase]
+
+    if sorted(prof) == ["full", "lora", "none", "norm"]:
+        attn_fwd = plain["none"]["eval_flops"] - product_flops("none")
+        check(attn_fwd > 0, f"--profile: none: products {product_flops('none')} of {plain['none']['eval_flops']} FLOPs")
+        for f in ("norm", "full"):
+            rest = plain[f]["train_flops"] - product_flops(f)   # attention: forward once, backward twice
+            check(abs(rest - 3 * attn_fwd) <= 1e-9 * plain[f]["train_flops"],
+                  f"--profile: {f}: {rest} FLOPs outside the profiled products, expected {3 * attn_fwd}")
+        check({s["op"] for s in prof["full"]["profile"]["products"]} == {"x W^T", "dy W", "dy^T x"},
+              "--profile: full lacks a product kind")
+        check("dy^T x" not in {s["op"] for s in prof["norm"]["profile"]["products"]}, "--profile: norm has weight gradients")
+        for kind in ("products", "attention", "rmsnorm", "rope", "swiglu", "embedding", "loss", "copies"):
+            check(secs("full", kind, "forward") + secs("full", kind, "backward") > 0, f"--profile: full: no time in {kind}")
+        check(secs("full", "optimizer", "update") > 0 and secs("lora", "lora", "backward") > 0,
+              "--profile: optimizer or LoRA products not timed")
+        check(all(secs("none", k, "backward") == 0 for k in prof["none"]["profile"]["seconds_per_step"]),
+              "--profile: none has backward time")
+        for f, o in prof.items():
+            pr = o["profile"]
+            by_shape = sum(s["seconds_per_step"] for s in pr["products"])
+            timed = sum(v for kinds in pr["seconds_per_step"].values() for v in kinds.values())
+            check(abs(by_shape - sum(pr["seconds_per_step"]["products"].values())) <= 1e-6 + 1e-3 * by_shape,
+                  f"--profile: {f}: products by shape {by_shape} s, by kind {pr['seconds_per_step']['products']}")
+            check(0 < timed <= pr["wall_seconds_per_step"] * 1.0001, f"--profile: {f}: timed {timed} s of {pr['wall_seconds_per_step']}")
+
     # --save-model writes the random (here ternary) weights as a model file; --model benchmarks it mapped
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "tiny-ternary.sweep")
