@@ -11,7 +11,8 @@ summed with its forked children's at the same moment) and Pss, sampled every 0.1
            LoRA jobs on three users; each rank's peak with its forked job.
 
 Memory does not depend on load; step times printed beside it do (not a speed benchmark).
-usage: bench/memory.py [--sweep build/sweep] [--dir /tmp/sweep-memory] [--what 1b,default] [--steps 2]
+With --recompute the 1b runs keep one layer's activations at a time (`sweep bench --recompute`).
+usage: bench/memory.py [--sweep build/sweep] [--dir /tmp/sweep-memory] [--what 1b,default] [--steps 2] [--recompute]
 """
 import argparse
 import json
@@ -119,13 +120,14 @@ def one_b(a):
         check([a.sweep, "bench", "--config", "1b", "--ternary", "--save-model", tern])
     if not os.path.exists(bf16):
         check([a.sweep, "quantize", tern, bf16, "--dtype", "bf16"])
-    print("\n1b shape, norm, batch 1 x 256, two `sweep bench --model` processes at once (%s steps):\n" % a.steps)
+    print("\n1b shape, norm, batch 1 x 256, two `sweep bench --model%s` processes at once (%s steps):\n"
+          % (" --recompute" if a.recompute else "", a.steps))
     print("| base | precision | step CPU s (each) | peak private per process | peak Pss per process |")
     print("|---|---|---|---|---|")
     for path, name, prec in a.runs:
         base = [a.sweep, "bench", "--model", path, "--cache-dir", cache, "--precision", prec, "--batch", "1"]
         check(base + ["--format", "none", "--seq", "8", "--steps", "1", "--warmup", "0"])   # makes the ready forms
-        run = base + ["--format", "norm", "--seq", "256", "--warmup", "1", "--json", "--steps"]
+        run = base + ["--format", "norm", "--seq", "256", "--warmup", "1", "--json"] + (["--recompute"] if a.recompute else []) + ["--steps"]
         # the second process runs two steps longer, so the first one's whole run is seen with both alive
         cmd, cmd2 = run + [str(a.steps)], run + [str(a.steps + 2)]
         peak, outs, rcs = run_sampled([cmd, cmd2], lambda ps, kids: {i: p.pid for i, p in enumerate(ps)})
@@ -200,6 +202,7 @@ def main():
     ap.add_argument("--dir", default="/tmp/sweep-memory")
     ap.add_argument("--what", default="1b,default")
     ap.add_argument("--steps", type=int, default=2)
+    ap.add_argument("--recompute", action="store_true", help="1b runs with sweep bench --recompute")
     ap.add_argument("--runs", default="ternary:int8,ternary:bf16,bf16:bf16,ternary:fp32,bf16:fp32",
                     help="1b runs, BASE:PRECISION (BASE ternary or bf16)")
     a = ap.parse_args()

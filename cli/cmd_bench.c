@@ -29,7 +29,7 @@ static void bench_usage(FILE *f) {
         "usage: sweep bench [--format none|norm|lora|full|steer[,...]|all] [--config default|1b|tiny]\n"
         "                   [--threads N] [--batch B] [--seq T] [--steps S] [--warmup W]\n"
         "                   [--lora-rank R] [--seed N] [--precision P] [--ternary] [--json] [--profile]\n"
-        "                   [--model FILE [--cache-dir DIR] | --save-model FILE]\n"
+        "                   [--model FILE [--cache-dir DIR] | --save-model FILE] [--recompute]\n"
         "\n"
         "Trains each format on random weights and random tokens: training tokens/s (forward + backward +\n"
         "AdamW), evaluation tokens/s (forward with loss), achieved GFLOP/s (model_forward_flops and\n"
@@ -55,6 +55,8 @@ static void bench_usage(FILE *f) {
         "             work (products, attention, norms, RoPE, SwiGLU, loss, copies, optimizer) and phase,\n"
         "             and every weight product by shape with its GFLOP/s (engine/profile.h); its clock reads\n"
         "             cost microseconds per step. Training steps, or the forward for none\n"
+        "  --recompute  one layer's activations at a time, each layer recomputed in the backward\n"
+        "             (sweep run --recompute): the memory and step time of that trade\n"
         "  --json     one JSON object per format: format, train_tok_s, eval_tok_s, gflops,\n"
         "             sgemm_gflops, plus eval_gflops, step_seconds, eval_seconds, peak_rss_mib,\n"
         "             private_converted_bytes (weights a context converted for itself), ...\n");
@@ -111,7 +113,7 @@ typedef struct {
 } BenchResult;
 
 static int bench_format(BenchResult *r, AdapterFormat f, const Weights *base, const LoraSpec *lora,
-                        const int *tokens, const int *targets, int B, int T, int steps, int warmup) {
+                        const int *tokens, const int *targets, int B, int T, int steps, int warmup, int recompute) {
     const ModelConfig *c = &base->cfg;
     Profile *prof = r->prof;
     memset(r, 0, sizeof *r);
@@ -131,7 +133,7 @@ static int bench_format(BenchResult *r, AdapterFormat f, const Weights *base, co
         adp = &ad;
         r->trainable = ad.n;
     }
-    Acts *acts = acts_create(c, B, T);
+    Acts *acts = acts_create_recompute(c, B, T, recompute);
     if (!acts) { fprintf(stderr, "sweep bench: out of memory for activations (%d x %d)\n", B, T); return 3; }
     r->setup_s = now_seconds() - t0;
 
@@ -181,7 +183,7 @@ static int bench_format(BenchResult *r, AdapterFormat f, const Weights *base, co
 
 int cmd_bench(int argc, char **argv) {
     const char *formats = "all", *config = "default", *model_path = NULL, *save_path = NULL, *cache_dir = NULL;
-    int threads = 1, B = -1, T = -1, steps = -1, warmup = -1, rank = 8, json = 0, seed = 1, ternary = 0, profile = 0;
+    int threads = 1, B = -1, T = -1, steps = -1, warmup = -1, rank = 8, json = 0, seed = 1, ternary = 0, profile = 0, recompute = 0;
     MatPrecision precision = MAT_PREC_FP32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -189,6 +191,7 @@ int cmd_bench(int argc, char **argv) {
         if (!strcmp(a, "--json")) { json = 1; continue; }
         if (!strcmp(a, "--ternary")) { ternary = 1; continue; }
         if (!strcmp(a, "--profile")) { profile = 1; continue; }
+        if (!strcmp(a, "--recompute")) { recompute = 1; continue; }
         if (i + 1 >= argc) { fprintf(stderr, "sweep bench: %s needs a value (or is unknown)\n", a); return 2; }
         const char *v = argv[++i];
         int bad = 0;
@@ -354,7 +357,7 @@ int cmd_bench(int argc, char **argv) {
         Profile prof = { 0 };
         r.prof = profile ? &prof : NULL;
         base.mc = mat_context_create(precision);   // each format a job of its own, as in a sweep
-        int rc = bench_format(&r, list[i], &base, &lora, tokens, targets, B, T, steps, warmup);
+        int rc = bench_format(&r, list[i], &base, &lora, tokens, targets, B, T, steps, warmup, recompute);
         size_t converted = mat_cache_bytes(base.mc);   // weights converted privately (none from --model)
         mat_context_free(base.mc);
         base.mc = NULL;
@@ -374,10 +377,10 @@ int cmd_bench(int argc, char **argv) {
                    "\"sgemm_gflops\": %.2f, \"sgemm_ffn_gflops\": %.2f, \"sgemm_head_gflops\": %.2f, "
                    "\"config\": \"%s\", \"batch\": %d, \"seq\": %d, \"threads\": %d, \"steps\": %d, "
                    "\"trainable\": %zu, \"loss\": %.6f, \"peak_rss_mib\": %.1f, \"engine\": \"sweep\", "
-                   "\"precision\": \"%s\", \"backend\": \"%s\", \"ternary\": %s}\n",
+                   "\"precision\": \"%s\", \"backend\": \"%s\", \"ternary\": %s, \"recompute\": %s}\n",
                    r.eval_tok_s, r.eval_s, r.eval_flops, r.gflops, r.eval_gflops, sg_best, sg[0], sg[2], config, B, T,
                    threads, steps, r.trainable, r.final_loss, rss, mat_precision_name(precision),
-                   mat_precision_backend(precision), ternary ? "true" : "false");
+                   mat_precision_backend(precision), ternary ? "true" : "false", recompute ? "true" : "false");
             if (profile) {   // a second object per format, so the first keeps its shape for existing readers
                 printf("{\"format\": \"%s\", \"profile\": ", format_name(r.format));
                 prof_json(stdout, &prof, steps, r.prof_wall_s / steps);

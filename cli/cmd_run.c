@@ -37,6 +37,9 @@ static const char usage[] =
     "                         while a job runs (default 0: wait forever)\n"
     "  --keep-adapters-max B  keep trained adapters up to B bytes in the results (default 1048576)\n"
     "  --retry-failed         give jobs recorded as failed max_attempts new attempts\n"
+    "  --recompute            training holds one layer's activations at a time and recomputes each\n"
+    "                         layer in the backward: less memory per job (the 1B shape), about one\n"
+    "                         more forward of the layers per step, the same results bit for bit\n"
     "  --dry-jobs             hand out jobs that do nothing to the workers, and no file is written\n"
     "                         (measures the scheduler alone: jobs/s in the summary)\n"
     "  -q, --quiet            no progress output\n"
@@ -102,6 +105,7 @@ int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "--threads") || !strcmp(a, "--keep-adapters-max")) num = &d;
         else if (!strcmp(a, "--dry-jobs")) o.dry_jobs = 1;
         else if (!strcmp(a, "--retry-failed")) o.retry_failed = 1;
+        else if (!strcmp(a, "--recompute")) o.recompute = 1;
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o.quiet = 1;
         else if (a[0] == '-' && a[1]) return usage_error("sweep run: unknown option %s (see sweep run --help)", a);
         else if (!o.spec_path) o.spec_path = a;

@@ -15,7 +15,9 @@ struct Acts {
     ModelConfig cfg;
     int Bmax, Tmax;
     size_t nmax;            // Bmax * Tmax
-    // saved by the forward for the backward
+    int recompute;          // one slot for all layers' saved activations; the backward recomputes each
+                            // layer from its input x[l] (bit-identical: the same calls on the same data)
+    // saved by the forward for the backward; [L] means [L] slots, or 1 when recomputing
     real *x;                // [L+1][n][dim] residual stream entering each layer (x[L]: final norm input)
     real *x_mid;            // [L][n][dim] residual after the attention block
     real *rstd1, *rstd2;    // [L][n]
@@ -65,15 +67,18 @@ static void add_noise(Acts *a, real *x, int n, int d) {
 
 static real *buf(size_t n) { return xaligned(n * sizeof(real)); }
 
-Acts *acts_create(const ModelConfig *c, int B, int T) {
+Acts *acts_create(const ModelConfig *c, int B, int T) { return acts_create_recompute(c, B, T, 0); }
+
+Acts *acts_create_recompute(const ModelConfig *c, int B, int T, int recompute) {
     Acts *a = xcalloc(1, sizeof *a);
     a->cfg = *c;
     a->Bmax = B;
     a->Tmax = T;
-    size_t n = (size_t)B * T, L = c->n_layers, d = c->dim, hd = config_head_dim(c);
+    a->recompute = recompute != 0;
+    size_t n = (size_t)B * T, L = recompute ? 1 : c->n_layers, d = c->dim, hd = config_head_dim(c);
     size_t qd = (size_t)c->n_heads * hd, kvd = (size_t)c->n_kv_heads * hd, f = c->ffn_dim;
     a->nmax = n;
-    a->x = buf((L + 1) * n * d);
+    a->x = buf(((size_t)c->n_layers + 1) * n * d);
     a->x_mid = buf(L * n * d);
     a->rstd1 = buf(L * n);
     a->rstd2 = buf(L * n);
@@ -130,13 +135,39 @@ static void ensure_lora(Acts *a, int r) {
     if (a->lora_rank >= r) return;
     free(a->lora_u);
     free(a->lora_du);
-    a->lora_u = buf((size_t)a->cfg.n_layers * LORA_N_TARGETS * a->nmax * r);
+    a->lora_u = buf((size_t)(a->recompute ? 1 : a->cfg.n_layers) * LORA_N_TARGETS * a->nmax * r);
     a->lora_du = buf(a->nmax * r);
     a->lora_rank = r;
 }
 
+// The slot of layer l's saved activations.
+static size_t slot(const Acts *a, int l) { return a->recompute ? 0 : (size_t)l; }
+
 static real *lora_u_of(Acts *a, int l, int t) {
-    return a->lora_u + ((size_t)l * LORA_N_TARGETS + t) * a->nmax * a->lora_rank;
+    return a->lora_u + (slot(a, l) * LORA_N_TARGETS + t) * a->nmax * a->lora_rank;
+}
+
+// Where layer l's activations live.
+typedef struct {
+    real *x, *x_next, *x_mid, *xn1, *xn2, *rstd1, *rstd2, *q, *k, *v, *att, *ao, *gate, *up, *hid;
+} LayerActs;
+
+static LayerActs layer_acts(const Acts *a, int l) {
+    const ModelConfig *c = &a->cfg;
+    size_t N = a->nmax, d = c->dim, hd = config_head_dim(c), s = slot(a, l);
+    size_t qd = (size_t)c->n_heads * hd, kvd = (size_t)c->n_kv_heads * hd, f = c->ffn_dim;
+    return (LayerActs){
+        .x = a->x + l * N * d, .x_next = a->x + (l + 1) * N * d, .x_mid = a->x_mid + s * N * d,
+        .xn1 = a->xn1 + s * N * d, .xn2 = a->xn2 + s * N * d, .rstd1 = a->rstd1 + s * N, .rstd2 = a->rstd2 + s * N,
+        .q = a->q + s * N * qd, .k = a->k + s * N * kvd, .v = a->v + s * N * kvd,
+        .att = a->att + s * a->Bmax * c->n_heads * a->Tmax * a->Tmax, .ao = a->attn_out + s * N * qd,
+        .gate = a->gate + s * N * f, .up = a->up + s * N * f, .hid = a->hid + s * N * f,
+    };
+}
+
+// u = x A^T, the LoRA pair's first product, kept for the backward.
+static void lora_u_forward(real *u, const real *x, const LoraPair *lp, int r, int n, int in) {
+    gemm(0, 1, n, r, in, 1, x, in, lp->A, in, 0, u, r);
 }
 
 // y (=|+=) x W^T (+ bias) (+ scale (x A^T) B^T); u keeps x A^T for the backward.
@@ -148,7 +179,7 @@ static void proj_forward(MatContext *mc, Profile *p, real *y, const real *x, con
     if (bias) { t0 = prof_start(p); bias_forward(y, bias, n, W->rows); prof_add(p, PROF_RESIDUAL, t0); }
     if (lp && lp->A) {
         t0 = prof_start(p);
-        gemm(0, 1, n, r, W->cols, 1, x, W->cols, lp->A, W->cols, 0, u, r);
+        lora_u_forward(u, x, lp, r, n, W->cols);
         gemm(0, 1, n, W->rows, r, (real)scale, u, r, lp->B, r, 1, y, W->rows);
         prof_add(p, PROF_LORA, t0);
     }
@@ -172,6 +203,40 @@ static void proj_backward(MatContext *mc, Profile *p, real *dx, const real *dy, 
     }
 }
 
+// Layer l from its input x[l]: everything the backward reads, then (unless upto_hid, as when the
+// backward recomputes it) the residual stream x[l+1].
+static void layer_forward(const Weights *w, const Adapter *ad, Acts *a, int l, int B, int T, int upto_hid) {
+    const ModelConfig *c = &w->cfg;
+    int n = B * T, d = c->dim, hd = config_head_dim(c), H = c->n_heads, KV = c->n_kv_heads, f = c->ffn_dim;
+    int r = is_lora(ad) ? ad->lora.rank : 0;
+    double s = is_lora(ad) ? ad->lora_scale : 0;
+    const LayerWeights *lw = &w->layer[l];
+    const LoraPair *lp = is_lora(ad) ? ad->lora_w[l] : NULL;
+    LayerActs la = layer_acts(a, l);
+#define LP(t) (lp ? &lp[t] : NULL), s, (r ? lora_u_of(a, l, t) : NULL), r, n
+    TIMED(PROF_NORM, rmsnorm_forward(la.xn1, la.rstd1, la.x, lw->attn_norm, n, d, c->norm_eps));
+    proj_forward(w->mc, a->prof, la.q, la.xn1, &lw->q, lw->bq, LP(0), 0);
+    proj_forward(w->mc, a->prof, la.k, la.xn1, &lw->k, lw->bk, LP(1), 0);
+    proj_forward(w->mc, a->prof, la.v, la.xn1, &lw->v, lw->bv, LP(2), 0);
+    TIMED(PROF_ROPE, rope_forward(la.q, a->cos_t, a->sin_t, B, T, H, hd); rope_forward(la.k, a->cos_t, a->sin_t, B, T, KV, hd));
+    TIMED(PROF_ATTENTION, attention_forward(la.ao, la.att, la.q, la.k, la.v, B, T, H, KV, hd));
+    TIMED(PROF_COPY, memcpy(la.x_mid, la.x, (size_t)n * d * sizeof(real)));
+    proj_forward(w->mc, a->prof, la.x_mid, la.ao, &lw->o, NULL, LP(3), 1);
+    TIMED(PROF_NORM, rmsnorm_forward(la.xn2, la.rstd2, la.x_mid, lw->ffn_norm, n, d, c->norm_eps));
+    proj_forward(w->mc, a->prof, la.gate, la.xn2, &lw->gate, NULL, LP(4), 0);
+    proj_forward(w->mc, a->prof, la.up, la.xn2, &lw->up, NULL, LP(5), 0);
+    TIMED(PROF_SWIGLU, swiglu_forward(la.hid, la.gate, la.up, (long)n * f));
+    if (upto_hid) {   // the down projection's output is not needed, its LoRA pair's x A^T is
+        if (lp && lp[6].A) TIMED(PROF_LORA, lora_u_forward(lora_u_of(a, l, 6), la.hid, &lp[6], r, n, f));
+        return;
+    }
+    TIMED(PROF_COPY, memcpy(la.x_next, la.x_mid, (size_t)n * d * sizeof(real)));
+    proj_forward(w->mc, a->prof, la.x_next, la.hid, &lw->down, NULL, LP(6), 1);
+    if (steer_of(ad, l)) TIMED(PROF_RESIDUAL, bias_forward(la.x_next, steer_of(ad, l), n, d));   // the residual stream, steered
+    if (a->noise_on) TIMED(PROF_RESIDUAL, add_noise(a, la.x_next, n, d));
+#undef LP
+}
+
 double model_forward(const Weights *w, const Adapter *ad, Acts *a, const int *tokens,
                      const int *targets, int B, int T) {
     const ModelConfig *c = &w->cfg;
@@ -180,41 +245,12 @@ double model_forward(const Weights *w, const Adapter *ad, Acts *a, const int *to
                 a->Bmax, a->Tmax);
         abort();
     }
-    int n = B * T, d = c->dim, hd = config_head_dim(c), H = c->n_heads, KV = c->n_kv_heads;
-    int qd = H * hd, kvd = KV * hd, f = c->ffn_dim, L = c->n_layers;
+    int n = B * T, d = c->dim, L = c->n_layers;
     size_t N = a->nmax;
-    int r = is_lora(ad) ? ad->lora.rank : 0;
-    double s = is_lora(ad) ? ad->lora_scale : 0;
-    if (r) ensure_lora(a, r);
+    if (is_lora(ad)) ensure_lora(a, ad->lora.rank);
     if (a->prof) a->prof->phase = PROF_FORWARD;
     TIMED(PROF_EMBED, embedding_forward(a->x, tokens, n, &w->embed));
-    for (int l = 0; l < L; l++) {
-        const LayerWeights *lw = &w->layer[l];
-        const LoraPair *lp = is_lora(ad) ? ad->lora_w[l] : NULL;
-        real *x = a->x + l * N * d, *x_mid = a->x_mid + l * N * d, *x_next = a->x + (l + 1) * N * d;
-        real *xn1 = a->xn1 + l * N * d, *xn2 = a->xn2 + l * N * d;
-        real *q = a->q + l * N * qd, *k = a->k + l * N * kvd, *v = a->v + l * N * kvd;
-        real *att = a->att + l * (size_t)a->Bmax * H * a->Tmax * a->Tmax, *ao = a->attn_out + l * N * qd;
-        real *gate = a->gate + l * N * f, *up = a->up + l * N * f, *hid = a->hid + l * N * f;
-#define LP(t) (lp ? &lp[t] : NULL), s, (r ? lora_u_of(a, l, t) : NULL), r, n
-        TIMED(PROF_NORM, rmsnorm_forward(xn1, a->rstd1 + l * N, x, lw->attn_norm, n, d, c->norm_eps));
-        proj_forward(w->mc, a->prof, q, xn1, &lw->q, lw->bq, LP(0), 0);
-        proj_forward(w->mc, a->prof, k, xn1, &lw->k, lw->bk, LP(1), 0);
-        proj_forward(w->mc, a->prof, v, xn1, &lw->v, lw->bv, LP(2), 0);
-        TIMED(PROF_ROPE, rope_forward(q, a->cos_t, a->sin_t, B, T, H, hd); rope_forward(k, a->cos_t, a->sin_t, B, T, KV, hd));
-        TIMED(PROF_ATTENTION, attention_forward(ao, att, q, k, v, B, T, H, KV, hd));
-        TIMED(PROF_COPY, memcpy(x_mid, x, (size_t)n * d * sizeof(real)));
-        proj_forward(w->mc, a->prof, x_mid, ao, &lw->o, NULL, LP(3), 1);
-        TIMED(PROF_NORM, rmsnorm_forward(xn2, a->rstd2 + l * N, x_mid, lw->ffn_norm, n, d, c->norm_eps));
-        proj_forward(w->mc, a->prof, gate, xn2, &lw->gate, NULL, LP(4), 0);
-        proj_forward(w->mc, a->prof, up, xn2, &lw->up, NULL, LP(5), 0);
-        TIMED(PROF_SWIGLU, swiglu_forward(hid, gate, up, (long)n * f));
-        TIMED(PROF_COPY, memcpy(x_next, x_mid, (size_t)n * d * sizeof(real)));
-        proj_forward(w->mc, a->prof, x_next, hid, &lw->down, NULL, LP(6), 1);
-        if (steer_of(ad, l)) TIMED(PROF_RESIDUAL, bias_forward(x_next, steer_of(ad, l), n, d));   // the residual stream, steered
-        if (a->noise_on) TIMED(PROF_RESIDUAL, add_noise(a, x_next, n, d));
-#undef LP
-    }
+    for (int l = 0; l < L; l++) layer_forward(w, ad, a, l, B, T, 0);
     TIMED(PROF_NORM, rmsnorm_forward(a->xnf, a->rstdf, a->x + L * N * d, w->final_norm, n, d, c->norm_eps));
     double t0 = prof_start(a->prof);
     mat_forward(w->mc, a->logits, a->xnf, &w->head, n, 0);
@@ -293,11 +329,10 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
         const LayerWeights *lw = &w->layer[l];
         const LoraPair *lp = r ? ad->lora_w[l] : NULL;
         LayerGrads g = layer_grads(ad, l);
-        real *x = a->x + l * N * d, *x_mid = a->x_mid + l * N * d;
-        real *xn1 = a->xn1 + l * N * d, *xn2 = a->xn2 + l * N * d;
-        real *q = a->q + l * N * qd, *k = a->k + l * N * kvd, *v = a->v + l * N * kvd;
-        real *att = a->att + l * (size_t)a->Bmax * H * a->Tmax * a->Tmax, *ao = a->attn_out + l * N * qd;
-        real *gate = a->gate + l * N * f, *up = a->up + l * N * f, *hid = a->hid + l * N * f;
+        if (a->recompute && l != L - 1) layer_forward(w, ad, a, l, B, T, 1);   // the forward left the last in the slot
+        LayerActs la = layer_acts(a, l);
+        real *x = la.x, *x_mid = la.x_mid, *xn1 = la.xn1, *xn2 = la.xn2, *q = la.q, *k = la.k, *v = la.v;
+        real *att = la.att, *ao = la.ao, *gate = la.gate, *up = la.up, *hid = la.hid;
         // Below layer 0's norms only the embedding is left: LoRA needs no dx there, norm and full do
         // (the first gain, the embedding).
         int need_dx0 = l > 0 || (ad->format != FMT_LORA && ad->format != FMT_STEER);
@@ -311,7 +346,7 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
         TIMED(PROF_COPY, memset(a->dxn, 0, nd));
         proj_backward(w->mc, a->prof, a->dxn, a->dgate, xn2, &lw->gate, g.gate, NULL, LP(4));
         proj_backward(w->mc, a->prof, a->dxn, a->dup, xn2, &lw->up, g.up, NULL, LP(5));
-        TIMED(PROF_NORM, rmsnorm_backward(a->dres, g.ffn_norm, a->dxn, x_mid, lw->ffn_norm, a->rstd2 + l * N, n, d));
+        TIMED(PROF_NORM, rmsnorm_backward(a->dres, g.ffn_norm, a->dxn, x_mid, lw->ffn_norm, la.rstd2, n, d));
 
         // x_mid = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1))), xn1 = norm1(x)
         TIMED(PROF_COPY, memset(a->dattn, 0, (size_t)n * qd * sizeof(real)));
@@ -325,7 +360,7 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
         proj_backward(w->mc, a->prof, dxn, a->dq, xn1, &lw->q, g.q, g.bq, LP(0));
         proj_backward(w->mc, a->prof, dxn, a->dk, xn1, &lw->k, g.k, g.bk, LP(1));
         proj_backward(w->mc, a->prof, dxn, a->dv, xn1, &lw->v, g.v, g.bv, LP(2));
-        if (dxn) TIMED(PROF_NORM, rmsnorm_backward(a->dres, g.attn_norm, dxn, x, lw->attn_norm, a->rstd1 + l * N, n, d));
+        if (dxn) TIMED(PROF_NORM, rmsnorm_backward(a->dres, g.attn_norm, dxn, x, lw->attn_norm, la.rstd1, n, d));
 #undef LP
     }
     if (full) TIMED(PROF_EMBED, embedding_backward(full_grad(ad, ad->full.embed.data), a->dres, tokens, n, d));

@@ -7,6 +7,10 @@
 typedef struct Acts Acts;
 
 Acts *acts_create(const ModelConfig *c, int B, int T);
+// The same with recompute set: one slot of saved activations instead of one per layer, and the
+// backward recomputes each layer's forward from its input (about one more forward of the layers per
+// step; results bit-identical). For the 1B shape within a node's memory.
+Acts *acts_create_recompute(const ModelConfig *c, int B, int T, int recompute);
 void acts_free(Acts *a);
 // From now on every forward adds Gaussian noise of std sigma_rel x (the position's RMS over dim) to
 // the residual stream after each block (after steering), drawn in order from seed (Bet 63's hidden-

@@ -49,7 +49,7 @@ int train_adapter(const Weights *base, Adapter *ad, const int *tokens, long n, c
     Weights eff;
     adapter_apply(ad, base, &eff);
     int B = tc->batch, T = tc->seq;
-    Acts *acts = acts_create(&base->cfg, B, T);
+    Acts *acts = acts_create_recompute(&base->cfg, B, T, tc->recompute);
     int *in = xmalloc((size_t)B * T * sizeof(int)), *tg = xmalloc((size_t)B * T * sizeof(int));
     Rng rng;
     rng_seed_stream(&rng, seed, STREAM_BATCHES);

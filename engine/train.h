@@ -17,6 +17,8 @@ typedef struct {
     double min_lr_frac;
     int start_step;         // resume after this many steps (pretraining checkpoints): the batch
                             // stream and the schedule continue exactly where they stopped
+    int recompute;          // execution only, not part of a job's identity: activations of one layer
+                            // at a time, recomputed in the backward (acts_create_recompute; same bits)
 } TrainConfig;
 
 void train_config_default(TrainConfig *t);   // the seeds' values: 100 steps, lr 5e-5, betas (0.9, 0.95), wd 0

@@ -355,7 +355,9 @@ static void job_run(JobContext *ctx, int j, const Weights *base, JobResult *r) {
         fail(r, JOB_ERROR, "cannot create the adapter (out of memory)");
         return;
     }
-    const TrainConfig *tc = &js.train;
+    TrainConfig train = js.train;
+    train.recompute = ctx->recompute;   // how, not what: the same bits either way
+    const TrainConfig *tc = &train;
     if (fv->format != FMT_NONE) {
         int *tokens = NULL; long n = 0; size_t map_len = 0;
         if (js.random_condition) {

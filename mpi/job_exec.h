@@ -17,6 +17,7 @@ typedef struct {
                                // precision of the plan, mapped from the cache directory
     char cache_dir[1024];      // tokenised texts and ready forms, shared by the ranks of a node
     int keep_adapter;          // copy the trained block into the result
+    int recompute;             // train with one layer's activations at a time (sweep run --recompute)
 } JobContext;
 
 // Opens every base of the plan (paths may be overridden by staged copies: staged[i] or NULL), its

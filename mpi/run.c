@@ -179,6 +179,7 @@ int run_sweep(const RunOptions *o) {
         rc = RUN_BAD_INPUT;
     } else {
         ctx.keep_adapter = 1;
+        ctx.recompute = o->recompute;
         rc = rank == 0 ? scheduler_loop(&ctx, o, output, &lost) : worker_loop(&ctx, o);
     }
     if (lost) {   // a silent worker would hang the collectives below: the launcher ends every rank

@@ -18,6 +18,7 @@ typedef struct {
     int dry_jobs;               // hand out jobs that do nothing: measures the scheduler alone
     int retry_failed;           // jobs recorded as failed get max_attempts new attempts
     size_t keep_adapter_max;    // adapters larger than this many bytes are not kept
+    int recompute;              // training keeps one layer's activations and recomputes the rest
     int quiet;
 } RunOptions;
 
