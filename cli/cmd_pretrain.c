@@ -11,9 +11,15 @@ static const char usage[] =
     "usage: sweep pretrain [options]\n"
     "Trains a byte-level BPE tokenizer and then a base model from scratch on the general mix\n"
     "(fixtures/data/general), with warmup and cosine decay and periodic checkpoints; rerunning the\n"
-    "same command resumes from the last checkpoint. Writes OUT/tokenizer.bpe, OUT/base.sweep (f32),\n"
-    "OUT/base-ternary.sweep and OUT/RECORD.md (data hashes, loss curve, held-out perplexity of both\n"
-    "bases against the untrained model and a unigram model).\n"
+    "same command resumes from the last checkpoint, bit for bit as an unbroken run. Writes\n"
+    "OUT/tokenizer.bpe, OUT/base.sweep (f32), OUT/base-ternary.sweep (its post-training ternary copy) and\n"
+    "OUT/RECORD.md (data hashes, loss curve, held-out perplexity and bits per byte of both bases against\n"
+    "the untrained model and a unigram model).\n"
+    "With --ternary-qat, quantisation-aware training of a ternary base (BitNet b1.58: every step's forward\n"
+    "and backward on the weights quantised as base-ternary.sweep stores them, gradients straight through\n"
+    "to the latent f32 weights), from scratch or from --init FILE: writes OUT/base-qat-latent.sweep (f32\n"
+    "latent weights), OUT/base-ternary-qat.sweep (the same rule's ternary file, whose forward is the QAT\n"
+    "forward) and OUT/RECORD.md (with --init: the starting base and its post-training ternary beside).\n"
     "\n"
     "  -o, --out DIR           output directory (default fixtures/base)\n"
     "  --data DIR              fixtures directory (default fixtures/data): DIR/general/{train,eval}.txt\n"
@@ -26,7 +32,14 @@ static const char usage[] =
     "  --threads N             BLAS threads (default 2)\n"
     "  --checkpoint-every N    steps (default 250; 0 = none)\n"
     "  --max-text-bytes N      use at most N bytes of the training text (default 0 = all)\n"
-    "  --eval-tokens N         tokens of the held-out text for the record (default 65536)\n";
+    "  --eval-tokens N         tokens of the held-out text for the record (default 65536)\n"
+    "  --precision P           weight products in training: fp32 | fp32-dnnl | bf16 | int8 (int8: --ternary-qat\n"
+    "                          only: 8-bit per-token activations into the ternary products; default fp32). The\n"
+    "                          saved weights are f32 in every precision; the record evaluates at fp32\n"
+    "  --ternary-qat           quantisation-aware training of a ternary base (see above)\n"
+    "  --init FILE             start from this model file (its shape and, without --tokenizer, its tokenizer)\n"
+    "  --stop-after N          train at most N steps in this run, write a checkpoint, exit 75 (rerun to continue)\n"
+    "  --max-minutes X         likewise after X minutes of training in this run\n";
 
 int cmd_pretrain(int argc, char **argv) {
     PretrainOptions o;
@@ -44,9 +57,11 @@ int cmd_pretrain(int argc, char **argv) {
     for (int i = 0, n = 0; i < argc && n < (int)sizeof cmdline - 2; i++)
         n += snprintf(cmdline + n, sizeof cmdline - n, "%s%s", i ? " " : "sweep ", argv[i]);
     o.command = cmdline;
+    o.precision = MAT_PREC_FP32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); return 0; }
+        if (!strcmp(a, "--ternary-qat")) { o.ternary_qat = 1; continue; }
         if (!v) { fprintf(stderr, "sweep pretrain: %s needs a value (or is unknown)\n%s", a, usage); return 2; }
         char e[400];
         int h = -1, bad = 0;
@@ -61,6 +76,10 @@ int cmd_pretrain(int argc, char **argv) {
         else if (!strcmp(a, "--checkpoint-every")) bad = opt_int(a, v, 0, 1 << 30, &o.checkpoint_every, e, sizeof e);
         else if (!strcmp(a, "--max-text-bytes")) bad = opt_long(a, v, 0, 1L << 40, &o.max_train_bytes, e, sizeof e);
         else if (!strcmp(a, "--eval-tokens")) bad = opt_long(a, v, 0, 1L << 40, &o.eval_tokens, e, sizeof e);
+        else if (!strcmp(a, "--init")) o.init = v;
+        else if (!strcmp(a, "--stop-after")) bad = opt_int(a, v, 1, 1 << 30, &o.stop_after, e, sizeof e);
+        else if (!strcmp(a, "--max-minutes")) bad = opt_real(a, v, 0, 1e9, 1, &o.max_minutes, e, sizeof e);
+        else if (!strcmp(a, "--precision")) h = HP_PRECISION;
         // the training hyperparameters, in the ranges a spec allows (sweeps/hparams.h)
         else if (!strcmp(a, "--steps")) h = HP_STEPS;
         else if (!strcmp(a, "--batch")) h = HP_BATCH;
@@ -74,10 +93,13 @@ int cmd_pretrain(int argc, char **argv) {
         if (h >= 0) {
             double x = 0;
             LoraSpec no_lora;
-            MatPrecision no_precision;
-            if (!(bad = opt_hp(a, v, h, &x, e, sizeof e))) hp_set(&o.train, &no_lora, &no_precision, h, x);
+            if (!(bad = opt_hp(a, v, h, &x, e, sizeof e))) hp_set(&o.train, &no_lora, &o.precision, h, x);
         }
         if (bad) return opt_bad("pretrain", e);
+    }
+    if (o.precision == MAT_PREC_INT8 && !o.ternary_qat) {
+        fprintf(stderr, "sweep pretrain: --precision int8: only with --ternary-qat (int8 multiplies ternary weights; use bf16)\n");
+        return 2;
     }
     if (config_by_name(&o.cfg, config)) { fprintf(stderr, "sweep pretrain: --config: unknown config '%s'\n", config); return 2; }
     if (vocab) o.cfg.vocab = vocab;

@@ -36,6 +36,12 @@ static int tokens_valid(const int *tokens, long n, int vocab) {
 
 int train_adapter(const Weights *base, Adapter *ad, const int *tokens, long n, const TrainConfig *tc,
                   uint64_t seed, float *loss_curve, TrainResult *res, train_progress_fn cb, void *cbctx) {
+    return train_adapter_on(base, ad, tokens, n, tc, seed, loss_curve, res, cb, cbctx, NULL, NULL);
+}
+
+int train_adapter_on(const Weights *base, Adapter *ad, const int *tokens, long n, const TrainConfig *tc,
+                     uint64_t seed, float *loss_curve, TrainResult *res, train_progress_fn cb, void *cbctx,
+                     train_weights_fn fn, void *fnctx) {
     *res = (TrainResult){ .final_loss = NAN };
     for (int i = 0; loss_curve && i < tc->steps; i++) loss_curve[i] = NAN;
     if (tc->steps < 0 || tc->batch < 1 || tc->seq < 1 || n < (long)tc->seq + 1 ||
@@ -64,12 +70,13 @@ int train_adapter(const Weights *base, Adapter *ad, const int *tokens, long n, c
             }
         }
         adapter_zero_grad(ad);
-        double loss = model_forward(&eff, ad, acts, in, tg, B, T);
+        const Weights *w = fn ? fn(fnctx) : &eff;
+        double loss = model_forward(w, ad, acts, in, tg, B, T);
         res->steps_done = step;
         res->final_loss = loss;
         if (loss_curve) loss_curve[step - 1] = (float)loss;
         if (!isfinite(loss)) { res->diverged = 1; break; }
-        model_backward(&eff, ad, acts, in, tg, B, T);
+        model_backward(w, ad, acts, in, tg, B, T);
         double lr = lr_at(tc, step);
         double gnorm = adamw_step(ad, step, lr, tc->beta1, tc->beta2, tc->eps, tc->weight_decay, tc->grad_clip);
         if (!isfinite(gnorm)) { res->diverged = 1; break; }

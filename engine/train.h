@@ -40,6 +40,15 @@ typedef int (*train_progress_fn)(void *ctx, int step, double loss, double lr);
 int train_adapter(const Weights *base, Adapter *ad, const int *tokens, long n, const TrainConfig *tc,
                   uint64_t seed, float *loss_curve, TrainResult *res, train_progress_fn cb, void *cbctx);
 
+// The same, except that before each step's forward fn(ctx) returns the weights that step's forward
+// and backward use instead of the adapter's own (quantisation-aware training: a quantised shadow of a
+// full adapter's weights, engine/qat.h). Their weight gradients land in ad's slots, applied to ad's
+// weights unchanged (straight through). fn NULL: train_adapter.
+typedef const Weights *(*train_weights_fn)(void *ctx);
+int train_adapter_on(const Weights *base, Adapter *ad, const int *tokens, long n, const TrainConfig *tc,
+                     uint64_t seed, float *loss_curve, TrainResult *res, train_progress_fn cb, void *cbctx,
+                     train_weights_fn fn, void *fnctx);
+
 // Perplexity of the model (base + optional adapter) on a token stream:
 //   the stream is cut into consecutive windows of up to T + 1 tokens that overlap by one token
 //   (window k holds tokens kT .. kT + T), so every token after the first is predicted exactly once

@@ -73,9 +73,15 @@ VARIANTS = {
 # lora_b: LoRA with B set to random values (A from the C side), so that dA is not trivially zero.
 # steer: one vector after the last block, from zero; steer_b: vectors after both blocks, started at
 # random values, so the gradient of a vector below another block (and that block's input) is checked.
-FORMATS = ["none", "norm", "lora", "lora_b", "full", "steer", "steer_b"]
-LR = {"none": 0.0, "norm": 1e-2, "lora": 1e-2, "lora_b": 1e-2, "full": 1e-3, "steer": 1e-2, "steer_b": 1e-2}
-ENGINE_FORMAT = {"lora_b": "lora", "steer_b": "steer"}
+# qat: full training quantisation-aware (engine/qat.h): forward and backward on the ternary shadow of the
+# latent weights, gradients straight through. Besides logits, loss and every latent gradient against
+# reference.qat_weights, the straight-through rule itself: the engine's latent gradients must equal the
+# reference's gradients of the quantised weights taken as leaves (qgrad.*), and so must the engine's own
+# plain full-training gradients of a model holding the quantised values (the driver's qgrad.*).
+FORMATS = ["none", "norm", "lora", "lora_b", "full", "steer", "steer_b", "qat"]
+LR = {"none": 0.0, "norm": 1e-2, "lora": 1e-2, "lora_b": 1e-2, "full": 1e-3, "steer": 1e-2, "steer_b": 1e-2,
+      "qat": 1e-3}
+ENGINE_FORMAT = {"lora_b": "lora", "steer_b": "steer", "qat": "full"}
 STEER_LAYERS = {"steer": "last", "steer_b": "0,1"}
 # one steering vector from zero has a gradient norm of 0.46..0.50 on gqa_bias_tied: clip it lower,
 # so clipping is exercised there too
@@ -95,7 +101,7 @@ def gates(precision, n_layers):
 
 
 def gate_kind(key):
-    return "grad" if key.startswith("grad") else "fwd"
+    return "grad" if key.startswith(("grad", "qgrad")) else "fwd"
 
 
 class Tally:
@@ -158,6 +164,8 @@ def check_variant(vname, v, driver, workdir, tally, worst, precision, gate_preci
                     weight_decay=0.01, grad_clip=v["grad_clip"] * CLIP_SCALE.get(fmt, 1.0), steps=10, seed=1234)
         if engine_fmt == "steer":
             case["steer_layers"] = STEER_LAYERS[fmt]
+        if fmt == "qat":
+            case["qat"] = 1
         names = reference.trainable_names(cfg, engine_fmt, STEER_LAYERS.get(fmt, "last"))
         tag = f"{vname}/{fmt}"
         case_path = os.path.join(workdir, f"{vname}.{fmt}.case")
@@ -210,12 +218,18 @@ def check_variant(vname, v, driver, workdir, tally, worst, precision, gate_preci
         compared = ["logits", "loss"] + ["grad." + n for n in names]
         if engine_fmt != "none":
             compared += ["losses", "grad_norms"]
-        for key in compared:
+        # (engine key, reference key): the same quantity on both sides, or the straight-through rule
+        pairs = [(k, k) for k in compared]
+        if fmt == "qat":
+            pairs += [("grad." + n, "qgrad." + n) for n in names] + [("qgrad." + n, "qgrad." + n) for n in names]
+        for key, rkey in pairs:
             if key not in c:
                 tally.check(False, f"{tag}: driver wrote no {key}")
                 continue
             tol, elem_tol, floor = gate[gate_kind(key)]
-            e, el = tensor_err(c[key], r[key], floor)
+            e, el = tensor_err(c[key], r[rkey], floor)
+            if rkey != key:
+                key = f"{key} vs torch {rkey}"
             worst.append((e, el, tag, key, tol, elem_tol))
             tally.check(e <= tol, f"{tag}: {key}: relative error {e:.3g} > {tol:g}")
             tally.check(el <= elem_tol, f"{tag}: {key}: elementwise relative error {el:.3g} > {elem_tol:g}")
@@ -230,6 +244,17 @@ def check_variant(vname, v, driver, workdir, tally, worst, precision, gate_preci
                   f"Adam's m/sqrt(v) turns {precision} noise in near-zero gradients into full-size steps)")
             print(f"  {tag}: losses C {' '.join(f'{x:.6f}' for x in c['losses'].ravel())}")
             print(f"  {tag}: losses T {' '.join(f'{x:.6f}' for x in L)}")
+
+        if fmt == "qat":
+            # negative control: the comparison must tell QAT from plain full training of the latent weights
+            plain = reference.run(cfg, dict(case, qat=0), weights, windows, init)
+            e_log = tensor_err(c["logits"], plain["logits"])[0]
+            e_grad = max(tensor_err(c["grad." + n], plain["grad." + n])[0] for n in names)
+            control = 100 * TOL if gate_precision == "fp32" else 3 * gate["fwd"][0]
+            tally.check(e_log > control and e_grad > control,
+                        f"{tag}: QAT logits/gradients also match unquantised full training ({e_log:.3g}, {e_grad:.3g})")
+            print(f"  negative control: unquantised full training differs from the QAT engine by {e_log:.3g} "
+                  f"(logits), {e_grad:.3g} (worst gradient)")
 
         if vname == "tiny" and fmt == "none":
             # negative control: the same comparison must reject a model with GPT-J-style RoPE pairs

@@ -18,6 +18,8 @@
 #include "engine/adapter.h"
 #include "engine/mat.h"
 #include "engine/model.h"
+#include "engine/qat.h"
+#include "engine/ternary.h"
 #include "engine/util.h"
 #include "engine/weights.h"
 
@@ -29,6 +31,7 @@ typedef struct {
     SteerSpec steer;
     double lr, beta1, beta2, eps, weight_decay, grad_clip;
     unsigned long long seed;
+    int qat;   // full format, trained quantisation-aware (engine/qat.h): forward and backward on the shadow
 } Case;
 
 // One trainable tensor of an adapter, by its canonical name.
@@ -89,6 +92,7 @@ static void read_case(Case *c, const char *path) {
         else if (!strcmp(key, "weight_decay")) c->weight_decay = atof(val);
         else if (!strcmp(key, "grad_clip")) c->grad_clip = atof(val);
         else if (!strcmp(key, "seed")) c->seed = strtoull(val, NULL, 10);
+        else if (!strcmp(key, "qat")) c->qat = atoi(val);
         else die_input("%s: line %d: unknown field '%s'", path, line, key);
     }
     fclose(f);
@@ -99,6 +103,7 @@ static void read_case(Case *c, const char *path) {
         die_input("%s: field batch/seq: need batch > 0 and 0 < seq <= context", path);
     if (c->steps < 0 || c->steps > 1000) die_input("%s: field steps: out of range", path);
     if (c->format == FMT_LORA && c->lora.rank <= 0) die_input("%s: field lora_rank: must be positive", path);
+    if (c->qat && c->format != FMT_FULL) die_input("%s: field qat: needs format full", path);
 }
 
 static void *read_exact(const char *path, size_t bytes, const char *what) {
@@ -290,15 +295,59 @@ int main(int argc, char **argv) {
 
     Weights eff;
     adapter_apply(&ad, &base, &eff);
+    // QAT: every forward and backward below runs on the quantised shadow of the adapter's weights
+    QatShadow sh;
+    // fp32 products of the shadow's ternary matrices exact (decoded tiles and BLAS): the default int16
+    // kernel rounds activations to 1/32767 of their row's absmax (its bound is engine/ternary.h's, tested
+    // in test_ternary), which is the kernel's error, not the QAT rule's this test checks
+    if (cs.qat) ternary_use_int_kernels(0);
+    if (cs.qat) qat_init(&sh, &eff);
+#define FWD_WEIGHTS (cs.qat ? (qat_quantize(&sh, &eff), &sh.w) : &eff)
     adapter_zero_grad(&ad);
-    double loss = model_forward(&eff, &ad, acts, tokens, targets, B, T);
+    const Weights *w = FWD_WEIGHTS;
+    double loss = model_forward(w, &ad, acts, tokens, targets, B, T);
     write_record(out, "logits", B * T, V, acts_logits(acts));
     write_doubles(out, "loss", 1, &loss);
-    model_backward(&eff, &ad, acts, tokens, targets, B, T);
+    model_backward(w, &ad, acts, tokens, targets, B, T);
     for (int i = 0; i < ntr; i++) {
         char name[128];
         snprintf(name, sizeof name, "grad.%s", tr[i].name);
         write_record(out, name, tr[i].rows, tr[i].cols, tr[i].grad);
+    }
+    if (cs.qat) {
+        // The straight-through rule inside the engine: the same batch through plain full training of a
+        // model whose weights are the shadow's values (decoded to real) gives the gradient of the
+        // quantised weights; the latent gradients above must equal it.
+        size_t np2 = config_n_params(c);
+        real *qblock = xaligned(np2 * sizeof(real));
+        int nt = weights_n_tensors(c);
+        TensorInfo *info = xcalloc((size_t)nt, sizeof *info);
+        weights_tensors(c, info);
+        for (int i = 0; i < nt; i++) {
+            if (info[i].cols == 1) memcpy(qblock + info[i].offset, *weights_vec(&sh.w, &info[i]), info[i].rows * sizeof(real));
+            else mat_decode_rows(qblock + info[i].offset, weights_mat(&sh.w, &info[i]), 0, info[i].rows);
+        }
+        Weights qbase;
+        weights_carve(&qbase, c, qblock);
+        qbase.mc = base.mc;
+        Adapter qad;
+        if (adapter_init(&qad, FMT_FULL, NULL, &qbase, cs.seed)) { fprintf(stderr, "parity_driver: adapter_init failed\n"); return 3; }
+        Trainable *qtr = xcalloc((size_t)cap, sizeof *qtr);
+        int nq = list_trainables(&qad, qtr, cap);
+        Weights qeff;
+        adapter_apply(&qad, &qbase, &qeff);
+        adapter_zero_grad(&qad);
+        model_forward(&qeff, &qad, acts, tokens, targets, B, T);
+        model_backward(&qeff, &qad, acts, tokens, targets, B, T);
+        for (int i = 0; i < nq; i++) {
+            char name[128];
+            snprintf(name, sizeof name, "qgrad.%s", qtr[i].name);
+            write_record(out, name, qtr[i].rows, qtr[i].cols, qtr[i].grad);
+        }
+        free(qtr);
+        free(info);
+        adapter_free(&qad);
+        free(qblock);
     }
 
     // the same batch every step, so both sides train on identical data without sharing a sampler
@@ -307,12 +356,13 @@ int main(int argc, char **argv) {
     for (int s = 1; s <= cs.steps; s++) {
         adapter_apply(&ad, &base, &eff);
         adapter_zero_grad(&ad);
-        losses[s - 1] = model_forward(&eff, &ad, acts, tokens, targets, B, T);
-        model_backward(&eff, &ad, acts, tokens, targets, B, T);
+        w = FWD_WEIGHTS;
+        losses[s - 1] = model_forward(w, &ad, acts, tokens, targets, B, T);
+        model_backward(w, &ad, acts, tokens, targets, B, T);
         gnorms[s - 1] = adamw_step(&ad, s, cs.lr, cs.beta1, cs.beta2, cs.eps, cs.weight_decay, cs.grad_clip);
     }
     adapter_apply(&ad, &base, &eff);
-    losses[cs.steps] = model_forward(&eff, &ad, acts, tokens, targets, B, T);
+    losses[cs.steps] = model_forward(FWD_WEIGHTS, &ad, acts, tokens, targets, B, T);
     write_doubles(out, "losses", cs.steps + 1, losses);
     write_doubles(out, "grad_norms", cs.steps, gnorms);
     for (int i = 0; i < ntr; i++) {
@@ -322,6 +372,7 @@ int main(int argc, char **argv) {
     }
     if (fclose(out)) { fprintf(stderr, "parity_driver: %s: write failed\n", argv[4]); return 3; }
 
+    if (cs.qat) qat_free(&sh);
     free(losses); free(gnorms); free(tr);
     adapter_free(&ad);
     acts_free(acts);

@@ -176,6 +176,35 @@ def forward(cfg, P, tokens, targets, lora=None, lora_scale=0.0, interleaved_rope
     return logits, loss
 
 
+def ternary_rows(w):
+    """The engine's ternary rule (engine/ternary.c ternary_quantize_rows) on float64 holding float32 values:
+    per output row s = mean |w| rounded to float32, trit = clamp(round half to even (w / s), -1, 1); s = 0
+    gives trits 0. Returns trit * s."""
+    s = w.abs().mean(dim=1, keepdim=True).float().double()
+    t = torch.where(s > 0, torch.clamp(torch.round(w / torch.where(s > 0, s, 1.0)), -1, 1), torch.zeros_like(w))
+    return t * s
+
+
+def qat_weights(cfg, P, leaves=False):
+    """The weights a quantisation-aware step's forward sees (engine/qat.h, written from BitNet b1.58's
+    recipe): each projection ternary per row (ternary_rows), the embedding and untied head rounded to bf16
+    (as a ternary model file stores them), vectors unchanged. The engine's latent weights are float32, so
+    they are rounded to float32 first. Gradients pass straight through to P (w + (q(w) - w).detach()), or,
+    with leaves=True, the quantised matrices are new leaf tensors (the gradient of the quantised weights)."""
+    Q = dict(P)
+    for name, shape in tensor_table(cfg):
+        if len(shape) != 2:
+            continue
+        w = P[name]
+        w32 = w.detach().float().double()
+        if name in ("model.embed_tokens.weight", "lm_head.weight"):
+            q = w32.float().bfloat16().double()
+        else:
+            q = ternary_rows(w32)
+        Q[name] = q.clone().requires_grad_(True) if leaves else w + (q - w).detach()
+    return Q
+
+
 def steer_blocks(cfg, layers):
     """The blocks of a steer_layers value: "last" or "0,1"."""
     return [cfg["n_layers"] - 1] if layers == "last" else sorted(int(x) for x in layers.split(","))
@@ -209,8 +238,11 @@ def as_matrix(t):
 
 def run(cfg, case, weights, windows, init, interleaved_rope=False):
     """The reference's numbers for one format, as a dict of records like parity_driver's output.
-    init: the adapter's starting values by name (LoRA A comes from the C side so both start equal)."""
+    init: the adapter's starting values by name (LoRA A comes from the C side so both start equal).
+    case["qat"]: full training through qat_weights; adds qgrad.* (the gradients of the quantised weights
+    as leaves, which the straight-through rule hands to the latent weights unchanged)."""
     fmt = case["format"]
+    qat = bool(case.get("qat", 0))
     torch.set_default_dtype(torch.float64)
     win = torch.as_tensor(np.asarray(windows, dtype=np.int64))
     tokens, targets = win[:, :-1], win[:, 1:]
@@ -235,8 +267,11 @@ def run(cfg, case, weights, windows, init, interleaved_rope=False):
     if fmt == "lora":
         scale = case["lora_alpha"] / case["lora_rank"]
 
+    def fwd():
+        return forward(cfg, qat_weights(cfg, P) if qat else P, tokens, targets, lora, scale, interleaved_rope, steer)
+
     out = {}
-    logits, loss = forward(cfg, P, tokens, targets, lora, scale, interleaved_rope, steer)
+    logits, loss = fwd()
     out["logits"] = logits.detach().numpy()
     out["loss"] = np.array([[loss.item()]])
     if not train:
@@ -244,6 +279,15 @@ def run(cfg, case, weights, windows, init, interleaved_rope=False):
     loss.backward()
     for name, t in train:
         out["grad." + name] = as_matrix(t.grad)
+    if qat:
+        Q = qat_weights(cfg, {n: t.detach() for n, t in P.items()}, leaves=True)
+        for name, _ in train:   # vectors are not quantised: leaves of their own here
+            if not Q[name].requires_grad:
+                Q[name] = Q[name].clone().requires_grad_(True)
+        _, qloss = forward(cfg, Q, tokens, targets)
+        qloss.backward()
+        for name, _ in train:
+            out["qgrad." + name] = as_matrix(Q[name].grad)
 
     params = [t for _, t in train]
     opt = torch.optim.AdamW(params, lr=case["lr"], betas=(case["beta1"], case["beta2"]), eps=case["eps"],
@@ -251,7 +295,7 @@ def run(cfg, case, weights, windows, init, interleaved_rope=False):
     losses, gnorms = [], []
     for _ in range(case["steps"]):
         opt.zero_grad()
-        _, loss = forward(cfg, P, tokens, targets, lora, scale, interleaved_rope, steer)
+        _, loss = fwd()
         loss.backward()
         losses.append(loss.item())
         if case["grad_clip"] > 0:
@@ -261,7 +305,7 @@ def run(cfg, case, weights, windows, init, interleaved_rope=False):
         gnorms.append(gn.item())
         opt.step()
     with torch.no_grad():
-        _, loss = forward(cfg, P, tokens, targets, lora, scale, interleaved_rope, steer)
+        _, loss = fwd()
     losses.append(loss.item())
     out["losses"] = np.array([losses])
     out["grad_norms"] = np.array([gnorms])
