@@ -11,22 +11,24 @@ typedef enum {
     MAT_F32,        // float elements (a mapped fp32 file; same as MAT_REAL in the float build)
     MAT_BF16,       // uint16 bfloat16 elements
     MAT_TERNARY,    // packed trits {-1,0,+1} with one float scale per row (engine/ternary.h)
+    MAT_INT4,       // packed nibbles in [-7, 7] with one float scale per group of inputs (engine/int4.h)
 } MatType;
 
 typedef struct {
     MatType type;
     int rows, cols;
     const void *data;
-    const float *scale;   // MAT_TERNARY: rows scales (absmean per output row)
+    const float *scale;   // MAT_TERNARY: rows scales (absmean per output row); MAT_INT4: [rows][groups]
     // Compute-ready forms made once per node and mapped read-only (engine/matcache.h), or NULL:
     // the bf16 products read ready_bf16[rows][cols], the int8 products ready_i8[rows][cols] (trits)
     // instead of converting W into a context's private cache.
     const uint16_t *ready_bf16;
     const int8_t *ready_i8;
+    int group;            // MAT_INT4: inputs per scale (engine/int4.h); 0 otherwise
 } Mat;
 
 static inline Mat mat_real(const real *w, int rows, int cols) {
-    return (Mat){ MAT_REAL, rows, cols, w, NULL, NULL, NULL };
+    return (Mat){ MAT_REAL, rows, cols, w, NULL, NULL, NULL, 0 };
 }
 
 typedef struct MatContext MatContext;
