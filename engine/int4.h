@@ -8,6 +8,8 @@
 // Products never expand the matrix whole: a tile of rows is decoded into the thread's tile buffer
 // and multiplied by BLAS (fp32), or decoded and rounded to bf16 with the activations (bf16, and
 // int8, whose integer kernels are for ternary matrices only, as for every other storage type).
+// Adapters train on top as on any base; full fine-tuning starts from the decoded weights (adapter_init
+// decodes them, as for ternary), so its trained copy is full precision, not 4-bit.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>

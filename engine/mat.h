@@ -63,6 +63,9 @@ void mat_convert_bf16(uint16_t *out, const Mat *W);
 //              quantised to int8 per token, exact int32 sums over the same trits, times the token's
 //              scale; weight gradients (of trainable weights only) and products of every other
 //              weight (embeddings, head, full FT's copies) as BF16
+// MAT_INT4 weights (engine/int4.h) at every precision: tiles decoded from the packed nibbles; FP32 and
+// FP32_DNNL multiply them in fp32 on OpenBLAS, BF16 and INT8 round tile and inputs to bf16 first (fp32
+// sums on OpenBLAS): no converted copy of an int4 matrix is ever made or cached.
 // Without oneDNN (or in the double build) BF16 and INT8 give the same numbers by rounding the inputs
 // and calling BLAS (slower than fp32); FP32_DNNL is then FP32.
 typedef enum { MAT_PREC_FP32 = 0, MAT_PREC_FP32_DNNL, MAT_PREC_BF16, MAT_PREC_INT8 } MatPrecision;
