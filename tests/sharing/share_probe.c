@@ -14,8 +14,9 @@
 //
 // An int4 base (engine/int4.h) has no compute-ready form: its products decode tiles from the mapped
 // nibbles. The same four processes and forked jobs at bf16 and int8 on an int4 file of the wide model:
-// no process's private memory grew by a quarter of what a private bf16 copy of its matrices would
-// take, and no context cached any; and four processes map one int4 file of the default config as
+// no process's private memory grew by a quarter of what its matrices decoded (fp32, as mat_decode_rows
+// gives them) would take, which a private bf16 copy (half of that) would exceed too, and no context
+// cached any; and four processes map one int4 file of the default config as
 // the f32 and ternary files above.
 //
 // usage: share_probe DIR   (writes DIR/base-f32.sweep, DIR/base-ternary.sweep and DIR/base-int4.sweep
@@ -182,16 +183,16 @@ static long norm_step(const ModelFile *mf, MatPrecision p) {
     return (long)mat_cache_bytes(w.mc);
 }
 
-// Bytes of a bf16 copy of w's int4 matrices: what a process would hold privately if products
+// Bytes of w's int4 matrices decoded to float: what a process would hold privately if products
 // expanded them (the bound of the int4 probes, which have no forms to share).
 static size_t int4_copy_bytes(const Weights *w) {
     size_t n = 0;
     const Mat *m[2] = { &w->embed, w->cfg.tied ? NULL : &w->head };
-    for (int i = 0; i < 2; i++) if (m[i] && m[i]->type == MAT_INT4) n += (size_t)m[i]->rows * m[i]->cols * 2;
+    for (int i = 0; i < 2; i++) if (m[i] && m[i]->type == MAT_INT4) n += (size_t)m[i]->rows * m[i]->cols * 4;
     for (int l = 0; l < w->cfg.n_layers; l++) {
         const LayerWeights *lw = &w->layer[l];
         const Mat *p[7] = { &lw->q, &lw->k, &lw->v, &lw->o, &lw->gate, &lw->up, &lw->down };
-        for (int j = 0; j < 7; j++) if (p[j]->type == MAT_INT4) n += (size_t)p[j]->rows * p[j]->cols * 2;
+        for (int j = 0; j < 7; j++) if (p[j]->type == MAT_INT4) n += (size_t)p[j]->rows * p[j]->cols * 4;
     }
     return n;
 }
