@@ -5,10 +5,13 @@ summed with its forked children's at the same moment) and Pss, sampled every 0.1
   1b:      Llama 3.2 1B's shape, random weights: DIR/1b-ternary.sweep (`sweep bench --config 1b --ternary
            --save-model`) and its bf16 copy (`sweep quantize --dtype bf16`), made when absent; two
            `sweep bench --model FILE --format norm --batch 1 --seq 256 --precision P` at once, per precision.
+           DIR/1b-int4.sweep (`sweep quantize 1b-bf16.sweep --int4 --group 64`: timing and memory only, its
+           values are the ternary file's) with --runs int4:fp32,int4:bf16 (int4 products decode tiles of the
+           mapped nibbles: no cache file, engine/int4.h).
            The ready forms' cache file (engine/matcache.h) is made by one unmeasured run first, as a sweep's
            node makes it before any job forks.
   default: a sweep under mpirun -np 2 on fixtures/base (the default config) at fp32, bf16 and int8: norm and
-           LoRA jobs on three users; each rank's peak with its forked job.
+           LoRA jobs on three users; each rank's peak with its forked job; f32, ternary and int4 bases.
 
 Memory does not depend on load; step times printed beside it do (not a speed benchmark).
 With --recompute the 1b runs keep one layer's activations at a time (`sweep bench --recompute`).
@@ -115,11 +118,14 @@ def gb(kb):
 
 def one_b(a):
     tern, bf16 = os.path.join(a.dir, "1b-ternary.sweep"), os.path.join(a.dir, "1b-bf16.sweep")
+    int4 = os.path.join(a.dir, "1b-int4.sweep")
     cache = os.path.join(a.dir, "cache")
     if not os.path.exists(tern):
         check([a.sweep, "bench", "--config", "1b", "--ternary", "--save-model", tern])
     if not os.path.exists(bf16):
         check([a.sweep, "quantize", tern, bf16, "--dtype", "bf16"])
+    if any(name == "int4" for _, name, _ in a.runs) and not os.path.exists(int4):
+        check([a.sweep, "quantize", bf16, int4, "--int4", "--group", "64"])
     print("\n1b shape, norm, batch 1 x 256, two `sweep bench --model%s` processes at once (%s steps):\n"
           % (" --recompute" if a.recompute else "", a.steps))
     print("| base | precision | step CPU s (each) | peak private per process | peak Pss per process |")
@@ -153,7 +159,7 @@ def default_sweep(a, repo):
     print("| base | precision | peak private rank 0 | rank 1 | peak Pss rank 0 | rank 1 |")
     print("|---|---|---|---|---|---|")
     fp32_priv = None
-    for bname, bfile in (("f32", "base.sweep"), ("ternary", "base-ternary.sweep")):
+    for bname, bfile in (("f32", "base.sweep"), ("ternary", "base-ternary.sweep"), ("int4", "base-int4.sweep")):
         for prec in ("fp32", "bf16", "int8"):
             spec = {"protocol": "custom", "output": "out-%s-%s/results.h5" % (bname, prec),
                     "bases": {"b": os.path.join(repo, "fixtures", "base", bfile)},
@@ -204,11 +210,12 @@ def main():
     ap.add_argument("--steps", type=int, default=2)
     ap.add_argument("--recompute", action="store_true", help="1b runs with sweep bench --recompute")
     ap.add_argument("--runs", default="ternary:int8,ternary:bf16,bf16:bf16,ternary:fp32,bf16:fp32",
-                    help="1b runs, BASE:PRECISION (BASE ternary or bf16)")
+                    help="1b runs, BASE:PRECISION (BASE ternary, bf16 or int4)")
     a = ap.parse_args()
     a.sweep = os.path.abspath(a.sweep)
     os.makedirs(a.dir, exist_ok=True)
-    files = {"ternary": os.path.join(a.dir, "1b-ternary.sweep"), "bf16": os.path.join(a.dir, "1b-bf16.sweep")}
+    files = {"ternary": os.path.join(a.dir, "1b-ternary.sweep"), "bf16": os.path.join(a.dir, "1b-bf16.sweep"),
+             "int4": os.path.join(a.dir, "1b-int4.sweep")}
     a.runs = [(files[r.split(":")[0]], r.split(":")[0], r.split(":")[1]) for r in a.runs.split(",")]
     what = a.what.split(",")
     if "default" in what:

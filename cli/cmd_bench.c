@@ -299,7 +299,7 @@ int cmd_bench(int argc, char **argv) {
                           &base.layer[l].gate, &base.layer[l].up, &base.layer[l].down };
             for (int j = 0; j < 7; j++) {
                 ternary_quantize_rows(trits + nb, trit_scales + ns, (const float *)m[j]->data, m[j]->rows, m[j]->cols);
-                *m[j] = (Mat){ MAT_TERNARY, m[j]->rows, m[j]->cols, trits + nb, trit_scales + ns, NULL, NULL };
+                *m[j] = (Mat){ MAT_TERNARY, m[j]->rows, m[j]->cols, trits + nb, trit_scales + ns, NULL, NULL, 0 };
                 nb += ternary_packed_bytes(m[j]->rows, m[j]->cols);
                 ns += (size_t)m[j]->rows;
             }

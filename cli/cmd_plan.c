@@ -20,10 +20,11 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: sweep plan SPEC [--ranks N] [--gflops X] [--precision P] [--json] [--no-check]\n"
             "\n"
-            "Validates SPEC (sweeps/SPEC.md), expands it into jobs and prints the grid (each format variant\n"
-            "with its precision), each job (id, base, condition, format, precision, train user, seed, cells,\n"
-            "estimated GFLOP and seconds) and the estimated wall time on N ranks that each run one job at a\n"
-            "time, simulating the scheduler: longest estimated job first, each to the rank that frees up\n"
+            "Validates SPEC (sweeps/SPEC.md), expands it into jobs and prints the grid (each base with the\n"
+            "storage of its projections: f32, bf16, ternary or int4/gG, G inputs per scale; each format\n"
+            "variant with its precision), each job (id, base, condition, format, precision, train user, seed,\n"
+            "cells, estimated GFLOP and seconds) and the estimated wall time on N ranks that each run one job\n"
+            "at a time, simulating the scheduler: longest estimated job first, each to the rank that frees up\n"
             "first. Needs no MPI.\n"
             "\n"
             "  --ranks N        ranks that run jobs (default 1)\n"
@@ -64,6 +65,7 @@ static int print_text(const Plan *p, const char *spec, int ranks, double gflops,
             printf(" %s", p->axis[a].labels[i]);
             if (a == AX_FORMAT && !strstr(p->axis[a].labels[i], "precision="))
                 printf(" (%s)", mat_precision_name(p->formats[i].precision));
+            if (a == AX_BASE && p->bases[i].kind[0]) printf(" (%s)", p->bases[i].kind);
         }
         printf("\n");
     }
@@ -100,6 +102,15 @@ static int print_json(const Plan *p, const char *spec, int ranks, double gflops,
     for (int a = 0; a < AX_COUNT; a++)
         cJSON_AddItemToObject(axes, axis_names[a],
                               cJSON_CreateStringArray((const char *const *)p->axis[a].labels, p->axis[a].n));
+    cJSON *bases = cJSON_AddArrayToObject(o, "bases");
+    for (int b = 0; b < p->axis[AX_BASE].n; b++) {
+        cJSON *bo = cJSON_CreateObject();
+        cJSON_AddStringToObject(bo, "label", p->bases[b].name);
+        cJSON_AddStringToObject(bo, "path", p->bases[b].path);
+        if (p->bases[b].kind[0]) cJSON_AddStringToObject(bo, "kind", p->bases[b].kind);
+        else cJSON_AddNullToObject(bo, "kind");
+        cJSON_AddItemToArray(bases, bo);
+    }
     cJSON *formats = cJSON_AddArrayToObject(o, "formats");
     for (int f = 0; f < p->axis[AX_FORMAT].n; f++) {
         const FormatVariant *v = &p->formats[f];

@@ -81,9 +81,10 @@ int cmd_prune(int argc, char **argv) {
     if (model_open(&src, in, 0, err, sizeof err)) return bad("%s", err);
     const ModelConfig *c = &src.w.cfg;
     MatType matrix_dtype = dtype_of_kind(&src, TK_MATRIX, MAT_F32);
-    if (matrix_dtype == MAT_TERNARY) {
+    if (matrix_dtype == MAT_TERNARY || matrix_dtype == MAT_INT4) {
         model_close(&src);
-        return bad("%s: tensor dtype: the projections are ternary; prune the float base, then quantize", in);
+        return bad("%s: tensor dtype: the projections are %s; prune the float base, then quantize", in,
+                   model_dtype_name(matrix_dtype));
     }
 
     // The projections decoded into one block, pruned there, and written in their own storage type.

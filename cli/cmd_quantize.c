@@ -1,21 +1,29 @@
-// sweep quantize IN OUT --ternary: post-training quantisation of a model file.
+// sweep quantize IN OUT --ternary | --int4: post-training quantisation of a model file.
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli/commands.h"
+#include "engine/int4.h"
 #include "engine/modelfile.h"
 
 static void quantize_usage(FILE *f) {
     fprintf(f,
         "usage: sweep quantize IN OUT --ternary [--embed-dtype f32|bf16|ternary] [--vector-dtype f32|bf16]\n"
+        "       sweep quantize IN OUT --int4 [--group 32|64|128] [--embed-dtype f32|bf16|int4] [--vector-dtype f32|bf16]\n"
         "       sweep quantize IN OUT --dtype f32|bf16\n"
         "\n"
         "Writes a copy of model file IN with new storage types and prints the size of each part.\n"
         "  --ternary         the layers' projections (q, k, v, o, gate, up, down) become ternary: trits\n"
         "                    {-1, 0, +1} times one absmean scale per output row (BitNet b1.58 per row),\n"
         "                    5 trits per byte (1.6 bits per weight, plus 32 bits per row)\n"
-        "  --embed-dtype T   the token embedding and an untied head (default: bf16 with --ternary,\n"
+        "  --int4            the projections become 4-bit: each row cut into groups of --group consecutive\n"
+        "                    inputs, each group symmetric absmax, round to nearest (even): scale =\n"
+        "                    max|w| / 7, q = clamp(round(w / scale), -7, 7); 2 values per byte (4 bits per\n"
+        "                    weight plus 32 bits per group: 4.5 at group 64). Products decode a tile of\n"
+        "                    rows at a time from the mapped nibbles (engine/int4.h)\n"
+        "  --group G         inputs per int4 scale: 32, 64 (default) or 128\n"
+        "  --embed-dtype T   the token embedding and an untied head (default: bf16 with --ternary or --int4,\n"
         "                    else --dtype)\n"
         "  --dtype T         the projections without --ternary (default f32)\n"
         "  --vector-dtype T  norm gains and biases (default f32)\n"
@@ -53,17 +61,22 @@ char *cli_tokenizer_for(const ModelFile *src, const char *in, const char *out) {
 
 int cmd_quantize(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
-    int ternary = 0;
+    int ternary = 0, int4 = 0, group = 0;
     MatType dtype = MAT_F32, embed = MAT_REAL, vec = MAT_F32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { quantize_usage(stdout); return 0; }
         if (!strcmp(a, "--ternary")) ternary = 1;
-        else if ((!strcmp(a, "--dtype") || !strcmp(a, "--embed-dtype") || !strcmp(a, "--vector-dtype")) && i + 1 < argc) {
+        else if (!strcmp(a, "--int4")) int4 = 1;
+        else if (!strcmp(a, "--group") && i + 1 < argc) {
+            const char *g = argv[++i];
+            group = !strcmp(g, "32") ? 32 : !strcmp(g, "64") ? 64 : !strcmp(g, "128") ? 128 : -1;
+            if (group < 0) { fprintf(stderr, "sweep quantize: --group: '%s' is not one of 32, 64, 128\n", g); return 2; }
+        } else if ((!strcmp(a, "--dtype") || !strcmp(a, "--embed-dtype") || !strcmp(a, "--vector-dtype")) && i + 1 < argc) {
             MatType t;
             int is_embed = !strcmp(a, "--embed-dtype");
-            if (model_dtype_parse(argv[++i], &t) || (t == MAT_TERNARY && !is_embed)) {
-                fprintf(stderr, "sweep quantize: %s: '%s' is not one of f32, bf16%s\n", a, argv[i], is_embed ? ", ternary" : "");
+            if (model_dtype_parse(argv[++i], &t) || ((t == MAT_TERNARY || t == MAT_INT4) && !is_embed)) {
+                fprintf(stderr, "sweep quantize: %s: '%s' is not one of f32, bf16%s\n", a, argv[i], is_embed ? ", ternary, int4" : "");
                 return 2;
             }
             *(is_embed ? &embed : !strcmp(a, "--dtype") ? &dtype : &vec) = t;
@@ -75,6 +88,9 @@ int cmd_quantize(int argc, char **argv) {
         else { fprintf(stderr, "sweep quantize: unexpected argument '%s'\n", a); return 2; }
     }
     if (!in || !out) { quantize_usage(stderr); return 2; }
+    if (ternary && int4) { fprintf(stderr, "sweep quantize: --ternary and --int4: choose one\n"); return 2; }
+    if (group && !int4) { fprintf(stderr, "sweep quantize: --group applies to --int4 only\n"); return 2; }
+    if (int4 && !group) group = INT4_GROUP_DEFAULT;
     if (!strcmp(in, out)) { fprintf(stderr, "sweep quantize: IN and OUT are the same file (%s)\n", in); return 2; }
 
     char err[1024];
@@ -82,16 +98,19 @@ int cmd_quantize(int argc, char **argv) {
     if (model_open(&src, in, 0, err, sizeof err)) { fprintf(stderr, "sweep quantize: %s\n", err); return 2; }
     ModelWriteOptions wo;
     model_write_options_default(&wo);
-    wo.matrix_dtype = ternary ? MAT_TERNARY : dtype;
-    wo.embed_dtype = wo.head_dtype = embed != MAT_REAL ? embed : ternary ? MAT_BF16 : dtype;
+    wo.matrix_dtype = ternary ? MAT_TERNARY : int4 ? MAT_INT4 : dtype;
+    wo.embed_dtype = wo.head_dtype = embed != MAT_REAL ? embed : ternary || int4 ? MAT_BF16 : dtype;
+    wo.int4_group = group;
     wo.vector_dtype = vec;
     char *tok = cli_tokenizer_for(&src, in, out);
     char *src_json = model_meta_json(&src, "source");
     size_t sl = strlen(in) + (src_json ? strlen(src_json) : 0) + 128;
     char *source = malloc(sl);
     if (!source) { fprintf(stderr, "sweep quantize: out of memory\n"); return 3; }
-    snprintf(source, sl, "sweep quantize%s of %s%s%s", ternary ? " --ternary" : "", in, src_json ? "; before: " : "",
-             src_json ? src_json : "");
+    char how[48];
+    snprintf(how, sizeof how, "%s", ternary ? " --ternary" : "");
+    if (int4) snprintf(how, sizeof how, " --int4 --group %d", group);
+    snprintf(source, sl, "sweep quantize%s of %s%s%s", how, in, src_json ? "; before: " : "", src_json ? src_json : "");
     wo.tokenizer_json = tok;
     wo.source = source;
     char *pruning = model_meta_json(&src, "pruning");   // prune then quantize: the record stays

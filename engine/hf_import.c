@@ -264,13 +264,13 @@ int hf_load(HfModel *m, const char *dir, const HfLoadOptions *o, char *err, size
             *weights_vec(&m->w, &t[i]) = v;
         } else {
             Mat *mat = weights_mat(&m->w, &t[i]);
-            if (st->dtype == ST_BF16) *mat = (Mat){ MAT_BF16, t[i].rows, t[i].cols, st->data, NULL, NULL, NULL };
+            if (st->dtype == ST_BF16) *mat = (Mat){ MAT_BF16, t[i].rows, t[i].cols, st->data, NULL, NULL, NULL, 0 };
             else if (st->dtype == ST_F32 && ((uintptr_t)st->data % 4) == 0)
-                *mat = (Mat){ MAT_F32, t[i].rows, t[i].cols, st->data, NULL, NULL, NULL };
+                *mat = (Mat){ MAT_F32, t[i].rows, t[i].cols, st->data, NULL, NULL, NULL, 0 };
             else {   // f16 (or a misaligned f32) becomes an exact float copy
                 float *f = own(m, sizeof(float) * numel);
                 st_to_f32(f, st, 0, numel);
-                *mat = (Mat){ MAT_F32, t[i].rows, t[i].cols, f, NULL, NULL, NULL };
+                *mat = (Mat){ MAT_F32, t[i].rows, t[i].cols, f, NULL, NULL, NULL, 0 };
             }
         }
     }

@@ -4,6 +4,7 @@
 // never expanded whole; in bf16 and int8 the weights are converted once into a cache (below) and
 // multiplied by oneDNN (engine/mat_dnnl.c), or by BLAS on inputs rounded the same way without it.
 #include "engine/mat.h"
+#include "engine/int4.h"
 #include "engine/mat_dnnl.h"
 #include "engine/ternary.h"
 #include "engine/util.h"
@@ -86,6 +87,9 @@ void mat_decode_rows(real *out, const Mat *W, int r0, int r1) {
     case MAT_TERNARY:
         ternary_decode_rows(out, W, r0, r1);
         break;
+    case MAT_INT4:
+        int4_decode_rows(out, W, r0, r1);
+        break;
     }
 }
 
@@ -99,6 +103,8 @@ size_t mat_storage_bytes(const Mat *W) {
     case MAT_BF16: return n * sizeof(uint16_t);
     case MAT_TERNARY:   // the packed trits and one float scale per row
         return ternary_packed_bytes(W->rows, W->cols) + (size_t)W->rows * sizeof(float);
+    case MAT_INT4:      // the packed nibbles and one float scale per group
+        return int4_bytes(W->rows, W->cols, W->group);
     }
     return 0;
 }
@@ -457,7 +463,7 @@ static void bf16_forward(MatContext *mc, real *y, const real *x, const Mat *W, i
         !mat_dnnl_gemm(mc->dnnl, MAT_DNNL_BF16, 0, 1, n, W->rows, W->cols, xb, wb, y, accumulate)) return;
     real *xr = scratch(mc, 1, nx * sizeof(real));
     bf16_to_real(xr, xb, nx);
-    Mat Wb = { MAT_BF16, W->rows, W->cols, wb, NULL, NULL, NULL };
+    Mat Wb = { MAT_BF16, W->rows, W->cols, wb, NULL, NULL, NULL, 0 };
     fp32_forward(y, xr, &Wb, n, accumulate);
 }
 
@@ -469,7 +475,7 @@ static void bf16_backward_input(MatContext *mc, real *dx, const real *dy, const 
     if (use_dnnl(mc) && !mat_dnnl_gemm(mc->dnnl, MAT_DNNL_BF16, 0, 0, n, W->cols, W->rows, dyb, wb, dx, 1)) return;
     real *dyr = scratch(mc, 1, ny * sizeof(real));
     bf16_to_real(dyr, dyb, ny);
-    Mat Wb = { MAT_BF16, W->rows, W->cols, wb, NULL, NULL, NULL };
+    Mat Wb = { MAT_BF16, W->rows, W->cols, wb, NULL, NULL, NULL, 0 };
     fp32_backward_input(dx, dyr, &Wb, n);
 }
 
@@ -552,9 +558,14 @@ static void int8_backward_input(MatContext *mc, real *dx, const real *dy, const 
 // ---------------------------------------------------------------------------------------------
 // The interface
 
+// 4-bit matrices decode tiles in every precision (engine/int4.c): bf16 rounds them and the inputs,
+// int8 computes them as bf16 (its integer kernels are for trits), fp32-dnnl as fp32.
+static int int4_bf16(MatPrecision p) { return p == MAT_PREC_BF16 || p == MAT_PREC_INT8; }
+
 void mat_forward(MatContext *mc, real *y, const real *x, const Mat *W, int n, int accumulate) {
     if (n <= 0 || W->rows <= 0) return;
     MatPrecision p = mat_context_precision(mc);
+    if (W->type == MAT_INT4) { int4_forward(y, x, W, n, accumulate, int4_bf16(p)); return; }
     if (p == MAT_PREC_FP32 || W->cols <= 0) { fp32_forward(y, x, W, n, accumulate); return; }
     if (mc->grads_since_forward) { mc->epoch++; mc->grads_since_forward = 0; }
     const real *direct = mat_direct(W);
@@ -572,6 +583,7 @@ void mat_forward(MatContext *mc, real *y, const real *x, const Mat *W, int n, in
 void mat_backward_input(MatContext *mc, real *dx, const real *dy, const Mat *W, int n) {
     if (n <= 0 || W->rows <= 0) return;
     MatPrecision p = mat_context_precision(mc);
+    if (W->type == MAT_INT4) { int4_backward_input(dx, dy, W, n, int4_bf16(p)); return; }
     if (p == MAT_PREC_FP32 || W->cols <= 0) { fp32_backward_input(dx, dy, W, n); return; }
     const real *direct = mat_direct(W);
     if (p == MAT_PREC_FP32_DNNL) {

@@ -11,22 +11,24 @@ typedef enum {
     MAT_F32,        // float elements (a mapped fp32 file; same as MAT_REAL in the float build)
     MAT_BF16,       // uint16 bfloat16 elements
     MAT_TERNARY,    // packed trits {-1,0,+1} with one float scale per row (engine/ternary.h)
+    MAT_INT4,       // packed nibbles in [-7, 7] with one float scale per group of inputs (engine/int4.h)
 } MatType;
 
 typedef struct {
     MatType type;
     int rows, cols;
     const void *data;
-    const float *scale;   // MAT_TERNARY: rows scales (absmean per output row)
+    const float *scale;   // MAT_TERNARY: rows scales (absmean per output row); MAT_INT4: [rows][groups]
     // Compute-ready forms made once per node and mapped read-only (engine/matcache.h), or NULL:
     // the bf16 products read ready_bf16[rows][cols], the int8 products ready_i8[rows][cols] (trits)
     // instead of converting W into a context's private cache.
     const uint16_t *ready_bf16;
     const int8_t *ready_i8;
+    int group;            // MAT_INT4: inputs per scale (engine/int4.h); 0 otherwise
 } Mat;
 
 static inline Mat mat_real(const real *w, int rows, int cols) {
-    return (Mat){ MAT_REAL, rows, cols, w, NULL, NULL, NULL };
+    return (Mat){ MAT_REAL, rows, cols, w, NULL, NULL, NULL, 0 };
 }
 
 typedef struct MatContext MatContext;
@@ -61,6 +63,9 @@ void mat_convert_bf16(uint16_t *out, const Mat *W);
 //              quantised to int8 per token, exact int32 sums over the same trits, times the token's
 //              scale; weight gradients (of trainable weights only) and products of every other
 //              weight (embeddings, head, full FT's copies) as BF16
+// MAT_INT4 weights (engine/int4.h) at every precision: tiles decoded from the packed nibbles; FP32 and
+// FP32_DNNL multiply them in fp32 on OpenBLAS, BF16 and INT8 round tile and inputs to bf16 first (fp32
+// sums on OpenBLAS): no converted copy of an int4 matrix is ever made or cached.
 // Without oneDNN (or in the double build) BF16 and INT8 give the same numbers by rounding the inputs
 // and calling BLAS (slower than fp32); FP32_DNNL is then FP32.
 typedef enum { MAT_PREC_FP32 = 0, MAT_PREC_FP32_DNNL, MAT_PREC_BF16, MAT_PREC_INT8 } MatPrecision;

@@ -23,6 +23,7 @@ static size_t align_up(size_t n) { return (n + READY_ALIGN - 1) / READY_ALIGN * 
 // The form precision p's products read of W: 'i' int8 trits, 'b' bf16, 0 none (engine/mat.c's rules:
 // int8 multiplies ternary matrices as trits and every other one in bf16; bf16-stored ones in place).
 static char form_of(const Mat *W, MatPrecision p) {
+    if (W->type == MAT_INT4) return 0;   // decoded a tile at a time from the mapped nibbles (engine/int4.h)
     if (p == MAT_PREC_INT8 && W->type == MAT_TERNARY) return 'i';
     if ((p == MAT_PREC_INT8 || p == MAT_PREC_BF16) && W->type != MAT_BF16) return 'b';
     return 0;

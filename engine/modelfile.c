@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "engine/int4.h"
 #include "engine/ternary.h"
 #include "engine/util.h"
 
@@ -50,6 +51,7 @@ const char *model_dtype_name(MatType t) {
     case MAT_F32: return "f32";
     case MAT_BF16: return "bf16";
     case MAT_TERNARY: return "ternary";
+    case MAT_INT4: return "int4";
     case MAT_REAL: break;
     }
     return "real";
@@ -59,6 +61,7 @@ int model_dtype_parse(const char *s, MatType *t) {
     if (!strcmp(s, "f32")) *t = MAT_F32;
     else if (!strcmp(s, "bf16")) *t = MAT_BF16;
     else if (!strcmp(s, "ternary")) *t = MAT_TERNARY;
+    else if (!strcmp(s, "int4")) *t = MAT_INT4;
     else return -1;
     return 0;
 }
@@ -69,9 +72,14 @@ size_t model_dtype_bytes(MatType t, int rows, int cols) {
     case MAT_F32: return n * 4;
     case MAT_BF16: return n * 2;
     case MAT_TERNARY: return (size_t)rows * 4 + ternary_packed_bytes(rows, cols);
+    case MAT_INT4: return int4_bytes(rows, cols, INT4_GROUP_DEFAULT);
     case MAT_REAL: break;
     }
     return 0;
+}
+
+size_t model_tensor_bytes(MatType t, int rows, int cols, int group) {
+    return t == MAT_INT4 ? int4_bytes(rows, cols, group) : model_dtype_bytes(t, rows, cols);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -169,10 +177,17 @@ static int parse_tensor(ModelTensor *mt, const cJSON *e, const TensorInfo *want,
     mt->rows = want->rows;
     mt->cols = want->cols;
     if (!cJSON_IsString(dtype) || model_dtype_parse(dtype->valuestring, &mt->dtype))
-        return errf(err, errlen, "%s: tensor %s: dtype missing or unknown (f32, bf16, ternary)", path, nm);
+        return errf(err, errlen, "%s: tensor %s: dtype missing or unknown (f32, bf16, ternary, int4)", path, nm);
     int is_vec = want->kind == TK_NORM || want->kind == TK_BIAS;
-    if (is_vec && mt->dtype == MAT_TERNARY)
-        return errf(err, errlen, "%s: tensor %s: dtype ternary is for matrices, not vectors", path, nm);
+    if (is_vec && (mt->dtype == MAT_TERNARY || mt->dtype == MAT_INT4))
+        return errf(err, errlen, "%s: tensor %s: dtype %s is for matrices, not vectors", path, nm, model_dtype_name(mt->dtype));
+    mt->group = 0;
+    if (mt->dtype == MAT_INT4) {
+        long long g;
+        if (json_int(e, "group", 2, 65536, &g) || int4_group_check((int)g))
+            return errf(err, errlen, "%s: tensor %s: group missing or not an even integer in [2, 65536] (int4)", path, nm);
+        mt->group = (int)g;
+    }
     int nd = cJSON_IsArray(shape) ? cJSON_GetArraySize(shape) : -1;
     long long got[2] = { -1, -1 };
     for (int i = 0; i < nd && i < 2; i++) {
@@ -190,7 +205,7 @@ static int parse_tensor(ModelTensor *mt, const cJSON *e, const TensorInfo *want,
         return errf(err, errlen, "%s: tensor %s: offset missing, negative or not a multiple of %d", path, nm, MODEL_ALIGN);
     if (json_int(e, "nbytes", 0, (long long)1 << 52, &nbytes))
         return errf(err, errlen, "%s: tensor %s: nbytes missing or not an integer", path, nm);
-    size_t expect = model_dtype_bytes(mt->dtype, mt->rows, mt->cols);
+    size_t expect = model_tensor_bytes(mt->dtype, mt->rows, mt->cols, mt->group);
     if ((size_t)nbytes != expect)
         return errf(err, errlen, "%s: tensor %s: nbytes %lld, but %s [%d, %d] takes %zu", path, nm, nbytes,
                     model_dtype_name(mt->dtype), mt->rows, mt->cols, expect);
@@ -222,6 +237,21 @@ static int check_tensor_bytes(const ModelFile *mf, const ModelTensor *mt, char *
             if (trits[i] > 242)
                 return errf(err, errlen, "%s: tensor %s: packed byte %zu is %d (5 trits never exceed 242)", mf->path,
                             mt->name, i, trits[i]);
+    }
+    if (mt->dtype == MAT_INT4) {
+        const float *scale = (const float *)p;
+        size_t ns = int4_scale_bytes(mt->rows, mt->cols, mt->group) / sizeof(float);
+        for (size_t i = 0; i < ns; i++)
+            if (!isfinite(scale[i]) || scale[i] < 0)
+                return errf(err, errlen, "%s: tensor %s: scale %zu (row %zu, group %zu) is %g (must be finite, >= 0)",
+                            mf->path, mt->name, i, i / (size_t)int4_groups(mt->cols, mt->group),
+                            i % (size_t)int4_groups(mt->cols, mt->group), scale[i]);
+        const uint8_t *q = p + ns * sizeof(float);
+        size_t n = int4_packed_bytes(mt->rows, mt->cols);
+        for (size_t i = 0; i < n; i++)
+            if (!(q[i] & 0x0f) || !(q[i] & 0xf0))
+                return errf(err, errlen, "%s: tensor %s: packed byte %zu is 0x%02x (a nibble of 0 would be -8; values "
+                            "lie in [-7, 7], stored + 8)", mf->path, mt->name, i, q[i]);
     }
     // A mapping's pages read only to verify are unmapped again (they stay in the page cache): a page
     // no other process maps would otherwise count as this process's private memory.
@@ -290,9 +320,12 @@ static void fill_weights(ModelFile *mf, const ModelConfig *c) {
         } else {
             Mat *m = weights_mat(&mf->w, &ti);
             if (mt->dtype == MAT_TERNARY)
-                *m = (Mat){ MAT_TERNARY, mt->rows, mt->cols, p + (size_t)mt->rows * 4, (const float *)p, NULL, NULL };
+                *m = (Mat){ MAT_TERNARY, mt->rows, mt->cols, p + (size_t)mt->rows * 4, (const float *)p, NULL, NULL, 0 };
+            else if (mt->dtype == MAT_INT4)
+                *m = (Mat){ MAT_INT4, mt->rows, mt->cols, p + int4_scale_bytes(mt->rows, mt->cols, mt->group),
+                            (const float *)p, NULL, NULL, mt->group };
             else
-                *m = (Mat){ mt->dtype, mt->rows, mt->cols, p, NULL, NULL, NULL };
+                *m = (Mat){ mt->dtype, mt->rows, mt->cols, p, NULL, NULL, NULL, 0 };
         }
     }
     if (c->tied) mf->w.head = mf->w.embed;
@@ -428,6 +461,7 @@ typedef struct {
     MatType dtype;
     size_t offset, nbytes;   // offset from the data start
     uint64_t checksum;
+    int group;               // MAT_INT4: inputs per scale
     const Mat *src;          // matrices
     const real *vec;         // vectors
 } WriteTensor;
@@ -445,11 +479,21 @@ static char *metadata_text(const ModelConfig *c, const ModelWriteOptions *o, con
     }
     cJSON_AddItemToObject(root, "tokenizer", tok);
     cJSON *q = cJSON_AddObjectToObject(root, "quantization");
-    int any_ternary = 0;
+    int any_ternary = 0, int4_group = 0;
     for (int i = 0; i < n; i++) {
         const char *key = kind_dtype_key(wt[i].info.kind);
         if (!cJSON_GetObjectItemCaseSensitive(q, key)) cJSON_AddStringToObject(q, key, model_dtype_name(wt[i].dtype));
         any_ternary |= wt[i].dtype == MAT_TERNARY;
+        if (wt[i].dtype == MAT_INT4) int4_group = wt[i].group;
+    }
+    if (int4_group) {
+        char text[512];
+        snprintf(text, sizeof text, "integers q in [-7, 7] times one float scale per group of %d consecutive inputs "
+                 "of a row (symmetric absmax, round to nearest even): scale = max|w_group| / 7, q = clamp(round(w / "
+                 "scale), -7, 7); data = float32 scale[rows][groups], then 2 values per byte as q + 8, the even "
+                 "input in the low nibble, each row starting on a byte", int4_group);
+        cJSON_AddStringToObject(q, "int4", text);
+        cJSON_AddNumberToObject(q, "int4_group", int4_group);
     }
     if (any_ternary)
         cJSON_AddStringToObject(q, "ternary",
@@ -478,6 +522,7 @@ static char *metadata_text(const ModelConfig *c, const ModelWriteOptions *o, con
             cJSON_AddItemToArray(shape, cJSON_CreateNumber(wt[i].info.cols));
         cJSON_AddNumberToObject(e, "offset", (double)wt[i].offset);
         cJSON_AddNumberToObject(e, "nbytes", (double)wt[i].nbytes);
+        if (wt[i].dtype == MAT_INT4) cJSON_AddNumberToObject(e, "group", wt[i].group);
         char hex[17];
         snprintf(hex, sizeof hex, "%016llx", (unsigned long long)wt[i].checksum);
         cJSON_AddStringToObject(e, "fnv1a64", hex);
@@ -511,8 +556,12 @@ static void write_tensor(Sink *s, const WriteTensor *t) {
         return;
     }
     const Mat *m = t->src;
-    if (m->type == t->dtype && m->type != MAT_REAL) {   // same storage: bytes pass through unchanged
-        if (m->type == MAT_TERNARY) {
+    if (m->type == t->dtype && m->type != MAT_REAL && (m->type != MAT_INT4 || m->group == t->group)) {
+        // same storage: bytes pass through unchanged
+        if (m->type == MAT_INT4) {
+            sink_write(s, m->scale, int4_scale_bytes(rows, cols, m->group));
+            sink_write(s, m->data, int4_packed_bytes(rows, cols));
+        } else if (m->type == MAT_TERNARY) {
             sink_write(s, m->scale, (size_t)rows * 4);
             sink_write(s, m->data, ternary_packed_bytes(rows, cols));
         } else {
@@ -532,6 +581,19 @@ static void write_tensor(Sink *s, const WriteTensor *t) {
             ternary_quantize_rows(packed + rb * r, scale + r, f, 1, cols);
         }
         sink_write(s, scale, (size_t)rows * 4);
+        sink_write(s, packed, rb * rows);
+        free(scale);
+        free(packed);
+    } else if (t->dtype == MAT_INT4) {
+        size_t ng = (size_t)int4_groups(cols, t->group), rb = int4_packed_bytes(1, cols);
+        float *scale = xmalloc(sizeof(float) * ng * rows);
+        uint8_t *packed = xmalloc(rb * rows);
+        for (int r = 0; r < rows; r++) {
+            mat_decode_row(row, m, r);
+            for (int c = 0; c < cols; c++) f[c] = (float)row[c];
+            int4_quantize_rows(packed + rb * r, scale + ng * r, f, 1, cols, t->group);
+        }
+        sink_write(s, scale, sizeof(float) * ng * rows);
         sink_write(s, packed, rb * rows);
         free(scale);
         free(packed);
@@ -592,12 +654,19 @@ int model_write(const char *path, const Weights *w, const ModelWriteOptions *o, 
                 rc = errf(err, errlen, "%s: tensor %s: missing or shaped unlike the config", path, info[i].name);
                 break;
             }
-            if (wt[i].dtype != MAT_F32 && wt[i].dtype != MAT_BF16 && wt[i].dtype != MAT_TERNARY) {
-                rc = errf(err, errlen, "%s: tensor %s: dtype must be f32, bf16 or ternary", path, info[i].name);
+            if (wt[i].dtype != MAT_F32 && wt[i].dtype != MAT_BF16 && wt[i].dtype != MAT_TERNARY && wt[i].dtype != MAT_INT4) {
+                rc = errf(err, errlen, "%s: tensor %s: dtype must be f32, bf16, ternary or int4", path, info[i].name);
                 break;
             }
+            if (wt[i].dtype == MAT_INT4) {
+                wt[i].group = o->int4_group ? o->int4_group : INT4_GROUP_DEFAULT;
+                if (int4_group_check(wt[i].group)) {
+                    rc = errf(err, errlen, "%s: int4 group %d: not an even number in [2, 65536]", path, wt[i].group);
+                    break;
+                }
+            }
         }
-        wt[i].nbytes = model_dtype_bytes(wt[i].dtype, info[i].rows, info[i].cols);
+        wt[i].nbytes = model_tensor_bytes(wt[i].dtype, info[i].rows, info[i].cols, wt[i].group);
         wt[i].offset = off;
         off = align_up(off + wt[i].nbytes);
     }
@@ -670,13 +739,14 @@ void model_print_summary(const ModelFile *mf, FILE *out) {
     size_t total_bytes = 0, total_n = 0;
     for (int k = 0; k < 4; k++) {
         size_t bytes = 0, n = 0, scale_bytes = 0;
-        int count = 0, types = 0;
+        int count = 0, types = 0, group = 0;
         for (int i = 0; i < mf->n_tensors; i++) {
             const ModelTensor *t = &mf->t[i];
             int kind = t->kind == TK_BIAS ? TK_NORM : (int)t->kind;
             if (kind != (int)order[k]) continue;
             bytes += t->nbytes;
             if (t->dtype == MAT_TERNARY) scale_bytes += (size_t)t->rows * 4;
+            if (t->dtype == MAT_INT4) scale_bytes += int4_scale_bytes(t->rows, t->cols, t->group), group = t->group;
             n += (size_t)t->rows * t->cols;
             count++;
             types |= 1 << t->dtype;
@@ -688,11 +758,14 @@ void model_print_summary(const ModelFile *mf, FILE *out) {
             continue;
         }
         char dt[40] = "";
-        for (int d = MAT_F32; d <= MAT_TERNARY; d++)
+        for (int d = MAT_F32; d <= MAT_INT4; d++)
             if (types & (1 << d)) snprintf(dt + strlen(dt), sizeof dt - strlen(dt), "%s%s", dt[0] ? "+" : "", model_dtype_name(d));
         fprintf(out, "  %-9s %-8s %4d tensors %12zu weights %12zu bytes (%8.2f MB) %6.3f bits/weight", part[order[k]],
                 dt, count, n, bytes, bytes / 1e6, 8.0 * bytes / n);
-        if (scale_bytes)
+        if (scale_bytes && group)
+            fprintf(out, " (nibbles %.3f + scales per %d inputs %.3f)", 8.0 * (bytes - scale_bytes) / n, group,
+                    8.0 * scale_bytes / n);
+        else if (scale_bytes)
             fprintf(out, " (trits %.3f + row scales %.3f)", 8.0 * (bytes - scale_bytes) / n, 8.0 * scale_bytes / n);
         fputc('\n', out);
     }

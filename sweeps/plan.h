@@ -33,6 +33,8 @@ typedef struct {
     char path[1024];        // model file
     char tokenizer[1024];   // tokenizer file; "" = the one the model file carries
     ModelConfig cfg;        // shape for cost estimates: the spec's "config" (default: DESIGN.md's base)
+    char kind[32];          // storage of the projections read from the file ("f32", "bf16", "ternary",
+                            // "int4/g64"); "" when the file was not read (sweep plan --no-check)
 } BaseEntry;
 
 typedef struct {

@@ -102,6 +102,9 @@ static int base_config(SpecCtx *c, const char *jp, const cJSON *entry, const cha
     char err[768];
     if (model_open(&mf, b->path, MODEL_SKIP_CHECKSUMS, err, sizeof err)) return spec_fail(c, jp, "%s", err);
     ModelConfig file = mf.w.cfg;
+    const Mat *q = &mf.w.layer[0].q;   // every projection has one storage type (sweep quantize, import)
+    if (q->type == MAT_INT4) snprintf(b->kind, sizeof b->kind, "int4/g%d", q->group);
+    else snprintf(b->kind, sizeof b->kind, "%s", model_dtype_name(q->type));
     model_close(&mf);
     const cJSON *named = cJSON_IsObject(entry) ? cJSON_GetObjectItemCaseSensitive(entry, "config") : NULL;
     if (named && !same_shape(&file, &b->cfg)) {

@@ -1,5 +1,5 @@
 // make_fuzz_seeds DIR: valid inputs for the fuzz targets, so that mutations start from files that
-// reach deep into the parsers: DIR/modelfile/{f32,bf16,ternary,rope_llama3}.sweep,
+// reach deep into the parsers: DIR/modelfile/{f32,bf16,ternary,int4,int4_embed,rope_llama3}.sweep,
 // DIR/safetensors/{tiny,bf16}.safetensors.
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +7,7 @@
 #include "engine/modelfile.h"
 #include "engine/util.h"
 
-static void tiny_model(const char *path, MatType mdt, MatType edt, int tied, int bias, int llama3_rope) {
+static void tiny_model(const char *path, MatType mdt, MatType edt, int tied, int bias, int llama3_rope, int group) {
     ModelConfig c;
     config_tiny(&c);
     c.dim = 8; c.n_heads = 2; c.n_kv_heads = 1; c.ffn_dim = 12; c.vocab = 11; c.n_layers = 1;
@@ -21,6 +21,7 @@ static void tiny_model(const char *path, MatType mdt, MatType edt, int tied, int
     model_write_options_default(&o);
     o.matrix_dtype = mdt;
     o.embed_dtype = o.head_dtype = edt;
+    o.int4_group = group;
     char err[512];
     if (model_write(path, &w, &o, err, sizeof err)) { fprintf(stderr, "%s\n", err); exit(1); }
     free(block);
@@ -46,10 +47,12 @@ int main(int argc, char **argv) {
     char p[4096];
     snprintf(p, sizeof p, "mkdir -p %s/modelfile %s/safetensors", argv[1], argv[1]);
     if (system(p)) return 1;
-    snprintf(p, sizeof p, "%s/modelfile/f32.sweep", argv[1]);      tiny_model(p, MAT_F32, MAT_F32, 0, 1, 0);
-    snprintf(p, sizeof p, "%s/modelfile/bf16.sweep", argv[1]);     tiny_model(p, MAT_BF16, MAT_BF16, 1, 0, 0);
-    snprintf(p, sizeof p, "%s/modelfile/ternary.sweep", argv[1]);  tiny_model(p, MAT_TERNARY, MAT_BF16, 0, 0, 0);
-    snprintf(p, sizeof p, "%s/modelfile/rope_llama3.sweep", argv[1]); tiny_model(p, MAT_F32, MAT_F32, 1, 0, 1);
+    snprintf(p, sizeof p, "%s/modelfile/f32.sweep", argv[1]);      tiny_model(p, MAT_F32, MAT_F32, 0, 1, 0, 0);
+    snprintf(p, sizeof p, "%s/modelfile/bf16.sweep", argv[1]);     tiny_model(p, MAT_BF16, MAT_BF16, 1, 0, 0, 0);
+    snprintf(p, sizeof p, "%s/modelfile/ternary.sweep", argv[1]);  tiny_model(p, MAT_TERNARY, MAT_BF16, 0, 0, 0, 0);
+    snprintf(p, sizeof p, "%s/modelfile/int4.sweep", argv[1]);     tiny_model(p, MAT_INT4, MAT_BF16, 0, 0, 0, 4);
+    snprintf(p, sizeof p, "%s/modelfile/int4_embed.sweep", argv[1]); tiny_model(p, MAT_INT4, MAT_INT4, 1, 1, 0, 6);
+    snprintf(p, sizeof p, "%s/modelfile/rope_llama3.sweep", argv[1]); tiny_model(p, MAT_F32, MAT_F32, 1, 0, 1, 0);
     snprintf(p, sizeof p, "%s/safetensors/f32.safetensors", argv[1]);  safetensors(p, "F32", 4);
     snprintf(p, sizeof p, "%s/safetensors/bf16.safetensors", argv[1]); safetensors(p, "BF16", 2);
     snprintf(p, sizeof p, "%s/safetensors/i64.safetensors", argv[1]);  safetensors(p, "I64", 8);

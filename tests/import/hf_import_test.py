@@ -601,7 +601,7 @@ def case_bad_model(opt):
             next(t for t in m["tensors"] if t["name"] == Q)[key] = value
         return e
     for what, edit, needles in [
-        ("unknown dtype", set_field("dtype", "int4"), [Q, "dtype"]),
+        ("unknown dtype", set_field("dtype", "int5"), [Q, "dtype"]),
         ("shape vs config", set_field("shape", [32, 31]), [Q, "shape"]),
         ("out of bounds", set_field("offset", qt["offset"] + (1 << 24)), [Q, "out of bounds"]),
         ("nbytes", set_field("nbytes", 12), [Q, "nbytes"]),

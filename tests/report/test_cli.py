@@ -44,7 +44,8 @@ expected = {
     # norm dominates for 2 users; the third's lora job is pending: 2 of 3 so far
     "bet49-partial.h5": {("bet49", "base fp: norm vs lora and full"): ("LENIENT", True, True)},
     # improvements 15% (exactly), 20%, 5%: 2 of 3 at >= 15%, not all at 30%
-    "bet52.h5": {("bet52", "base ternary: norm over the base alone"): ("LENIENT", True, False)},
+    "bet52.h5": {("bet52", "base ternary: norm over the base alone"): ("LENIENT", True, False),
+                 ("bet52", "base int4: norm over the base alone"): ("LENIENT", True, False)},
     # random/real = 0.90, 0.99, 2.0: random beats real on 2 of 3
     "bet60.h5": {("bet60", "base fp: norm real vs random"): ("CATASTROPHIC", True, False)},
     # own 90, 80, 99 against 100 for every other adapter: the diagonal wins for all 3
@@ -59,6 +60,9 @@ expected = {
         ("bet49", "base ternary: norm vs lora and full"): ("none", False, False),
         ("bet52", "base ternary: norm over the base alone"): ("STRICT", True, False),
         ("bet60", "base fp: norm real vs random"): ("STRICT", True, False),
+        # the int4 base's jobs all finished
+        ("confusion", "base int4: norm"): ("STRICT", True, False),
+        ("bet52", "base int4: norm over the base alone"): ("STRICT", True, False),
     },
     "demo.h5": {},
     # report_cases.h: none and norm at fp32 and bf16, each against its own precision's base:
@@ -136,7 +140,8 @@ r = report(old, "--format", "json")
 check(r.returncode == 0, f"old file: exit {r.returncode}: {r.stderr}")
 if r.returncode == 0:
     b = json.loads(r.stdout)
-    check(b.get("precisions") == ["fp32"] and [v.get("precision") for v in b["verdicts"]] == ["fp32"], "old file: fp32")
+    check(b.get("precisions") == ["fp32"] and [v.get("precision") for v in b["verdicts"]] == ["fp32", "fp32"],
+          "old file: fp32 (one verdict per base)")
     a.pop("file"), b.pop("file")
     check(a == b, "old file reports as the same file with the column")
 

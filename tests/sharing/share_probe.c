@@ -12,8 +12,16 @@
 // process's private memory (Private_Clean + Private_Dirty) grew by as much as a quarter of the forms'
 // bytes, i.e. nobody holds a private copy of the converted weights, and no context cached any.
 //
-// usage: share_probe DIR   (writes DIR/base-f32.sweep and DIR/base-ternary.sweep of the default
-// config, DIR/wide-f32.sweep and DIR/wide-ternary.sweep, and the cache directories DIR/ready-*)
+// An int4 base (engine/int4.h) has no compute-ready form: its products decode tiles from the mapped
+// nibbles. The same four processes and forked jobs at bf16 and int8 on an int4 file of the wide model:
+// no process's private memory grew by a quarter of what its matrices decoded (fp32, as mat_decode_rows
+// gives them) would take, which a private bf16 copy (half of that) would exceed too, and no context
+// cached any; and four processes map one int4 file of the default config as
+// the f32 and ternary files above.
+//
+// usage: share_probe DIR   (writes DIR/base-f32.sweep, DIR/base-ternary.sweep and DIR/base-int4.sweep
+// of the default config, DIR/wide-f32.sweep, DIR/wide-ternary.sweep and DIR/wide-int4.sweep, and the
+// cache directories DIR/ready-*)
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -175,6 +183,20 @@ static long norm_step(const ModelFile *mf, MatPrecision p) {
     return (long)mat_cache_bytes(w.mc);
 }
 
+// Bytes of w's int4 matrices decoded to float: what a process would hold privately if products
+// expanded them (the bound of the int4 probes, which have no forms to share).
+static size_t int4_copy_bytes(const Weights *w) {
+    size_t n = 0;
+    const Mat *m[2] = { &w->embed, w->cfg.tied ? NULL : &w->head };
+    for (int i = 0; i < 2; i++) if (m[i] && m[i]->type == MAT_INT4) n += (size_t)m[i]->rows * m[i]->cols * 4;
+    for (int l = 0; l < w->cfg.n_layers; l++) {
+        const LayerWeights *lw = &w->layer[l];
+        const Mat *p[7] = { &lw->q, &lw->k, &lw->v, &lw->o, &lw->gate, &lw->up, &lw->down };
+        for (int j = 0; j < 7; j++) if (p[j]->type == MAT_INT4) n += (size_t)p[j]->rows * p[j]->cols * 4;
+    }
+    return n;
+}
+
 static _Noreturn void ready_child(const char *path, const char *dir, MatPrecision p, int ready_fd, int go_fd) {
     ReadyReport r = { .priv0_self = private_kb(getpid()) };
     char err[1024];
@@ -182,7 +204,7 @@ static _Noreturn void ready_child(const char *path, const char *dir, MatPrecisio
     MatCache mc;
     if (model_open(&mf, path, MODEL_SKIP_CHECKSUMS, err, sizeof err) ||
         matcache_open(&mc, &mf, p, dir, err, sizeof err)) { fprintf(stderr, "child: %s\n", err); _exit(2); }
-    r.forms_kb = (long)(matcache_forms_bytes(&mf.w, p) / 1024);
+    r.forms_kb = (long)((matcache_forms_bytes(&mf.w, p) + int4_copy_bytes(&mf.w)) / 1024);
     r.cached = norm_step(&mf, p);
     int gready[2];
     if (pipe(gready)) _exit(3);
@@ -280,9 +302,14 @@ int main(int argc, char **argv) {
     o.matrix_dtype = MAT_TERNARY;
     o.embed_dtype = MAT_BF16;
     CHECK(model_write(tern, &w, &o, err, sizeof err) == 0, "write ternary: %s", err);
+    char int4[PATH_MAX];
+    snprintf(int4, sizeof int4, "%s/base-int4.sweep", argv[1]);
+    o.matrix_dtype = MAT_INT4;
+    CHECK(model_write(int4, &w, &o, err, sizeof err) == 0, "write int4: %s", err);
     free(block);
     probe(f32, "f32");
     probe(tern, "ternary");
+    probe(int4, "int4");
 
     // wide: 4 layers of 512 x 2048 (16.8M matrix weights), vocab 2048, untied
     ModelConfig wc = c;
@@ -297,6 +324,11 @@ int main(int argc, char **argv) {
     CHECK(model_write(wf32, &w, &o, err, sizeof err) == 0, "write wide f32: %s", err);
     o.matrix_dtype = MAT_TERNARY;
     CHECK(model_write(wtern, &w, &o, err, sizeof err) == 0, "write wide ternary: %s", err);
+    char wint4[PATH_MAX];
+    snprintf(wint4, sizeof wint4, "%s/wide-int4.sweep", argv[1]);
+    o.matrix_dtype = MAT_INT4;
+    o.embed_dtype = o.head_dtype = MAT_BF16;
+    CHECK(model_write(wint4, &w, &o, err, sizeof err) == 0, "write wide int4: %s", err);
     free(block);
     snprintf(dir, sizeof dir, "%s/ready-int8-ternary", argv[1]);
     probe_ready(wtern, dir, MAT_PREC_INT8, "ready int8 on ternary");
@@ -304,5 +336,9 @@ int main(int argc, char **argv) {
     probe_ready(wtern, dir, MAT_PREC_BF16, "ready bf16 on ternary");
     snprintf(dir, sizeof dir, "%s/ready-bf16-f32", argv[1]);
     probe_ready(wf32, dir, MAT_PREC_BF16, "ready bf16 on f32");
+    snprintf(dir, sizeof dir, "%s/ready-bf16-int4", argv[1]);
+    probe_ready(wint4, dir, MAT_PREC_BF16, "bf16 on int4 (tiles, no forms)");
+    snprintf(dir, sizeof dir, "%s/ready-int8-int4", argv[1]);
+    probe_ready(wint4, dir, MAT_PREC_INT8, "int8 on int4 (tiles, no forms)");
     return tl_finish("share_probe");
 }

@@ -34,10 +34,10 @@ static void check(MatType type, int n, int rows, int cols) {
     if (type == MAT_BF16) {
         w16 = malloc(sizeof(uint16_t) * nw);
         for (long i = 0; i < nw; i++) { w16[i] = f32_to_bf16(w[i]); dec[i] = bf16_to_f32(w16[i]); }
-        W = (Mat){ MAT_BF16, rows, cols, w16, NULL, NULL, NULL };
+        W = (Mat){ MAT_BF16, rows, cols, w16, NULL, NULL, NULL, 0 };
     } else {
         memcpy(dec, w, sizeof(float) * nw);
-        W = (Mat){ type, rows, cols, w, NULL, NULL, NULL };
+        W = (Mat){ type, rows, cols, w, NULL, NULL, NULL, 0 };
     }
     char name[64];
     snprintf(name, sizeof name, "%s %dx%d n%d", type_name(type), rows, cols, n);

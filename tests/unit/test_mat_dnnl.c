@@ -84,7 +84,7 @@ static TestMat make_mat(MatType type, int rows, int cols) {
         t.scale = xmalloc(sizeof(float) * rows);
         uint8_t *p = xmalloc(ternary_packed_bytes(rows, cols));
         ternary_quantize_rows(p, t.scale, w, rows, cols);
-        Mat tmp = { MAT_TERNARY, rows, cols, p, t.scale, NULL, NULL };
+        Mat tmp = { MAT_TERNARY, rows, cols, p, t.scale, NULL, NULL, 0 };
         ternary_decode_rows(t.dec, &tmp, 0, rows);
         t.trit = xmalloc((size_t)nw);
         for (long i = 0; i < nw; i++) {
@@ -97,7 +97,7 @@ static TestMat make_mat(MatType type, int rows, int cols) {
         memcpy(t.dec, w, sizeof(float) * nw);
         t.storage = w;
     }
-    t.W = (Mat){ type, rows, cols, t.storage, t.scale, NULL, NULL };
+    t.W = (Mat){ type, rows, cols, t.storage, t.scale, NULL, NULL, 0 };
     return t;
 }
 
@@ -271,7 +271,7 @@ static void check_cache(void) {
     // bf16-stored weights are used in place: nothing cached
     uint16_t *h = xmalloc(sizeof(uint16_t) * rows * cols);
     for (long i = 0; i < (long)rows * cols; i++) h[i] = f32_to_bf16(w[i]);
-    Mat Wb = { MAT_BF16, rows, cols, h, NULL, NULL, NULL };
+    Mat Wb = { MAT_BF16, rows, cols, h, NULL, NULL, NULL, 0 };
     mat_cache_clear(mc);
     mat_forward(mc, y2, x, &Wb, n, 0);
     CHECK(mat_cache_bytes(mc) == 0, "bf16 storage needs no copy (%zu bytes cached)", mat_cache_bytes(mc));

@@ -45,7 +45,7 @@ static void make_bases(void) {
                 if (pass) {
                     const Mat *src = m[j];
                     ternary_quantize_rows(trits + nb, trit_scales + ns, (const float *)src->data, src->rows, src->cols);
-                    *m[j] = (Mat){ MAT_TERNARY, src->rows, src->cols, trits + nb, trit_scales + ns, NULL, NULL };
+                    *m[j] = (Mat){ MAT_TERNARY, src->rows, src->cols, trits + nb, trit_scales + ns, NULL, NULL, 0 };
                 }
                 nb += ternary_packed_bytes(m[j]->rows, m[j]->cols);
                 ns += (size_t)m[j]->rows;
@@ -169,7 +169,7 @@ static void test_int8_backward_input(void) {
     for (int i = 0; i < ROWS * COLS; i++) w[i] = (float)(RND() * 2 - 1);
     ternary_quantize_rows(packed, scale, w, ROWS, COLS);
     for (int r = 0; r < ROWS; r++) scale[r] = (float)(0.001 * (1 << (r * 7 % 13)));   // spread over 2^12
-    Mat W = { MAT_TERNARY, ROWS, COLS, packed, scale, NULL, NULL };
+    Mat W = { MAT_TERNARY, ROWS, COLS, packed, scale, NULL, NULL, 0 };
     mat_decode_rows(dec, &W, 0, ROWS);
     for (int i = 0; i < ROWS * COLS; i++) T[i] = (int)lrint((double)dec[i] / scale[i / COLS]);
     for (int m = 0; m < N; m++) {

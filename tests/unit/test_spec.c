@@ -54,16 +54,16 @@ static void test_bundled(void) {
     check_bundled("bet46", 2 * 5, 2 * 5 * own3, 1, 1, 2, 1, 5, 3);
     // Bet 49: 3 users x {norm, lora, full}; own slices and general text
     check_bundled("bet49", 3 * 3, 3 * 3 * (own3 + general), 1, 1, 3, 3, 1, 3 * 3 + general);
-    // Bet 52: ternary base x 3 users x {none, norm}; the base sees all 9 slices
-    check_bundled("bet52", 1 + 3, 3 * 3 + 3 * own3, 1, 1, 2, 3, 1, 9);
+    // Bet 52: {ternary, int4} bases x 3 users x {none, norm}; each base sees all 9 slices
+    check_bundled("bet52", 2 * (1 + 3), 2 * (3 * 3 + 3 * own3), 2, 1, 2, 3, 1, 9);
     // Bet 60: 3 users x norm x {real, random}
     check_bundled("bet60", 3 * 2, 3 * 2 * own3, 1, 2, 1, 3, 1, 9);
     // Bet 61: 3 users x norm, every adapter on every user's 3 slices
     check_bundled("bet61", 3, 3 * (3 * 3), 1, 1, 1, 3, 1, 9);
-    // 1B+: 2 bases x (none + 10 users x 3 seeds x (norm real + norm random + lora + full)),
+    // 1B+: 3 bases (fp, ternary, int4) x (none + 10 users x 3 seeds x (norm real + norm random + lora + full)),
     // every job on all 10 x 3 slices + general
     int per_base = 1 + 10 * 3 * (2 + 1 + 1);
-    check_bundled("protocol-1b", 2 * per_base, 2L * per_base * (10 * 3 + general), 2, 2, 4, 10, 3, 10 * 3 + general);
+    check_bundled("protocol-1b", 3 * per_base, 3L * per_base * (10 * 3 + general), 3, 2, 4, 10, 3, 10 * 3 + general);
     // demo: 3 users x {none, norm, lora} x 1 seed, all slices + general
     check_bundled("demo", 1 + 3 * 2, (1 + 3 * 2) * (3 * 3 + general), 1, 1, 3, 3, 1, 3 * 3 + general);
 }

@@ -49,7 +49,7 @@ static void test_quantize_decode(int rows, int cols) {
     uint8_t *packed = xmalloc(nb);
     for (int i = 0; i < rows * cols; i++) w[i] = frand() * (1 + i % 7);
     ternary_quantize_rows(packed, scale, w, rows, cols);
-    Mat W = { MAT_TERNARY, rows, cols, packed, scale, NULL, NULL };
+    Mat W = { MAT_TERNARY, rows, cols, packed, scale, NULL, NULL, 0 };
     real *dec = xmalloc(sizeof(real) * rows * cols);
     ternary_decode_rows(dec, &W, 0, rows);
     int bad_scale = 0, bad_trit = 0, bad_dec = 0, bad_byte = 0;
@@ -89,7 +89,7 @@ static void test_products(int n, int rows, int cols, int int_kernels) {
     uint8_t *packed = xmalloc(ternary_packed_bytes(rows, cols));
     for (int i = 0; i < rows * cols; i++) w[i] = frand();
     ternary_quantize_rows(packed, scale, w, rows, cols);
-    Mat W = { MAT_TERNARY, rows, cols, packed, scale, NULL, NULL };
+    Mat W = { MAT_TERNARY, rows, cols, packed, scale, NULL, NULL, 0 };
     double *Wd = xmalloc(sizeof(double) * rows * cols);
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) Wd[(size_t)r * cols + c] = unpack_trit(packed, cols, r, c) * (double)scale[r];

@@ -100,7 +100,7 @@ static void test_embedding(void) {
     // a bf16 table: each row decodes exactly
     uint16_t *b16 = malloc(sizeof(uint16_t) * V * D);
     for (int i = 0; i < V * D; i++) b16[i] = f32_to_bf16((float)g_x[i]);
-    Mat embb = { MAT_BF16, V, D, b16, NULL, NULL, NULL };
+    Mat embb = { MAT_BF16, V, D, b16, NULL, NULL, NULL, 0 };
     embedding_forward(g_out, tokens, n, &embb);
     exact = 1;
     for (int i = 0; i < n; i++)
@@ -455,12 +455,12 @@ static void check_mat(MatType type, int n, int rows, int cols) {
         float *f = malloc(sizeof(float) * nw);
         for (long i = 0; i < nw; i++) dec[i] = f[i] = (float)g_y[i];
         store = f;
-        g_mat = (Mat){ MAT_F32, rows, cols, f, NULL, NULL, NULL };
+        g_mat = (Mat){ MAT_F32, rows, cols, f, NULL, NULL, NULL, 0 };
     } else {
         uint16_t *h = malloc(sizeof(uint16_t) * nw);
         for (long i = 0; i < nw; i++) { h[i] = f32_to_bf16((float)g_y[i]); dec[i] = bf16_to_f32(h[i]); }
         store = h;
-        g_mat = (Mat){ MAT_BF16, rows, cols, h, NULL, NULL, NULL };
+        g_mat = (Mat){ MAT_BF16, rows, cols, h, NULL, NULL, NULL, 0 };
     }
     char name[48];
     snprintf(name, sizeof name, "mat %s %dx%d", names[type], rows, cols);

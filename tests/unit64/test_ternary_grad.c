@@ -24,7 +24,7 @@ static void check(int n, int rows, int cols) {
     uint8_t *packed = xmalloc(ternary_packed_bytes(rows, cols));
     for (int i = 0; i < rows * cols; i++) w[i] = (float)drand();
     ternary_quantize_rows(packed, scale, w, rows, cols);
-    Mat W = { MAT_TERNARY, rows, cols, packed, scale, NULL, NULL };
+    Mat W = { MAT_TERNARY, rows, cols, packed, scale, NULL, NULL, 0 };
     real *x = xmalloc(sizeof(real) * n * cols), *g = xmalloc(sizeof(real) * n * rows);
     real *y = xmalloc(sizeof(real) * n * rows), *dx = xcalloc((size_t)n * cols, sizeof(real));
     for (int i = 0; i < n * cols; i++) x[i] = drand();
