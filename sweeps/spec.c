@@ -379,7 +379,7 @@ static int parse_top(Parse *P) {
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "data"))) {
         if (json_string(c, it, "data", &s)) return -1;
     }
-    if (parse_eval_scalars(P) || parse_users(P) || parse_eval_users(P)) return -1;
+    if (parse_eval_scalars(P) || parse_eval_variants(P) || parse_users(P) || parse_eval_users(P)) return -1;
     if (parse_conditions(P) || parse_seeds(P) || parse_formats(P)) return -1;
     p->max_attempts = 2;
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "max_attempts"))) {
