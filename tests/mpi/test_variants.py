@@ -164,4 +164,39 @@ for text in ("brisk/eval-2", "general"):
         cell = (0, 0, norm, u, s, evals.index(text), v)
         c.check(got["ppl"] == vp[cell] and got["nll"] == vn[cell],
                 "%s on %s: sweep eval ppl %r nll %r, sweep run %r %r" % (label, text, got["ppl"], got["nll"], vp[cell], vn[cell]))
+# --- the report sections of Bets 53 and 63 read the variant cells (results/report_catalogue.c)
+def section(protocol):
+    r = subprocess.run([sweep, "report", v1, "--protocol", protocol, "--format", "json"], cwd=work, env=c.ENV,
+                       capture_output=True, text=True)
+    c.check(r.returncode == 0, "sweep report --protocol %s: %s" % (protocol, r.stderr[-500:]))
+    return next((x for x in json.loads(r.stdout)["sections"] if x["key"] == protocol), {}) if r.returncode == 0 else {}
+
+
+def want_ratio(u, f, k):
+    """Median over seeds x u's own texts of (format f, variant k) / (the base, variant k): the rule the report states."""
+    own = [i for i, e in enumerate(evals) if e.startswith(users[u] + "/")]
+    x = [vp[0, 0, f, u, s_, e, k] / vp[0, 0, fi.index("none"), 0, 0, e, k] for s_ in range(len(seeds)) for e in own]
+    return float(np.median(x))
+
+
+s53 = section("bet53")
+t = next((t for t in s53.get("tables", []) if t["title"] == "base fp: norm at int4:channel against no adapter"), None)
+if c.check(t is not None, "bet53 has the norm int4:channel table"):
+    for row in t["rows"]:
+        u = users.index(row[0])
+        w = want_ratio(u, norm, LABELS.index("int4:channel"))
+        c.check(abs(row[4] - w) <= 1e-12 * w and row[8] == ("yes" if w > 1 else "no"),
+                "bet53 %s: quant/none %r, want %r" % (row[0], row[4], w))
+s63 = section("bet63")
+c.check(s63.get("criterion") == "descriptive: no pre-registered criterion", "bet63 says it is descriptive")
+t = next((t for t in s63.get("tables", []) if t["title"] == "base fp: norm and the base under noise"), None)
+if c.check(t is not None, "bet63 has the norm table"):
+    rows = {(r[0], r[1]): r for r in t["rows"]}
+    for u in range(len(users)):
+        w = want_ratio(u, norm, LABELS.index("noise=0.05"))
+        got = rows.get((users[u], "0.05"))
+        c.check(got is not None and abs(got[4] - w) <= 1e-12 * w, "bet63 %s sigma 0.05: %r, want %r" % (users[u], got, w))
+r = subprocess.run([sweep, "merge", v1, "-o", os.path.join(work, "out", "merged.h5")], cwd=work, env=c.ENV,
+                   capture_output=True, text=True)
+c.check(r.returncode == 2 and "eval.variants" in r.stderr, "sweep merge refuses variant files: %d %s" % (r.returncode, r.stderr))
 c.finish("variants")
