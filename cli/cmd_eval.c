@@ -21,7 +21,7 @@ static void eval_usage(FILE *f) {
     fprintf(f,
         "usage: sweep eval MODEL [MODEL...] INPUT [--tokens] [--tokenizer FILE] [--seq T] [--batch B]\n"
         "                  [--max-tokens N] [--adapter FILE [--adapter-quant Q]] [--noise S [--noise-seed N]]\n"
-        "                  [--threads N] [--no-verify] [--precision P]\n"
+        "                  [--threads N] [--no-verify] [--precision P] [--json]\n"
         "\n"
         "Perplexity of each model file on INPUT, every model on the same tokens (so that an fp model and\n"
         "its ternary quantisation compare directly; the last line gives each model's ratio to the first).\n"
@@ -40,7 +40,9 @@ static void eval_usage(FILE *f) {
         "                  every block (Bet 63), drawn from --noise-seed N (default 0); S 0 adds zeros\n"
         "  --threads N     BLAS threads (default 1)\n"
         "  --no-verify     skip tensor checksums when mapping (faster for big files)\n"
-        "  --precision P   weight products in fp32 (default), fp32-dnnl, bf16 or int8 (engine/mat.h)\n");
+        "  --precision P   weight products in fp32 (default), fp32-dnnl, bf16 or int8 (engine/mat.h)\n"
+        "  --json          one JSON object per model instead of the line: model, ppl, nll (mean per token)\n"
+        "                  and predicted tokens, numbers printed so that they read back exactly\n");
 }
 
 static int *read_token_file(const char *path, long *n) {
@@ -69,7 +71,7 @@ static long parse_long(const char *opt, const char *s, long lo, long hi) {
 
 int cmd_eval(int argc, char **argv) {
     const char *pos[MAX_MODELS + 1], *tokenizer = NULL, *adapter = NULL;
-    int npos = 0, raw_tokens = 0, T = 0, B = 8, threads = 1, flags = 0;
+    int npos = 0, raw_tokens = 0, T = 0, B = 8, threads = 1, flags = 0, json = 0;
     long max_tokens = 0;
     MatPrecision precision = MAT_PREC_FP32;
     int quant_bits = 0;
@@ -81,6 +83,7 @@ int cmd_eval(int argc, char **argv) {
         int more = i + 1 < argc;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { eval_usage(stdout); return 0; }
         if (!strcmp(a, "--tokens")) raw_tokens = 1;
+        else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--no-verify")) flags |= MODEL_SKIP_CHECKSUMS;
         else if (!strcmp(a, "--tokenizer") && more) tokenizer = argv[++i];
         else if (!strcmp(a, "--adapter") && more) adapter = argv[++i];
@@ -183,6 +186,25 @@ int cmd_eval(int argc, char **argv) {
             snprintf(variant + strlen(variant), sizeof variant - strlen(variant), "; noise %g seed %llu", noise, noise_seed);
         if (have_ad) adapter_free(&ad);
         if (m == 0) first = ppl;
+        if (json) {   // exact numbers, for comparing with a results file (tests/mpi/test_variants.py)
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "model", pos[m]);
+            // %.17g: cJSON's own printing rounds to 15 digits when they read back within an epsilon
+            double vals[2] = { ppl, npred ? nll / npred : NAN };
+            const char *names[2] = { "ppl", "nll" };
+            for (int k = 0; k < 2; k++) {
+                char num[40];
+                if (isfinite(vals[k])) snprintf(num, sizeof num, "%.17g", vals[k]);
+                else snprintf(num, sizeof num, "null");
+                cJSON_AddRawToObject(o, names[k], num);
+            }
+            cJSON_AddNumberToObject(o, "n_pred", (double)npred);
+            char *js = cJSON_PrintUnformatted(o);
+            if (js) puts(js);
+            free(js);
+            cJSON_Delete(o);
+            continue;
+        }
         printf("%s: ppl %.4f  (nll %.5f per token, %ld predicted tokens of %s, seq %d, batch %d; %.2f s, %.0f tokens/s%s%s%s)\n",
                pos[m], ppl, npred ? nll / npred : NAN, npred, input, t, B, sec, npred / (sec > 0 ? sec : 1e-9),
                precision == MAT_PREC_FP32 ? "" : "; precision ", precision == MAT_PREC_FP32 ? "" : mat_precision_name(precision),

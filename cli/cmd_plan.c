@@ -69,6 +69,11 @@ static int print_text(const Plan *p, const char *spec, int ranks, double gflops,
         }
         printf("\n");
     }
+    if (p->n_variants > 0) {   // eval.variants: not a grid axis (no jobs of its own), a dimension of the metrics
+        printf("  %-10s", "variant");
+        for (int v = 0; v < p->n_variants; v++) printf(" %s", p->variants[v].label);
+        printf("  (eval.variants: every job's cells under each, without retraining)\n");
+    }
     long cells = plan_n_cells(p);
     printf("jobs: %d   cells: %ld\n\n", p->n_jobs, cells);
     printf("%-16s  %-10s %-9s %-24s %-9s %-12s %-6s %5s %10s %10s\n", "id", "base", "condition", "format",
@@ -110,6 +115,10 @@ static int print_json(const Plan *p, const char *spec, int ranks, double gflops,
         if (p->bases[b].kind[0]) cJSON_AddStringToObject(bo, "kind", p->bases[b].kind);
         else cJSON_AddNullToObject(bo, "kind");
         cJSON_AddItemToArray(bases, bo);
+    }
+    if (p->n_variants > 0) {
+        cJSON *vs = cJSON_AddArrayToObject(o, "variants");
+        for (int v = 0; v < p->n_variants; v++) cJSON_AddItemToArray(vs, cJSON_CreateString(p->variants[v].label));
     }
     cJSON *formats = cJSON_AddArrayToObject(o, "formats");
     for (int f = 0; f < p->axis[AX_FORMAT].n; f++) {

@@ -14,6 +14,8 @@
 #include "engine/job.h"
 #include "engine/mat.h"
 #include "engine/util.h"
+#include "mpi/job_variants.h"
+#include "sweeps/variants.h"
 
 #define SET_ERR(...) errf(err, errlen, __VA_ARGS__)
 
@@ -251,9 +253,10 @@ static JobSpec job_spec_of(const Plan *p, int j) {
                       .eval_tokens = p->eval_tokens };
 }
 
-// The job's cells, in the job's eval order: copied from prev where it has the text, else computed
-// with the adapter (a none adapter: the base itself) on base, the job's view of its base (with its
-// compute context). Sets r's status on failure.
+// The job's cells, in the job's eval order, then per variant of eval.variants its bytes and its
+// cells (sweeps/variants.h): copied from prev where it has the cell, else computed with the adapter
+// (a none adapter: the base itself) on base, the job's view of its base (with its compute context).
+// Sets r's status on failure; a variant's non-finite perplexity is recorded as data, not a failure.
 static void evaluate_cells(JobContext *ctx, int j, const Weights *base, const Adapter *ad, const JobResult *prev,
                            JobResult *r) {
     const Plan *p = ctx->plan;
@@ -261,41 +264,63 @@ static void evaluate_cells(JobContext *ctx, int j, const Weights *base, const Ad
     const JobSpec js = job_spec_of(p, j);
     int bi = job->ax[AX_BASE];
     char err[512];
-    r->evals = xcalloc(job->n_eval, sizeof *r->evals);
-    for (int e = 0; e < job->n_eval; e++) {
-        const EvalEntry *ev = &p->evals[job->eval[e]];
-        EvalCell *c = &r->evals[r->n_evals];
-        const EvalCell *old = NULL;
-        for (int k = 0; prev && k < prev->n_evals && !old; k++)
-            if (!strcmp(prev->evals[k].eval, ev->label)) old = &prev->evals[k];
-        if (old) {
-            *c = *old;
-            r->n_evals++;
-            continue;
+    r->evals = xcalloc((size_t)job->n_eval + (size_t)variant_extra_cells(p, job), sizeof *r->evals);
+    for (int v = 0; v < variant_count(p) && r->status == JOB_OK; v++) {
+        Adapter copy;
+        int owned = 0;
+        const Adapter *vad = ad;
+        if (v > 0) {
+            EvalCell *b = &r->evals[r->n_evals++];
+            variant_cell_label(b->eval, sizeof b->eval, p, v, "");
+            b->ppl = b->nll = NAN;
+            b->n_tokens = (long)variant_adapter_bytes(p, v, ad);
+            if (!(vad = variant_adapter(p, v, &js, base, ad, &copy, &owned))) {
+                fail(r, JOB_ERROR, "cannot copy the adapter for an eval variant (out of memory)");
+                break;
+            }
         }
-        int *tokens; long n; size_t map_len;
-        if (tokens_of_file(ctx, bi, ev->path, &tokens, &n, &map_len, err, sizeof err)) {
-            fail(r, JOB_ERROR, err);
-            break;
-        }
-        if (n < 2) {
+        for (int e = 0; e < job->n_eval; e++) {
+            const EvalEntry *ev = &p->evals[job->eval[e]];
+            EvalCell *c = &r->evals[r->n_evals];
+            char label[sizeof c->eval];
+            if (variant_cell_label(label, sizeof label, p, v, ev->label)) {
+                fail(r, JOB_ERROR, "an eval text's label is too long for its variant cells");
+                break;
+            }
+            const EvalCell *old = NULL;
+            for (int k = 0; prev && k < prev->n_evals && !old; k++)
+                if (!strcmp(prev->evals[k].eval, label)) old = &prev->evals[k];
+            if (old || (v > 0 && variant_same_as_identity(p, v, ad))) {
+                *c = old ? *old : r->evals[e];
+                snprintf(c->eval, sizeof c->eval, "%s", label);
+                r->n_evals++;
+                continue;
+            }
+            int *tokens; long n; size_t map_len;
+            if (tokens_of_file(ctx, bi, ev->path, &tokens, &n, &map_len, err, sizeof err)) {
+                fail(r, JOB_ERROR, err);
+                break;
+            }
+            if (n < 2) {
+                release_tokens(tokens, n, map_len);
+                snprintf(err, sizeof err, "%s: fewer than two tokens to evaluate", ev->path);
+                fail(r, JOB_ERROR, err);
+                break;
+            }
+            snprintf(c->eval, sizeof c->eval, "%s", label);
+            double nll;
+            long count;
+            c->ppl = variant_eval_perplexity(p, v, base, vad, &js, tokens, n, &nll, &count);
+            c->n_tokens = count;
+            c->nll = count ? nll / count : NAN;
             release_tokens(tokens, n, map_len);
-            snprintf(err, sizeof err, "%s: fewer than two tokens to evaluate", ev->path);
-            fail(r, JOB_ERROR, err);
-            break;
+            r->n_evals++;
+            if (v == 0 && !isfinite(c->ppl)) {
+                fail(r, JOB_DIVERGED, "perplexity is not finite");
+                break;
+            }
         }
-        snprintf(c->eval, sizeof c->eval, "%s", ev->label);
-        double nll;
-        long count;
-        c->ppl = job_eval_perplexity(base, ad, &js, tokens, n, &nll, &count);
-        c->n_tokens = count;
-        c->nll = count ? nll / count : NAN;
-        release_tokens(tokens, n, map_len);
-        r->n_evals++;
-        if (!isfinite(c->ppl)) {
-            fail(r, JOB_DIVERGED, "perplexity is not finite");
-            break;
-        }
+        if (owned) adapter_free(&copy);
     }
 }
 

@@ -11,6 +11,7 @@
 #include <hdf5_hl.h>
 #include "engine/mat.h"
 #include "engine/util.h"
+#include "results/h5variants.h"
 
 const char *const h5_dim_names[AX_COUNT] = {"base", "condition", "format", "train_user", "seed", "eval_text"};
 
@@ -375,6 +376,10 @@ int h5_write_results(const char *path, const Plan *plan, const JobResult *const 
     free(ids);
 
     write_metrics(&w, plan, by_job, scales);
+    char verr[256];   // eval.variants only: files of other specs stay as they were
+    if (plan->n_variants > 0 && !w.failed &&
+        h5_write_variants(w.file, plan, by_job, scales, job_scale, w.dcpl, w.str, verr, sizeof verr))
+        fail(&w, "%s", verr);
     write_job_table(&w, plan, by_job, job_scale);
     write_curves(&w, plan, by_job, job_scale);
     write_adapters(&w, plan, by_job);

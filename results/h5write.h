@@ -13,6 +13,8 @@
 //                          records from before the field)
 //   /step, /loss           loss curves over (job, step), step counted from 1, NaN padded
 //   /adapters/<job id>     the fp32 adapter block (attributes format, shape), outside xarray's root view
+//   /variant /variant_ppl /variant_nll /variant_n_tokens /variant_adapter_bytes
+//                          only when the spec has eval.variants: results/h5variants.h
 //   root attributes        spec, spec_hash, protocol, tool_version, created_by, base_hashes,
 //                          deterministic_variables; tokenizer_hashes (per base: FNV-1a 64 of the tokenizer
 //                          file's bytes, "" when the base file carries its own) and eval_hashes (per eval

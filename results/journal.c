@@ -1,4 +1,5 @@
 #include "results/journal.h"
+#include "sweeps/variants.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -475,11 +476,6 @@ static int append_header(Journal *j, const Plan *plan, char *err, size_t errlen)
 
 static int cmp_id(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
-static int plan_has_eval(const Plan *plan, const char *label) {
-    for (int i = 0; i < plan->axis[AX_EVAL_TEXT].n; i++)
-        if (strcmp(plan->axis[AX_EVAL_TEXT].labels[i], label) == 0) return 1;
-    return 0;
-}
 
 // Records of another spec are kept only if the new plan still has each of their jobs and texts.
 static int check_spec_change(const Journal *j, const Plan *plan, char *err, size_t errlen) {
@@ -507,7 +503,7 @@ static int check_spec_change(const Journal *j, const Plan *plan, char *err, size
             break;
         }
         for (int e = 0; e < r->n_evals; e++)
-            if (!plan_has_eval(plan, r->evals[e].eval)) {
+            if (!plan_has_cell(plan, r->evals[e].eval)) {
                 errf(err, errlen, "%s: the spec changes existing jobs: job %s was evaluated on '%s', which "
                         "spec hash %s no longer has; use another output path or move the journal aside",
                         j->path, r->id, r->evals[e].eval, plan->spec_hash);
@@ -690,5 +686,15 @@ int journal_job_finished(const JobResult *r, const Plan *plan, const Job *job) {
         for (int k = 0; k < r->n_evals && !found; k++) found = strcmp(r->evals[k].eval, label) == 0;
         if (!found) return 0;
     }
+    // eval.variants: each variant's cell on each text, and its bytes (sweeps/variants.h)
+    for (int v = 1; v < variant_count(plan); v++)
+        for (int e = -1; e < job->n_eval; e++) {
+            char label[sizeof r->evals[0].eval];
+            variant_cell_label(label, sizeof label, plan, v, e < 0 ? "" : plan->axis[AX_EVAL_TEXT].labels[job->eval[e]]);
+            int at = job->n_eval + (v - 1) * (job->n_eval + 1) + e + 1;   // where job_exec puts it
+            int found = at < r->n_evals && strcmp(r->evals[at].eval, label) == 0;
+            for (int k = 0; k < r->n_evals && !found; k++) found = strcmp(r->evals[k].eval, label) == 0;
+            if (!found) return 0;
+        }
     return 1;
 }

@@ -8,6 +8,7 @@
 #include "engine/util.h"
 #include "mpi/run.h"
 #include "results/h5read.h"
+#include "results/h5variants.h"
 #include "results/h5write.h"
 
 typedef struct {
@@ -165,6 +166,11 @@ int results_merge(const char *const *inputs, int n, const char *output, char *er
         if (missing) {
             snprintf(err, errlen, "%s: no attribute %s to check it against the others (written before sweep merge "
                      "existed: `sweep run` of its spec rewrites the file with it)", inputs[i], missing);
+            goto out;
+        }
+        if (h5_has_variants(inputs[i])) {   // refused rather than silently dropped
+            snprintf(err, errlen, "%s: has eval.variants datasets (/variant_ppl ...), which sweep merge does not carry "
+                     "yet: merging would lose them", inputs[i]);
             goto out;
         }
         if (strcmp(rf->protocol, m.rf[0].protocol)) {

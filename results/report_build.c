@@ -5,10 +5,12 @@
 #include <string.h>
 #include "engine/util.h"
 #include "results/report.h"
+#include "results/report_catalogue.h"
 #include "results/report_judge.h"
 #include "results/report_util.h"
 
-const char *const report_protocols[] = {"bet37", "bet46", "bet49", "bet52", "bet60", "bet61", "protocol-1b", NULL};
+const char *const report_protocols[] = {"bet37", "bet46", "bet49", "bet52", "bet60", "bet61", "protocol-1b",
+                                        "bet53", "bet63", "bet58", "bet48", NULL};
 
 static int known_protocol(const char *p) {
     for (int i = 0; report_protocols[i]; i++)
@@ -51,6 +53,8 @@ int report_build(const char *path, const char *protocol, int figures, Report *r,
     else if (!strcmp(p, "bet52")) judge_bet52(&d, r, "Bet 52: ternary base + norm-only adapter");
     else if (!strcmp(p, "bet60")) judge_bet60(&d, r, "Bet 60: the noise floor, real vs random tokens");
     else if (!strcmp(p, "bet61")) judge_confusion(&d, r, CONFUSION_BET61, figures);
+    else if (!strcmp(p, "bet53") || !strcmp(p, "bet63") || !strcmp(p, "bet58") || !strcmp(p, "bet48"))
+        judge_catalogue(&d, r, p);   // results/report_catalogue.c
     else if (!strcmp(p, "protocol-1b")) {
         judge_confusion(&d, r, CONFUSION_1B, figures);
         judge_bet49(&d, r, "1B+: the Bet 49 shootout at scale");

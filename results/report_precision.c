@@ -10,7 +10,7 @@
 #include "results/report_util.h"
 
 void report_formats_section(const ReportData *d, Report *r) {
-    static const char *const kinds[] = {"none", "norm", "lora", "full"};
+    static const char *const kinds[] = {"none", "norm", "lora", "full", "steer"};
     RSection *sec = report_add_section(r, "formats", "Format variants and compute precision", NULL);
     section_note(sec, "precision is what computed a format's numbers (spec field precision, sweep run --precision), as "
                       "each job recorded it in the results file; files written before the column existed computed "
@@ -34,7 +34,7 @@ void report_formats_section(const ReportData *d, Report *r) {
             if (d->rf.jobs[j].ax[AX_FORMAT] == f) { all++; ok += rd_job_ok(d, j); }
         table_add_row(t);
         table_text(t, 0, "%s", fmt_label(d, AX_FORMAT, f));
-        table_text(t, 1, "%s", d->fkind[f] >= 0 && d->fkind[f] < 4 ? kinds[d->fkind[f]] : "?");
+        table_text(t, 1, "%s", d->fkind[f] >= 0 && d->fkind[f] < 5 ? kinds[d->fkind[f]] : "?");
         table_text(t, 2, "%s", rd_precision(d, f));
         int g = d->base_of[f];
         if (rd_is_none(d, f)) table_text(t, 3, "-");

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include "engine/job.h"
 #include "sweeps/spec_parse.h"
+#include "sweeps/variants.h"
 #include "sweeps/split.h"
 
 #define MAX_JOBS 200000L
@@ -303,8 +304,8 @@ int grid_expand_jobs(Parse *P) {
                         }
                         const ModelConfig *cfg = &p->bases[b].cfg;
                         j->est_flops = plan_train_flops(cfg, &p->formats[f]);
-                        for (int k = 0; k < j->n_eval; k++)
-                            j->est_flops += P->eval_flops[(size_t)b * ne + j->eval[k]];
+                        for (int k = 0; k < j->n_eval; k++)   // once per variant that is evaluated
+                            j->est_flops += P->eval_flops[(size_t)b * ne + j->eval[k]] * variant_evaluations(p, none);
                     }
             }
     free(take);

@@ -27,6 +27,7 @@ void plan_free(Plan *p) {
     free(p->users);
     free(p->seeds);
     free(p->evals);
+    free(p->variants);
     free(p->spec_text);
     memset(p, 0, sizeof *p);
 }

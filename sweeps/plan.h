@@ -56,6 +56,18 @@ typedef struct {
     int user;               // owning user (index into users), -1 for general
 } EvalEntry;
 
+// An evaluation-time variant of every trained adapter (spec field eval.variants; sweeps/variants.h):
+// the adapter as trained, its int8/int4 round trip, or residual-stream noise at evaluation.
+typedef enum { VARIANT_IDENTITY = 0, VARIANT_QUANT, VARIANT_NOISE } VariantKind;
+
+typedef struct {
+    char label[32];         // coordinate label: "identity", "int8", "int4:channel", "noise=0.01"
+    VariantKind kind;
+    int bits;               // VARIANT_QUANT: 8 or 4
+    int per_channel;        // VARIANT_QUANT: absmax per output row, else per tensor (engine/adapter_quant.h)
+    double sigma;           // VARIANT_NOISE: std relative to each position's RMS
+} EvalVariant;
+
 typedef struct {
     char id[17];            // 16 hex digits: hash of everything that determines the result
     int ax[AX_SEED + 1];    // indices on AX_BASE .. AX_SEED
@@ -82,6 +94,10 @@ typedef struct {
     int n_jobs;
     Job *jobs;
     long split_eval_bytes;  // bytes per eval slice when splitting custom users' documents
+    // eval.variants: 0 when the spec has none (identity only; files as before the field), else
+    // n_variants >= 1 with variants[0] the identity
+    int n_variants;
+    EvalVariant *variants;
 } Plan;
 
 void plan_free(Plan *p);

@@ -15,7 +15,7 @@ static const char *const top_fields[] = { "protocol", "description", "output", "
                                           "users", "formats", "train", "seeds", "conditions", "eval",
                                           "max_attempts", NULL };
 static const char *const protocol_names[] = { "bet37", "bet46", "bet49", "bet52", "bet60", "bet61", "protocol-1b",
-                                              "demo", "custom", NULL };
+                                              "bet53", "bet63", "bet58", "bet48", "demo", "custom", NULL };
 static const char *const config_names[] = { "default", "1b", "tiny", NULL };
 static const char *const base_fields[] = { "path", "config", "tokenizer", NULL };
 static const char *const format_names[] = { "none", "norm", "lora", "full", "steer", NULL };
@@ -382,7 +382,7 @@ static int parse_top(Parse *P) {
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "data"))) {
         if (json_string(c, it, "data", &s)) return -1;
     }
-    if (parse_eval_scalars(P) || parse_users(P) || parse_eval_users(P)) return -1;
+    if (parse_eval_scalars(P) || parse_eval_variants(P) || parse_users(P) || parse_eval_users(P)) return -1;
     if (parse_conditions(P) || parse_seeds(P) || parse_formats(P)) return -1;
     p->max_attempts = 2;
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "max_attempts"))) {

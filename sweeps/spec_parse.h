@@ -72,6 +72,8 @@ int hp_read_layers(SpecCtx *c, const cJSON *it, const char *jp, SteerSpec *steer
 int parse_eval_scalars(Parse *P);
 int parse_users(Parse *P);
 int parse_eval_users(Parse *P);
+// variants.c: eval.variants into p->variants (after parse_eval_scalars)
+int parse_eval_variants(Parse *P);
 
 // grid.c: a format block's variants onto the format axis; then, once every axis is known, the jobs with
 // their ids and costs; then the check that no two jobs share an id

@@ -153,6 +153,48 @@ def ppl_of(b, c, f, u, s, text):
     return 1 + b + 10 * c + 100 * f + 1000 * u + 0.5 * s + 0.01 * TEXT_NUMBER[text]
 
 
+VARIANTS = ["identity", "int8", "noise=0.1"]
+
+
+def check_variants(make, work, plain):
+    """eval.variants: the variant is a dimension of the metrics with its own coordinate; the identity
+    equals /ppl, variant v is the identity + 0.001 v (make_results --variants), NaN where /ppl is; the
+    bytes are a (job, variant) table; and everything the file without variants has is unchanged."""
+    path = os.path.join(work, "variants.h5")
+    subprocess.run([make, "--variants", path], check=True)
+    ds = xr.open_dataset(path, engine="h5netcdf")
+    dims = ("base", "condition", "format", "train_user", "seed", "eval_text", "variant")
+    check("variant" in ds.coords and list(ds["variant"].values) == VARIANTS,
+          "variant coordinate: %s" % (ds["variant"].values if "variant" in ds.coords else "missing"))
+    for name in ("variant_ppl", "variant_nll", "variant_n_tokens"):
+        check(name in ds and ds[name].dims == dims, "%s dims %s" % (name, ds[name].dims if name in ds else "missing"))
+    ppl, vp = ds["ppl"].values, ds["variant_ppl"].values
+    check(np.array_equal(vp[..., 0], ppl, equal_nan=True), "variant identity equals ppl")
+    for v in range(1, len(VARIANTS)):
+        sel = ds["variant_ppl"].sel(variant=VARIANTS[v]).values
+        check(np.array_equal(np.isnan(sel), np.isnan(ppl)), "variant %s: cells where ppl has them" % VARIANTS[v])
+        ok = ~np.isnan(ppl)
+        check(ok.any() and np.array_equal(sel[ok], ppl[ok] + 0.001 * v), "variant %s values" % VARIANTS[v])
+        check(np.array_equal(ds["variant_n_tokens"].values[..., v], ds["n_tokens"].values, equal_nan=True),
+              "variant %s n_tokens" % VARIANTS[v])
+        check(np.allclose(ds["variant_nll"].values[..., v][ok], np.log(sel[ok])), "variant %s nll" % VARIANTS[v])
+    b = ds["variant_adapter_bytes"]
+    check(b.dims == ("job", "variant"), "variant_adapter_bytes dims %s" % (b.dims,))
+    fmt = [FORMATS.index(x) for x in ds["job_format"].values]
+    status = list(ds["status"].values)
+    want = np.array([[int(ds["adapter_bytes"].values[k]) if status[k] == "ok" else 0] +
+                     [1000 * v + fmt[k] if status[k] == "ok" else 0 for v in range(1, len(VARIANTS))]
+                     for k in range(len(fmt))])
+    check(np.array_equal(b.values, want), "variant_adapter_bytes: %s, want %s" % (b.values.tolist(), want.tolist()))
+    # every dataset of the plain file is in this one, with the same values
+    with h5py.File(plain, "r") as a, h5py.File(path, "r") as f:
+        for name in a:
+            if isinstance(a[name], h5py.Dataset) and name not in ("backend", "host", "message"):
+                x, y = a[name][()], f[name][()]
+                same = np.array_equal(x, y, equal_nan=True) if x.dtype.kind == "f" else np.array_equal(x, y)
+                check(same, "dataset %s differs with variants" % name)
+
+
 def main():
     make, work = sys.argv[1], sys.argv[2]
     os.makedirs(work, exist_ok=True)
@@ -256,6 +298,8 @@ def main():
         check(kept > 0, "no adapters kept")
 
     check_backends(make, work, path, plan, ids)
+    check(not any(k.startswith("variant") for k in ds.variables), "a spec without eval.variants writes no variant datasets")
+    check_variants(make, work, path)
 
     print("test_readers: %d failed" % len(failures))
     sys.exit(1 if failures else 0)
