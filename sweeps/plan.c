@@ -28,6 +28,7 @@ void plan_free(Plan *p) {
     free(p->seeds);
     free(p->evals);
     free(p->spec_text);
+    free(p->published);
     memset(p, 0, sizeof *p);
 }
 

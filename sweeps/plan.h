@@ -80,6 +80,7 @@ typedef struct {
     int n_jobs;
     Job *jobs;
     long split_eval_bytes;  // bytes per eval slice when splitting custom users' documents
+    struct Published *published;   // the seeds' figures (spec field "published", sweeps/published.h), NULL
 } Plan;
 
 void plan_free(Plan *p);
