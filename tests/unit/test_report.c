@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <hdf5.h>
 #include "results/report.h"
+#include "results/report_margin.h"
 #include "tests/report/report_cases.h"
 #include "tests/unit/testlib.h"
 
@@ -272,6 +273,82 @@ static void bet61(void) {
     plan_free(&p);
 }
 
+// The text of a cell of a section's table whose title has title_part, in the row whose first cell is row.
+static const char *cell_text(const Report *r, const char *section, const char *title_part, const char *row,
+                             const char *col) {
+    for (int i = 0; i < r->ns; i++)
+        for (int k = 0; k < r->s[i].nt; k++) {
+            const RTable *t = r->s[i].t[k];
+            if (strcmp(r->s[i].key, section) || !strstr(t->title, title_part)) continue;
+            for (int c = 0; c < t->ncols; c++)
+                if (!strcmp(t->cols[c], col))
+                    for (int y = 0; y < t->nrows; y++)
+                        if (t->cells[(size_t)y * t->ncols].text && !strcmp(t->cells[(size_t)y * t->ncols].text, row))
+                            return t->cells[(size_t)y * t->ncols + c].text;
+        }
+    return NULL;
+}
+
+// The noise rule (results/report_margin.h) at its boundaries: one seed, three slices, so each user's
+// interval is the min .. max of its three paired ratios own/100.
+static void bet61_noise(void) {
+    Plan p;
+    load("bet61", &p);
+    Report r;
+    char path[512];
+    // every slice exactly 95: a margin of exactly 5%, its interval [5%, 5%]: a win that reaches 5%
+    B61S c = {{{95, 95, 95}, {95, 95, 95}, {95, 95, 95}}};
+    build(&p, b61s_ppl, NULL, &c, NULL, NULL, &r, path, sizeof path);
+    const RVerdict *v = expect("margins exactly 5%", &r, "bet61", "base fp: norm", VERDICT_STRICT, 0);
+    CHECK(number(v, "users_margin_5pct") == 3, "3/3 users at exactly 5%% (%g)", number(v, "users_margin_5pct"));
+    report_free(&r);
+    CHECK(report_build(path, "protocol-1b", 0, &r, path, sizeof path) == 0, "the same file as protocol-1b");
+    expect("1B+: exactly 5% on 3/3", &r, "confusion", "base fp: norm", VERDICT_STRICT, 0);
+    report_free(&r);
+    // cpython's slices 100, 95, 90: median margin 5%, interval [0%, 10%] touches zero: within the noise
+    c.own[0][0] = 100; c.own[0][2] = 90;
+    build(&p, b61s_ppl, NULL, &c, NULL, NULL, &r, path, sizeof path);
+    v = expect("an interval touching zero", &r, "bet61", "base fp: norm", VERDICT_NONE, 0);
+    CHECK(number(v, "users_own_wins") == 2 && number(v, "users_margin_5pct") == 2, "2/3 win beyond the noise (%g, %g)",
+          number(v, "users_own_wins"), number(v, "users_margin_5pct"));
+    const char *ez = cell_text(&r, "bet61", "Diagonal", "cpython", "CI excludes 0");
+    const char *f5 = cell_text(&r, "bet61", "Diagonal", "cpython", ">= 5%");
+    CHECK(ez && !strcmp(ez, "no"), "cpython's interval includes zero: '%s'", ez ? ez : "(none)");
+    CHECK(f5 && !strcmp(f5, "no: within noise"), "cpython's 5%% inside the noise: '%s'", f5 ? f5 : "(none)");
+    ez = cell_text(&r, "bet61", "Diagonal", "austen", "CI excludes 0");
+    CHECK(ez && !strcmp(ez, "yes"), "austen's [5%%, 5%%] excludes zero: '%s'", ez ? ez : "(none)");
+    report_free(&r);
+    // two users inside the noise at a median of 5%: the 1B+ bar is met by 1 of 3, not most
+    c.own[1][0] = 100; c.own[1][2] = 90;
+    build(&p, b61s_ppl, NULL, &c, NULL, "protocol-1b", &r, path, sizeof path);
+    expect("1B+: 5% medians inside the noise are not counted", &r, "confusion", "base fp: norm", VERDICT_NONE, 0);
+    report_free(&r);
+    // just off zero: 99.9, 95, 90: the interval [0.1%, 10%] excludes zero
+    c.own[0][0] = 99.9; c.own[1][0] = 95; c.own[1][2] = 95;
+    build(&p, b61s_ppl, NULL, &c, NULL, NULL, &r, path, sizeof path);
+    expect("an interval just above zero", &r, "bet61", "base fp: norm", VERDICT_STRICT, 0);
+    report_free(&r);
+    // the case: margins of 0.08% with an interval of 0.00% .. 0.10% never pass
+    c.own[0][0] = 100; c.own[0][1] = 99.92; c.own[0][2] = 99.9;
+    build(&p, b61s_ppl, NULL, &c, NULL, NULL, &r, path, sizeof path);
+    v = expect("a 0.08% margin in [0%, 0.1%]", &r, "bet61", "base fp: norm", VERDICT_NONE, 0);
+    report_free(&r);
+    // a tiny margin beyond the noise wins (Bet 61) but is below the 1B+ bar
+    c.own[0][0] = c.own[0][1] = c.own[0][2] = 99.92;
+    build(&p, b61s_ppl, NULL, &c, NULL, NULL, &r, path, sizeof path);
+    expect("0.08% beyond the noise", &r, "bet61", "base fp: norm", VERDICT_STRICT, 0);
+    f5 = cell_text(&r, "bet61", "Diagonal", "cpython", ">= 5%");
+    CHECK(f5 && !strcmp(f5, "no"), "0.08%% is below 5%%: '%s'", f5 ? f5 : "(none)");
+    report_free(&r);
+    plan_free(&p);
+    // the rule's one wording: SPEC.md quotes it as the report prints it
+    char spec_md[1200];
+    snprintf(spec_md, sizeof spec_md, "%s/SPEC.md", sweeps);
+    char *md = read_whole_file(spec_md, NULL);
+    CHECK(md && strstr(md, margin_rule), "%s quotes margin_rule word for word", spec_md);
+    free(md);
+}
+
 // ---- protocol-1b: 10 users, 2 bases, none/norm/lora/full, norm real and random, 3 seeds
 
 static void protocol_1b(void) {
@@ -424,6 +501,7 @@ int main(void) {
     bet52();
     bet60();
     bet61();
+    bet61_noise();
     protocol_1b();
     custom_names();
     demo_and_renderers();
