@@ -116,6 +116,8 @@ static void bet37_pair(const ReportData *d, RSection *sec, int b, int fn, int ff
     stats_summary(ratios, planned, key, &sm);
     RVerdict *v = section_add_verdict(sec, scope);
     verdict_precision(v, rd_precision(d, fn));
+    v->base = b;
+    v->format = fn;
     VerdictLevel level = judged ? bet37_level(max_ratio, all_bytes_ok) : VERDICT_NONE;
     int64_t nbytes = rd_bytes(d, b, d->real, fn, -1, 0), fbytes = rd_bytes(d, b, d->real, ff, -1, 0);
     double pct = nbytes >= 0 && fbytes > 0 ? 100.0 * (double)nbytes / (double)fbytes : NAN;

@@ -132,6 +132,8 @@ static void bet49_norm(const ReportData *d, RSection *sec, int b, int fn, const 
     }
     RVerdict *v = section_add_verdict(sec, scope);
     verdict_precision(v, rd_precision(d, fn));
+    v->base = b;
+    v->format = fn;
     verdict_set(v, d, &m, unknown < n, level, decided, words);
     verdict_number(v, "users_dominated", k);
     verdict_number(v, "users", n);

@@ -70,6 +70,8 @@ static void bet60_norm(const ReportData *d, RSection *sec, int b, int fn) {
     }
     RVerdict *v = section_add_verdict(sec, scope);
     verdict_precision(v, rd_precision(d, fn));
+    v->base = b;
+    v->format = fn;
     verdict_set(v, d, &m, known > 0, level, decided, words);
     verdict_number(v, "users_1_5x", n15);
     verdict_number(v, "users_1_1x", n11);

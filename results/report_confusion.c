@@ -337,6 +337,8 @@ static void confusion_one(const ReportData *d, RSection *sec, int b, int f, Conf
     if (mode != CONFUSION_PLAIN && users) {
         RVerdict *v = section_add_verdict(sec, scope);
         verdict_precision(v, rd_precision(d, f));
+        v->base = b;
+        v->format = f;
         char lo[32], hi[32];
         fmt_pct(lo, sizeof lo, known ? min_margin : NAN);
         fmt_pct(hi, sizeof hi, known ? max_margin : NAN);

@@ -17,6 +17,12 @@ typedef enum { CONFUSION_PLAIN = 0, CONFUSION_BET61, CONFUSION_1B } ConfusionMod
 void judge_confusion(const ReportData *d, Report *r, ConfusionMode mode, int figures);
 
 void report_jobs_section(const ReportData *d, Report *r);
+// After the judges: the seeds' published figures beside this run's (report_published.c; nothing when
+// the spec carries none), each trained format's training diagnostics (report_diagnostics.c), and the
+// verdict against lr where a protocol's formats differ in lr (report_sensitivity.c).
+void report_reproduction_section(const ReportData *d, Report *r);
+void report_diagnostics_section(const ReportData *d, Report *r);
+void report_sensitivity_section(const ReportData *d, Report *r, int figures);
 void report_summary_section(const ReportData *d, Report *r, int figures);
 
 // Sets what a verdict says; a verdict with missing cells is provisional, one with no cells at all
