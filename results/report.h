@@ -56,6 +56,7 @@ typedef struct {
     char *words;            // the verdict in words, "none" explained
     int n_numbers;
     RNumber numbers[REPORT_MAX_NUMBERS];
+    int base, format;       // the judged base and format (axis indices), -1 when the verdict names none
 } RVerdict;
 
 typedef struct {

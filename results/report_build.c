@@ -66,6 +66,9 @@ int report_build(const char *path, const char *protocol, int figures, Report *r,
                         "no verdict; --protocol judges the file by one of the bundled protocols' criteria.",
                      p[0] ? p : "(none)");
     }
+    report_reproduction_section(&d, r);
+    report_sensitivity_section(&d, r, figures);
+    report_diagnostics_section(&d, r);
     if (strcmp(p, "bet61") != 0 && strcmp(p, "protocol-1b") != 0) judge_confusion(&d, r, CONFUSION_PLAIN, figures);
     report_precision_tables(&d, r);
     report_summary_section(&d, r, figures);

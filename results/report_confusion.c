@@ -9,6 +9,7 @@
 #include "engine/rng.h"
 #include "engine/util.h"
 #include "results/report_judge.h"
+#include "results/report_margin.h"
 #include "results/report_svg.h"
 #include "results/report_util.h"
 
@@ -137,7 +138,7 @@ static void margin_summaries(const ReportData *d, RSection *sec, const char *sco
     static const char *const cc[] = {"users", "count", "share"};
     snprintf(title, sizeof title, "Diagonal, %s: users whose own adapter wins", scope);
     RTable *ct = section_add_table(sec, title, 3, cc);
-    const char *cn[] = {"own adapter beats every other (margin > 0)", "margin >= 5%", "with a margin", "without (missing cells)"};
+    const char *cn[] = {"own adapter wins (interval excludes 0)", "margin >= 5% (interval excludes 0)", "with a margin", "without (missing cells)"};
     int cv[] = {wins, five, known, nu - known};
     for (int k = 0; k < 4; k++) {
         table_add_row(ct);
@@ -228,11 +229,11 @@ static void confusion_one(const ReportData *d, RSection *sec, int b, int f, Conf
     }
 
     static const char *const dc[] = {"user", "own ppl", "best other", "best other ppl", "margin", "CI lo", "CI hi",
-                                     "base ppl", "margin vs base", "own wins", ">= 5%"};
+                                     "base ppl", "margin vs base", "CI excludes 0", "own wins", ">= 5%"};
     int sampled_title = is_sampled(d, b, f, own, no);
     snprintf(title, sizeof title, "Diagonal, %s: margin = 1 - own / best other adapter's ppl, paired per (seed, text), "
              "median per user%s", scope, sampled_title ? " (sampled: the best of the adapters drawn for the user's texts)" : "");
-    RTable *dt = section_add_table(sec, title, 11, dc);
+    RTable *dt = section_add_table(sec, title, 12, dc);
     Missing m = {0};
     double *x = xmalloc(((size_t)d->ne * d->ns + 1) * sizeof *x), *xb = xmalloc(((size_t)d->ne * d->ns + 1) * sizeof *xb);
     int wins = 0, five = 0, known = 0, users = 0, large = nu > REPORT_FULL_USERS;
@@ -281,16 +282,19 @@ static void confusion_one(const ReportData *d, RSection *sec, int b, int f, Conf
         for (int a = 0; a < nu; a++)
             if (a != t && !isnan(M[(size_t)a * nu + t]) && (best_a < 0 || M[(size_t)a * nu + t] < M[(size_t)best_a * nu + t]))
                 best_a = a;
-        int ok = sm.n > 0, win = ok && sm.median < 1.0, f5 = ok && sm.median <= 0.95;
+        int ok = sm.n > 0;
+        if (ok && sampled) {
+            snprintf(key, sizeof key, "confusion sampled %s %s", scope, fmt_label(d, AX_TRAIN_USER, t));
+            sampled_interval(d, b, f, t, own[t], no[t], key, &sm.lo, &sm.hi);
+        }
+        // a win needs the interval to exclude zero (results/report_margin.h): none inside the noise
+        MarginClass mc = ok ? margin_class(sm.median, sm.lo, sm.hi) : MARGIN_MISSING;
+        int win = mc >= MARGIN_WINS, f5 = mc == MARGIN_BAR;
         known += ok;
         wins += win;
         five += f5;
         double margin = 100 * (1 - sm.median);
         if (ok) { min_margin = fmin(min_margin, margin); max_margin = fmax(max_margin, margin); }
-        if (ok && sampled) {
-            snprintf(key, sizeof key, "confusion sampled %s %s", scope, fmt_label(d, AX_TRAIN_USER, t));
-            sampled_interval(d, b, f, t, own[t], no[t], key, &sm.lo, &sm.hi);
-        }
         if (ok) { mg[t] = margin; mlo[t] = 100 * (1 - sm.hi); mhi[t] = 100 * (1 - sm.lo); }
         best_of[t] = best_a;
         table_add_row(dt);
@@ -303,8 +307,10 @@ static void confusion_one(const ReportData *d, RSection *sec, int b, int f, Conf
         table_num(dt, 6, 100 * (1 - sm.lo), NUM_PCT);
         table_num(dt, 7, with_base ? M[(size_t)nu * nu + t] : NAN, NUM_G);
         table_num(dt, 8, 100 * (1 - sb.median), NUM_PCT);
-        table_text(dt, 9, "%s", !ok ? "missing" : win ? "yes" : "no");
-        table_text(dt, 10, "%s", !ok ? "missing" : f5 ? "yes" : "no");
+        table_text(dt, 9, "%s", margin_excludes_zero(mc));
+        table_text(dt, 10, "%s", !ok ? "missing" : win ? "yes" : mc == MARGIN_NOISE ? "no: within noise" : "no");
+        table_text(dt, 11, "%s", !ok ? "missing" : f5 ? "yes" : mc == MARGIN_NOISE && sm.median <= MARGIN_BAR_RATIO
+                                                                ? "no: within noise" : "no");
         char pc[32];
         fmt_pct(pc, sizeof pc, margin);
         if (!large) buf_printf(&why, "%s%s %s", why.len ? ", " : "", fmt_label(d, AX_TRAIN_USER, t), pc);
@@ -331,6 +337,8 @@ static void confusion_one(const ReportData *d, RSection *sec, int b, int f, Conf
     if (mode != CONFUSION_PLAIN && users) {
         RVerdict *v = section_add_verdict(sec, scope);
         verdict_precision(v, rd_precision(d, f));
+        v->base = b;
+        v->format = f;
         char lo[32], hi[32];
         fmt_pct(lo, sizeof lo, known ? min_margin : NAN);
         fmt_pct(hi, sizeof hi, known ? max_margin : NAN);
@@ -338,16 +346,18 @@ static void confusion_one(const ReportData *d, RSection *sec, int b, int f, Conf
         char *decided, *words;
         if (mode == CONFUSION_BET61) {
             level = wins == users ? VERDICT_STRICT : VERDICT_NONE;
-            decided = str_printf("own adapter beats every other user's adapter on own text for %d/%d users; margins "
-                                 "%s to %s (%s)", wins, users, lo, hi, ws);
+            decided = str_printf("own adapter beats every other user's adapter on own text, its margin's interval "
+                                 "excluding zero, for %d/%d users; margin >= 5%% for %d/%d; margins %s to %s (%s)",
+                                 wins, users, five, users, lo, hi, ws);
             words = level == VERDICT_STRICT
-                ? str_printf("the diagonal wins for all %d users: own adapter beats every other user's", users)
-                : str_printf("the criterion is not met: the diagonal wins for %d of %d users only (Bet 61 pre-registers no LENIENT or "
-                             "CATASTROPHIC level)", wins, users);
+                ? str_printf("the diagonal wins for all %d users: own adapter beats every other user's, every margin's "
+                             "interval excluding zero", users)
+                : str_printf("the criterion is not met: the diagonal wins beyond the noise for %d of %d users only (Bet 61 "
+                             "pre-registers no LENIENT or CATASTROPHIC level)", wins, users);
         } else {
             level = 2 * five > users ? VERDICT_STRICT : VERDICT_NONE;
-            decided = str_printf("own-adapter margin >= 5%% on %d/%d users (most: more than half); margins %s to %s (%s)",
-                                 five, users, lo, hi, ws);
+            decided = str_printf("own-adapter margin >= 5%%, its interval excluding zero, on %d/%d users (most: more "
+                                 "than half); margins %s to %s (%s)", five, users, lo, hi, ws);
             words = level == VERDICT_STRICT
                 ? str_printf("own adapter wins by at least 5%% on most users (%d of %d)", five, users)
                 : str_printf("the criterion is not met: a margin of at least 5%% on %d of %d users is not most (the criterion has no "
@@ -393,6 +403,7 @@ void judge_confusion(const ReportData *d, Report *r, ConfusionMode mode, int fig
         section_note(sec, "Margin = 1 - own ppl / the best other user's adapter's ppl on the same text, paired per "
                           "(seed, text), median per user; own beats every other adapter when the median ratio is < 1. "
                           "STRICT: the diagonal wins for every user; otherwise none.");
+    if (mode != CONFUSION_PLAIN) section_note(sec, "%s", margin_rule);
     else if (mode == CONFUSION_1B)
         section_note(sec, "Margin as in Bet 61; 'most users' is more than half; a margin of exactly 5%% counts. "
                           "The protocol's verdict is the norm format's; the others are shown for comparison.");

@@ -26,7 +26,13 @@ static void kinds_from_spec(ReportData *d) {
     if (spec_parse(rf->spec, strlen(rf->spec), d->path, SPEC_FILES_IGNORED, &p, err, sizeof err) != 0) return;
     if (same_axis(&p.axis[AX_FORMAT], &rf->axis[AX_FORMAT]) && same_axis(&p.axis[AX_TRAIN_USER], &rf->axis[AX_TRAIN_USER]) &&
         same_axis(&p.axis[AX_EVAL_TEXT], &rf->axis[AX_EVAL_TEXT])) {
-        for (int f = 0; f < d->nf; f++) d->fkind[f] = (int)p.formats[f].format;
+        for (int f = 0; f < d->nf; f++) {
+            d->fkind[f] = (int)p.formats[f].format;
+            d->lr[f] = p.formats[f].train.lr;
+            d->steps[f] = p.formats[f].train.steps;
+        }
+        d->published = p.published;   // the seeds' figures travel with the spec (sweeps/published.h)
+        p.published = NULL;
         for (int e = 0; e < d->ne; e++) d->owner[e] = p.evals[e].user;
         d->kinds_from_spec = 1;
     }
@@ -132,6 +138,9 @@ int report_data_load(const char *path, ReportData *d, char *err, size_t errlen) 
     d->ne = rf->axis[AX_EVAL_TEXT].n;
     d->fkind = xcalloc((size_t)d->nf + 1, sizeof(int));
     d->owner = xcalloc((size_t)d->ne + 1, sizeof(int));
+    d->lr = xcalloc((size_t)d->nf + 1, sizeof(double));
+    d->steps = xcalloc((size_t)d->nf + 1, sizeof(int));
+    for (int f = 0; f < d->nf; f++) d->lr[f] = NAN;
     kinds_from_spec(d);
     if (!d->kinds_from_spec) kinds_from_labels(d);
     d->general = results_axis_find(rf, AX_EVAL_TEXT, "general");
@@ -165,6 +174,9 @@ void report_data_free(ReportData *d) {
     free(d->prec);
     free(d->precs);
     free(d->base_of);
+    free(d->lr);
+    free(d->steps);
+    free(d->published);
     memset(d, 0, sizeof *d);
 }
 

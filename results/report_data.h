@@ -27,6 +27,10 @@ typedef struct {
     int n_prec;
     const char **precs;     // [n_prec] the distinct precisions, fp32 first (MatPrecision order, unknown names last)
     int prec_mixed;         // a format whose jobs disagree on their precision (a file sweep did not write)
+    // From the file's spec when it re-reads (kinds_from_spec); else NaN / 0 / NULL.
+    double *lr;             // [nf] each format's learning rate
+    int *steps;             // [nf] each format's training steps (0: none or unknown)
+    struct Published *published;   // the seeds' figures (spec field "published"), NULL
 } ReportData;
 
 int report_data_load(const char *path, ReportData *d, char *err, size_t errlen);

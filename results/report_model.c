@@ -92,6 +92,7 @@ RVerdict *section_add_verdict(RSection *s, const char *scope) {
     RVerdict *v = grow((void **)&s->v, &s->nv, sizeof *v);
     v->scope = str_dup(scope);
     v->judged = 1;
+    v->base = v->format = -1;
     return v;
 }
 

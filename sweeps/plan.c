@@ -29,6 +29,7 @@ void plan_free(Plan *p) {
     free(p->evals);
     free(p->variants);
     free(p->spec_text);
+    free(p->published);
     memset(p, 0, sizeof *p);
 }
 

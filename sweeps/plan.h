@@ -98,6 +98,7 @@ typedef struct {
     // n_variants >= 1 with variants[0] the identity
     int n_variants;
     EvalVariant *variants;
+    struct Published *published;   // the seeds' figures (spec field "published", sweeps/published.h), NULL
 } Plan;
 
 void plan_free(Plan *p);

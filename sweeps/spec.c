@@ -13,7 +13,7 @@
 
 static const char *const top_fields[] = { "protocol", "description", "output", "config", "bases", "tokenizer", "data",
                                           "users", "formats", "train", "seeds", "conditions", "eval",
-                                          "max_attempts", NULL };
+                                          "max_attempts", "published", NULL };
 static const char *const protocol_names[] = { "bet37", "bet46", "bet49", "bet52", "bet60", "bet61", "protocol-1b",
                                               "bet53", "bet63", "bet58", "bet48", "demo", "custom", NULL };
 static const char *const config_names[] = { "default", "1b", "tiny", NULL };
@@ -383,6 +383,7 @@ static int parse_top(Parse *P) {
         if (json_string(c, it, "data", &s)) return -1;
     }
     if (parse_eval_scalars(P) || parse_eval_variants(P) || parse_users(P) || parse_eval_users(P)) return -1;
+    if (parse_published(P)) return -1;
     if (parse_conditions(P) || parse_seeds(P) || parse_formats(P)) return -1;
     p->max_attempts = 2;
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "max_attempts"))) {

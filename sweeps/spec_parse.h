@@ -5,6 +5,7 @@
 //   inputs.c     input paths and file fingerprints
 //   hparams.c    the hyperparameter table and reading its fields
 //   users.c      users, their eval texts and the split of custom users' documents
+//   published.c  the seeds' published figures (metadata, never in a job id)
 //   grid.c       format variants, the job grid and job ids (the resume contract)
 #pragma once
 #include <cjson/cJSON.h>
@@ -74,6 +75,9 @@ int parse_users(Parse *P);
 int parse_eval_users(Parse *P);
 // variants.c: eval.variants into p->variants (after parse_eval_scalars)
 int parse_eval_variants(Parse *P);
+
+// published.c: the seeds' figures ("published"), after the users and the protocol are known
+int parse_published(Parse *P);
 
 // grid.c: a format block's variants onto the format axis; then, once every axis is known, the jobs with
 // their ids and costs; then the check that no two jobs share an id

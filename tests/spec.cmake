@@ -10,3 +10,7 @@ set_tests_properties(spec.precision PROPERTIES LABELS "spec" TIMEOUT 120)
 add_test(NAME spec.others COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/spec/test_others.py
          $<TARGET_FILE:sweep> $<TARGET_FILE:test_spec>)
 set_tests_properties(spec.others PROPERTIES LABELS "spec;scale" TIMEOUT 120)
+# The spec field published (the seeds' figures) is metadata: the bundled specs' job ids without it and with another.
+add_test(NAME spec.published COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/spec/test_published.py
+         $<TARGET_FILE:sweep> ${CMAKE_SOURCE_DIR})
+set_tests_properties(spec.published PROPERTIES LABELS "spec" TIMEOUT 120)

@@ -1,6 +1,7 @@
 // libFuzzer target for the spec parser: any bytes give a Plan or one error line, never a crash, a
 // leak or a hang. Files are never touched (SPEC_FILES_IGNORED), so paths in the input are inert.
-// Seeds: sweeps/*.json and tests/spec/*.json.
+// Seeds: sweeps/*.json and tests/spec/*.json (the bundled bets carry "published", and
+// tests/spec/published_*.json its bad values).
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>

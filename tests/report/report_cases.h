@@ -73,6 +73,15 @@ static inline double b61_ppl(const Plan *p, const Job *j, int e, const void *ctx
     return u == t ? ((const B61 *)ctx)->own[u] : 100;
 }
 
+// Own ppl per user and slice against 100 for every other adapter: margins whose intervals vary
+// (with one seed and three slices the bootstrap interval of the median is the slices' min .. max).
+typedef struct { double own[3][3]; } B61S;
+
+static inline double b61s_ppl(const Plan *p, const Job *j, int e, const void *ctx) {
+    int u = fx_user(j), t = fx_owner(p, e);
+    return u == t ? ((const B61S *)ctx)->own[u][fx_slice(p, e)] : 100;
+}
+
 typedef struct { int five; } P1B;   // users 0..five-1 win by exactly 5%, the rest by 1%
 
 static inline double p1b_ppl(const Plan *p, const Job *j, int e, const void *ctx) {

@@ -61,7 +61,7 @@ for doc, name in ((text, "text"), (md, "markdown")):
     check("too many to print" in doc, "%s: the matrix is named, not printed" % name)
     lines = doc.splitlines()
     fields = lambda l: [x.strip() for x in l.split("|")] if name == "markdown" else l.split()
-    won = [l for l in lines if "own adapter beats every other" in l]
+    won = [l for l in lines if "own adapter wins (interval excludes 0)" in l]
     check(won and ("%d" % wins) in fields(won[0]), "%s: %d users' own adapter wins: %s" % (name, wins, won))
     fv = [l for l in lines if "margin >= 5%" in l]
     check(fv and ("%d" % five) in fields(fv[0]), "%s: %d users >= 5%%: %s" % (name, five, fv))
@@ -126,7 +126,7 @@ for t in range(n):
 st = report(sp)
 check("sampled" in st and len(st) < 64 * 1024, "sampled: the report says so and stays small")
 lines = st.splitlines()
-won = [l for l in lines if "own adapter beats every other" in l]
+won = [l for l in lines if "own adapter wins (interval excludes 0)" in l]
 withm = [l for l in lines if l.strip().startswith("with a margin")]
 check(won and won[0].split()[-2] == str(exp_wins), "sampled: %d users win (from the draws): %s" % (exp_wins, won))
 check(withm and withm[0].split()[-2] == str(exp_known), "sampled: %d users have a drawn other: %s" % (exp_known, withm))

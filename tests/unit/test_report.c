@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <hdf5.h>
 #include "results/report.h"
+#include "results/report_margin.h"
 #include "tests/report/report_cases.h"
 #include "tests/unit/testlib.h"
 
@@ -272,6 +273,192 @@ static void bet61(void) {
     plan_free(&p);
 }
 
+// The text of a cell of a section's table whose title has title_part, in the row whose first cell is row.
+static const char *cell_text(const Report *r, const char *section, const char *title_part, const char *row,
+                             const char *col) {
+    for (int i = 0; i < r->ns; i++)
+        for (int k = 0; k < r->s[i].nt; k++) {
+            const RTable *t = r->s[i].t[k];
+            if (strcmp(r->s[i].key, section) || !strstr(t->title, title_part)) continue;
+            for (int c = 0; c < t->ncols; c++)
+                if (!strcmp(t->cols[c], col))
+                    for (int y = 0; y < t->nrows; y++)
+                        if (t->cells[(size_t)y * t->ncols].text && !strcmp(t->cells[(size_t)y * t->ncols].text, row))
+                            return t->cells[(size_t)y * t->ncols + c].text;
+        }
+    return NULL;
+}
+
+// The noise rule (results/report_margin.h) at its boundaries: one seed, three slices, so each user's
+// interval is the min .. max of its three paired ratios own/100.
+static void bet61_noise(void) {
+    Plan p;
+    load("bet61", &p);
+    Report r;
+    char path[512];
+    // every slice exactly 95: a margin of exactly 5%, its interval [5%, 5%]: a win that reaches 5%
+    B61S c = {{{95, 95, 95}, {95, 95, 95}, {95, 95, 95}}};
+    build(&p, b61s_ppl, NULL, &c, NULL, NULL, &r, path, sizeof path);
+    const RVerdict *v = expect("margins exactly 5%", &r, "bet61", "base fp: norm", VERDICT_STRICT, 0);
+    CHECK(number(v, "users_margin_5pct") == 3, "3/3 users at exactly 5%% (%g)", number(v, "users_margin_5pct"));
+    report_free(&r);
+    CHECK(report_build(path, "protocol-1b", 0, &r, path, sizeof path) == 0, "the same file as protocol-1b");
+    expect("1B+: exactly 5% on 3/3", &r, "confusion", "base fp: norm", VERDICT_STRICT, 0);
+    report_free(&r);
+    // cpython's slices 100, 95, 90: median margin 5%, interval [0%, 10%] touches zero: within the noise
+    c.own[0][0] = 100; c.own[0][2] = 90;
+    build(&p, b61s_ppl, NULL, &c, NULL, NULL, &r, path, sizeof path);
+    v = expect("an interval touching zero", &r, "bet61", "base fp: norm", VERDICT_NONE, 0);
+    CHECK(number(v, "users_own_wins") == 2 && number(v, "users_margin_5pct") == 2, "2/3 win beyond the noise (%g, %g)",
+          number(v, "users_own_wins"), number(v, "users_margin_5pct"));
+    const char *ez = cell_text(&r, "bet61", "Diagonal", "cpython", "CI excludes 0");
+    const char *f5 = cell_text(&r, "bet61", "Diagonal", "cpython", ">= 5%");
+    CHECK(ez && !strcmp(ez, "no"), "cpython's interval includes zero: '%s'", ez ? ez : "(none)");
+    CHECK(f5 && !strcmp(f5, "no: within noise"), "cpython's 5%% inside the noise: '%s'", f5 ? f5 : "(none)");
+    ez = cell_text(&r, "bet61", "Diagonal", "austen", "CI excludes 0");
+    CHECK(ez && !strcmp(ez, "yes"), "austen's [5%%, 5%%] excludes zero: '%s'", ez ? ez : "(none)");
+    report_free(&r);
+    // two users inside the noise at a median of 5%: the 1B+ bar is met by 1 of 3, not most
+    c.own[1][0] = 100; c.own[1][2] = 90;
+    build(&p, b61s_ppl, NULL, &c, NULL, "protocol-1b", &r, path, sizeof path);
+    expect("1B+: 5% medians inside the noise are not counted", &r, "confusion", "base fp: norm", VERDICT_NONE, 0);
+    report_free(&r);
+    // just off zero: 99.9, 95, 90: the interval [0.1%, 10%] excludes zero
+    c.own[0][0] = 99.9; c.own[1][0] = 95; c.own[1][2] = 95;
+    build(&p, b61s_ppl, NULL, &c, NULL, NULL, &r, path, sizeof path);
+    expect("an interval just above zero", &r, "bet61", "base fp: norm", VERDICT_STRICT, 0);
+    report_free(&r);
+    // the issue's case: margins of 0.08% with an interval of 0.00% .. 0.10% never pass
+    c.own[0][0] = 100; c.own[0][1] = 99.92; c.own[0][2] = 99.9;
+    build(&p, b61s_ppl, NULL, &c, NULL, NULL, &r, path, sizeof path);
+    v = expect("a 0.08% margin in [0%, 0.1%]", &r, "bet61", "base fp: norm", VERDICT_NONE, 0);
+    report_free(&r);
+    // a tiny margin beyond the noise wins (Bet 61) but is below the 1B+ bar
+    c.own[0][0] = c.own[0][1] = c.own[0][2] = 99.92;
+    build(&p, b61s_ppl, NULL, &c, NULL, NULL, &r, path, sizeof path);
+    expect("0.08% beyond the noise", &r, "bet61", "base fp: norm", VERDICT_STRICT, 0);
+    f5 = cell_text(&r, "bet61", "Diagonal", "cpython", ">= 5%");
+    CHECK(f5 && !strcmp(f5, "no"), "0.08%% is below 5%%: '%s'", f5 ? f5 : "(none)");
+    report_free(&r);
+    plan_free(&p);
+    // the rule's one wording: SPEC.md quotes it as the report prints it
+    char spec_md[1200];
+    snprintf(spec_md, sizeof spec_md, "%s/SPEC.md", sweeps);
+    char *md = read_whole_file(spec_md, NULL);
+    CHECK(md && strstr(md, margin_rule), "%s quotes margin_rule word for word", spec_md);
+    free(md);
+}
+
+// ---- the reproduction beside the seeds, the diagnostics and the verdict against lr
+
+static int has_note(const Report *r, const char *section, const char *text) {
+    for (int i = 0; i < r->ns; i++)
+        for (int k = 0; !strcmp(r->s[i].key, section) && k < r->s[i].nn; k++)
+            if (strstr(r->s[i].notes[k], text)) return 1;
+    return 0;
+}
+
+static const RSection *section(const Report *r, const char *key) {
+    for (int i = 0; i < r->ns; i++)
+        if (!strcmp(r->s[i].key, key)) return &r->s[i];
+    return NULL;
+}
+
+// The number in a cell (first row whose first cell is row), NaN.
+static double cell_num(const Report *r, const char *sec, const char *title_part, const char *row, const char *col) {
+    for (int i = 0; i < r->ns; i++)
+        for (int k = 0; k < r->s[i].nt; k++) {
+            const RTable *t = r->s[i].t[k];
+            if (strcmp(r->s[i].key, sec) || !strstr(t->title, title_part)) continue;
+            for (int c = 0; c < t->ncols; c++)
+                if (!strcmp(t->cols[c], col))
+                    for (int y = 0; y < t->nrows; y++)
+                        if (t->cells[(size_t)y * t->ncols].text && !strcmp(t->cells[(size_t)y * t->ncols].text, row))
+                            return t->cells[(size_t)y * t->ncols + c].num;
+        }
+    return NAN;
+}
+
+// random ppl by the format's lr: 200 above 1e-4 (random/real 2: STRICT), else 100 (1: none)
+static double lr_ppl(const Plan *p, const Job *j, int e, const void *ctx) {
+    (void)e; (void)ctx;
+    return fx_is_random(p, j) && p->formats[j->ax[AX_FORMAT]].train.lr > 1e-4 ? 200 : 100;
+}
+
+static void reproduction(void) {
+    Plan p;
+    load("bet60", &p);
+    Report r;
+    char path[512];
+    // random/real 0.9, 1.2, 1.2: LENIENT as the seeds (random wins for cpython, real >= 1.1x for the others)
+    B60 c = {{90, 120, 120}};
+    build(&p, b60_ppl, NULL, &c, NULL, NULL, &r, path, sizeof path);
+    expect("bet60 like the seeds", &r, "bet60", "base fp", VERDICT_LENIENT, 0);
+    CHECK(section(&r, "reproduction") != NULL, "bet60 with published: a reproduction section");
+    CHECK(has_note(&r, "reproduction", "The verdicts agree: LENIENT."), "the verdicts agree");
+    CHECK(!has_note(&r, "reproduction", "differ"), "no row differs");
+    const char *t = cell_text(&r, "reproduction", "seeds' figures", "cpython", "real seeds");
+    CHECK(t && !strcmp(t, "6,922"), "the seeds' figure as written: '%s'", t ? t : "(none)");
+    CHECK(cell_num(&r, "reproduction", "seeds' figures", "austen", "random here") == 120, "this run's random ppl 120");
+    t = cell_text(&r, "reproduction", "seeds' figures", "austen", "seeds' class");
+    CHECK(t && !strcmp(t, "real >= 1.1x"), "novelist's 154 / 113 is real >= 1.1x: '%s'", t ? t : "(none)");
+    // diagnostics: 100 steps x 5e-5, and the fixture's loss curve 6.0 - 3 s / steps + 0.2 user (median user 1)
+    CHECK(cell_num(&r, "diagnostics", "budget", "norm", "Adam bound steps x lr") == 100 * 5e-5, "Adam bound 0.005");
+    CHECK(fabs(cell_num(&r, "diagnostics", "budget", "norm", "loss first") - (float)6.2) < 1e-9 &&
+          fabs(cell_num(&r, "diagnostics", "budget", "norm", "loss last") - (float)(6.0 - 3.0 * 99 / 100 + 0.2)) < 1e-9,
+          "loss first 6.2 and last 3.23 (%g, %g)", cell_num(&r, "diagnostics", "budget", "norm", "loss first"),
+          cell_num(&r, "diagnostics", "budget", "norm", "loss last"));
+    CHECK(section(&r, "sensitivity") == NULL, "one lr: no sensitivity section");
+    report_free(&r);
+    // random/real 1.5 everywhere: STRICT against the seeds' LENIENT; two rows differ
+    c = (B60){{150, 150, 150}};
+    build(&p, b60_ppl, NULL, &c, NULL, NULL, &r, path, sizeof path);
+    CHECK(has_note(&r, "reproduction", "The verdicts differ: the seeds reached LENIENT, this run STRICT."), "verdicts differ");
+    CHECK(has_note(&r, "reproduction", "cpython: the seeds' figures class as random wins, this run's as real >= 1.5x: "
+                                       "they differ."), "cpython's row differs, in a plain line");
+    report_free(&r);
+    plan_free(&p);
+    // the same spec without published: no reproduction section
+    char specpath[1200];
+    snprintf(specpath, sizeof specpath, "%s/bet60.json", sweeps);
+    char *text = read_whole_file(specpath, NULL);
+    cJSON *root = cJSON_Parse(text);
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "published");
+    char *bare = cJSON_Print(root);
+    char err[512];
+    CHECK(fx_parse_spec(bare, "bet60-bare.json", &p, err, sizeof err) == 0, "bare spec: %s", err);
+    c = (B60){{90, 120, 120}};
+    build(&p, b60_ppl, NULL, &c, NULL, NULL, &r, path, sizeof path);
+    CHECK(section(&r, "reproduction") == NULL, "without published: no reproduction section");
+    expect("bet60 without published", &r, "bet60", "base fp", VERDICT_LENIENT, 0);
+    report_free(&r);
+    plan_free(&p);
+    // lr as a list: the verdict against lr
+    cJSON *norm = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "formats"), "norm");
+    cJSON *lrs = cJSON_CreateArray();
+    cJSON_AddItemToArray(lrs, cJSON_CreateNumber(5e-5));
+    cJSON_AddItemToArray(lrs, cJSON_CreateNumber(1e-3));
+    cJSON_AddItemToObject(norm, "lr", lrs);
+    char *lrspec = cJSON_Print(root);
+    CHECK(fx_parse_spec(lrspec, "bet60-lr.json", &p, err, sizeof err) == 0, "lr spec: %s", err);
+    build(&p, lr_ppl, NULL, NULL, NULL, NULL, &r, path, sizeof path);
+    const RSection *sens = section(&r, "sensitivity");
+    CHECK(sens && sens->nt == 1 && sens->t[0]->nrows == 1 && sens->nf == 1, "one row of verdicts and a figure");
+    t = cell_text(&r, "sensitivity", "Verdict per steps", "fp", "lr 5e-05");
+    CHECK(t && !strcmp(t, "none"), "lr 5e-05: none ('%s')", t ? t : "(none)");
+    t = cell_text(&r, "sensitivity", "Verdict per steps", "fp", "lr 0.001");
+    CHECK(t && !strcmp(t, "STRICT"), "lr 0.001: STRICT ('%s')", t ? t : "(none)");
+    CHECK(sens && sens->nf == 1 && strstr(sens->fig[0].svg, "<svg") && strstr(sens->fig[0].svg, "<path d=\"M") &&
+          strstr(strstr(sens->fig[0].svg, "<path d=\"M"), " L"),
+          "an SVG line of the verdict against lr");
+    report_free(&r);
+    plan_free(&p);
+    free(lrspec);
+    free(bare);
+    cJSON_Delete(root);
+    free(text);
+}
+
 // ---- protocol-1b: 10 users, 2 bases, none/norm/lora/full, norm real and random, 3 seeds
 
 static void protocol_1b(void) {
@@ -424,6 +611,8 @@ int main(void) {
     bet52();
     bet60();
     bet61();
+    bet61_noise();
+    reproduction();
     protocol_1b();
     custom_names();
     demo_and_renderers();
