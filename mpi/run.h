@@ -2,6 +2,7 @@
 // (itself included, through a child process), journals each result and keeps the HDF5 file current.
 #pragma once
 #include <stddef.h>
+#include "mpi/memfit.h"
 
 typedef struct {
     const char *spec_path;
@@ -18,6 +19,8 @@ typedef struct {
     int dry_jobs;               // hand out jobs that do nothing: measures the scheduler alone
     int retry_failed;           // jobs recorded as failed get max_attempts new attempts
     size_t keep_adapter_max;    // adapters larger than this many bytes are not kept
+    size_t mem_per_node;        // bytes of memory per node (0: Slurm's, else the cgroup's, else MemTotal less 10%)
+    const MemFit *memfit;       // set by run_sweep for rank 0's scheduler: the node limits (NULL: none)
     int quiet;
 } RunOptions;
 
