@@ -18,31 +18,49 @@ int memfit_pick(const MemFit *f, int rank, const int *running, const int *cand, 
     return -1;
 }
 
-// memory.max of this process's cgroup (v2: the "0::/path" line of /proc/self/cgroup); 0 when unlimited or unknown.
-static size_t cgroup_limit(char *path, size_t pathlen) {
-    FILE *f = fopen("/proc/self/cgroup", "r");
-    if (!f) return 0;
-    char line[1024], rel[900] = "";
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "0::", 3)) { snprintf(rel, sizeof rel, "%s", line + 3); rel[strcspn(rel, "\n")] = 0; }
-    fclose(f);
+// The smallest limit file on the way from dir/rel up to dir: a limit may sit on an ancestor. Values
+// of 2^60 and more (cgroup v1's "unlimited") and "max" (v2's) are none; 0 when there is none.
+static size_t smallest_up(const char *dir, char *rel, const char *file) {
     size_t best = 0;
-    // the limit may sit on an ancestor: the smallest on the way up counts
     for (;;) {
-        snprintf(path, pathlen, "/sys/fs/cgroup%s%smemory.max", rel, rel[0] && rel[strlen(rel) - 1] == '/' ? "" : "/");
+        char path[1200];
+        snprintf(path, sizeof path, "%s%s/%s", dir, rel, file);
         FILE *m = fopen(path, "r");
         if (m) {
             char v[64] = "";
             if (fgets(v, sizeof v, m) && strncmp(v, "max", 3)) {
-                size_t b = strtoull(v, NULL, 10);
-                if (b && (!best || b < best)) best = b;
+                unsigned long long b = strtoull(v, NULL, 10);
+                if (b && b < (1ULL << 60) && (!best || b < best)) best = (size_t)b;
             }
             fclose(m);
         }
         char *slash = strrchr(rel, '/');
-        if (!slash || !rel[0] || !strcmp(rel, "/")) break;
+        if (!slash) break;
         *slash = 0;
     }
+    return best;
+}
+
+// This process's cgroup memory limit: v2 ("0::/path" in /proc/self/cgroup, memory.max) or v1
+// ("N:memory:/path", memory.limit_in_bytes); 0 when unlimited or unknown.
+static size_t cgroup_limit(void) {
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    if (!f) return 0;
+    char line[1024];
+    size_t best = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+        if (!b) continue;
+        char rel[1024];
+        snprintf(rel, sizeof rel, "%s", strcmp(b + 1, "/") ? b + 1 : "");
+        size_t v = 0;
+        if (!strncmp(line, "0::", 3)) v = smallest_up("/sys/fs/cgroup", rel, "memory.max");
+        else if (b - a - 1 == 6 && !strncmp(a + 1, "memory", 6))
+            v = smallest_up("/sys/fs/cgroup/memory", rel, "memory.limit_in_bytes");
+        if (v && (!best || v < best)) best = v;
+    }
+    fclose(f);
     return best;
 }
 
@@ -57,8 +75,7 @@ int memfit_default_limit(size_t *bytes, char *from, size_t fromlen) {
             return 0;
         }
     }
-    char path[1100];
-    size_t cg = cgroup_limit(path, sizeof path);
+    size_t cg = cgroup_limit();
     size_t total = 0;
     FILE *f = fopen("/proc/meminfo", "r");
     if (f) {

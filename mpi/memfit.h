@@ -19,7 +19,7 @@ typedef struct {
 size_t memfit_node_used(const MemFit *f, int node, const int *running);
 // Position in cand[0..n) of the first job that fits on rank's node beside what runs there; -1 if none.
 int memfit_pick(const MemFit *f, int rank, const int *running, const int *cand, int n);
-// Where the node's memory limit comes from, in this order: Slurm's SLURM_MEM_PER_NODE (MB), the
-// cgroup v2 limit (memory.max of this process's cgroup), /proc/meminfo's MemTotal less 10% (at
-// least 512 MiB). Writes a short description of the source to `from`. 0 ok, -1 when none is readable.
+// Where the node's memory limit comes from, in this order: Slurm's SLURM_MEM_PER_NODE (MB), this
+// process's cgroup limit (v2 memory.max, v1 memory.limit_in_bytes, the smallest up its path) when
+// below MemTotal, /proc/meminfo's MemTotal less 10% (at least 512 MiB). Writes a short description of the source to `from`. 0 ok, -1 when none is readable.
 int memfit_default_limit(size_t *bytes, char *from, size_t fromlen);
