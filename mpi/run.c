@@ -129,8 +129,8 @@ static int all_ok(int ok, const char *err, int rank) {
 }
 
 // The node memory every rank agrees on: --mem-per-node, else the smallest default any rank reads
-// (mpi/memfit.h). Rank 0 says where it came from.
-static size_t node_memory(const RunOptions *o, int rank) {
+// (mpi/memfit.h). `said` receives the line rank 0 prints once the run starts.
+static size_t node_memory(const RunOptions *o, char *said, size_t saidlen) {
     char from[128] = "--mem-per-node";
     unsigned long long mine = o->mem_per_node, all;
     if (!mine) {
@@ -138,12 +138,10 @@ static size_t node_memory(const RunOptions *o, int rank) {
         mine = memfit_default_limit(&b, from, sizeof from) ? ~0ULL : (unsigned long long)b;
     }
     MPI_Allreduce(&mine, &all, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, MPI_COMM_WORLD);
-    if (rank == 0 && !o->quiet) {
-        char h[16];
-        memest_human((size_t)all, h, sizeof h);
-        if (all == ~0ULL) fprintf(stderr, "sweep: memory per node: unknown (no limit read): jobs are not held back\n");
-        else fprintf(stderr, "sweep: memory per node: %s (%s%s)\n", h, from, all != mine ? "; smaller on another node" : "");
-    }
+    char h[16];
+    memest_human((size_t)all, h, sizeof h);
+    if (all == ~0ULL) snprintf(said, saidlen, "sweep: memory per node: unknown (no limit read): jobs are not held back");
+    else snprintf(said, saidlen, "sweep: memory per node: %s (%s%s)", h, from, all != mine ? "; smaller on another node" : "");
     return (size_t)all;
 }
 
@@ -195,7 +193,8 @@ int run_sweep(const RunOptions *o) {
 
     // Memory: every job must fit a node on its own (as sweep plan --mem-per-node checks); rank 0 then
     // never starts jobs whose estimates sum above a node's memory.
-    size_t mem = node_memory(o, rank);
+    char mem_said[256];
+    size_t mem = node_memory(o, mem_said, sizeof mem_said);
     int n_nodes = 0, *ranks_on = NULL, *node_of = gather_nodes(node, rank, nranks, &n_nodes, &ranks_on);
     PlanMem pm;
     memset(&pm, 0, sizeof pm);
@@ -218,6 +217,7 @@ int run_sweep(const RunOptions *o) {
         }
         fit = (MemFit){ .limit = mem, .job = pm.job, .nranks = nranks, .node_of = node_of, .node_fixed = node_fixed };
         ro.memfit = &fit;
+        ro.memfit_said = mem_said;
         o = &ro;
     }
     MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);

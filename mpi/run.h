@@ -21,6 +21,7 @@ typedef struct {
     size_t keep_adapter_max;    // adapters larger than this many bytes are not kept
     size_t mem_per_node;        // bytes of memory per node (0: Slurm's, else the cgroup's, else MemTotal less 10%)
     const MemFit *memfit;       // set by run_sweep for rank 0's scheduler: the node limits (NULL: none)
+    const char *memfit_said;    // and the line saying which limit applies, printed once the journal is open
     int quiet;
 } RunOptions;
 

@@ -369,6 +369,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
             return RUN_BAD_INPUT;
         }
     }
+    if (o->memfit_said && !o->quiet) fprintf(stderr, "%s\n", o->memfit_said);
     int *order = xmalloc(p->n_jobs * sizeof *order);
     plan_longest_first(p, order);
     for (int k = 0; k < p->n_jobs; k++) {
