@@ -50,9 +50,11 @@ def full_pairs_overlap(iv):
 
 
 # --- scheduling on the tiny base: jobs of ~3 s so that overlaps in time are plain
+# Full jobs cost more FLOPs at the same steps, so they are handed out first: the first full starts, the
+# second cannot fit beside it, a norm job takes the second rank at the same moment.
 steps = c.steps_for(sweep, work, 3)
-c.write_spec(work, name="mem.json", users=["alba", "brisk"], seeds=2,
-             formats={"norm": {"lr": 1e-2}, "full": {"lr": 1e-4, "steps": max(50, steps // 2)}},
+c.write_spec(work, name="mem.json", users=["alba", "brisk"], seeds=1,
+             formats={"norm": {"lr": 1e-2}, "full": {"lr": 1e-4}},
              train={"steps": steps, "batch": 4, "seq": 12},
              eval={"users": "own", "slices": 1, "general": False, "tokens": 50})
 plan = plan_json("mem.json")
@@ -64,6 +66,9 @@ norm = max(est[i] for i in est if kind[i] == "norm")
 mem = plan["memory"]
 fixed = mem["shared_bytes"] + RANKS * mem["rank_bytes"]
 c.check(full > norm, "a full job is estimated above a norm job: %d vs %d" % (full, norm))
+flops = {j["id"]: j["est_flops"] for j in plan["jobs"]}
+c.check(min(flops[i] for i in flops if kind[i] == "full") > max(flops[i] for i in flops if kind[i] == "norm"),
+        "full jobs are handed out first (longest first)")
 limit = int(fixed + full + norm + (full - norm) // 2)   # room for one full and one norm, not two fulls
 c.log("tiny: full %d B, norm %d B, node fixed %d B at %d ranks: --mem-per-node %d" % (full, norm, fixed, RANKS, limit))
 c.check(limit < fixed + 2 * full, "the limit is below two full jobs")
