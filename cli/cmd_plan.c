@@ -9,6 +9,7 @@
 #include "cli/options.h"
 #include "engine/mat.h"
 #include "engine/util.h"
+#include "sweeps/planmem.h"
 #include "sweeps/spec.h"
 
 // Sustained training rate of one rank (one core, fp32) when the target machine has not been measured:
@@ -18,14 +19,17 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: sweep plan SPEC [--ranks N] [--gflops X] [--precision P] [--json] [--no-check]\n"
+            "usage: sweep plan SPEC [--ranks N] [--gflops X] [--precision P] [--ranks-per-node R]\n"
+            "                       [--mem-per-node M] [--json] [--no-check]\n"
             "\n"
             "Validates SPEC (sweeps/SPEC.md), expands it into jobs and prints the grid (each base with the\n"
             "storage of its projections: f32, bf16, ternary or int4/gG, G inputs per scale; each format\n"
             "variant with its precision), each job (id, base, condition, format, precision, train user, seed,\n"
             "cells, estimated GFLOP and seconds) and the estimated wall time on N ranks that each run one job\n"
             "at a time, simulating the scheduler: longest estimated job first, each to the rank that frees up\n"
-            "first. Needs no MPI.\n"
+            "first; then each kind of job's estimated peak memory (engine/memest.h: activations, adapter and\n"
+            "AdamW state, private weight copies, scratch, tokens; the bases are mapped and shared, counted\n"
+            "once per node). Needs no MPI.\n"
             "\n"
             "  --ranks N        ranks that run jobs (default 1)\n"
             "  --gflops X       sustained GFLOP/s of one rank (default %g): the GFLOP/s column of `sweep\n"
@@ -33,6 +37,11 @@ static void usage(FILE *f) {
             "                   sweep (costs are FLOPs, the same at every precision)\n"
             "  --precision P    as sweep run --precision: P (fp32, fp32-dnnl, bf16, int8) in place of the\n"
             "                   spec's default precision, giving the job ids such a run has\n"
+            "  --ranks-per-node R  ranks on one node (default: N); with --mem-per-node\n"
+            "  --mem-per-node M    memory of one node (bytes, or 64G, 512M, 1.5T): says whether the grid fits\n"
+            "                   and how many of its largest job a node runs at once; a job that fits no node\n"
+            "                   (its estimate plus the node's bases and R ranks' own processes above M) is\n"
+            "                   refused with exit 2, as sweep run --mem-per-node M refuses it\n"
             "  --json           the same as one JSON object on stdout\n"
             "  --no-check       allow input files that do not exist yet (fixtures not built); ids of jobs\n"
             "                   whose files are missing hash their paths instead of their contents\n"
@@ -96,8 +105,55 @@ static int print_text(const Plan *p, const char *spec, int ranks, double gflops,
     return 0;
 }
 
+// One line per kind of job (base x format variant: what decides the estimate but for text sizes), its
+// largest estimate, readable at 1,000 users; then the node check when --mem-per-node is given.
+static void print_memory(const Plan *p, const PlanMem *m, int rpn, size_t mem) {
+    int nb = p->axis[AX_BASE].n, nf = p->axis[AX_FORMAT].n;
+    int *worst = xmalloc((size_t)nb * nf * sizeof *worst + 1), *count = xcalloc((size_t)nb * nf + 1, sizeof *count);
+    for (int k = 0; k < nb * nf; k++) worst[k] = -1;
+    for (int j = 0; j < p->n_jobs; j++) {
+        int k = p->jobs[j].ax[AX_BASE] * nf + p->jobs[j].ax[AX_FORMAT];
+        if (worst[k] < 0 || m->job[j] > m->job[worst[k]]) worst[k] = j;
+        count[k]++;
+    }
+    char sh[16];
+    memest_human(m->shared, sh, sizeof sh);
+    printf("\nmemory: estimated peak of one job (its private memory; the bases%s are mapped and shared, %s\n"
+           "once per node, and each rank's own process adds ~%d MiB):\n", m->sized_from_files ? "" : " (sized from their configs)",
+           sh, (int)(MEMEST_RANK_BYTES >> 20));
+    printf("  %-10s %-24s %-9s %6s %11s %11s %11s %11s %11s\n", "base", "format", "precision", "jobs", "peak/job",
+           "activations", "adapter+opt", "copies", "tokens");
+    for (int k = 0; k < nb * nf; k++) {
+        if (worst[k] < 0) continue;
+        MemEstimate e;
+        plan_mem_job(m, p, worst[k], &e);
+        char pk[16], ac[16], ad[16], cp[16], tk[16];
+        memest_human(e.job, pk, sizeof pk);
+        memest_human(e.acts_train > e.acts_eval ? e.acts_train : e.acts_eval, ac, sizeof ac);
+        memest_human(e.adapter + e.optimizer, ad, sizeof ad);
+        memest_human(e.weight_copies, cp, sizeof cp);
+        memest_human(e.tokens_train > e.tokens_eval ? e.tokens_train : e.tokens_eval, tk, sizeof tk);
+        printf("  %-10s %-24s %-9s %6d %11s %11s %11s %11s %11s\n", p->axis[AX_BASE].labels[k / nf],
+               p->axis[AX_FORMAT].labels[k % nf], mat_precision_name(p->formats[k % nf].precision), count[k], pk, ac,
+               ad, cp, tk);
+    }
+    free(worst);
+    free(count);
+    if (!mem || m->largest_job < 0) return;
+    size_t fixed = plan_mem_node_fixed(m, rpn);
+    char mm[16], fx[16], lg[16];
+    memest_human(mem, mm, sizeof mm);
+    memest_human(fixed, fx, sizeof fx);
+    memest_human(m->largest, lg, sizeof lg);
+    size_t at_once = fixed < mem ? (mem - fixed) / (m->largest ? m->largest : 1) : 0;
+    printf("node: %s with %d rank%s: fixed %s (bases once + each rank's process); largest job %s (%s): ", mm, rpn,
+           rpn == 1 ? "" : "s", fx, lg, p->jobs[m->largest_job].id);
+    if ((int)at_once >= rpn) printf("fits: every rank can run the largest job at once\n");
+    else printf("fits, %zu of the largest at once per node: sweep run --mem-per-node holds the others back\n", at_once);
+}
+
 static int print_json(const Plan *p, const char *spec, int ranks, double gflops, double wall, double total,
-                      const int *rank_of, const double *start) {
+                      const int *rank_of, const double *start, const PlanMem *m, int rpn, size_t mem) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "spec", spec);
     cJSON_AddStringToObject(o, "protocol", p->protocol);
@@ -146,6 +202,7 @@ static int print_json(const Plan *p, const char *spec, int ranks, double gflops,
         cJSON_AddNumberToObject(jo, "est_seconds", j->est_flops / (gflops * 1e9));
         cJSON_AddNumberToObject(jo, "sim_rank", rank_of[k]);
         cJSON_AddNumberToObject(jo, "sim_start", start[k]);
+        cJSON_AddNumberToObject(jo, "est_mem_bytes", (double)m->job[k]);
         cJSON_AddItemToArray(jobs, jo);
     }
     cJSON_AddNumberToObject(o, "n_jobs", p->n_jobs);
@@ -154,6 +211,16 @@ static int print_json(const Plan *p, const char *spec, int ranks, double gflops,
     cJSON_AddNumberToObject(o, "ranks", ranks);
     cJSON_AddNumberToObject(o, "gflops_per_rank", gflops);
     cJSON_AddNumberToObject(o, "wall_seconds", wall);
+    cJSON *mo = cJSON_AddObjectToObject(o, "memory");
+    cJSON_AddNumberToObject(mo, "shared_bytes", (double)m->shared);
+    cJSON_AddNumberToObject(mo, "rank_bytes", (double)MEMEST_RANK_BYTES);
+    cJSON_AddNumberToObject(mo, "largest_job_bytes", (double)m->largest);
+    cJSON_AddBoolToObject(mo, "sized_from_files", m->sized_from_files);
+    cJSON_AddNumberToObject(mo, "ranks_per_node", rpn);
+    if (mem) {
+        cJSON_AddNumberToObject(mo, "mem_per_node", (double)mem);
+        cJSON_AddNumberToObject(mo, "node_fixed_bytes", (double)plan_mem_node_fixed(m, rpn));
+    }
     char *s = cJSON_Print(o);
     if (!s) { fprintf(stderr, "sweep plan: out of memory\n"); cJSON_Delete(o); return 3; }
     puts(s);
@@ -164,7 +231,8 @@ static int print_json(const Plan *p, const char *spec, int ranks, double gflops,
 
 int cmd_plan(int argc, char **argv) {
     const char *spec = NULL;
-    int ranks = 1, json = 0;
+    int ranks = 1, json = 0, rpn = 0;
+    size_t mem = 0;
     const char *precision = NULL;
     double gflops = PLAN_DEFAULT_GFLOPS;
     SpecFiles files = SPEC_FILES_REQUIRED;
@@ -177,6 +245,16 @@ int cmd_plan(int argc, char **argv) {
         else if (!strcmp(a, "--ranks") || !strcmp(a, "-n")) {
             if (opt_int(a, i + 1 < argc ? argv[i + 1] : NULL, 1, 10000000, &ranks, e, sizeof e))
                 return opt_bad("plan", e);
+            i++;
+        } else if (!strcmp(a, "--ranks-per-node")) {
+            if (opt_int(a, i + 1 < argc ? argv[i + 1] : NULL, 1, 1000000, &rpn, e, sizeof e)) return opt_bad("plan", e);
+            i++;
+        } else if (!strcmp(a, "--mem-per-node")) {
+            if (i + 1 >= argc || memest_parse(argv[i + 1], &mem)) {
+                fprintf(stderr, "sweep plan: --mem-per-node: expected bytes or a size like 64G, got '%s'\n",
+                        i + 1 < argc ? argv[i + 1] : "");
+                return 2;
+            }
             i++;
         } else if (!strcmp(a, "--gflops")) {
             if (opt_real(a, i + 1 < argc ? argv[i + 1] : NULL, 0, 1e12, 1, &gflops, e, sizeof e))
@@ -212,8 +290,19 @@ int cmd_plan(int argc, char **argv) {
     int *rank_of = xmalloc((size_t)(p.n_jobs ? p.n_jobs : 1) * sizeof *rank_of);
     double *start = xmalloc((size_t)(p.n_jobs ? p.n_jobs : 1) * sizeof *start);
     double wall = plan_simulate(&p, ranks, gflops * 1e9, rank_of, start);
-    int rc = json ? print_json(&p, spec, ranks, gflops, wall, total, rank_of, start)
+    if (!rpn) rpn = ranks;
+    PlanMem m;
+    plan_mem_init(&m, &p);
+    // what sweep run --mem-per-node would refuse, refused here first
+    if (mem && plan_mem_check(&m, &p, mem, rpn, err, sizeof err)) {
+        fprintf(stderr, "%s: %s\n", spec, err);
+        plan_mem_free(&m); free(rank_of); free(start); plan_free(&p);
+        return 2;
+    }
+    int rc = json ? print_json(&p, spec, ranks, gflops, wall, total, rank_of, start, &m, rpn, mem)
                   : print_text(&p, spec, ranks, gflops, wall, total);
+    if (!json) print_memory(&p, &m, rpn, mem);
+    plan_mem_free(&m);
     free(rank_of);
     free(start);
     plan_free(&p);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "engine/memest.h"
 #include "mpi/run.h"
 #include "sweeps/spec.h"
 
@@ -36,6 +37,14 @@ static const char usage[] =
     "                         SEC: a dead or unreachable node; workers send a heartbeat every SEC/4\n"
     "                         while a job runs (default 0: wait forever)\n"
     "  --keep-adapters-max B  keep trained adapters up to B bytes in the results (default 1048576)\n"
+    "  --mem-per-node M       memory of one node (bytes, or with K M G T: 64G, 1.5T); default Slurm's\n"
+    "                         SLURM_MEM_PER_NODE, else the cgroup limit (memory.max, v1's\n"
+    "                         memory.limit_in_bytes), else MemTotal less 10% (the run says which).\n"
+    "                         Rank 0 never starts a job whose estimated peak (sweep plan prints them),\n"
+    "                         summed with those of the jobs running on that node and the node's fixed\n"
+    "                         part (bases shared once, each rank's own process), exceeds M: a big job\n"
+    "                         waits for neighbours to finish while smaller ones take the other ranks.\n"
+    "                         A job that fits no node is refused (exit 2)\n"
     "  --retry-failed         give jobs recorded as failed max_attempts new attempts\n"
     "  --recompute            training holds one layer's activations at a time and recomputes each\n"
     "                         layer in the backward: less memory per job (the 1B shape), about one\n"
@@ -97,6 +106,12 @@ int cmd_run(int argc, char **argv) {
             i++;
         }
         else if (!strcmp(a, "--cache")) { if (!v) goto missing; o.cache_dir = v; i++; }
+        else if (!strcmp(a, "--mem-per-node")) {
+            if (!v) goto missing;
+            if (memest_parse(v, &o.mem_per_node))
+                return usage_error("sweep run: --mem-per-node: expected bytes or a size like 64G, got '%s'", v);
+            i++;
+        }
         else if (!strcmp(a, "--flush-every")) num = &o.flush_every;
         else if (!strcmp(a, "--progress-every")) num = &o.progress_every;
         else if (!strcmp(a, "--grace")) num = &o.grace;

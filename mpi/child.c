@@ -8,10 +8,12 @@
 #include <string.h>
 #include <time.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "engine/util.h"
 #include "results/journal.h"
+#include "results/runstate.h"
 
 static int write_all(int fd, const unsigned char *p, size_t n) {
     while (n) {
@@ -54,6 +56,7 @@ int child_start(Child *c, JobContext *ctx, int j, const JobResult *prev) {
     c->fd = pfd[0];
     c->job = j;
     c->started = now_seconds();
+    c->started_wall = runstate_now();
     return 0;
 }
 
@@ -83,7 +86,9 @@ int child_poll(Child *c, const JobContext *ctx, long timeout_ns, JobResult *r) {
         c->eof = 1;
     }
     int status;
-    pid_t w = waitpid(c->pid, &status, 0);
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    pid_t w = wait4(c->pid, &status, 0, &ru);   // the child's own peak resident set comes with it
     double seconds = now_seconds() - c->started;
     char msg[160];
     if (w != c->pid) {
@@ -103,6 +108,8 @@ int child_poll(Child *c, const JobContext *ctx, long timeout_ns, JobResult *r) {
         r->job = c->job;
     }
     r->seconds = seconds;
+    r->peak_rss_bytes = w == c->pid ? (uint64_t)ru.ru_maxrss * 1024 : 0;   // ru_maxrss is in KiB
+    r->started = c->started_wall;
     close(c->fd);
     free(c->buf);
     memset(c, 0, sizeof *c);

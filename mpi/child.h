@@ -9,6 +9,7 @@ typedef struct {
     int fd;                 // read end of the result pipe
     int job;
     double started;
+    double started_wall;    // Unix seconds, for the result's start time
     unsigned char *buf;     // the encoded result as it arrives
     size_t len, cap;
     int eof;

@@ -14,6 +14,7 @@
 #include "mpi/scheduler.h"
 #include "mpi/signals.h"
 #include "mpi/worker.h"
+#include "sweeps/planmem.h"
 #include "sweeps/spec.h"
 
 void run_options_default(RunOptions *o) {
@@ -127,6 +128,45 @@ static int all_ok(int ok, const char *err, int rank) {
     return all;
 }
 
+// The node memory every rank agrees on: --mem-per-node, else the smallest default any rank reads
+// (mpi/memfit.h). `said` receives the line rank 0 prints once the run starts.
+static size_t node_memory(const RunOptions *o, char *said, size_t saidlen) {
+    char from[128] = "--mem-per-node";
+    unsigned long long mine = o->mem_per_node, all;
+    if (!mine) {
+        size_t b;
+        mine = memfit_default_limit(&b, from, sizeof from) ? ~0ULL : (unsigned long long)b;
+    }
+    MPI_Allreduce(&mine, &all, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, MPI_COMM_WORLD);
+    char h[16];
+    memest_human((size_t)all, h, sizeof h);
+    if (all == ~0ULL) snprintf(said, saidlen, "sweep: memory per node: unknown (no limit read): jobs are not held back");
+    else snprintf(said, saidlen, "sweep: memory per node: %s (%s%s)", h, from, all != mine ? "; smaller on another node" : "");
+    return (size_t)all;
+}
+
+// Which node each rank is on (rank 0 gets the table, others NULL): the lowest world rank sharing its
+// memory names the node. *n_nodes and ranks_on[node] for rank 0.
+static int *gather_nodes(MPI_Comm node, int rank, int nranks, int *n_nodes, int **ranks_on) {
+    int leader, *leaders = rank == 0 ? xmalloc((size_t)nranks * sizeof *leaders) : NULL;
+    MPI_Allreduce(&rank, &leader, 1, MPI_INT, MPI_MIN, node);
+    MPI_Gather(&leader, 1, MPI_INT, leaders, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (rank != 0) return NULL;
+    int *node_of = xmalloc((size_t)nranks * sizeof *node_of), *index = xmalloc((size_t)nranks * sizeof *index);
+    *ranks_on = xcalloc((size_t)nranks, sizeof **ranks_on);
+    *n_nodes = 0;
+    for (int r = 0; r < nranks; r++) index[r] = -1;
+    for (int r = 0; r < nranks; r++) {
+        int l = leaders[r];
+        if (index[l] < 0) index[l] = (*n_nodes)++;
+        node_of[r] = index[l];
+        (*ranks_on)[node_of[r]]++;
+    }
+    free(leaders);
+    free(index);
+    return node_of;
+}
+
 int run_sweep(const RunOptions *o) {
     int rank, nranks;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -150,6 +190,43 @@ int run_sweep(const RunOptions *o) {
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
     int node_rank;
     MPI_Comm_rank(node, &node_rank);
+
+    // Memory: every job must fit a node on its own (as sweep plan --mem-per-node checks); rank 0 then
+    // never starts jobs whose estimates sum above a node's memory.
+    char mem_said[256];
+    size_t mem = node_memory(o, mem_said, sizeof mem_said);
+    int n_nodes = 0, *ranks_on = NULL, *node_of = gather_nodes(node, rank, nranks, &n_nodes, &ranks_on);
+    PlanMem pm;
+    memset(&pm, 0, sizeof pm);
+    size_t *node_fixed = NULL;
+    MemFit fit;
+    RunOptions ro = *o;
+    status = 0;
+    if (rank == 0) {
+        plan_mem_init(&pm, &plan);
+        node_fixed = xcalloc((size_t)n_nodes, sizeof *node_fixed);
+        int fewest = nranks;
+        for (int n = 0; n < n_nodes; n++) {
+            node_fixed[n] = plan_mem_node_fixed(&pm, ranks_on[n]);
+            if (ranks_on[n] < fewest) fewest = ranks_on[n];
+        }
+        char why[512];
+        if (plan_mem_check(&pm, &plan, mem, fewest, why, sizeof why)) {
+            snprintf(err, sizeof err, "%s: %s", o->spec_path, why);
+            status = RUN_BAD_INPUT;
+        }
+        fit = (MemFit){ .limit = mem, .job = pm.job, .nranks = nranks, .node_of = node_of, .node_fixed = node_fixed };
+        ro.memfit = &fit;
+        ro.memfit_said = mem_said;
+        o = &ro;
+    }
+    MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (!all_ok(status == 0, err, rank)) {
+        plan_mem_free(&pm); free(node_fixed); free(node_of); free(ranks_on);
+        MPI_Comm_free(&node);
+        plan_free(&plan);
+        return status;
+    }
     int nb = plan.axis[AX_BASE].n;
     char **staged = xcalloc(nb, sizeof *staged);
     ok = 1;
@@ -192,6 +269,7 @@ int run_sweep(const RunOptions *o) {
     for (int i = 0; i < nb; i++) free(staged[i]);
     free(staged);
     MPI_Comm_free(&node);
+    plan_mem_free(&pm); free(node_fixed); free(node_of); free(ranks_on);
     plan_free(&plan);
     return rc;
 }

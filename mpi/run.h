@@ -2,6 +2,7 @@
 // (itself included, through a child process), journals each result and keeps the HDF5 file current.
 #pragma once
 #include <stddef.h>
+#include "mpi/memfit.h"
 
 typedef struct {
     const char *spec_path;
@@ -19,6 +20,9 @@ typedef struct {
     int retry_failed;           // jobs recorded as failed get max_attempts new attempts
     size_t keep_adapter_max;    // adapters larger than this many bytes are not kept
     int recompute;              // training keeps one layer's activations and recomputes the rest
+    size_t mem_per_node;        // bytes of memory per node (0: Slurm's, else the cgroup's, else MemTotal less 10%)
+    const MemFit *memfit;       // set by run_sweep for rank 0's scheduler: the node limits (NULL: none)
+    const char *memfit_said;    // and the line saying which limit applies, printed once the journal is open
     int quiet;
 } RunOptions;
 

@@ -165,8 +165,17 @@ static void take_result(Sched *s, JobResult *r, int rank) {
     }
 }
 
-static int next_job(Sched *s) {
+// The next job for rank: the first in the queue that fits the rank's node (mpi/memfit.h), moved to
+// the queue's head; -1 when none is left or none fits there now.
+static int next_job(Sched *s, int rank) {
     if (s->stopping || s->qi >= s->qn) return -1;
+    if (s->o->memfit) {
+        int k = memfit_pick(s->o->memfit, rank, s->running, s->queue + s->qi, s->qn - s->qi);
+        if (k < 0) return -1;
+        int j = s->queue[s->qi + k];
+        memmove(s->queue + s->qi + 1, s->queue + s->qi, (size_t)k * sizeof *s->queue);   // the others keep their order
+        s->queue[s->qi] = j;
+    }
     int j = s->queue[s->qi++];
     s->attempt[j]++;
     return j;
@@ -183,8 +192,9 @@ static const JobResult *completable(const Sched *s, int j) {
 static void dispatch(Sched *s) {
     for (int rank = 1; rank < s->nranks; rank++) {
         if (s->running[rank] != -1) continue;
-        int j = next_job(s);
-        if (j < 0) return;
+        int j = next_job(s, rank);
+        if (j < 0 && (s->stopping || s->qi >= s->qn)) return;
+        if (j < 0) continue;   // nothing fits beside that node's running jobs: another node may take one
         const JobResult *prev = completable(s, j);
         int msg[3] = { j, s->attempt[j], prev != NULL };
         MPI_Send(msg, 3, MPI_INT, rank, TAG_JOB, MPI_COMM_WORLD);
@@ -205,7 +215,7 @@ static void dispatch(Sched *s) {
     }
     // Dry jobs measure the hand-out to workers: rank 0 keeps its own slot only when it is alone.
     if (s->running[0] == -1 && !(s->o->dry_jobs && s->nranks > 1)) {
-        int j = next_job(s);
+        int j = next_job(s, 0);
         if (j < 0) return;
         s->running[0] = j;
         s->since[0] = runstate_now();
@@ -359,6 +369,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
             return RUN_BAD_INPUT;
         }
     }
+    if (o->memfit_said && !o->quiet) fprintf(stderr, "%s\n", o->memfit_said);
     int *order = xmalloc(p->n_jobs * sizeof *order);
     plan_longest_first(p, order);
     for (int k = 0; k < p->n_jobs; k++) {

@@ -306,6 +306,17 @@ static void read_jobs(R *r, hid_t f, ResultsFile *rf) {
             J->final_loss = fl[j];
         }
     free(attempts); free(rank); free(tokens); free(b32); free(b16); free(sec); free(fl);
+    // optional: files from before the column measured no peaks (0: unknown)
+    if (!r->failed && H5Lexists(f, "peak_rss_bytes", H5P_DEFAULT) > 0) {
+        int64_t *peak = read_num(r, f, "peak_rss_bytes", H5T_NATIVE_INT64, 1, &want, d);
+        for (hsize_t j = 0; j < n && peak && !r->failed; j++) rf->jobs[j].peak_rss_bytes = peak[j] > 0 ? (uint64_t)peak[j] : 0;
+        free(peak);
+    }
+    if (!r->failed && H5Lexists(f, "started", H5P_DEFAULT) > 0) {
+        double *st = read_num(r, f, "started", H5T_NATIVE_DOUBLE, 1, &want, d);
+        for (hsize_t j = 0; j < n && st && !r->failed; j++) rf->jobs[j].started = st[j] > 0 ? st[j] : 0;
+        free(st);
+    }
 }
 
 static void read_curves(R *r, hid_t f, ResultsFile *rf) {

@@ -21,6 +21,8 @@ typedef struct {
     char host[64];
     char backend[128];          // JobResult.backend; "" in files from before the column
     char message[256];
+    uint64_t peak_rss_bytes;    // JobResult.peak_rss_bytes; 0 unknown (and in files from before the column)
+    double started;             // JobResult.started; 0 unknown
 } ResultsJob;
 
 typedef struct {

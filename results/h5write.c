@@ -221,10 +221,14 @@ static void write_job_table(W *w, const Plan *plan, const JobResult *const *by_j
     put_column(w, "adapter_bytes", H5T_NATIVE_INT64, n, i64, job_scale);
     for (size_t j = 0; j < cnt; j++) i64[j] = by_job[j] ? (int64_t)by_job[j]->adapter_bytes_fp16 : 0;
     put_column(w, "adapter_bytes_fp16", H5T_NATIVE_INT64, n, i64, job_scale);
+    for (size_t j = 0; j < cnt; j++) i64[j] = by_job[j] ? (int64_t)by_job[j]->peak_rss_bytes : 0;
+    put_column(w, "peak_rss_bytes", H5T_NATIVE_INT64, n, i64, job_scale);
 
     double *f64 = xmalloc((cnt + 1) * sizeof(double));
     for (size_t j = 0; j < cnt; j++) f64[j] = by_job[j] ? by_job[j]->seconds : NAN;
     put_column(w, "seconds", H5T_NATIVE_DOUBLE, n, f64, job_scale);
+    for (size_t j = 0; j < cnt; j++) f64[j] = by_job[j] && by_job[j]->started > 0 ? by_job[j]->started : NAN;
+    put_column(w, "started", H5T_NATIVE_DOUBLE, n, f64, job_scale);
     for (size_t j = 0; j < cnt; j++) f64[j] = by_job[j] ? by_job[j]->final_loss : NAN;
     put_column(w, "final_loss", H5T_NATIVE_DOUBLE, n, f64, job_scale);
     free(s); free(u64); free(i32); free(i64); free(f64);

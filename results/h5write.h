@@ -7,10 +7,16 @@
 //                          no cell was asked for or none was recorded yet
 //   /job                   dimension scale: job ids, in plan order, every plan job (pending included)
 //   /job_base /job_condition /job_format /job_train_user /job_seed /precision /status /attempts /seconds
-//   /tokens /final_loss /adapter_bytes /adapter_bytes_fp16 /rank /host /backend /message  the per-job
-//                          table over job (precision: the job's format variant's, "fp32" .. "int8";
-//                          backend: what computed it, JobResult.backend, "" for pending jobs and for
-//                          records from before the field)
+//   /tokens /final_loss /adapter_bytes /adapter_bytes_fp16 /peak_rss_bytes /started /rank /host /backend
+//   /message               the per-job table over job (precision: the job's format variant's, "fp32" ..
+//                          "int8"; backend: what computed it, JobResult.backend, "" for pending jobs and
+//                          for records from before the field; peak_rss_bytes: int64, the peak resident set
+//                          of the job's forked process (wait4's ru_maxrss), the pages of the shared base
+//                          it touched and those it inherited from its rank included, 0 when unknown:
+//                          pending, timed out, or recorded before the field; `sweep plan` prints the
+//                          estimates to set beside it, engine/memest.h; started: float64 Unix seconds
+//                          when the job's process started, on its host's clock, NaN when unknown: with
+//                          seconds, when each job ran)
 //   /step, /loss           loss curves over (job, step), step counted from 1, NaN padded
 //   /adapters/<job id>     the fp32 adapter block (attributes format, shape), outside xarray's root view
 //   /variant /variant_ppl /variant_nll /variant_n_tokens /variant_adapter_bytes
@@ -32,8 +38,8 @@
 // more. A resume on another CPU type, a cluster of mixed CPU types, another library build or another
 // override therefore gives results that equal an uninterrupted run only up to those bits; the backend
 // column records per job what computed it, so a mixed file can be told apart. seconds, rank, host,
-// backend, attempts and message describe how the run went, live only in the per-job table and are not
-// compared.
+// backend, attempts, message, peak_rss_bytes and started describe how the run went, live only in the per-job
+// table and are not compared.
 #pragma once
 #include "results/result.h"
 #include "sweeps/plan.h"

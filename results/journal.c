@@ -16,7 +16,8 @@
 #define FRAME_BYTES 24
 #define REC_HEADER 1u
 #define REC_RESULT 2u           // written before the backend field: read, never written
-#define REC_RESULT_BACKEND 3u   // a result whose last field is its backend string
+#define REC_RESULT_BACKEND 3u   // a result whose last field is its backend string: read, never written
+#define REC_RESULT_PEAK 4u      // the backend, then the job's peak resident bytes (u64) and start time (f64)
 // No honest record comes near this; a larger length is damage, not a big adapter.
 #define MAX_PAYLOAD ((uint64_t)1 << 34)
 
@@ -161,6 +162,8 @@ static void encode_result(Buf *b, const JobResult *r, int keep_adapter) {
     for (int i = 0; i < ndim; i++) put_u64(b, r->adapter_ndim ? (uint64_t)r->adapter_shape[i] : (uint64_t)n);
     for (size_t i = 0; i < n; i++) put_f32(b, r->adapter[i]);
     put_str(b, r->backend);
+    put_u64(b, r->peak_rss_bytes);
+    put_f64(b, r->started);
 }
 
 static int decode_header(Cur *c, JournalHeader *h) {
@@ -184,8 +187,9 @@ static int valid_id(const char *id) {
 }
 
 // Fills r (zeroed first); on failure frees what it allocated and leaves c->bad set. Records of type
-// REC_RESULT end before the backend, which then reads "".
-static int decode_result(Cur *c, JobResult *r, int with_backend) {
+// REC_RESULT end before the backend, which then reads "", and REC_RESULT_BACKEND before the peak (0).
+static int decode_result(Cur *c, JobResult *r, uint32_t type) {
+    int with_backend = type != REC_RESULT;
     memset(r, 0, sizeof *r);
     get_str(c, r->id, sizeof r->id, "id");
     if (!c->bad && !valid_id(r->id)) c->bad = "id";
@@ -243,6 +247,10 @@ static int decode_result(Cur *c, JobResult *r, int with_backend) {
         }
     }
     if (with_backend) get_str(c, r->backend, sizeof r->backend, "backend");
+    if (type == REC_RESULT_PEAK) {
+        r->peak_rss_bytes = get_u64(c, "peak_rss_bytes");
+        r->started = get_f64(c, "started");
+    }
     if (!c->bad && c->at != c->n) c->bad = "trailing bytes";
     if (c->bad) { job_result_free(r); return -1; }
     return 0;
@@ -364,9 +372,9 @@ int journal_parse(const unsigned char *buf, size_t len, JournalContents *c, char
                 return -1;
             }
             c->n_headers++;
-        } else if (type == REC_RESULT || type == REC_RESULT_BACKEND) {
+        } else if (type == REC_RESULT || type == REC_RESULT_BACKEND || type == REC_RESULT_PEAK) {
             JobResult r;
-            if (decode_result(&cur, &r, type == REC_RESULT_BACKEND) != 0) {
+            if (decode_result(&cur, &r, type) != 0) {
                 errf(err, errlen, "result record %d at byte %zu: bad field %s", nrec, off, cur.bad);
                 journal_contents_free(c);
                 return -1;
@@ -632,7 +640,7 @@ int result_encode(const JobResult *r, unsigned char **buf, size_t *len) {
 
 int result_decode(const unsigned char *buf, size_t len, JobResult *r, char *err, size_t errlen) {
     Cur cur = {buf, len, 0, NULL};
-    if (decode_result(&cur, r, 1) != 0) {
+    if (decode_result(&cur, r, REC_RESULT_PEAK) != 0) {
         errf(err, errlen, "malformed result: bad field %s", cur.bad);
         return -1;
     }
@@ -657,7 +665,7 @@ int journal_append(Journal *j, const JobResult *r, char *err, size_t errlen) {
     rec.backend[sizeof rec.backend - 1] = 0;
     Buf b = {0};
     encode_result(&b, &rec, keep);
-    int rc = append_record(j, REC_RESULT_BACKEND, &b, err, errlen);
+    int rc = append_record(j, REC_RESULT_PEAK, &b, err, errlen);
     free(b.p);
     if (rc) return rc;
     JobResult copy;

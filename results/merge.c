@@ -264,6 +264,8 @@ int results_merge(const char *const *inputs, int n, const char *output, char *er
         r->job = q;
         memcpy(r->id, J->id, sizeof r->id);
         r->status = J->status; r->attempts = J->attempts; r->seconds = J->seconds; r->rank = J->rank;
+        r->peak_rss_bytes = J->peak_rss_bytes;
+        r->started = J->started;
         snprintf(r->message, sizeof r->message, "%s", J->message);
         snprintf(r->host, sizeof r->host, "%s", J->host);
         snprintf(r->backend, sizeof r->backend, "%s", J->backend);

@@ -12,9 +12,9 @@
 // nesting order (base, condition, format, train_user, seed); a job's record from the first file where it
 // is not pending, its cells the union of the files' cells. Root attributes: spec is the first file's,
 // spec_hash the first file's when all agree, else FNV-1a 64 of the files' spec hashes joined by ",";
-// created_by "sweep merge". How a job ran (seconds, rank, host, backend, attempts, message) is carried
-// from the file the record came from, so it differs from a single run's; h5_compare_results ignores
-// it, as it ignores spec, spec_hash, created_by and tool_version.
+// created_by "sweep merge". How a job ran (seconds, rank, host, backend, attempts, message,
+// peak_rss_bytes, started) is carried from the file the record came from, so it differs from a single run's;
+// h5_compare_results ignores it, as it ignores spec, spec_hash, created_by and tool_version.
 #pragma once
 #include <stddef.h>
 

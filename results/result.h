@@ -34,6 +34,10 @@ typedef struct {
     // What computed the numbers: the weight products' library, the CPU and any kernel override (the
     // last bits follow the kernels the libraries pick); "" in records from before the field existed.
     char backend[128];
+    // Peak resident set of the job's process (its forked child: ru_maxrss from wait4), shared pages it
+    // touched included; 0 unknown (no child: a timeout, a dry job, records from before the field).
+    uint64_t peak_rss_bytes;
+    double started;         // wall clock (Unix seconds) when the job's process started; 0 unknown
     // Deterministic outcome
     long tokens;            // training tokens processed
     double final_loss;

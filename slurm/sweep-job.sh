@@ -126,7 +126,7 @@ say "rank check ok: $ntasks ranks on $nnodes node(s)"
 # 2-3. The sweep, in the background so that the warning signal is handled while it runs.
 journal=$out.journal
 # Result records in the journal (perl: quick even for a journal of large adapters; "?" without it).
-# Framing from results/journal.h: u32 magic "SWJR", u32 type (2 or 3: a result), u64 payload length,
+# Framing from results/journal.h: u32 magic "SWJR", u32 type (2, 3 or 4: a result), u64 payload length,
 # u64 checksum, payload. A torn final record is not counted.
 journal_results() {
   [[ -e $journal ]] || { echo 0; return; }
@@ -135,7 +135,7 @@ journal_results() {
       my ($magic, $type, $lo, $hi) = unpack("a4 V V V", $h);
       my $len = $lo + $hi * 4294967296;
       last if $magic ne "SWJR" || tell($f) + $len > $size;
-      $n++ if $type == 2 || $type == 3;
+      $n++ if $type == 2 || $type == 3 || $type == 4;
       seek($f, $len, 1);
     }
     print "$n\n";' -- "$journal" 2>/dev/null || echo "?"

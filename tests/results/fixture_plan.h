@@ -17,6 +17,7 @@
 //        UTF-8 ("injected error in café " and byte 0xff: the file holds '?' for the 0xff);
 //        (ternary, random, norm, programmer, 7) is left pending by the tests that write files.
 // backend "onednn, cpuN" for lora (bf16), "openblas, cpuN" otherwise, N from the timing noise as host's.
+// peak_rss_bytes (j + 1) MiB for plan job j, started 1.7e9 + j + noise (Unix seconds): how the run went.
 #pragma once
 #include <math.h>
 #include <stdio.h>
@@ -139,6 +140,8 @@ static inline void fixture_result(const Plan *p, int j, JobResult *r, double noi
     snprintf(r->host, sizeof r->host, "node%d", (int)(noise * 7) % 3);
     // like host, it describes the run: noise changes the CPU, never the library the precision picks
     snprintf(r->backend, sizeof r->backend, "%s, cpu%d", f == 2 ? "onednn" : "openblas", (int)(noise * 7) % 3);
+    r->peak_rss_bytes = (uint64_t)(j + 1) << 20;
+    r->started = 1.7e9 + j + noise;
     r->tokens = f ? FX_STEPS * 16 : 0;
     int diverged = fx_job_is(p, j, 1, 0, 2, 1, 1), error = fx_job_is(p, j, 0, 1, 1, 0, 0);
     if (f && !error) {

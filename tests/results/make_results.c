@@ -2,7 +2,7 @@
 //   make_results OUT.h5              appends the fixture's records to OUT.h5.journal (made anew), reads
 //                                    the journal back from disk and writes OUT.h5 from it
 //   make_results --rebuild OUT.h5    writes OUT.h5 from the OUT.h5.journal that is there
-//   make_results --backends F.h5     h5_read_results: one line per job, "id<TAB>backend"
+//   make_results --backends F.h5     h5_read_results: one line per job, "id<TAB>backend<TAB>peak_rss_bytes<TAB>started"
 //   make_results --compare A.h5 B.h5 h5_compare_results: exit 0 equal, 1 different (printed)
 //   make_results --variants OUT.h5   as the first, with eval.variants identity, int8, noise=0.1: each
 //                                    variant v's cell is the identity's ppl + 0.001 v (nll its log,
@@ -86,7 +86,9 @@ static int print_backends(const char *path) {
     ResultsFile rf;
     char err[512];
     if (h5_read_results(path, &rf, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
-    for (int j = 0; j < rf.n_jobs; j++) printf("%s\t%s\n", rf.jobs[j].id, rf.jobs[j].backend);
+    for (int j = 0; j < rf.n_jobs; j++)
+        printf("%s\t%s\t%llu\t%.3f\n", rf.jobs[j].id, rf.jobs[j].backend, (unsigned long long)rf.jobs[j].peak_rss_bytes,
+               rf.jobs[j].started);
     results_file_free(&rf);
     return 0;
 }

@@ -78,14 +78,20 @@ def backend_of(b, c, f, u, s, k):
     return "%s, cpu%d" % ("onednn" if f == 2 else "openblas", int(0.01 * k * 7) % 3)
 
 
-def strip_backends(src, dst, backends):
-    """A journal as written before the backend field: each result record (type 3) made a type 2 record
-    without its last field (the backend string: u32 length and bytes), its length and checksum redone."""
+def strip_backends(src, dst, backends, keep_backend=False):
+    """A journal as written before the peak field: each result record (type 4) made a type 3 record
+    without its last two fields (u64 peak_rss_bytes, f64 started); and unless keep_backend, as written
+    before the backend field, a type 2 record without the backend string (u32 length and bytes) too;
+    lengths and checksums redone."""
     data, out, off, cut = open(src, "rb").read(), bytearray(), 0, 0
     while off < len(data):
         magic, rtype, n = struct.unpack_from("<IIQ", data, off)
         payload = data[off + 24:off + 24 + n]
-        if rtype == 3:
+        if rtype == 4:
+            rtype, payload = 3, payload[:-16]
+            if keep_backend:
+                cut += 1
+        if rtype == 3 and not keep_backend:
             rtype = 2
             jid = payload[4:4 + struct.unpack_from("<I", payload, 0)[0]].decode()
             tail = backends[jid].encode()
@@ -104,7 +110,14 @@ def strip_backends(src, dst, backends):
 def read_backends(make, path):
     r = subprocess.run([make, "--backends", path], capture_output=True, text=True)
     check(r.returncode == 0, "make_results --backends %s: %s" % (path, r.stderr))
-    return dict(line.split("\t") for line in r.stdout.splitlines())
+    return {line.split("\t")[0]: line.split("\t")[1] for line in r.stdout.splitlines()}
+
+
+def read_peaks(make, path):
+    """id -> (peak_rss_bytes, started) as h5_read_results reads them."""
+    r = subprocess.run([make, "--backends", path], capture_output=True, text=True)
+    check(r.returncode == 0, "make_results --backends %s: %s" % (path, r.stderr))
+    return {x[0]: (int(x[2]), float(x[3])) for x in (line.split("\t") for line in r.stdout.splitlines())}
 
 
 def check_backends(make, work, path, plan, ids):
@@ -126,6 +139,24 @@ def check_backends(make, work, path, plan, ids):
     check(set(read_backends(make, old).values()) == {""}, "records without the field give backend \"\"")
     r = subprocess.run([make, "--compare", path, old], capture_output=True, text=True)
     check(r.returncode == 0, "backends are not compared, everything else is equal: %s%s" % (r.stdout, r.stderr))
+
+    # peaks and start times: written per job, read back, absent (0) in records from before them
+    with h5py.File(path, "r") as f:
+        peak, started = list(f["peak_rss_bytes"][:]), list(f["started"][:])
+    done = [k for k, j in enumerate(plan) if status_of(*j[:5]) != "pending"]
+    check([peak[k] for k in done] == [(k + 1) << 20 for k in done] and
+          all(peak[k] == 0 and math.isnan(started[k]) for k in range(len(plan)) if k not in done),
+          "peak_rss_bytes column: (k + 1) MiB per job, 0 pending: %s" % peak)
+    check(all(abs(started[k] - (1.7e9 + k + 0.01 * k)) < 1e-3 for k in done), "started column: %s" % started[:4])
+    back = read_peaks(make, path)
+    check(all(back[ids[k]][0] == peak[k] for k in range(len(plan))), "h5_read_results reads peak_rss_bytes")
+    mid = os.path.join(work, "mid-journal.h5")
+    n = strip_backends(path + ".journal", mid + ".journal", want, keep_backend=True)
+    check(n == len(plan) - 1, "stripped the peak of %d records, want %d" % (n, len(plan) - 1))
+    r = subprocess.run([make, "--rebuild", mid], capture_output=True, text=True)
+    check(r.returncode == 0, "a journal without peaks rebuilds: %s" % r.stderr)
+    check(read_backends(make, mid) == want, "records without the peak keep their backend")
+    check({p for p, _ in read_peaks(make, mid).values()} == {0}, "records without the field give peak 0")
 
     # a file from before the column
     stripped = os.path.join(work, "old-file.h5")

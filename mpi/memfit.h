@@ -1,0 +1,25 @@
+// Memory-aware hand-out (sweep run --mem-per-node): rank 0 starts a job on a rank only when the
+// job's estimate (sweeps/planmem.h), summed with the estimates of the jobs running on that rank's
+// node and the node's fixed part (its bases, shared once, and its ranks' own processes), stays within
+// the node's memory. A job that does not fit waits, and smaller ones behind it in the queue take the
+// idle ranks meanwhile (no reservation: a big job starts once enough of its node is free).
+// Plain arrays, no MPI: tests/unit/test_memfit.c drives it.
+#pragma once
+#include <stddef.h>
+
+typedef struct {
+    size_t limit;              // bytes per node
+    const size_t *job;         // [n_jobs] each job's private estimate
+    int nranks;
+    const int *node_of;        // [nranks] node index of each rank (0 .. n_nodes-1)
+    const size_t *node_fixed;  // [n_nodes] what each node holds besides its jobs
+} MemFit;
+
+// Bytes the jobs running on node (running[r] >= 0: job index on rank r) hold, with the node's fixed part.
+size_t memfit_node_used(const MemFit *f, int node, const int *running);
+// Position in cand[0..n) of the first job that fits on rank's node beside what runs there; -1 if none.
+int memfit_pick(const MemFit *f, int rank, const int *running, const int *cand, int n);
+// Where the node's memory limit comes from, in this order: Slurm's SLURM_MEM_PER_NODE (MB), this
+// process's cgroup limit (v2 memory.max, v1 memory.limit_in_bytes, the smallest up its path) when
+// below MemTotal, /proc/meminfo's MemTotal less 10% (at least 512 MiB). Writes a short description of the source to `from`. 0 ok, -1 when none is readable.
+int memfit_default_limit(size_t *bytes, char *from, size_t fromlen);

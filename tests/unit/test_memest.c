@@ -1,0 +1,127 @@
+// engine/memest.h against the allocations it claims to count: glibc's mallinfo2 before and after
+// acts_create, adapter_init + adamw_alloc, and a full fine-tune's private bf16 copies (mat_cache_bytes
+// after a training step at bf16); then mpi/memfit.h's hand-out rule on a two-node table.
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "engine/adamw.h"
+#include "engine/memest.h"
+#include "engine/model.h"
+#include "engine/train.h"
+#include "engine/util.h"
+#include "mpi/memfit.h"
+#include "testlib.h"
+
+// Bytes malloc holds for the program now (heap in use plus mmapped chunks).
+static size_t held(void) {
+    struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+}
+
+// Within 1% + 4 KiB per buffer: aligned_alloc's rounding and malloc's chunk headers.
+static int close_to(size_t measured, size_t est, int buffers) {
+    double slack = 0.01 * (double)est + 4096.0 * buffers;
+    return (double)measured <= (double)est + slack && (double)measured + slack >= (double)est;
+}
+
+static void check_acts(const ModelConfig *c, int B, int T) {
+    size_t before = held();
+    Acts *a = acts_create(c, B, T);
+    size_t got = held() - before;
+    size_t est = memest_acts_bytes(c, B, T, 0);
+    CHECK(close_to(got, est, 40), "acts_create(dim %d, B %d, T %d): malloc holds %zu more, memest says %zu", c->dim, B,
+          T, got, est);
+    acts_free(a);
+}
+
+static void check_adapter(const Weights *base, AdapterFormat f) {
+    MemJob mj;
+    memset(&mj, 0, sizeof mj);
+    mj.cfg = base->cfg;
+    mj.format = f;
+    mj.lora = (LoraSpec){ .rank = 4, .alpha = 8, .targets = LORA_ALL };
+    mj.steer_blocks = 1;
+    mj.steps = 1, mj.batch = 1, mj.seq = 8, mj.eval_batch = 1;
+    MemEstimate e;
+    memest_job(&mj, &e);
+    size_t before = held();
+    Adapter ad;
+    CHECK(adapter_init(&ad, f, &mj.lora, base, 1) == 0 && adamw_alloc(&ad) == 0, "adapter %s", format_name(f));
+    size_t got = held() - before;
+    CHECK(close_to(got, e.adapter + e.optimizer, 4), "adapter %s + AdamW: malloc holds %zu more, memest says %zu",
+          format_name(f), got, e.adapter + e.optimizer);
+    adapter_free(&ad);
+}
+
+// A full fine-tune at bf16 converts its trainable matrices into the context's private cache.
+static void check_full_copies(const Weights *base0) {
+    Weights base = *base0;
+    base.mc = mat_context_create(MAT_PREC_BF16);
+    Adapter ad;
+    adapter_init(&ad, FMT_FULL, NULL, &base, 1);
+    int n = 4000;
+    int *tokens = xmalloc(n * sizeof *tokens);
+    random_tokens(tokens, n, base.cfg.vocab, 3);
+    TrainConfig tc;
+    train_config_default(&tc);
+    tc.steps = 1, tc.batch = 1, tc.seq = 16;
+    TrainResult tr;
+    CHECK(train_adapter(&base, &ad, tokens, n, &tc, 1, NULL, &tr, NULL, NULL) == 0, "full FT step");
+    MemJob mj;
+    memset(&mj, 0, sizeof mj);
+    mj.cfg = base.cfg, mj.format = FMT_FULL, mj.precision = MAT_PREC_BF16, mj.steps = 1, mj.batch = 1, mj.seq = 16;
+    mj.eval_batch = 1;
+    MemEstimate e;
+    memest_job(&mj, &e);
+    CHECK(mat_cache_bytes(base.mc) == e.weight_copies, "full FT bf16 copies: the context holds %zu, memest says %zu",
+          mat_cache_bytes(base.mc), e.weight_copies);
+    mj.precision = MAT_PREC_FP32;
+    memest_job(&mj, &e);
+    CHECK(e.weight_copies == 0, "fp32 makes no copies");
+    free(tokens);
+    adapter_free(&ad);
+    mat_context_free(base.mc);
+}
+
+static void check_memfit(void) {
+    // ranks 0, 1 on node 0; ranks 2, 3 on node 1; each node holds 10 besides its jobs, limit 100
+    size_t job[4] = { 60, 20, 85, 90 };   // a big job, a small one, one that fits only an empty node, one exactly
+    int node_of[4] = { 0, 0, 1, 1 };
+    size_t fixed[2] = { 10, 10 };
+    MemFit f = { .limit = 100, .job = job, .nranks = 4, .node_of = node_of, .node_fixed = fixed };
+    int idle[4] = { -1, -1, -1, -1 };
+    int cand[2] = { 0, 1 };
+    CHECK(memfit_node_used(&f, 0, idle) == 10, "an idle node holds its fixed part");
+    CHECK(memfit_pick(&f, 0, idle, cand, 2) == 0, "an idle node takes the big job first");
+    int one_big[4] = { 0, -1, -1, -1 };
+    CHECK(memfit_node_used(&f, 0, one_big) == 70, "node 0 with the big job: 70");
+    CHECK(memfit_pick(&f, 1, one_big, cand, 2) == 1, "beside a big job a second big one waits, the small one starts");
+    CHECK(memfit_pick(&f, 2, one_big, cand, 2) == 0, "the other node is free for the big job");
+    int cand_big[1] = { 0 };
+    CHECK(memfit_pick(&f, 1, one_big, cand_big, 1) == -1, "only big jobs left: the rank stays idle");
+    int small_small[4] = { -1, -1, 1, -1 };
+    int cand_huge[1] = { 2 };
+    CHECK(memfit_pick(&f, 3, small_small, cand_huge, 1) == -1, "85 beside 10 + 20 is above 100: waits");
+    CHECK(memfit_pick(&f, 1, small_small, cand_huge, 1) == 0, "85 + 10 on the idle node fits");
+    int cand_exact[1] = { 3 };
+    CHECK(memfit_pick(&f, 0, idle, cand_exact, 1) == 0, "10 + 90 is exactly the limit: fits");
+}
+
+int main(void) {
+    ModelConfig tiny, def;
+    config_tiny(&tiny);
+    config_default(&def);
+    check_acts(&tiny, 2, 12);
+    check_acts(&def, 2, 64);
+    check_acts(&def, 8, 256);
+    real *block = xaligned(config_n_params(&def) * sizeof(real));
+    weights_init_random(block, &def, 7);
+    Weights base;
+    weights_carve(&base, &def, block);
+    for (AdapterFormat f = FMT_NORM; f <= FMT_STEER; f++) check_adapter(&base, f);
+    check_full_copies(&base);
+    check_memfit();
+    free(block);
+    return tl_finish("memest");
+}
