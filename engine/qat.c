@@ -56,12 +56,12 @@ void qat_quantize(QatShadow *q, const Weights *latent) {
                 for (int k = 0; k < cols; k++) row[k] = (float)src[(size_t)r * cols + k];
                 ternary_quantize_rows(trits + rb * r, scales + r, row, 1, cols);
             }
-            *dst = (Mat){ MAT_TERNARY, rows, cols, trits, scales, NULL, NULL };
+            *dst = (Mat){ .type = MAT_TERNARY, .rows = rows, .cols = cols, .data = trits, .scale = scales };
             trits += rb * rows;
             scales += rows;
         } else {   // embedding, untied head: rounded to bf16 as model_write stores them
             for (size_t k = 0; k < count; k++) bf[k] = f32_to_bf16((float)src[k]);
-            *dst = (Mat){ MAT_BF16, rows, cols, bf, NULL, NULL, NULL };
+            *dst = (Mat){ .type = MAT_BF16, .rows = rows, .cols = cols, .data = bf };
             bf += count;
         }
     }
