@@ -13,6 +13,9 @@
   finished, with --worker-timeout 3. Rank 0 ends the run with one line naming a rank on host n3,
   exit 75; every job journalled before is kept and the results file holds them; the rerun on all
   3 nodes (link up again) completes and equals the uninterrupted run.
+- A node silent at start-up (its link down before the run): mpirun cannot start its daemon there
+  (scripts/vcluster-rsh.sh, like ssh, gets no answer within 5 s), so the run ends non-zero within
+  a bounded time with one line naming n3.
 """
 import json
 import os
@@ -144,4 +147,19 @@ r = vc.run(ALL, [sweep, "run", "spec.json", "-o", "silent/results.h5", "-q", "--
 c.check(r.returncode == 0, "the rerun on 3 nodes finishes: exit %d %s" % (r.returncode, r.stderr[-800:]))
 rc, msg = c.compare(tool, os.path.join(work, "ref/results.h5"), res)
 c.check(rc == 0, "after a silent node, the rerun equals the uninterrupted run: %s" % msg)
+
+# 3. A node silent at start-up: n3's link is down before the run begins. mpirun cannot start its
+# daemon there (the rsh agent, like ssh, gets no answer within 5 s): the run ends, non-zero, within a
+# bounded time, with one line naming n3.
+vc.down()
+vc.up(3)
+vc.vc("link", "n3", "down")
+t = time.time()
+r = vc.run(ALL, [sweep, "run", "spec.json", "-o", "startup/results.h5", "--worker-timeout", "3"], work, timeout=90)
+took = time.time() - t
+c.log(r.stderr[-1500:])
+c.check(r.returncode not in (0, -999) and took < 60, "a node silent at start-up ends the run: exit %d after %.1f s"
+        % (r.returncode, took))
+c.check(len([l for l in r.stderr.splitlines() if re.search(r"connect to host n3: no answer", l)]) == 1,
+        "one line names the silent node n3")
 c.finish("cluster.faults")
