@@ -18,6 +18,8 @@
 # shared file system would be. This checkout and the folders in VCLUSTER_SHARE stay shared even
 # when they lie under /tmp (bound into each node's /tmp at the same path); other work folders must
 # not be under /tmp or /dev/shm.
+# VCLUSTER_SIGKILL_TIMEOUT (default 8): `mpirun`'s odls_base_sigkill_timeout, the time the ranks still
+# alive get when Open MPI ends a job whose node died (slurm/README.md, "A lost node").
 # State: /run/sweep-vcluster/ (sleeper pids, the hosts file, the node count). `up` on a running
 # cluster of the same size does nothing; `down` is safe to repeat.
 set -euo pipefail
