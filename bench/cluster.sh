@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Many nodes on one machine (scripts/vcluster.sh, as root), for BENCHMARKS.md: the overhead of
 # spreading ranks over nodes (TCP between them), not a speedup (the nodes share this machine's cores).
-#   bench/cluster.sh [--quick]
-# For the demo and bet61 sweeps (sweeps/*.json; they need fixtures/data and fixtures/base; without
-# them a tiny generated sweep stands in, and the output says so): wall time and worker efficiency at
-# 1 node x 2 ranks and at 3 nodes x 2 ranks. Then dry jobs dispatched per second (--dry-jobs, a
-# 20,000-job spec on a tiny base) at 1 x 2 and 3 x 2. The load average before and after each.
+#   bench/cluster.sh [--quick] [--sweeps "demo bet61"] [--no-dry]
+# For the demo and bet61 sweeps (sweeps/*.json; they need fixtures/data and fixtures/base: in a
+# worktree, `ln -s /path/to/built/fixtures/data fixtures/data`; without them a tiny generated sweep
+# stands in, and the output says so): wall time and worker efficiency at 1 node x 2 ranks and at
+# 3 nodes x 2 ranks, and whether the two results files are equal bit for bit (results_tool compare).
+# Then dry jobs dispatched per second (--dry-jobs, a 20,000-job spec on a tiny base) at 1 x 2 and
+# 3 x 2. The load average before and after each.
 # --quick: the tiny sweep and a 2,000-job dry spec only (a check that the script works).
+# --sweeps LIST: only these of sweeps/*.json (default "demo bet61"); --no-dry: skip the dry jobs.
 # SWEEP (default build/sweep) and WORK (default a folder in /var/tmp, kept; not /tmp, which is private
 # to each node) may be set.
 set -euo pipefail
@@ -14,8 +17,16 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 sweep=$(realpath "${SWEEP:-$root/build/sweep}")
 # not under /tmp or /dev/shm: those are private to each node
 work=${WORK:-$(mktemp -d /var/tmp/sweep-cluster-bench.XXXXXX)}
-quick=0
-[[ ${1:-} == --quick ]] && quick=1
+quick=0 sweeps="demo bet61" dry=1
+while (($#)); do
+  case $1 in
+    --quick) quick=1; shift ;;
+    --sweeps) sweeps=${2:?--sweeps needs a list}; shift 2 ;;
+    --no-dry) dry=0; shift ;;
+    *) echo "usage: bench/cluster.sh [--quick] [--sweeps \"demo bet61\"] [--no-dry]" >&2; exit 2 ;;
+  esac
+done
+tool=$(realpath "${RESULTS_TOOL:-$(dirname "$sweep")/tests/results_tool}")
 mkdir -p "$work"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 [ -x "$sweep" ] || { echo "bench/cluster.sh: no executable $sweep (build first, or set SWEEP)" >&2; exit 2; }
@@ -47,6 +58,11 @@ both() {
         --progress-every 1000 "$@"
     timed "$name 3 nodes x 2" "$vc" mpirun --host n1:2,n2:2,n3:2 "$sweep" run "$spec" \
         -o "$work/$name-3x2/results.h5" --progress-every 1000 "$@"
+    if [[ -x $tool ]]; then   # the same results on 3 nodes as on 1 (or the first difference)
+        local same
+        same=$("$tool" compare "$work/$name-1x2/results.h5" "$work/$name-3x2/results.h5" 2>&1) && same="equal bit for bit"
+        printf '%-22s 1 x 2 against 3 x 2: %s\n' "$name files" "${same%%$'\n'*}"
+    fi
     load
 }
 
@@ -69,7 +85,7 @@ if ((quick)); then
     echo "== --quick: a tiny generated sweep ($("$sweep" plan "$work/tiny.json" | grep '^total'))"
     both "$work" tiny.json tiny
 else
-    for s in demo bet61; do
+    for s in $sweeps; do
         if [[ -d $root/fixtures/data && -f $root/fixtures/base/base.sweep ]]; then
             echo "== sweeps/$s.json"
             both "$root" "sweeps/$s.json" "$s"
@@ -80,11 +96,13 @@ else
         fi
     done
 fi
-echo "== dry jobs ($("$sweep" plan "$work/dry.json" | grep '^total'))"
-cd "$work"
-load
-for hosts in n1:2 n1:2,n2:2,n3:2; do
-    timed "dry $hosts" "$vc" mpirun --host "$hosts" "$sweep" run dry.json --dry-jobs -o dry/results.h5
-done
-load
+if ((dry)); then
+    echo "== dry jobs ($("$sweep" plan "$work/dry.json" | grep '^total'))"
+    cd "$work"
+    load
+    for hosts in n1:2 n1:2,n2:2,n3:2; do
+        timed "dry $hosts" "$vc" mpirun --host "$hosts" "$sweep" run dry.json --dry-jobs -o dry/results.h5
+    done
+    load
+fi
 echo "work: $work"

@@ -8,6 +8,7 @@
 #include "engine/util.h"
 #include "mpi/backoff.h"
 #include "mpi/child.h"
+#include "mpi/lost.h"
 #include "mpi/progress.h"
 #include "mpi/signals.h"
 #include "mpi/wire.h"
@@ -44,6 +45,7 @@ typedef struct {
     int state_dirty;             // the running set changed since OUTPUT.state was written
     double last_state, started_wall;
     double *heard;               // [nranks]: when rank 0 last heard from that rank (or handed it a job)
+    Lost lost;                   // workers lost mid-run and the ranks of their hosts (mpi/lost.h)
 } Sched;
 
 // OUTPUT.state for `sweep status` (results/runstate.h): what the journal cannot say, i.e. what is running.
@@ -166,9 +168,9 @@ static void take_result(Sched *s, JobResult *r, int rank) {
 }
 
 // The next job for rank: the first in the queue that fits the rank's node (mpi/memfit.h), moved to
-// the queue's head; -1 when none is left or none fits there now.
+// the queue's head; -1 when none is left, a node is lost, or none fits there now.
 static int next_job(Sched *s, int rank) {
-    if (s->stopping || s->qi >= s->qn) return -1;
+    if (s->stopping || s->lost.n_dead || s->qi >= s->qn) return -1;
     if (s->o->memfit) {
         int k = memfit_pick(s->o->memfit, rank, s->running, s->queue + s->qi, s->qn - s->qi);
         if (k < 0) return -1;
@@ -191,9 +193,9 @@ static const JobResult *completable(const Sched *s, int j) {
 
 static void dispatch(Sched *s) {
     for (int rank = 1; rank < s->nranks; rank++) {
-        if (s->running[rank] != -1) continue;
+        if (s->running[rank] != -1 || !lost_usable(&s->lost, rank)) continue;
         int j = next_job(s, rank);
-        if (j < 0 && (s->stopping || s->qi >= s->qn)) return;
+        if (j < 0 && (s->stopping || s->lost.n_dead || s->qi >= s->qn)) return;
         if (j < 0) continue;   // nothing fits beside that node's running jobs: another node may take one
         const JobResult *prev = completable(s, j);
         int msg[3] = { j, s->attempt[j], prev != NULL };
@@ -245,6 +247,7 @@ static int poll_workers(Sched *s) {
     MPI_Get_count(&st, MPI_BYTE, &len);
     unsigned char *buf = xmalloc(len > 0 ? len : 1);
     MPI_Recv(buf, len, MPI_BYTE, rank, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    if (s->lost.dead[rank]) { free(buf); return 1; }   // late news from a lost rank: its job is already recorded
     s->heard[rank] = now_seconds();
     if (st.MPI_TAG == TAG_READY) {
         if (len > 0 && !s->rank_host[rank][0]) snprintf(s->rank_host[rank], sizeof s->rank_host[rank], "%.*s", len, (char *)buf);
@@ -294,8 +297,29 @@ static int silent_worker(const Sched *s) {
     if (s->o->worker_timeout <= 0) return 0;
     double now = now_seconds();
     for (int r = 1; r < s->nranks; r++)
-        if ((s->running[r] >= 0 || s->running[r] == -2) && now - s->heard[r] > s->o->worker_timeout) return r;
+        if (!s->lost.dead[r] && (s->running[r] >= 0 || s->running[r] == -2) && now - s->heard[r] > s->o->worker_timeout)
+            return r;
     return 0;
+}
+
+// A silent worker is lost: its job is journalled as a failed attempt (retried by the rerun), no rank
+// gets a new job, and the ranks still answering finish theirs before the run ends (mpi/lost.h).
+static void lose_rank(Sched *s, int r) {
+    const char *host = s->rank_host[r];
+    double silent = now_seconds() - s->heard[r];
+    if (lost_mark(&s->lost, r, (const char (*)[64])s->rank_host))
+        fprintf(stderr, "sweep: rank %d on host %s has not answered for %.0f s (no result, no heartbeat): its job "
+                "is recorded as lost; no new jobs; running jobs elsewhere finish, then the run ends; rerun to "
+                "resume\n", r, host[0] ? host : "?", silent);
+    if (s->abort_sent[r]) { s->abort_sent[r] = 0; s->aborts_pending--; }
+    if (s->running[r] >= 0) {
+        JobResult lr;
+        int j = s->running[r];
+        lost_result(&lr, j, s->plan->jobs[j].id, r, host, silent);
+        take_result(s, &lr, r);
+    }
+    s->running[r] = -3;   // neither idle nor running: never counted again
+    s->state_dirty = 1;
 }
 
 static int any_running(const Sched *s) {
@@ -338,6 +362,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
     s.running = xcalloc(s.nranks, sizeof *s.running);
     s.abort_sent = xcalloc(s.nranks, sizeof *s.abort_sent);
     s.heard = xcalloc(s.nranks, sizeof *s.heard);
+    lost_init(&s.lost, s.nranks);
     *worker_lost = 0;
     s.running[0] = -1;   // rank 0's own slot is free; workers count once their first READY arrives
     for (int r = 1; r < s.nranks; r++) s.running[r] = -2;
@@ -366,6 +391,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
             for (int r = 1; r < s.nranks; r++) MPI_Send(NULL, 0, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD);
             free(s.queue); free(s.attempt); free(s.more); free(s.running); free(s.abort_sent); free(s.base_hash);
             free(s.since); free(s.rank_host); free(s.tok_hash); free(s.eval_hash); free(s.heard);
+            lost_free(&s.lost);
             return RUN_BAD_INPUT;
         }
     }
@@ -396,7 +422,6 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
     for (int r = 0; r < s.nranks; r++) s.heard[r] = wall0;
     Backoff b;
     backoff_init(&b);
-    int lost = 0;
     for (;;) {
         if (stop_requested && !s.stopping) begin_stop(&s);
         if (s.stopping && s.stop_deadline && (now_seconds() > s.stop_deadline || stop_signals > 1)) {
@@ -415,8 +440,8 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
         // What arrived while dispatch() was sending (a send to a far node can take seconds) is read
         // before anyone is judged silent.
         while (poll_workers(&s)) active = 1;
-        if ((lost = silent_worker(&s))) break;
-        if (!any_running(&s) && !s.aborts_pending && (s.stopping || s.qi >= s.qn)) {
+        for (int r; (r = silent_worker(&s));) lose_rank(&s, r);
+        if (!any_running(&s) && !s.aborts_pending && (s.stopping || s.lost.n_dead || s.qi >= s.qn)) {
             int waiting = 0;   // a worker's first READY is received before STOP, so no message is left over
             for (int r = 1; r < s.nranks; r++) waiting |= s.running[r] == -2;
             if (!waiting) break;
@@ -436,12 +461,11 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
         } else backoff_wait(&b);
     }
     double wall = now_seconds() - wall0, cpu = cpu_seconds() - cpu0;
+    int lost = s.lost.n_dead > 0;
     if (lost) {
-        // No message to any rank now: one may never arrive, and the caller ends the run with MPI_Abort.
-        fprintf(stderr, "sweep: rank %d on host %s has not answered for %.0f s (no result, no heartbeat): "
-                "ending the run; finished jobs are kept, rerun to resume\n", lost, s.rank_host[lost][0] ? s.rank_host[lost] : "?",
-                now_seconds() - s.heard[lost]);
-        if (s.local.pid) child_kill(&s.local);
+        // No message to any rank now: a lost one may never take it, and the caller ends the run with MPI_Abort.
+        fprintf(stderr, "sweep: ending the run: %d rank%s lost; %d jobs were handed out, every one finished or "
+                "recorded as lost; rerun to resume\n", s.lost.n_dead, s.lost.n_dead > 1 ? "s" : "", s.qi);
         *worker_lost = 1;
     } else {
         for (int r = 1; r < s.nranks; r++) MPI_Send(NULL, 0, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD);
@@ -455,6 +479,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
     if (!o->dry_jobs) journal_close(&s.journal);
     free(s.queue); free(s.attempt); free(s.more); free(s.running); free(s.abort_sent); free(s.base_hash);
     free(s.since); free(s.rank_host); free(s.tok_hash); free(s.eval_hash); free(s.heard);
+    lost_free(&s.lost);
     if (interrupted) return RUN_INTERRUPTED;
     // The status describes the file: failures journalled by an earlier run still count.
     return s.prog.failed || failed_earlier ? RUN_JOBS_FAILED : RUN_OK;

@@ -18,6 +18,8 @@
 # shared file system would be. This checkout and the folders in VCLUSTER_SHARE stay shared even
 # when they lie under /tmp (bound into each node's /tmp at the same path); other work folders must
 # not be under /tmp or /dev/shm.
+# VCLUSTER_SIGKILL_TIMEOUT (default 8): `mpirun`'s odls_base_sigkill_timeout, the time the ranks still
+# alive get when Open MPI ends a job whose node died (slurm/README.md, "A lost node").
 # State: /run/sweep-vcluster/ (sleeper pids, the hosts file, the node count). `up` on a running
 # cluster of the same size does nothing; `down` is safe to repeat.
 set -euo pipefail
@@ -132,9 +134,11 @@ cmd_up() {
     nsenter -t "$pid" -n -- ip link set lo up
     nsenter -t "$pid" -n -- ip addr add "$net.$k/24" dev eth0
     nsenter -t "$pid" -n -- ip link set eth0 up
-    # TCP gives up on an unreachable peer after ~5 s of retransmissions instead of ~15 min (a
-    # setting of this namespace only): mpirun then learns that a silent node's daemon is gone.
-    nsenter -t "$pid" -n -- sh -c "echo 4 > /proc/sys/net/ipv4/tcp_retries2"
+    # TCP gives up on an unreachable peer after ~13 s of retransmissions instead of ~15 min (a
+    # setting of this namespace only): mpirun then learns that a silent node's daemon is gone. Not
+    # sooner: sweep's --worker-timeout (3 s in the tests) plus the live ranks' running jobs must end
+    # the run first, or mpirun's own abort (status 205) overtakes sweep's 75.
+    nsenter -t "$pid" -n -- sh -c "echo 5 > /proc/sys/net/ipv4/tcp_retries2"
   done
   # Each node reaches every other before `up` returns (one ping each, bounded).
   for k in $(seq "$n"); do
@@ -198,7 +202,11 @@ cmd_mpirun() {
   pid=$(node_pid n1)
   # plm_rsh_agent: how mpirun starts its daemon on another node (here: entering that node).
   # --bind-to none: the nodes share this machine's cores; each would bind its first rank to core 0.
+  # odls_base_sigkill_timeout: when a node dies Open MPI ends the job, waiting this long before its
+  # SIGTERM and as long again before its SIGKILL; meanwhile the ranks still alive finish their
+  # running jobs and rank 0 journals them (sweep run --worker-timeout notices the lost ranks).
   exec nsenter -t "$pid" -n -u -m --wd="$PWD" -- mpirun \
+    --mca odls_base_sigkill_timeout "${VCLUSTER_SIGKILL_TIMEOUT:-8}" \
     --mca plm_rsh_agent "$here/vcluster-rsh.sh" --mca plm_rsh_no_tree_spawn 1 \
     --mca oob_tcp_if_include "$net.0/24" --mca btl_tcp_if_include "$net.0/24" \
     --mca oob_tcp_keepalive_time 2 --mca oob_tcp_keepalive_intvl 1 --mca oob_tcp_keepalive_probes 3 \

@@ -6,6 +6,7 @@ tests/mpi/common.py.
 Usage of each test: /usr/bin/python3 test_X.py SWEEP RESULTS_TOOL RANKCHECK WORKDIR
 """
 import atexit
+import fcntl
 import os
 import signal
 import subprocess
@@ -31,11 +32,30 @@ def down(*_):
     vc("down", check=False)
 
 
+LOCK = "/run/sweep-vcluster.lock"
+_held = []
+
+
+def lock():
+    """One cluster test at a time on this machine, whatever checkout or ctest runs it (ctest's
+    RESOURCE_LOCK holds within one ctest only): the nodes are machine-wide. Held until the test exits."""
+    if _held:
+        return
+    f = open(LOCK, "w")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        c.log("waiting for another cluster test (%s)" % LOCK)
+        fcntl.flock(f, fcntl.LOCK_EX)
+    _held.append(f)
+
+
 def up(n=3):
     """The cluster, or exit 77 (skip) with the one line vcluster.sh gave."""
     if os.geteuid() != 0:
         print("SKIP: the virtual cluster needs root (namespaces)", flush=True)
         sys.exit(77)
+    lock()
     down()   # a fresh cluster: nothing staged or left running by an earlier test
     r = vc("up", "-n", n, check=False)
     if r.returncode != 0:
