@@ -28,7 +28,7 @@ static void bench_usage(FILE *f) {
     fprintf(f,
         "usage: sweep bench [--format none|norm|lora|full|steer[,...]|all] [--config default|1b|tiny]\n"
         "                   [--threads N] [--batch B] [--seq T] [--steps S] [--warmup W]\n"
-        "                   [--lora-rank R] [--seed N] [--precision P] [--ternary] [--json] [--profile]\n"
+        "                   [--lora-rank R] [--seed N] [--precision P] [--ternary] [--json] [--profile] [--no-sgemm]\n"
         "                   [--model FILE [--cache-dir DIR] | --save-model FILE] [--recompute]\n"
         "\n"
         "Trains each format on random weights and random tokens: training tokens/s (forward + backward +\n"
@@ -57,6 +57,8 @@ static void bench_usage(FILE *f) {
         "             cost microseconds per step. Training steps, or the forward for none\n"
         "  --recompute  one layer's activations at a time, each layer recomputed in the backward\n"
         "             (sweep run --recompute): the memory and step time of that trade\n"
+        "  --no-sgemm skip the sgemm probe (its operands at the head's shape are vocab x dim floats,\n"
+        "             1 GB at the 1b shape, which would be counted in the process's peak memory)\n"
         "  --json     one JSON object per format: format, train_tok_s, eval_tok_s, gflops,\n"
         "             sgemm_gflops, plus eval_gflops, step_seconds, eval_seconds, peak_rss_mib,\n"
         "             private_converted_bytes (weights a context converted for itself), ...\n");
@@ -183,7 +185,7 @@ static int bench_format(BenchResult *r, AdapterFormat f, const Weights *base, co
 
 int cmd_bench(int argc, char **argv) {
     const char *formats = "all", *config = "default", *model_path = NULL, *save_path = NULL, *cache_dir = NULL;
-    int threads = 1, B = -1, T = -1, steps = -1, warmup = -1, rank = 8, json = 0, seed = 1, ternary = 0, profile = 0, recompute = 0;
+    int threads = 1, B = -1, T = -1, steps = -1, warmup = -1, rank = 8, json = 0, seed = 1, ternary = 0, profile = 0, recompute = 0, no_sgemm = 0;
     MatPrecision precision = MAT_PREC_FP32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -191,6 +193,7 @@ int cmd_bench(int argc, char **argv) {
         if (!strcmp(a, "--json")) { json = 1; continue; }
         if (!strcmp(a, "--ternary")) { ternary = 1; continue; }
         if (!strcmp(a, "--profile")) { profile = 1; continue; }
+        if (!strcmp(a, "--no-sgemm")) { no_sgemm = 1; continue; }
         if (!strcmp(a, "--recompute")) { recompute = 1; continue; }
         if (i + 1 >= argc) { fprintf(stderr, "sweep bench: %s needs a value (or is unknown)\n", a); return 2; }
         const char *v = argv[++i];
@@ -335,8 +338,9 @@ int cmd_bench(int argc, char **argv) {
     // the model's own products, activations [B*T][in] times weights [out][in]^T
     int M = B * T;
     int shapes[3][2] = { { cfg.ffn_dim, cfg.dim }, { cfg.dim, cfg.ffn_dim }, { cfg.vocab, cfg.dim } };
-    double sg[3], sg_best = 0;
-    for (int s = 0; s < 3; s++) {
+    double sg[3] = { NAN, NAN, NAN }, sg_best = NAN;
+    for (int s = 0; s < 3 && !no_sgemm; s++) {
+        if (s == 0) sg_best = 0;
         sg[s] = sgemm_gflops(M, shapes[s][0], shapes[s][1]);
         if (sg[s] > sg_best) sg_best = sg[s];
     }
@@ -345,7 +349,8 @@ int cmd_bench(int argc, char **argv) {
         printf("sweep bench: config %s%s (%zu parameters, init %.1f s), batch %d x %d, %d threads, "
                "median of %d steps after %d warmup, precision %s (%s)\n", config, ternary ? " ternary" : "", np,
                init_s, B, T, threads, steps, warmup, mat_precision_name(precision), mat_precision_backend(precision));
-        printf("sgemm GFLOP/s (M=%d): N=%d K=%d: %.1f   N=%d K=%d: %.1f   N=%d K=%d: %.1f\n", M,
+        if (no_sgemm) printf("sgemm GFLOP/s: not measured (--no-sgemm)\n");
+        else printf("sgemm GFLOP/s (M=%d): N=%d K=%d: %.1f   N=%d K=%d: %.1f   N=%d K=%d: %.1f\n", M,
                shapes[0][0], shapes[0][1], sg[0], shapes[1][0], shapes[1][1], sg[1],
                shapes[2][0], shapes[2][1], sg[2]);
         printf("%-6s %12s %12s %10s %10s %9s %9s %9s %10s\n", "format", "train tok/s", "eval tok/s",
@@ -372,13 +377,15 @@ int cmd_bench(int argc, char **argv) {
             else printf("\"train_tok_s\": %.1f, \"step_seconds\": %.6g, \"step_cpu_seconds\": %.6g, "
                         "\"train_flops\": %.0f, ", r.train_tok_s, r.step_s, r.step_cpu_s, r.train_flops);
             printf("\"eval_cpu_seconds\": %.6g, \"private_converted_bytes\": %zu, ", r.eval_cpu_s, converted);
+            if (no_sgemm) printf("\"sgemm_gflops\": null, \"sgemm_ffn_gflops\": null, \"sgemm_head_gflops\": null, ");
+            else printf("\"sgemm_gflops\": %.2f, \"sgemm_ffn_gflops\": %.2f, \"sgemm_head_gflops\": %.2f, ",
+                        sg_best, sg[0], sg[2]);
             printf("\"eval_tok_s\": %.1f, \"eval_seconds\": %.6g, \"eval_flops\": %.0f, \"gflops\": %.2f, "
                    "\"eval_gflops\": %.2f, "
-                   "\"sgemm_gflops\": %.2f, \"sgemm_ffn_gflops\": %.2f, \"sgemm_head_gflops\": %.2f, "
                    "\"config\": \"%s\", \"batch\": %d, \"seq\": %d, \"threads\": %d, \"steps\": %d, "
                    "\"trainable\": %zu, \"loss\": %.6f, \"peak_rss_mib\": %.1f, \"engine\": \"sweep\", "
                    "\"precision\": \"%s\", \"backend\": \"%s\", \"ternary\": %s, \"recompute\": %s}\n",
-                   r.eval_tok_s, r.eval_s, r.eval_flops, r.gflops, r.eval_gflops, sg_best, sg[0], sg[2], config, B, T,
+                   r.eval_tok_s, r.eval_s, r.eval_flops, r.gflops, r.eval_gflops, config, B, T,
                    threads, steps, r.trainable, r.final_loss, rss, mat_precision_name(precision),
                    mat_precision_backend(precision), ternary ? "true" : "false", recompute ? "true" : "false");
             if (profile) {   // a second object per format, so the first keeps its shape for existing readers
