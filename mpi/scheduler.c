@@ -9,6 +9,7 @@
 #include "mpi/backoff.h"
 #include "mpi/child.h"
 #include "mpi/progress.h"
+#include "mpi/runner.h"
 #include "mpi/signals.h"
 #include "mpi/wire.h"
 #include "mpi/worker.h"
@@ -27,7 +28,7 @@ typedef struct {
     int *attempt;                // attempts made so far, per job
     unsigned char *more;         // per job: done before, only new eval texts are missing
     int *running;                // [nranks]: job on that rank, -1 idle, -2 not yet ready
-    Child local;                 // rank 0's own job
+    Runner local;                // rank 0's own job, through a process forked once (mpi/runner.h)
     Progress prog;
     double last_flush;
     double flush_cost;           // seconds the last rebuild of the results file took
@@ -44,6 +45,9 @@ typedef struct {
     int state_dirty;             // the running set changed since OUTPUT.state was written
     double last_state, started_wall;
     double *heard;               // [nranks]: when rank 0 last heard from that rank (or handed it a job)
+    double last_sync;            // when the journal was last fsynced
+    long results, rebuilds;      // for the closing accounting line: results taken, results file rebuilds
+    double rebuild_cpu;          // CPU seconds those rebuilds took
 } Sched;
 
 // OUTPUT.state for `sweep status` (results/runstate.h): what the journal cannot say, i.e. what is running.
@@ -92,9 +96,22 @@ static long wait_cap_ns(const Sched *s) {
 // ones, rebuilds are spaced so they take at most 1/FLUSH_SHARE of rank 0's wall time, whatever --flush-every says.
 #define FLUSH_SHARE 100
 
+// Records are written as they arrive and fsynced together at most once a second (results/journal.h:
+// a host crash may lose the last second's results, which resume reruns).
+#define SYNC_EVERY 1.0
+
+static void sync_journal(Sched *s) {
+    char err[512];
+    if (journal_sync(&s->journal, err, sizeof err)) {
+        fprintf(stderr, "sweep: %s\n", err);
+        exit(3);   // records that may not be on disk must not count as done
+    }
+    s->last_sync = now_seconds();
+}
+
 static void write_results(Sched *s) {
     if (s->o->dry_jobs) return;
-    double t0 = now_seconds();
+    double t0 = now_seconds(), c0 = cpu_seconds();
     const Plan *p = s->plan;
     const JobResult **by_job = xcalloc(p->n_jobs, sizeof *by_job);
     journal_match_plan(&s->journal.c, p, by_job);
@@ -106,12 +123,15 @@ static void write_results(Sched *s) {
                          .n_tokenizer_hashes = nb, .tokenizer_hashes = hashes + nb,
                          .n_eval_hashes = ne, .eval_hashes = hashes + 2 * nb };
     char err[512];
+    sync_journal(s);   // the file never holds a result the journal could still lose
     if (h5_write_results(s->output, p, (const JobResult *const *)by_job, &info, err, sizeof err))
         fprintf(stderr, "sweep: %s\n", err);
     free(hashes);
     free(by_job);
     s->last_flush = now_seconds();
     s->flush_cost = s->last_flush - t0;
+    s->rebuilds++;
+    s->rebuild_cpu += cpu_seconds() - c0;
 }
 
 // FNV-1a 64 of a file's bytes as 16 hex digits; "" when it cannot be read.
@@ -145,7 +165,8 @@ static void take_result(Sched *s, JobResult *r, int rank) {
     progress_job_done(&s->prog, r, rank, s->plan->jobs[j].est_flops);
     if (s->o->dry_jobs) { s->prog.done++; return; }
     char err[512];
-    if (journal_append(&s->journal, r, err, sizeof err)) {
+    s->results++;
+    if (journal_write(&s->journal, r, 0, err, sizeof err)) {
         fprintf(stderr, "sweep: %s\n", err);
         exit(3);   // a result that cannot be journalled must not count as done
     }
@@ -215,7 +236,7 @@ static void dispatch(Sched *s) {
             JobResult r;
             dry_result(s->ctx, j, &r);
             take_result(s, &r, 0);
-        } else if (child_start(&s->local, s->ctx, j, completable(s, j))) {
+        } else if (runner_run(&s->local, s->ctx, j, completable(s, j))) {
             JobResult r;
             dry_result(s->ctx, j, &r);
             r.status = JOB_ERROR;
@@ -260,11 +281,11 @@ static int poll_workers(Sched *s) {
 }
 
 static int poll_local(Sched *s) {
-    if (!s->local.pid) return 0;
+    if (s->local.job < 0) return 0;
     JobResult r;
     if (s->o->job_timeout > 0 && now_seconds() - s->local.started > s->o->job_timeout) {
         int j = s->local.job;
-        child_kill(&s->local);
+        runner_abort(&s->local);
         dry_result(s->ctx, j, &r);
         r.status = JOB_TIMEOUT;
         r.seconds = s->o->job_timeout;
@@ -272,7 +293,7 @@ static int poll_local(Sched *s) {
         take_result(s, &r, 0);
         return 1;
     }
-    if (!child_poll(&s->local, s->ctx, 0, &r)) return 0;
+    if (!runner_poll(&s->local, s->ctx, 0, &r)) return 0;
     take_result(s, &r, 0);
     job_result_free(&r);
     return 1;
@@ -308,9 +329,9 @@ static void abort_running(Sched *s) {
             s->abort_sent[rank] = 1;
             s->aborts_pending++;
         }
-    if (s->local.pid) {
+    if (s->local.job >= 0) {
         s->attempt[s->local.job]--;
-        child_kill(&s->local);
+        runner_abort(&s->local);
         s->running[0] = -1;
         s->prog.running--;
     }
@@ -349,9 +370,13 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
 
     char err[512];
     int skipped = 0, failed_earlier = 0, more = 0;
+    s.local.job = -1;
+    // forked before the journal is read, while rank 0 is small; a failure is retried at the first job
+    if (!o->dry_jobs) (void)runner_start(&s.local, ctx);
     if (!o->dry_jobs) {
         if (journal_open(&s.journal, output_journal_path(output), p, o->keep_adapter_max, err, sizeof err)) {
             fprintf(stderr, "sweep: %s\n", err);
+            runner_stop(&s.local);
             // the workers are waiting for work: release them, or the final broadcast never completes
             for (int r = 1; r < s.nranks; r++) MPI_Send(NULL, 0, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD);
             free(s.queue); free(s.attempt); free(s.more); free(s.running); free(s.abort_sent); free(s.base_hash);
@@ -413,11 +438,12 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
         if (!o->dry_jobs && now_seconds() - s.last_flush > fmax(o->flush_every, FLUSH_SHARE * s.flush_cost))
             write_results(&s);
         if (s.state_dirty && now_seconds() - s.last_state >= 1.0) write_state(&s, 0);
+        if (!o->dry_jobs && now_seconds() - s.last_sync >= SYNC_EVERY) sync_journal(&s);
         progress_tick(&s.prog, 0);
         if (active) { backoff_reset(&b); b.cap_ns = wait_cap_ns(&s); }
-        else if (s.local.pid) {
-            JobResult r;   // sleeping in poll() on the local child's pipe doubles as the wait
-            if (child_poll(&s.local, ctx, backoff_next(&b), &r)) {
+        else if (s.local.job >= 0) {
+            JobResult r;   // sleeping in poll() on the runner's socket doubles as the wait
+            if (runner_poll(&s.local, ctx, backoff_next(&b), &r)) {
                 take_result(&s, &r, 0);
                 job_result_free(&r);
                 backoff_reset(&b);
@@ -425,12 +451,13 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
         } else backoff_wait(&b);
     }
     double wall = now_seconds() - wall0, cpu = cpu_seconds() - cpu0;
+    runner_stop(&s.local);
     if (lost) {
         // No message to any rank now: one may never arrive, and the caller ends the run with MPI_Abort.
         fprintf(stderr, "sweep: rank %d on host %s has not answered for %.0f s (no result, no heartbeat): "
                 "ending the run; finished jobs are kept, rerun to resume\n", lost, s.rank_host[lost][0] ? s.rank_host[lost] : "?",
                 now_seconds() - s.heard[lost]);
-        if (s.local.pid) child_kill(&s.local);
+        runner_abort(&s.local);
         *worker_lost = 1;
     } else {
         for (int r = 1; r < s.nranks; r++) MPI_Send(NULL, 0, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD);
@@ -441,6 +468,10 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
     // abandoned jobs count as work left, and so do the jobs of a lost worker
     int interrupted = lost || (s.stopping && (s.qi < s.qn || s.prog.done < s.prog.total));
     progress_summary(&s.prog, wall, cpu, interrupted);
+    if (!o->quiet && !o->dry_jobs)   // per-result costs that must not grow with the file (tests/mpi/test_rank0.py)
+        fprintf(stderr, "sweep: rank 0: %ld results, %.3f ms CPU each; %ld forks, %ld journal syncs, %ld rebuilds of "
+                "the results file (%.2f s CPU)\n", s.results, s.results ? 1e3 * cpu / s.results : 0.0, s.local.forks,
+                s.journal.syncs, s.rebuilds, s.rebuild_cpu);
     if (!o->dry_jobs) journal_close(&s.journal);
     free(s.queue); free(s.attempt); free(s.more); free(s.running); free(s.abort_sent); free(s.base_hash);
     free(s.since); free(s.rank_host); free(s.tok_hash); free(s.eval_hash); free(s.heard);
