@@ -451,19 +451,33 @@ static int write_all(int fd, const unsigned char *p, size_t n) {
 
 // One write and an fsync per record; a failed append is cut off again so that the next one does
 // not land after a half record (which would read as corruption, not as a torn tail).
-static int append_record(Journal *j, uint32_t type, const Buf *payload, char *err, size_t errlen) {
+// One write(2) per record, so a killed process never leaves half of one it had returned from; the
+// fsync follows at once (sync) or with the next journal_sync.
+static int append_record(Journal *j, uint32_t type, const Buf *payload, int sync, char *err, size_t errlen) {
     Buf rec = {0};
     frame(&rec, type, payload);
     int rc = 0;
-    if (write_all(j->fd, rec.p, rec.n) != 0 || fsync(j->fd) != 0) {
+    if (write_all(j->fd, rec.p, rec.n) != 0) {
         errf(err, errlen, "%s: append failed: %s", j->path, strerror(errno));
         if (ftruncate(j->fd, (off_t)j->c.valid_bytes) == 0) (void)fsync(j->fd);
         rc = -1;
     } else {
         j->c.valid_bytes += rec.n;
+        if (sync) rc = journal_sync(j, err, errlen);
     }
     free(rec.p);
     return rc;
+}
+
+int journal_sync(Journal *j, char *err, size_t errlen) {
+    if (j->fd < 0 || j->synced_bytes == j->c.valid_bytes) return 0;
+    if (fsync(j->fd) != 0) {
+        errf(err, errlen, "%s: fsync failed: %s", j->path, strerror(errno));
+        return -1;
+    }
+    j->synced_bytes = j->c.valid_bytes;
+    j->syncs++;
+    return 0;
 }
 
 static int append_header(Journal *j, const Plan *plan, char *err, size_t errlen) {
@@ -476,7 +490,7 @@ static int append_header(Journal *j, const Plan *plan, char *err, size_t errlen)
     snprintf(h.version, sizeof h.version, "%s", SWEEP_VERSION);
     Buf b = {0};
     encode_header(&b, &h);
-    int rc = append_record(j, REC_HEADER, &b, err, errlen);
+    int rc = append_record(j, REC_HEADER, &b, 1, err, errlen);
     free(b.p);
     if (rc == 0) { j->c.header = h; j->c.n_headers++; }
     return rc;
@@ -648,6 +662,10 @@ int result_decode(const unsigned char *buf, size_t len, JobResult *r, char *err,
 }
 
 int journal_append(Journal *j, const JobResult *r, char *err, size_t errlen) {
+    return journal_write(j, r, 1, err, errlen);
+}
+
+int journal_write(Journal *j, const JobResult *r, int sync, char *err, size_t errlen) {
     char why[256];
     if (check_result(r, why, sizeof why) != 0) {
         errf(err, errlen, "%s: %s", j->path, why);
@@ -665,7 +683,7 @@ int journal_append(Journal *j, const JobResult *r, char *err, size_t errlen) {
     rec.backend[sizeof rec.backend - 1] = 0;
     Buf b = {0};
     encode_result(&b, &rec, keep);
-    int rc = append_record(j, REC_RESULT_PEAK, &b, err, errlen);
+    int rc = append_record(j, REC_RESULT_PEAK, &b, sync, err, errlen);
     free(b.p);
     if (rc) return rc;
     JobResult copy;
@@ -675,6 +693,8 @@ int journal_append(Journal *j, const JobResult *r, char *err, size_t errlen) {
 }
 
 void journal_close(Journal *j) {
+    char err[8];
+    (void)journal_sync(j, err, sizeof err);   // callers that must know sync first
     if (j->fd >= 0) close(j->fd);    // closing releases the lock
     j->fd = -1;
     journal_contents_free(&j->c);

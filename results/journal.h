@@ -1,5 +1,13 @@
 // The journal: rank 0's append-only record of finished jobs, the ground truth the results file is
-// rebuilt from. A job counts as done once its record is fsynced; a kill loses only jobs in flight.
+// rebuilt from.
+//
+// Durability. Each record is written with one write(2) as soon as its result arrives, so a killed
+// process (kill -9 of any rank, mpirun giving up) loses only the jobs in flight: what was written is in
+// the kernel's page cache and reaches the file. journal_append also fsyncs each record; sweep run uses
+// journal_write without the fsync and calls journal_sync at most once a second, before each rebuild
+// of the results file and at the end, so a crash of the host itself (power, kernel) may lose the
+// records of the last second: resume finds those jobs missing and runs them again. A record is never
+// half recorded: a torn final record (below) is dropped and its job rerun.
 //
 // File format (little-endian), a sequence of records:
 //   u32 magic "SWJR" | u32 type | u64 payload length | u64 FNV-1a 64 of the 16 bytes before and the
@@ -43,6 +51,8 @@ typedef struct {
     char path[1024];
     size_t keep_adapter_max;    // adapters larger than this (bytes, fp32) are not journalled
     JournalContents c;
+    size_t synced_bytes;        // the prefix known to be fsynced
+    long syncs;                 // fsyncs made (sweep run's per-result accounting)
 } Journal;
 
 // Parses a journal image. 0 ok (a torn tail is reported in c->torn_bytes, not an error); -1 for a
@@ -61,7 +71,11 @@ int journal_open(Journal *j, const char *path, const Plan *plan, size_t keep_ada
                  size_t errlen);
 // Appends one record and fsyncs it. The adapter is left out when larger than keep_adapter_max.
 int journal_append(Journal *j, const JobResult *r, char *err, size_t errlen);
-void journal_close(Journal *j);
+// journal_append with the fsync left to journal_sync when sync is 0.
+int journal_write(Journal *j, const JobResult *r, int sync, char *err, size_t errlen);
+// Fsyncs what was written since the last sync (nothing to do: no call). 0 ok, -1 with a message.
+int journal_sync(Journal *j, char *err, size_t errlen);
+void journal_close(Journal *j);   // syncs what is pending first
 
 // A result as the journal's record payload, for sending it between ranks (adapter always included).
 // result_encode: *buf is malloc'd; -1 for an inconsistent result. result_decode: 0 ok, -1 malformed

@@ -14,3 +14,5 @@ foreach(script ${MPI_TESTS})
 endforeach()
 # The thousand-user test is also in label "scale" (issue #15).
 set_tests_properties(mpi.thousand PROPERTIES LABELS "mpi;scale" TIMEOUT 900)
+# mpi.rank0 runs two sweeps (100 and 600 users): about 70 s at load 20, given room.
+set_tests_properties(mpi.rank0 PROPERTIES TIMEOUT 900)
