@@ -51,7 +51,9 @@ void report_sensitivity_section(const ReportData *d, Report *r, int figures) {
         for (int k = i; k > 0 && steps[k - 1] > steps[k]; k--) { int t = steps[k]; steps[k] = steps[k - 1]; steps[k - 1] = t; }
     char title[300];
     snprintf(title, sizeof title, "Sensitivity: the %s verdict against lr", r->protocol);
+    int jsi = (int)(js - r->s);
     RSection *sec = report_add_section(r, "sensitivity", title, NULL);
+    js = &r->s[jsi];   // adding a section may move the array
     section_note(sec, "Each cell is the verdict of the %s section for the format trained at that lr and number of steps "
                       "(the other hyperparameters as the spec gives them). The seeds trained at lr 5e-05 for 100 steps.",
                  r->protocol);

@@ -40,8 +40,10 @@ static void test_layout(void) {
     // an all-zero group: scale 0, every q 0
     float z[4] = { 0, 0, 0, 0 };
     uint8_t pz[2];
-    int4_quantize_rows(pz, &s, z, 1, 4, 2);
-    CHECK(s == 0 && pz[0] == 0x88 && pz[1] == 0x88, "zero row: scale %g, bytes %02x %02x", s, pz[0], pz[1]);
+    float sz[2];   // group 2 over 4 inputs: two scales
+    int4_quantize_rows(pz, sz, z, 1, 4, 2);
+    CHECK(sz[0] == 0 && sz[1] == 0 && pz[0] == 0x88 && pz[1] == 0x88, "zero row: scales %g %g, bytes %02x %02x",
+          sz[0], sz[1], pz[0], pz[1]);
 }
 
 // Round trip: within half a step per group, exactly q * scale as decoded, reproducible.
