@@ -391,7 +391,7 @@ static int parse_top(Parse *P) {
         if (json_int(c, it, "max_attempts", 1, 100, &v)) return -1;
         p->max_attempts = (int)v;
     }
-    if (grid_expand_jobs(P) || grid_check_unique_ids(P)) return -1;
+    if (grid_expand_jobs(P) || grid_check_unique_ids(P) || parse_eval_combos(P)) return -1;
     return 0;
 }
 
