@@ -94,6 +94,24 @@ with h5py.File(v1, "r") as f:
     hand = mean_of(["alba", "brisk"], seeds[1])
 
 
+# --- the report section of Bet 54 reads the combination cells (results/report_catalogue.c)
+import json  # noqa: E402
+r = subprocess.run([sweep, "report", v1, "--protocol", "bet54", "--format", "json"], cwd=work, env=c.ENV,
+                   capture_output=True, text=True)
+c.check(r.returncode == 0, "sweep report --protocol bet54: %s" % r.stderr[-500:])
+s54 = next((x for x in json.loads(r.stdout)["sections"] if x["key"] == "bet54"), {}) if r.returncode == 0 else {}
+c.check(s54.get("criterion") == "descriptive: no pre-registered criterion", "bet54 says it is descriptive")
+for combo, members in (("norm+average", users), ("norm+ab", ["alba", "brisk"])):
+    t = next((t for t in s54.get("tables", []) if t["title"] == "base fp: %s against norm" % combo), None)
+    if not c.check(t is not None and [row[0] for row in t["rows"]] == members, "bet54 table of %s: %s" % (combo, t)):
+        continue
+    for row in t["rows"]:
+        uu = users.index(row[0])
+        own = [e for e, x in enumerate(evals) if x.startswith(row[0] + "/")]
+        x = [ppl[0, 0, fi.index(combo), uu, s_, e] / ppl[0, 0, norm, uu, s_, e] for s_ in range(len(seeds)) for e in own]
+        w = float(np.median(x))
+        c.check(abs(row[4] - w) <= 1e-12 * w, "bet54 %s %s avg/own %r, want %r" % (combo, row[0], row[4], w))
+
 # --- two paths: the cell of norm+ab for brisk, and sweep eval of the mean written by hand
 def fnv1a64(b):
     h = 0xcbf29ce484222325
@@ -117,7 +135,6 @@ for text in ("brisk/eval-1", "brisk/eval-2"):
                         "--adapter", "out/mean.swad", "--max-tokens", str(EVAL["tokens"] + 1), "--json"],
                        cwd=work, env=c.ENV, capture_output=True, text=True)
     if c.check(r.returncode == 0, "sweep eval: %s" % r.stderr[-500:]):
-        import json
         got = json.loads(r.stdout.splitlines()[0])
         cell = (0, 0, ab, users.index("brisk"), 1, evals.index(text))
         c.check(got["ppl"] == ppl[cell] and got["nll"] == nll[cell],
