@@ -372,6 +372,10 @@ static void job_run(JobContext *ctx, int j, const Weights *base, JobResult *r) {
     r->status = JOB_OK;
 
     if (injected_fault(job, r)) return;
+    if (job->combo) {   // never trained: rank 0 hands it out with its combined adapter (mpi/job_combo.h)
+        fail(r, JOB_ERROR, "a combination job was run without its combined adapter");
+        return;
+    }
     describe_backend(fv->precision, r->backend, sizeof r->backend);
 
     Adapter ad;

@@ -8,6 +8,7 @@
 #include "engine/util.h"
 #include "mpi/backoff.h"
 #include "mpi/child.h"
+#include "mpi/job_combo.h"
 #include "mpi/lost.h"
 #include "mpi/progress.h"
 #include "mpi/runner.h"
@@ -51,6 +52,9 @@ typedef struct {
     long results, rebuilds;      // for the closing accounting line: results taken, results file rebuilds
     long wakeups;                // turns of the main loop
     double rebuild_cpu;          // CPU seconds those rebuilds took
+    unsigned char *held;         // per job: a combination waiting for its inputs (mpi/job_combo.h)
+    int n_held;
+    long held_seen;              // s->results at the last look at the held jobs (-1: never looked)
 } Sched;
 
 // OUTPUT.state for `sweep status` (results/runstate.h): what the journal cannot say, i.e. what is running.
@@ -235,13 +239,47 @@ static const JobResult *completable(const Sched *s, int j) {
     return job_can_evaluate_more(s->plan, j, prev) ? prev : NULL;
 }
 
+// Held combination jobs whose inputs are all journalled join the queue, or are recorded failed when
+// an input failed. Looked at once the queue is empty and a result came since the last look: the
+// trained jobs go first anyway, and a look costs a journal lookup per input. 1 when one was queued.
+static int release_held(Sched *s) {
+    if (!s->n_held || s->stopping || s->lost.n_dead || s->qi < s->qn || s->results == s->held_seen) return 0;
+    s->held_seen = s->results;
+    int queued = 0;
+    char msg[256], err[512];
+    for (int j = 0; j < s->plan->n_jobs && s->n_held; j++) {
+        if (!s->held[j]) continue;
+        int st = combo_inputs_state(s->plan, j, &s->journal.c, msg, sizeof msg);
+        if (st == COMBO_WAIT) continue;
+        s->held[j] = 0;
+        s->n_held--;
+        if (st == COMBO_READY) { s->queue[s->qn++] = j; queued = 1; continue; }
+        JobResult r;
+        combo_failed_record(s->plan, j, msg, &r);
+        if (journal_write(&s->journal, &r, 0, err, sizeof err)) { fprintf(stderr, "sweep: %s\n", err); exit(3); }
+        s->prog.done++;
+        s->prog.failed++;
+        if (!s->o->quiet) fprintf(stderr, "sweep: job %s failed: %s\n", r.id, r.message);
+    }
+    return queued;
+}
+
+// The record job j is handed out with: for a combination, its combined adapter (in *tmp: free it).
+static const JobResult *prev_of(Sched *s, int j, JobResult *tmp) {
+    if (!s->plan->jobs[j].combo || s->o->dry_jobs) return completable(s, j);
+    combo_input_record(s->plan, j, &s->journal.c, tmp);
+    return tmp;
+}
+
 static void dispatch(Sched *s) {
+    release_held(s);
     for (int rank = 1; rank < s->nranks; rank++) {
         if (s->running[rank] != -1 || !lost_usable(&s->lost, rank)) continue;
         int j = next_job(s, rank);
         if (j < 0 && (s->stopping || s->lost.n_dead || s->qi >= s->qn)) return;
         if (j < 0) continue;   // nothing fits beside that node's running jobs: another node may take one
-        const JobResult *prev = completable(s, j);
+        JobResult tmp = { 0 };
+        const JobResult *prev = prev_of(s, j, &tmp);
         int msg[3] = { j, s->attempt[j], prev != NULL };
         MPI_Send(msg, 3, MPI_INT, rank, TAG_JOB, MPI_COMM_WORLD);
         if (prev) {
@@ -253,6 +291,7 @@ static void dispatch(Sched *s) {
             MPI_Send(buf, (int)len, MPI_BYTE, rank, TAG_PREV, MPI_COMM_WORLD);
             free(buf);
         }
+        job_result_free(&tmp);
         s->running[rank] = j;
         s->since[rank] = runstate_now();
         s->state_dirty = 1;
@@ -271,7 +310,11 @@ static void dispatch(Sched *s) {
             JobResult r;
             dry_result(s->ctx, j, &r);
             take_result(s, &r, 0);
-        } else if (runner_run(&s->local, s->ctx, j, completable(s, j))) {
+        } else {
+            JobResult tmp = { 0 };
+            int failed = runner_run(&s->local, s->ctx, j, prev_of(s, j, &tmp));
+            job_result_free(&tmp);
+            if (!failed) return;
             JobResult r;
             dry_result(s->ctx, j, &r);
             r.status = JOB_ERROR;
@@ -406,6 +449,8 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
     s.running = xcalloc(s.nranks, sizeof *s.running);
     s.abort_sent = xcalloc(s.nranks, sizeof *s.abort_sent);
     s.heard = xcalloc(s.nranks, sizeof *s.heard);
+    s.held = xcalloc(p->n_jobs + 1, 1);
+    s.held_seen = -1;
     lost_init(&s.lost, s.nranks);
     *worker_lost = 0;
     s.running[0] = -1;   // rank 0's own slot is free; workers count once their first READY arrives
@@ -438,7 +483,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
             // the workers are waiting for work: release them, or the final broadcast never completes
             for (int r = 1; r < s.nranks; r++) MPI_Send(NULL, 0, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD);
             free(s.queue); free(s.attempt); free(s.more); free(s.running); free(s.abort_sent); free(s.base_hash);
-            free(s.since); free(s.rank_host); free(s.tok_hash); free(s.eval_hash); free(s.heard);
+            free(s.since); free(s.rank_host); free(s.tok_hash); free(s.eval_hash); free(s.heard); free(s.held);
             lost_free(&s.lost);
             return RUN_BAD_INPUT;
         }
@@ -456,13 +501,15 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
             continue;
         }
         if (prev) s.attempt[j] = prev->status == JOB_OK || retry ? 0 : prev->attempts;
+        if (p->jobs[j].combo && !o->dry_jobs) { s.held[j] = 1; s.n_held++; continue; }   // until its inputs are in
         if (job_can_evaluate_more(p, j, prev)) { s.more[j] = 1; more++; }
         s.queue[s.qn++] = j;
     }
     free(order);
-    progress_start(&s.prog, p, s.qn, skipped, more, s.nranks, o);
+    progress_start(&s.prog, p, s.qn + s.n_held, skipped, more, s.nranks, o);
     s.prog.failed_earlier = failed_earlier;
     for (int k = 0; k < s.qn; k++) s.prog.flops_left += p->jobs[s.queue[k]].est_flops;
+    for (int j = 0; j < p->n_jobs; j++) if (s.held[j]) s.prog.flops_left += p->jobs[j].est_flops;
     write_results(&s);
     write_state(&s, 0);
 
@@ -490,7 +537,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
         // before anyone is judged silent.
         while (poll_workers(&s)) active = 1;
         for (int r; (r = silent_worker(&s));) lose_rank(&s, r);
-        if (!any_running(&s) && !s.aborts_pending && (s.stopping || s.lost.n_dead || s.qi >= s.qn)) {
+        if (!any_running(&s) && !s.aborts_pending && (s.stopping || s.lost.n_dead || (s.qi >= s.qn && !release_held(&s)))) {
             int waiting = 0;   // a worker's first READY is received before STOP, so no message is left over
             for (int r = 1; r < s.nranks; r++) waiting |= s.running[r] == -2;
             if (!waiting) break;
@@ -542,7 +589,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
                 s.journal.syncs, s.rebuilds, s.rebuild_cpu, s.wakeups);
     if (!o->dry_jobs) journal_close(&s.journal);
     free(s.queue); free(s.attempt); free(s.more); free(s.running); free(s.abort_sent); free(s.base_hash);
-    free(s.since); free(s.rank_host); free(s.tok_hash); free(s.eval_hash); free(s.heard);
+    free(s.since); free(s.rank_host); free(s.tok_hash); free(s.eval_hash); free(s.heard); free(s.held);
     lost_free(&s.lost);
     if (interrupted) return RUN_INTERRUPTED;
     // The status describes the file: failures journalled by an earlier run still count.

@@ -21,6 +21,11 @@
 //   /adapters/<job id>     the fp32 adapter block (attributes format, shape), outside xarray's root view
 //   /variant /variant_ppl /variant_nll /variant_n_tokens /variant_adapter_bytes
 //                          only when the spec has eval.variants: results/h5variants.h
+//   eval.combos (sweeps/combos.h) adds no dataset: each combination is a label of the format axis
+//                          ("norm+average"), its cells are in /ppl /nll /n_tokens at each member's
+//                          train_user on the member's own texts, its jobs are rows of the per-job table
+//                          (tokens 0, final_loss NaN, no loss curve) and /adapters/<job id> holds the
+//                          mean adapter it was evaluated with
 //   root attributes        spec, spec_hash, protocol, tool_version, created_by, base_hashes,
 //                          deterministic_variables; tokenizer_hashes (per base: FNV-1a 64 of the tokenizer
 //                          file's bytes, "" when the base file carries its own) and eval_hashes (per eval

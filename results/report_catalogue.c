@@ -1,5 +1,5 @@
 // The rest of the adapter catalogue (issue #18): Bets 53 (the adapter at int8), 63 (residual noise),
-// 58 (steer vs norm) and 48 (pruned base x ternary x norm). None of them pre-registered a threshold:
+// 58 (steer vs norm), 48 (pruned base x ternary x norm) and 54 (adapters averaged over users). None of them pre-registered a threshold:
 // where the seeds state an outcome (53: the int8 adapter regresses below no adapter on the scientist
 // user; 58: steer beats norm by 32% for the programmer user and loses on the other two) this run is
 // placed beside it in the same terms; otherwise the section says "descriptive: no pre-registered
@@ -372,6 +372,75 @@ static void bet48(const ReportData *d, Report *r, const Variants *v) {
     free(tf);
 }
 
+// The combinations of the file (eval.combos, sweeps/combos.h): format labels "SOURCE+..." whose SOURCE
+// is another label of the format axis. combo[i] is evaluated beside source[i]; returns how many.
+static int combo_formats(const ReportData *d, int *combo, int *source) {
+    int n = 0;
+    for (int f = 0; f < d->nf; f++) {
+        const char *l = fmt_label(d, AX_FORMAT, f), *plus = strchr(l, '+');
+        if (!plus) continue;
+        for (int g = 0; g < d->nf; g++) {
+            const char *m = fmt_label(d, AX_FORMAT, g);
+            if (g != f && strlen(m) == (size_t)(plus - l) && !strncmp(m, l, plus - l)) {
+                combo[n] = f;
+                source[n++] = g;
+                break;
+            }
+        }
+    }
+    return n;
+}
+
+// Bet 54: each user's cells under the group's averaged adapter against its own adapter and the base.
+static void bet54(const ReportData *d, Report *r, const Variants *v) {
+    RSection *sec = report_add_section(r, "bet54", "Bet 54: one adapter averaged over users", DESCRIPTIVE);
+    section_note(sec, "The seeds: 'averaging across users is destructive. The federation must route, not average' "
+                      "(seed 000); 'the Bet 54 cross-user averaging result is mostly negative, but tight clusters of "
+                      "similar users may share an adapter usefully' (seed 003). They state no threshold for "
+                      "'destructive' or 'usefully', so this section shows the table and judges nothing.");
+    section_note(sec, "Average: the element-wise mean of the group's trained adapters (same base, condition and "
+                      "seed), evaluated on each member's own held-out texts. avg/own = the averaged adapter's ppl "
+                      "over the member's own adapter's, avg/none over the base's, paired per (seed, own held-out "
+                      "text), median per user: avg/own above 1 means averaging lost against the user's own.");
+    int *cf = xmalloc(((size_t)d->nf + 1) * sizeof(int)), *sf = xmalloc(((size_t)d->nf + 1) * sizeof(int));
+    int nc = combo_formats(d, cf, sf);
+    if (!nc || d->real < 0) {
+        section_note(sec, "The file has no %s, so there is nothing to tabulate.",
+                     !nc ? "averaged adapters (spec field eval.combos)" : "real condition");
+        free(cf); free(sf);
+        return;
+    }
+    static const char *const cols[] = {"user", "none ppl", "own ppl", "avg ppl", "avg/own", "CI lo", "CI hi", "avg/none"};
+    for (int b = 0; b < d->nb; b++)
+        for (int i = 0; i < nc; i++) {
+            char title[300];
+            snprintf(title, sizeof title, "base %s: %s against %s", fmt_label(d, AX_BASE, b), fmt_label(d, AX_FORMAT, cf[i]),
+                     fmt_label(d, AX_FORMAT, sf[i]));
+            RTable *t = section_add_table(sec, title, 8, cols);
+            Pick qa = {b, d->real, cf[i], 0}, qo = {b, d->real, sf[i], 0};
+            for (int u = 0; u < d->nu; u++) {
+                char key[400];
+                snprintf(key, sizeof key, "bet54 %s", title);
+                double ma, mo, ma2, mn;
+                Summary sm = paired(d, v, u, get_format, &qa, get_format, &qo, key, &ma, &mo);
+                if (sm.n == 0) continue;   // the user is in no group of this combination
+                snprintf(key, sizeof key, "bet54 none %s", title);
+                Summary sn = paired(d, v, u, get_format, &qa, get_base, &qa, key, &ma2, &mn);
+                table_add_row(t);
+                table_text(t, 0, "%s", fmt_label(d, AX_TRAIN_USER, u));
+                table_num(t, 1, mn, NUM_G);
+                table_num(t, 2, mo, NUM_G);
+                table_num(t, 3, ma, NUM_G);
+                table_num(t, 4, sm.median, NUM_G);
+                table_num(t, 5, sm.lo, NUM_G);
+                table_num(t, 6, sm.hi, NUM_G);
+                table_num(t, 7, sn.median, NUM_G);
+            }
+        }
+    free(cf);
+    free(sf);
+}
+
 void judge_catalogue(const ReportData *d, Report *r, const char *protocol) {
     Variants v;
     variants_load(d, &v);
@@ -379,5 +448,6 @@ void judge_catalogue(const ReportData *d, Report *r, const char *protocol) {
     else if (!strcmp(protocol, "bet63")) bet63(d, r, &v);
     else if (!strcmp(protocol, "bet58")) bet58(d, r, &v);
     else if (!strcmp(protocol, "bet48")) bet48(d, r, &v);
+    else if (!strcmp(protocol, "bet54")) bet54(d, r, &v);
     variants_free(&v);
 }

@@ -4,5 +4,5 @@
 #pragma once
 #include "results/report_judge.h"
 
-// protocol: "bet53", "bet63", "bet58" or "bet48"; adds its section to r.
+// protocol: "bet53", "bet63", "bet58", "bet48" or "bet54"; adds its section to r.
 void judge_catalogue(const ReportData *d, Report *r, const char *protocol);

@@ -19,7 +19,9 @@ void plan_free(Plan *p) {
         for (int s = 0; s < p->users[u].n_sources; s++) free(p->users[u].sources[s]);
         free(p->users[u].sources);
     }
-    for (int j = 0; j < p->n_jobs; j++) free(p->jobs[j].eval);
+    for (int j = 0; j < p->n_jobs; j++) { free(p->jobs[j].eval); free(p->jobs[j].inputs); }
+    for (int k = 0; k < p->n_combos; k++) free(p->combos[k].group_of);
+    free(p->combos);
     free(p->jobs);
     free(p->bases);
     free(p->formats);

@@ -75,7 +75,28 @@ typedef struct {
     int n_eval;
     int *eval;              // eval_text indices this job evaluates (its cells)
     double est_flops;       // estimated cost, for longest-first scheduling and `sweep plan`
+    // eval.combos (sweeps/combos.h): 0 for a trained job; k > 0 for a job of plan->combos[k - 1], which
+    // trains nothing and combines the adapters of its inputs (job indices, in user order)
+    int combo;
+    int n_inputs;
+    int *inputs;
 } Job;
+
+// A combination of trained adapters (spec field eval.combos; sweeps/combos.h), evaluated on each
+// member's own texts under the format-axis label `label` ("norm+average").
+typedef enum { COMBO_AVERAGE = 1 } ComboKind;
+
+#define MAX_COMBO_GROUPS 64
+
+typedef struct {
+    ComboKind kind;
+    char label[64];         // its format-axis label
+    int source;             // the format it combines (index on the format axis)
+    int format;             // its own index on the format axis
+    int n_groups;           // average: 1 with the name "all" for every user, else the spec's groups
+    char group_names[MAX_COMBO_GROUPS][32];
+    int *group_of;          // [users]: the user's group, -1 in none
+} Combo;
 
 typedef struct {
     char protocol[32];      // "bet37", ..., "protocol-1b", "custom"
@@ -98,6 +119,8 @@ typedef struct {
     // n_variants >= 1 with variants[0] the identity
     int n_variants;
     EvalVariant *variants;
+    int n_combos;           // eval.combos (0: none); their jobs follow every trained job in jobs[]
+    Combo *combos;
     struct Published *published;   // the seeds' figures (spec field "published", sweeps/published.h), NULL
 } Plan;
 

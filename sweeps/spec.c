@@ -15,7 +15,7 @@ static const char *const top_fields[] = { "protocol", "description", "output", "
                                           "users", "formats", "train", "seeds", "conditions", "eval",
                                           "max_attempts", "published", NULL };
 static const char *const protocol_names[] = { "bet37", "bet46", "bet49", "bet52", "bet60", "bet61", "protocol-1b",
-                                              "bet53", "bet63", "bet58", "bet48", "demo", "custom", NULL };
+                                              "bet53", "bet63", "bet58", "bet48", "bet54", "demo", "custom", NULL };
 static const char *const config_names[] = { "default", "1b", "tiny", NULL };
 static const char *const base_fields[] = { "path", "config", "tokenizer", NULL };
 static const char *const format_names[] = { "none", "norm", "lora", "full", "steer", NULL };
@@ -391,7 +391,7 @@ static int parse_top(Parse *P) {
         if (json_int(c, it, "max_attempts", 1, 100, &v)) return -1;
         p->max_attempts = (int)v;
     }
-    if (grid_expand_jobs(P) || grid_check_unique_ids(P)) return -1;
+    if (grid_expand_jobs(P) || grid_check_unique_ids(P) || parse_eval_combos(P)) return -1;
     return 0;
 }
 

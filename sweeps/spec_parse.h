@@ -76,6 +76,9 @@ int parse_eval_users(Parse *P);
 // variants.c: eval.variants into p->variants (after parse_eval_scalars)
 int parse_eval_variants(Parse *P);
 
+// combos.c: eval.combos onto the format axis, and their jobs after every trained job (after the grid)
+int parse_eval_combos(Parse *P);
+
 // published.c: the seeds' figures ("published"), after the users and the protocol are known
 int parse_published(Parse *P);
 

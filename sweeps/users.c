@@ -9,7 +9,7 @@
 #define MAX_USERS 10000
 
 static const char *const user_fields[] = { "name", "dir", "files", "train", "eval", NULL };
-static const char *const eval_fields[] = { "users", "slices", "general", "tokens", "slice_bytes", "others", "variants", NULL };
+static const char *const eval_fields[] = { "users", "slices", "general", "tokens", "slice_bytes", "others", "variants", "combos", NULL };
 static const char *const alias_from[] = { "programmer", "novelist", "scientist", NULL };
 static const char *const alias_to[] = { "cpython", "austen", "therneau", NULL };
 
