@@ -105,6 +105,11 @@ on_term() {
 }
 trap on_warning USR1
 trap on_term TERM
+# A warning the sbatch script caught before this script started (it sets SWEEP_WARNED_EARLY).
+if [[ ${SWEEP_WARNED_EARLY:-} == 1 ]]; then
+  unset SWEEP_WARNED_EARLY
+  on_warning
+fi
 
 # 1. The ranks: every process must see the whole world, once each, and reach every other.
 probe=$(timeout "${SWEEP_RANKCHECK_TIMEOUT:-300}" "${launch[@]}" "$rankcheck" 2>&1)
