@@ -19,6 +19,9 @@
 #   SWEEP_LAUNCH             replaces the launcher words, e.g. "srun --mpi=pmi2" or "mpirun --mca ..."
 #   SWEEP_GRACE              seconds running jobs get after the warning (default 60, within the 120 s
 #                            of --signal=B:USR1@120 with time left to write the file)
+#   SWEEP_STOP_MARGIN        seconds past SWEEP_GRACE after the warning before a launcher that has
+#                            not ended is ended (default 30; keep SWEEP_GRACE + it under the warning's
+#                            120 s), so that the job still requeues
 #   SWEEP_MAX_IDLE_REQUEUES  stop requeueing after this many allocations in a row finished no job
 #                            (default 3: a job longer than the walltime would requeue forever)
 #
@@ -71,13 +74,22 @@ say "job $SLURM_JOB_ID start $((restarts + 1)) on ${SLURM_JOB_NODELIST:-?}: $nta
 
 # Signals, from the start: an untrapped USR1 would kill this shell and end the job unrequeued.
 # Each warning is forwarded once the sweep runs (a second one makes the ranks abandon running jobs).
-warnings=0 forwarded=0 termed=0 trapped=0 pid=
+warnings=0 forwarded=0 termed=0 trapped=0 pid= watchdog=
+stop_wait=$((grace + ${SWEEP_STOP_MARGIN:-30}))
 forward_warnings() {
   [[ -n $pid ]] || return 0
   while ((forwarded < warnings)); do
     kill -USR1 "$pid" 2>/dev/null
     forwarded=$((forwarded + 1))
   done
+  # A launcher that has not ended stop_wait s after the warning is stuck (a rank that died in MPI
+  # start-up leaves mpirun waiting for it): end it while the job still has time to requeue.
+  if ((forwarded)) && [[ -z $watchdog ]]; then
+    ( sleep "$stop_wait"; kill -0 "$pid" 2>/dev/null || exit 1
+      echo "$me: $(date '+%F %T'): the launcher has not ended ${stop_wait}s after the warning: ending it" >&2
+      kill -TERM "$pid"; exit 0 ) &
+    watchdog=$!
+  fi
 }
 on_warning() {
   trapped=1 warnings=$((warnings + 1))
@@ -93,6 +105,11 @@ on_term() {
 }
 trap on_warning USR1
 trap on_term TERM
+# A warning the sbatch script caught before this script started (it sets SWEEP_WARNED_EARLY).
+if [[ ${SWEEP_WARNED_EARLY:-} == 1 ]]; then
+  unset SWEEP_WARNED_EARLY
+  on_warning
+fi
 
 # 1. The ranks: every process must see the whole world, once each, and reach every other.
 probe=$(timeout "${SWEEP_RANKCHECK_TIMEOUT:-300}" "${launch[@]}" "$rankcheck" 2>&1)
@@ -159,6 +176,20 @@ else
     ((trapped)) || break
   done
   say "sweep exited with status $status"
+  if [[ -n $watchdog ]]; then
+    if kill -0 "$watchdog" 2>/dev/null; then
+      kill "$watchdog" 2>/dev/null
+    elif wait "$watchdog"; then
+      status=75   # ended by the watchdog after the warning: finished jobs are in the journal
+    fi
+  fi
+  # 128 + SIGUSR1 (mpirun's report of a rank killed by it): the warning reached a rank still inside
+  # MPI start-up, before sweep catches the signal; mpirun ends the other ranks. Finished jobs are in
+  # the journal: a stop with work left, like 75.
+  if ((status == 138 && warnings)); then
+    say "a rank was ended by the forwarded warning while it was still starting (status 138): treating it as 75"
+    status=75
+  fi
 fi
 trap - USR1 TERM
 

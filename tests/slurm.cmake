@@ -14,3 +14,5 @@ foreach(script ${SLURM_TESTS})
   # Slurm jobs here are MPI sweeps: never two at once with the mpi tests on a 2-core machine.
   set_tests_properties(slurm.${name} PROPERTIES LABELS "slurm" TIMEOUT 300 RESOURCE_LOCK "mpi;slurm")
 endforeach()
+# A 3-minute allocation, a requeue and a second allocation: ~3 min on an idle machine, 9 at a load average of 20.
+set_tests_properties(slurm.timelimit PROPERTIES TIMEOUT 900)

@@ -4,6 +4,7 @@ and h5py.
 
 Usage of each test: /usr/bin/python3 test_X.py SWEEP SWEEP_RANKCHECK WORKDIR
 """
+import json
 import os
 import re
 import shutil
@@ -68,6 +69,24 @@ def make_world(sweep, root, env, seeds, steps):
     world.make_base(sweep, root, env)
     os.makedirs(os.path.join(root, "out"), exist_ok=True)
     return world.write_spec(root, seeds, steps)
+
+
+def steps_for(sweep, root, env, seconds):
+    """Training steps that make one job of world.write_spec's sweep take about SECONDS on this machine
+    now (the machine is shared: sized by the clock, not by a constant). After make_world: one 400-step
+    norm job in ROOT/calibrate, timed by its own seconds column (training and evaluation)."""
+    spec = json.load(open(os.path.join(root, "spec.json")))
+    spec.update(users=spec["users"][:1], formats={"norm": spec["formats"]["norm"]}, seeds=1,
+                train=dict(spec["train"], steps=400), output="calibrate/results.h5")
+    path = os.path.join(root, "calibrate.json")
+    with open(path, "w") as f:
+        json.dump(spec, f)
+    r = subprocess.run([sweep, "run", path, "-q"], cwd=root, env=env, capture_output=True, text=True, timeout=240)
+    if r.returncode != 0:
+        raise SystemExit("calibration run failed: %s" % r.stderr[-1000:])
+    with h5py.File(os.path.join(root, "calibrate", "results.h5"), "r") as f:
+        per_step = max(float(f["seconds"][0]) / 400, 1e-6)
+    return max(50, min(50000, int(seconds / per_step)))
 
 
 # ---------------------------------------------------------------------------------------------------
