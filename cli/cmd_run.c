@@ -7,6 +7,7 @@
 #include "cli/options.h"
 #include "engine/memest.h"
 #include "mpi/run.h"
+#include "mpi/signals.h"
 #include "sweeps/spec.h"
 
 static const char usage[] =
@@ -139,6 +140,8 @@ int cmd_run(int argc, char **argv) {
         return usage_error("sweep run: %s needs a value", a);
     }
     if (!o.spec_path) return usage_error("sweep run: no spec given (usage: mpirun -np N sweep run SPEC [options])");
+    // before MPI_Init: a Slurm warning during a slow start-up must ask for a stop, not kill the rank
+    signals_install();
     MPI_Init(&argc, &argv);
     int rc = run_sweep(&o);
     MPI_Finalize();

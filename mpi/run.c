@@ -171,7 +171,6 @@ int run_sweep(const RunOptions *o) {
     int rank, nranks;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks);
-    signals_install();
     engine_set_threads(o->threads);
     char err[1024] = "";
 
