@@ -13,6 +13,12 @@ int adamw_alloc(Adapter *a) {
     return 0;
 }
 
+void adamw_free(Adapter *a) {
+    free(a->m);
+    free(a->v);
+    a->m = a->v = NULL;
+}
+
 double adamw_step(Adapter *a, int t, double lr, double beta1, double beta2, double eps,
                   double weight_decay, double grad_clip) {
     double sumsq = 0;

@@ -3,6 +3,7 @@
 #include "engine/adapter.h"
 
 int adamw_alloc(Adapter *a);     // zeroed moments; 0 ok
+void adamw_free(Adapter *a);     // the moments, once training is over (adapter_free also frees them)
 // One update at step t (1-based). Returns the global gradient L2 norm before clipping.
 double adamw_step(Adapter *a, int t, double lr, double beta1, double beta2, double eps,
                   double weight_decay, double grad_clip);

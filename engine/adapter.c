@@ -246,6 +246,66 @@ void adapter_apply(const Adapter *a, const Weights *base, Weights *eff) {
     eff->final_norm = a->final_norm;
 }
 
+void adapter_tensor_name(const Adapter *a, size_t i, char *out, size_t len) {
+    static const char *const modules[LORA_N_TARGETS] = { "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                                         "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj",
+                                                         "mlp.down_proj" };
+    const ModelConfig *c = &a->cfg;
+    size_t d = (size_t)c->dim, L = (size_t)c->n_layers;
+    if (len) out[0] = 0;
+    if (i >= a->n) return;
+    if (a->format == FMT_NORM) {
+        if (i < 2 * L * d)
+            snprintf(out, len, "model.layers.%zu.%s.weight", i % (L * d) / d,
+                     i < L * d ? "input_layernorm" : "post_attention_layernorm");
+        else
+            snprintf(out, len, "model.norm.weight");
+    } else if (a->format == FMT_FULL) {
+        int nt = weights_n_tensors(c);
+        TensorInfo t[nt];
+        weights_tensors(c, t);
+        for (int k = 0; k < nt; k++)
+            if (i >= t[k].offset && i < t[k].offset + (size_t)t[k].rows * (size_t)t[k].cols)
+                snprintf(out, len, "%s", t[k].name);
+    } else if (a->format == FMT_STEER) {
+        for (int l = 0; l < c->n_layers; l++)
+            if (a->steer_vec[l] && i >= (size_t)(a->steer_vec[l] - a->params) &&
+                i < (size_t)(a->steer_vec[l] - a->params) + d)
+                snprintf(out, len, "steer.%d", l);
+    } else if (a->format == FMT_LORA) {
+        for (int l = 0; l < c->n_layers; l++)
+            for (int t = 0; t < LORA_N_TARGETS; t++) {
+                const LoraPair *p = &a->lora_w[l][t];
+                if (!p->A) continue;
+                int rows, cols;
+                lora_target_shape(c, t, &rows, &cols);
+                size_t ao = (size_t)(p->A - a->params), bo = (size_t)(p->B - a->params), r = (size_t)a->lora.rank;
+                if (i >= ao && i < ao + r * (size_t)cols)
+                    snprintf(out, len, "model.layers.%d.%s.lora_A.weight", l, modules[t]);
+                else if (i >= bo && i < bo + r * (size_t)rows)
+                    snprintf(out, len, "model.layers.%d.%s.lora_B.weight", l, modules[t]);
+            }
+    }
+}
+
+double adapter_max_change(const Adapter *a, const Adapter *init, size_t *at) {
+    if (at) *at = 0;
+    if (a->format != init->format || a->n != init->n) return NAN;
+    double best = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        double d = fabs((double)a->params[i] - (double)init->params[i]);
+        if (!isfinite(d)) {
+            if (at) *at = i;
+            return NAN;
+        }
+        if (d > best) {
+            best = d;
+            if (at) *at = i;
+        }
+    }
+    return best;
+}
+
 size_t adapter_bytes(const Adapter *a, int bytes_per_scalar) {
     return a->n * (size_t)bytes_per_scalar;
 }

@@ -77,6 +77,14 @@ void adapter_zero_grad(Adapter *a);
 // eff = base with the adapter's replacements (norm gains / full weights); LoRA and steering are
 // applied by the model from a->lora_w and a->steer_vec on top of eff.
 void adapter_apply(const Adapter *a, const Weights *base, Weights *eff);
+// The Hugging Face / PEFT name of the tensor holding trainable scalar i: norm "model.layers.3.input_layernorm.weight",
+// lora "model.layers.3.self_attn.q_proj.lora_A.weight" (A and B are the trained parameters themselves),
+// full the base's tensor names, steer "steer.3" (the vector after block 3); "" past the last scalar.
+void adapter_tensor_name(const Adapter *a, size_t i, char *out, size_t len);
+// The largest |a - init| over the trainable scalars of two adapters of one layout (a trained one and
+// its initial value), in double; *at (may be NULL) the first scalar reaching it. 0 (*at 0) without
+// scalars; NaN when a change is not finite (a diverged job) or the layouts differ.
+double adapter_max_change(const Adapter *a, const Adapter *init, size_t *at);
 // Size of the trainable block on disk at a given scalar width (4: fp32, 2: fp16).
 size_t adapter_bytes(const Adapter *a, int bytes_per_scalar);
 // Adapter files: magic, format, shape (a steer file adds its block set), then the fp32 block. 0 ok; -1 with a message in err.

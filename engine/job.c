@@ -1,4 +1,5 @@
 #include "engine/job.h"
+#include <math.h>
 #include "engine/util.h"
 
 // "RANDOM" in ASCII: the corpus of seed s must stay that of every sweep already recorded.
@@ -29,6 +30,18 @@ int *job_random_corpus(const JobSpec *js, int vocab, long *n) {
 int job_train(const Weights *base, Adapter *ad, const JobSpec *js, const int *tokens, long n, float *loss_curve,
               TrainResult *res, train_progress_fn cb, void *cbctx) {
     return train_adapter(base, ad, tokens, n, &js->train, js->seed, loss_curve, res, cb, cbctx);
+}
+
+double job_max_param_change(const Adapter *ad, const JobSpec *js, const Weights *base, char *tensor, size_t len) {
+    if (tensor && len) tensor[0] = 0;
+    if (ad->format == FMT_NONE || !ad->n) return 0;
+    Adapter init;
+    if (job_adapter_init(&init, js, base)) return NAN;
+    size_t at;
+    double d = adapter_max_change(ad, &init, &at);
+    adapter_free(&init);
+    if (tensor && len) adapter_tensor_name(ad, at, tensor, len);
+    return d;
 }
 
 double job_eval_perplexity(const Weights *base, const Adapter *ad, const JobSpec *js, const int *tokens, long n,

@@ -37,6 +37,14 @@ int *job_random_corpus(const JobSpec *js, int vocab, long *n);   // malloc'd, *n
 int job_train(const Weights *base, Adapter *ad, const JobSpec *js, const int *tokens, long n, float *loss_curve,
               TrainResult *res, train_progress_fn cb, void *cbctx);
 
+// How far training moved the job's trained parameters: the largest |final - initial| over every trainable
+// scalar of ad (norm gains, LoRA's A and B themselves, a full copy's weights, steering vectors), the
+// initial values made again by job_adapter_init from the job's spec and base (so it costs one more
+// adapter while it runs; free the AdamW moments first and a job's peak does not grow). The tensor holding
+// it goes to tensor[len] (may be NULL). 0 and "" for none (nothing is trained); NaN when a change is not
+// finite (diverged) or the initial values cannot be made.
+double job_max_param_change(const Adapter *ad, const JobSpec *js, const Weights *base, char *tensor, size_t len);
+
 // Perplexity of one eval text as a job scores it: the first eval_tokens + 1 tokens of the stream (so
 // that eval_tokens tokens are predicted; all of it when shorter or eval_tokens is 0), in windows of the
 // base's context. ad may be NULL or a none adapter: the base itself. *nll_sum and *n_pred may be NULL.

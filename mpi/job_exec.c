@@ -424,7 +424,10 @@ static void job_run(JobContext *ctx, int j, const Weights *base, JobResult *r) {
             }
         }
         release_tokens(tokens, n, map_len);
+        // the moments go before the initial values are made again, so the job's peak does not grow
+        adamw_free(&ad);
     }
+    r->max_param_change = job_max_param_change(&ad, &js, base, r->max_param_tensor, sizeof r->max_param_tensor);
 
     r->adapter_bytes_fp32 = adapter_bytes(&ad, 4);
     r->adapter_bytes_fp16 = adapter_bytes(&ad, 2);
@@ -481,6 +484,8 @@ void job_evaluate_more(JobContext *ctx, int j, const JobResult *prev, JobResult 
     for (size_t i = 0; i < ad.n; i++) ad.params[i] = (real)prev->adapter[i];
     r->tokens = prev->tokens;
     r->final_loss = prev->final_loss;
+    r->max_param_change = prev->max_param_change;
+    memcpy(r->max_param_tensor, prev->max_param_tensor, sizeof r->max_param_tensor);
     r->adapter_bytes_fp32 = prev->adapter_bytes_fp32;
     r->adapter_bytes_fp16 = prev->adapter_bytes_fp16;
     if (prev->n_steps) {

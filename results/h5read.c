@@ -1,6 +1,7 @@
 #include "results/h5read.h"
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -312,6 +313,18 @@ static void read_jobs(R *r, hid_t f, ResultsFile *rf) {
         for (hsize_t j = 0; j < n && peak && !r->failed; j++) rf->jobs[j].peak_rss_bytes = peak[j] > 0 ? (uint64_t)peak[j] : 0;
         free(peak);
     }
+    // optional: files from before the columns did not record how far training moved (NaN, "")
+    for (hsize_t j = 0; j < n && !r->failed; j++) rf->jobs[j].max_param_change = NAN;
+    if (!r->failed && H5Lexists(f, "max_param_change", H5P_DEFAULT) > 0) {
+        double *mc = read_num(r, f, "max_param_change", H5T_NATIVE_DOUBLE, 1, &want, d);
+        for (hsize_t j = 0; j < n && mc && !r->failed; j++) rf->jobs[j].max_param_change = mc[j];
+        free(mc);
+    }
+    char **mt = !r->failed && H5Lexists(f, "max_param_tensor", H5P_DEFAULT) > 0
+                    ? read_str_ds(r, f, "max_param_tensor", want, d) : NULL;
+    for (hsize_t j = 0; j < n && mt; j++)
+        snprintf(rf->jobs[j].max_param_tensor, sizeof rf->jobs[j].max_param_tensor, "%s", mt[j]);
+    free_strings(mt, n);
     if (!r->failed && H5Lexists(f, "started", H5P_DEFAULT) > 0) {
         double *st = read_num(r, f, "started", H5T_NATIVE_DOUBLE, 1, &want, d);
         for (hsize_t j = 0; j < n && st && !r->failed; j++) rf->jobs[j].started = st[j] > 0 ? st[j] : 0;
@@ -492,6 +505,8 @@ static int compare_loaded(const char *pa, const char *pb, const ResultsFile *a, 
                          : x->status != y->status ? "status"
                          : x->tokens != y->tokens ? "tokens"
                          : !same_bits(x->final_loss, y->final_loss) ? "final_loss"
+                         : !same_bits(x->max_param_change, y->max_param_change) ? "max_param_change"
+                         : strcmp(x->max_param_tensor, y->max_param_tensor) ? "max_param_tensor"
                          : x->adapter_bytes_fp32 != y->adapter_bytes_fp32 ? "adapter_bytes"
                          : x->adapter_bytes_fp16 != y->adapter_bytes_fp16 ? "adapter_bytes_fp16" : NULL;
         if (what) {

@@ -16,6 +16,8 @@ typedef struct {
     double seconds;
     int64_t tokens;
     double final_loss;
+    double max_param_change;    // JobResult.max_param_change; NaN not recorded (and in files from before the column)
+    char max_param_tensor[96];  // JobResult.max_param_tensor; "" in files from before the column
     int64_t adapter_bytes_fp32, adapter_bytes_fp16;
     int rank;
     char host[64];
@@ -56,6 +58,6 @@ int h5_read_adapter(const char *path, const char *job_id, float **data, size_t *
                     char *format, size_t formatlen, char *err, size_t errlen);
 
 // Compares what a sweep's spec determines: axes, job ids, precisions, statuses, tokens, final losses,
-// adapter sizes, every metric, loss curve and kept adapter, bit for bit (NaN cells included). Timing,
+// largest parameter changes (value and tensor), adapter sizes, every metric, loss curve and kept adapter, bit for bit (NaN cells included). Timing,
 // placement, backends, attempts and messages are not compared. 0 equal; 1 different, the first difference in msg; -1 error.
 int h5_compare_results(const char *a, const char *b, char *msg, size_t msglen);

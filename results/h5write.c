@@ -231,6 +231,10 @@ static void write_job_table(W *w, const Plan *plan, const JobResult *const *by_j
     put_column(w, "started", H5T_NATIVE_DOUBLE, n, f64, job_scale);
     for (size_t j = 0; j < cnt; j++) f64[j] = by_job[j] ? by_job[j]->final_loss : NAN;
     put_column(w, "final_loss", H5T_NATIVE_DOUBLE, n, f64, job_scale);
+    for (size_t j = 0; j < cnt; j++) f64[j] = by_job[j] ? by_job[j]->max_param_change : NAN;
+    put_column(w, "max_param_change", H5T_NATIVE_DOUBLE, n, f64, job_scale);
+    for (size_t j = 0; j < cnt; j++) s[j] = by_job[j] ? by_job[j]->max_param_tensor : "";
+    put_column(w, "max_param_tensor", w->str, n, s, job_scale);
     free(s); free(u64); free(i32); free(i64); free(f64);
 }
 
@@ -308,7 +312,8 @@ static void write_root_attrs(W *w, const Plan *plan, const H5WriteInfo *info) {
     if (info && info->n_eval_hashes && info->eval_hashes)
         put_attr(w, w->file, "eval_hashes", w->str, 1, (hsize_t)info->n_eval_hashes, info->eval_hashes);
     put_attr_str(w, w->file, "deterministic_variables",
-                 "ppl nll n_tokens loss adapters status tokens final_loss adapter_bytes adapter_bytes_fp16 precision");
+                 "ppl nll n_tokens loss adapters status tokens final_loss max_param_change max_param_tensor adapter_bytes "
+                 "adapter_bytes_fp16 precision");
 }
 
 static int fsync_path(const char *path, int flags) {

@@ -7,7 +7,8 @@
 //                          no cell was asked for or none was recorded yet
 //   /job                   dimension scale: job ids, in plan order, every plan job (pending included)
 //   /job_base /job_condition /job_format /job_train_user /job_seed /precision /status /attempts /seconds
-//   /tokens /final_loss /adapter_bytes /adapter_bytes_fp16 /peak_rss_bytes /started /rank /host /backend
+//   /tokens /final_loss /max_param_change /max_param_tensor /adapter_bytes /adapter_bytes_fp16
+//   /peak_rss_bytes /started /rank /host /backend
 //   /message               the per-job table over job (precision: the job's format variant's, "fp32" ..
 //                          "int8"; backend: what computed it, JobResult.backend, "" for pending jobs and
 //                          for records from before the field; peak_rss_bytes: int64, the peak resident set
@@ -16,7 +17,14 @@
 //                          pending, timed out, or recorded before the field; `sweep plan` prints the
 //                          estimates to set beside it, engine/memest.h; started: float64 Unix seconds
 //                          when the job's process started, on its host's clock, NaN when unknown: with
-//                          seconds, when each job ran)
+//                          seconds, when each job ran; max_param_change: float64, the largest
+//                          |final - initial| over every trained scalar at the end of training
+//                          (engine/job.h job_max_param_change: norm gains from the base's, LoRA's A
+//                          and B themselves from their own init, not the product B A, a full copy's
+//                          weights, steering vectors from 0), 0 for none jobs (nothing trained), NaN
+//                          for pending jobs, diverged ones whose change is not finite, and records
+//                          from before the column ("not recorded"); max_param_tensor: the tensor
+//                          holding it, by its Hugging Face / PEFT name, "" where there is none)
 //   /step, /loss           loss curves over (job, step), step counted from 1, NaN padded
 //   /adapters/<job id>     the fp32 adapter block (attributes format, shape), outside xarray's root view
 //   /variant /variant_ppl /variant_nll /variant_n_tokens /variant_adapter_bytes
@@ -32,8 +40,8 @@
 //                          text: FNV-1a 64 of its bytes), which `sweep merge` compares; both absent in
 //                          files from before them and in files written without them
 //
-// Determinism: the metrics, loss curves, adapters, statuses, tokens, final losses, adapter sizes and
-// precisions depend on the spec (and sweep run --precision) and on the kernels that compute the
+// Determinism: the metrics, loss curves, adapters, statuses, tokens, final losses, largest parameter
+// changes, adapter sizes and precisions depend on the spec (and sweep run --precision) and on the kernels that compute the
 // products, nothing else: not on the rank, the number of ranks or the order of jobs. So a sweep killed
 // and resumed any number of times yields the same values as one uninterrupted run (h5_compare_results
 // checks exactly these) as long as every job runs on the same kernels. OpenBLAS and oneDNN pick their

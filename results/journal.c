@@ -2,6 +2,7 @@
 #include "sweeps/variants.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,8 @@
 #define REC_HEADER 1u
 #define REC_RESULT 2u           // written before the backend field: read, never written
 #define REC_RESULT_BACKEND 3u   // a result whose last field is its backend string: read, never written
-#define REC_RESULT_PEAK 4u      // the backend, then the job's peak resident bytes (u64) and start time (f64)
+#define REC_RESULT_PEAK 4u      // the backend, then the job's peak resident bytes (u64) and start time (f64): read, never written
+#define REC_RESULT_PARAM 5u     // then the largest change of a trained parameter (f64) and its tensor's name
 // No honest record comes near this; a larger length is damage, not a big adapter.
 #define MAX_PAYLOAD ((uint64_t)1 << 34)
 
@@ -164,6 +166,8 @@ static void encode_result(Buf *b, const JobResult *r, int keep_adapter) {
     put_str(b, r->backend);
     put_u64(b, r->peak_rss_bytes);
     put_f64(b, r->started);
+    put_f64(b, r->max_param_change);
+    put_str(b, r->max_param_tensor);
 }
 
 static int decode_header(Cur *c, JournalHeader *h) {
@@ -187,7 +191,8 @@ static int valid_id(const char *id) {
 }
 
 // Fills r (zeroed first); on failure frees what it allocated and leaves c->bad set. Records of type
-// REC_RESULT end before the backend, which then reads "", and REC_RESULT_BACKEND before the peak (0).
+// REC_RESULT end before the backend, which then reads "", REC_RESULT_BACKEND before the peak (0), and
+// REC_RESULT_PEAK before the largest parameter change (NaN: not recorded).
 static int decode_result(Cur *c, JobResult *r, uint32_t type) {
     int with_backend = type != REC_RESULT;
     memset(r, 0, sizeof *r);
@@ -247,9 +252,14 @@ static int decode_result(Cur *c, JobResult *r, uint32_t type) {
         }
     }
     if (with_backend) get_str(c, r->backend, sizeof r->backend, "backend");
-    if (type == REC_RESULT_PEAK) {
+    if (type >= REC_RESULT_PEAK) {
         r->peak_rss_bytes = get_u64(c, "peak_rss_bytes");
         r->started = get_f64(c, "started");
+    }
+    r->max_param_change = NAN;
+    if (type >= REC_RESULT_PARAM) {
+        r->max_param_change = get_f64(c, "max_param_change");
+        get_str(c, r->max_param_tensor, sizeof r->max_param_tensor, "max_param_tensor");
     }
     if (!c->bad && c->at != c->n) c->bad = "trailing bytes";
     if (c->bad) { job_result_free(r); return -1; }
@@ -372,7 +382,8 @@ int journal_parse(const unsigned char *buf, size_t len, JournalContents *c, char
                 return -1;
             }
             c->n_headers++;
-        } else if (type == REC_RESULT || type == REC_RESULT_BACKEND || type == REC_RESULT_PEAK) {
+        } else if (type == REC_RESULT || type == REC_RESULT_BACKEND || type == REC_RESULT_PEAK ||
+                   type == REC_RESULT_PARAM) {
             JobResult r;
             if (decode_result(&cur, &r, type) != 0) {
                 errf(err, errlen, "result record %d at byte %zu: bad field %s", nrec, off, cur.bad);
@@ -645,6 +656,7 @@ int result_encode(const JobResult *r, unsigned char **buf, size_t *len) {
     rec.message[sizeof rec.message - 1] = 0;
     rec.host[sizeof rec.host - 1] = 0;
     rec.backend[sizeof rec.backend - 1] = 0;
+    rec.max_param_tensor[sizeof rec.max_param_tensor - 1] = 0;
     Buf b = {0};
     encode_result(&b, &rec, 1);
     *buf = b.p ? b.p : xmalloc(1);
@@ -654,7 +666,7 @@ int result_encode(const JobResult *r, unsigned char **buf, size_t *len) {
 
 int result_decode(const unsigned char *buf, size_t len, JobResult *r, char *err, size_t errlen) {
     Cur cur = {buf, len, 0, NULL};
-    if (decode_result(&cur, r, REC_RESULT_PEAK) != 0) {
+    if (decode_result(&cur, r, REC_RESULT_PARAM) != 0) {
         errf(err, errlen, "malformed result: bad field %s", cur.bad);
         return -1;
     }
@@ -681,9 +693,10 @@ int journal_write(Journal *j, const JobResult *r, int sync, char *err, size_t er
     rec.message[sizeof rec.message - 1] = 0;
     rec.host[sizeof rec.host - 1] = 0;
     rec.backend[sizeof rec.backend - 1] = 0;
+    rec.max_param_tensor[sizeof rec.max_param_tensor - 1] = 0;
     Buf b = {0};
     encode_result(&b, &rec, keep);
-    int rc = append_record(j, REC_RESULT_PEAK, &b, sync, err, errlen);
+    int rc = append_record(j, REC_RESULT_PARAM, &b, sync, err, errlen);
     free(b.p);
     if (rc) return rc;
     JobResult copy;

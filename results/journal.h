@@ -14,9 +14,11 @@
 //   payload | payload
 // The first record is a header (spec hash, plan identity, protocol, tool version); a new header is
 // appended when a spec that only adds jobs resumes the journal. Result records follow; a later
-// record for a job id supersedes earlier ones (retries). Result records are written as type 4: the
-// backend string, then the job's peak resident bytes (u64) and start time (f64); type 3 records (ending
-// at the backend) read with peak 0, type 2 records (before the backend) also with backend "".
+// record for a job id supersedes earlier ones (retries). Result records are written as type 5: the
+// backend string, the job's peak resident bytes (u64) and start time (f64), then the largest change of
+// a trained parameter (f64) and its tensor's name (string); type 4 records (ending at the start time)
+// read with change NaN and name "" (not recorded), type 3 records (ending at the backend) also with
+// peak 0, type 2 records (before the backend) also with backend "".
 //
 // A record that fails its checksum or runs past the end, with no valid record after it, is a torn
 // final write (a kill mid-append): readers ignore it and journal_open truncates it. A bad record

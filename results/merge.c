@@ -88,6 +88,10 @@ static int same_job(M *m, int fa, int ja, int fb, int jb) {
     if (!what && x->status != y->status) what = "status";
     if (!what && x->tokens != y->tokens) what = "tokens";
     if (!what && !same_f64(x->final_loss, y->final_loss)) what = "final_loss";
+    // a file from before the columns (NaN, "") did not record it: nothing to disagree with
+    if (!what && !isnan(x->max_param_change) && !isnan(y->max_param_change) &&
+        (!same_f64(x->max_param_change, y->max_param_change) || strcmp(x->max_param_tensor, y->max_param_tensor)))
+        what = "max_param_change";
     if (!what && (x->adapter_bytes_fp32 != y->adapter_bytes_fp32 || x->adapter_bytes_fp16 != y->adapter_bytes_fp16))
         what = "adapter_bytes";
     if (!what) {   // loss curves over the longer of the two, NaN past a file's last step
@@ -270,6 +274,8 @@ int results_merge(const char *const *inputs, int n, const char *output, char *er
         snprintf(r->host, sizeof r->host, "%s", J->host);
         snprintf(r->backend, sizeof r->backend, "%s", J->backend);
         r->tokens = J->tokens; r->final_loss = J->final_loss;
+        r->max_param_change = J->max_param_change;
+        snprintf(r->max_param_tensor, sizeof r->max_param_tensor, "%s", J->max_param_tensor);
         r->adapter_bytes_fp32 = (uint64_t)J->adapter_bytes_fp32; r->adapter_bytes_fp16 = (uint64_t)J->adapter_bytes_fp16;
         r->n_steps = rf->n_steps;
         r->loss_curve = xmalloc(((size_t)rf->n_steps + 1) * sizeof(float));

@@ -4,7 +4,8 @@
 // The inputs must agree where they overlap: the protocol; per base label, the base, tokenizer and per
 // eval text label the text, by content hash (root attributes base_hashes, tokenizer_hashes,
 // eval_hashes); a job id held by several files, bit for bit (placement, precision, status, tokens, final
-// loss, adapter sizes, every recorded cell, the loss curve and the kept adapter). Anything else is
+// loss, the largest parameter change where both files recorded one, adapter sizes, every recorded cell,
+// the loss curve and the kept adapter). Anything else is
 // refused with one line naming the field or the job.
 //
 // The merged file: each axis holds the labels in order of first appearance over the inputs (give the

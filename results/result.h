@@ -42,6 +42,11 @@ typedef struct {
     long tokens;            // training tokens processed
     double final_loss;
     uint64_t adapter_bytes_fp32, adapter_bytes_fp16;
+    // The largest change of any trained scalar from its initial value at the end of training
+    // (job_max_param_change; LoRA: of A and B themselves), and the tensor holding it: 0 and "" for none
+    // (nothing trained), NaN and "" not recorded (records from before the field).
+    double max_param_change;
+    char max_param_tensor[96];
     int n_steps;
     float *loss_curve;      // [n_steps]
     int n_evals;

@@ -21,6 +21,10 @@ typedef struct {
     FxStatus status;          // NULL: every job ok
     const void *ctx;
     long long bytes[4];       // fp32 adapter bytes per kind (none, norm, lora, full)
+    // A trained ok job's largest parameter change is steps x lr x (0.5 + 0.1 user), in tensor
+    // "model.layers.<user>.input_layernorm.weight"; none 0 and "". Set: NaN and "" (not recorded, as
+    // in files from before the column).
+    int unrecorded_param_change;
 } Fixture;
 
 static inline int fx_kind(const Plan *p, const Job *j) { return (int)p->formats[j->ax[AX_FORMAT]].format; }
@@ -85,6 +89,11 @@ static inline int fx_write(const char *path, const Plan *p, const Fixture *fx, c
                 r->loss_curve[s] = (float)(6.0 - 3.0 * s / steps + 0.2 * fx_user(j) + 0.5 * fx_is_random(p, j));
             r->final_loss = r->loss_curve[steps - 1];
             r->tokens = (long)steps * 16;
+            r->max_param_change = fx->unrecorded_param_change ? NAN
+                                  : steps * p->formats[j->ax[AX_FORMAT]].train.lr * (0.5 + 0.1 * fx_user(j));
+            if (!fx->unrecorded_param_change)
+                snprintf(r->max_param_tensor, sizeof r->max_param_tensor, "model.layers.%d.input_layernorm.weight",
+                         fx_user(j));
         } else {
             r->final_loss = NAN;
         }
@@ -109,4 +118,4 @@ static inline int fx_write(const char *path, const Plan *p, const Fixture *fx, c
     return rc;
 }
 
-static const Fixture fx_default_bytes = {NULL, NULL, NULL, {0, 9216, 65536, 4000000}};
+static const Fixture fx_default_bytes = {NULL, NULL, NULL, {0, 9216, 65536, 4000000}, 0};

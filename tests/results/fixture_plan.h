@@ -18,6 +18,9 @@
 //        (ternary, random, norm, programmer, 7) is left pending by the tests that write files.
 // backend "onednn, cpuN" for lora (bf16), "openblas, cpuN" otherwise, N from the timing noise as host's.
 // peak_rss_bytes (j + 1) MiB for plan job j, started 1.7e9 + j + noise (Unix seconds): how the run went.
+// max_param_change 0.001 (1 + code) in "model.norm.weight" for norm, "model.layers.1.self_attn.q_proj.lora_B.weight"
+//        for lora (the diverged job NaN in "model.layers.0.mlp.down_proj.lora_A.weight"); none 0 and "";
+//        the error job 0 and "" (nothing moved before it failed).
 #pragma once
 #include <math.h>
 #include <stdio.h>
@@ -144,6 +147,12 @@ static inline void fixture_result(const Plan *p, int j, JobResult *r, double noi
     r->started = 1.7e9 + j + noise;
     r->tokens = f ? FX_STEPS * 16 : 0;
     int diverged = fx_job_is(p, j, 1, 0, 2, 1, 1), error = fx_job_is(p, j, 0, 1, 1, 0, 0);
+    if (f && !error) {
+        r->max_param_change = diverged ? NAN : 0.001 * (1 + code);
+        snprintf(r->max_param_tensor, sizeof r->max_param_tensor, "%s",
+                 diverged ? "model.layers.0.mlp.down_proj.lora_A.weight"
+                 : f == 1 ? "model.norm.weight" : "model.layers.1.self_attn.q_proj.lora_B.weight");
+    }
     if (f && !error) {
         r->n_steps = diverged ? 3 : FX_STEPS;
         r->loss_curve = xmalloc((size_t)r->n_steps * sizeof(float));

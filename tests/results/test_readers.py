@@ -78,16 +78,40 @@ def backend_of(b, c, f, u, s, k):
     return "%s, cpu%d" % ("onednn" if f == 2 else "openblas", int(0.01 * k * 7) % 3)
 
 
-def strip_backends(src, dst, backends, keep_backend=False):
-    """A journal as written before the peak field: each result record (type 4) made a type 3 record
-    without its last two fields (u64 peak_rss_bytes, f64 started); and unless keep_backend, as written
+def param_of(b, c, f, u, s):
+    """(max_param_change, max_param_tensor) by the fixture rule; None for pending."""
+    st = status_of(b, c, f, u, s)
+    if st == "pending":
+        return None
+    if f == 0 or st == "error":
+        return 0.0, ""
+    if st == "diverged":
+        return float("nan"), "model.layers.0.mlp.down_proj.lora_A.weight"
+    code = b + 10 * c + 100 * f + 1000 * u + 2 * s
+    return 0.001 * (1 + code), "model.norm.weight" if f == 1 else "model.layers.1.self_attn.q_proj.lora_B.weight"
+
+
+def strip_backends(src, dst, backends, keep_backend=False, tensors=None, only_param=False):
+    """A journal as written before the parameter change: each result record (type 5) made a type 4
+    record without its last two fields (f64 max_param_change, the tensor name: u32 length and bytes,
+    given per job id by tensors); unless only_param, as written before the peak field, a type 3 record
+    without the next two (u64 peak_rss_bytes, f64 started) too; and unless keep_backend, as written
     before the backend field, a type 2 record without the backend string (u32 length and bytes) too;
     lengths and checksums redone."""
     data, out, off, cut = open(src, "rb").read(), bytearray(), 0, 0
     while off < len(data):
         magic, rtype, n = struct.unpack_from("<IIQ", data, off)
         payload = data[off + 24:off + 24 + n]
-        if rtype == 4:
+        if rtype == 5:
+            jid = payload[4:4 + struct.unpack_from("<I", payload, 0)[0]].decode()
+            tail = tensors[jid].encode()
+            tail = struct.pack("<I", len(tail)) + tail
+            if not payload.endswith(tail):
+                return -1
+            rtype, payload = 4, payload[:-len(tail) - 8]
+            if only_param:
+                cut += 1
+        if rtype == 4 and not only_param:
             rtype, payload = 3, payload[:-16]
             if keep_backend:
                 cut += 1
@@ -124,6 +148,7 @@ def check_backends(make, work, path, plan, ids):
     """The backend column names what computed each job; it reads back through h5_read_results, also
     from journals and files written before it existed, and h5_compare_results ignores it."""
     want = {jid: backend_of(*j[:5], k) for k, (j, jid) in enumerate(zip(plan, ids))}
+    tensors = {jid: (param_of(*j[:5]) or (0, ""))[1] for j, jid in zip(plan, ids)}
     with h5py.File(path, "r") as f:
         col = [x.decode() for x in f["backend"][()]]
         check(f["backend"].dims[0][0].name == "/job", "backend is a column over job")
@@ -132,13 +157,37 @@ def check_backends(make, work, path, plan, ids):
 
     # a journal from before the field: every result record still reads, with backend ""
     old = os.path.join(work, "old-journal.h5")
-    n = strip_backends(path + ".journal", old + ".journal", want)
+    n = strip_backends(path + ".journal", old + ".journal", want, tensors=tensors)
     check(n == len(plan) - 1, "stripped the backend of %d records, want %d" % (n, len(plan) - 1))
     r = subprocess.run([make, "--rebuild", old], capture_output=True, text=True)
     check(r.returncode == 0, "a journal without backends rebuilds: %s" % r.stderr)
     check(set(read_backends(make, old).values()) == {""}, "records without the field give backend \"\"")
-    r = subprocess.run([make, "--compare", path, old], capture_output=True, text=True)
+    # the largest parameter change is compared: a journal from before it differs there, and only there
+    noparam = os.path.join(work, "noparam-journal.h5")
+    n = strip_backends(path + ".journal", noparam + ".journal", want, tensors=tensors, only_param=True)
+    check(n == len(plan) - 1, "stripped the parameter change of %d records, want %d" % (n, len(plan) - 1))
+    r = subprocess.run([make, "--rebuild", noparam], capture_output=True, text=True)
+    check(r.returncode == 0, "a journal without parameter changes (type 4 records) rebuilds: %s" % r.stderr)
+    with h5py.File(noparam, "r") as f:
+        check(all(math.isnan(x) for x in f["max_param_change"][:]) and
+              set(x.decode() for x in f["max_param_tensor"][:]) == {""},
+              "records without the field give max_param_change NaN and tensor \"\" (not recorded)")
+    r = subprocess.run([make, "--compare", path, noparam], capture_output=True, text=True)
+    check(r.returncode == 1 and "max_param_change" in r.stdout + r.stderr,
+          "max_param_change is compared: %s%s" % (r.stdout, r.stderr))
+    r = subprocess.run([make, "--compare", noparam, old], capture_output=True, text=True)
     check(r.returncode == 0, "backends are not compared, everything else is equal: %s%s" % (r.stdout, r.stderr))
+
+    # the largest parameter change: a float64 and a string column over job, by the fixture rule
+    with h5py.File(path, "r") as f:
+        mc, mt = list(f["max_param_change"][:]), [x.decode() for x in f["max_param_tensor"][:]]
+        check(f["max_param_change"].dims[0][0].name == "/job" and f["max_param_tensor"].dims[0][0].name == "/job",
+              "max_param_change and max_param_tensor are columns over job")
+        check("max_param_change" in f.attrs["deterministic_variables"].split(), "max_param_change is deterministic")
+    rule = [param_of(*j[:5]) or (float("nan"), "") for j in plan]
+    check(all((math.isnan(a) and math.isnan(w[0])) or a == w[0] for a, w in zip(mc, rule)),
+          "max_param_change column: %s" % mc[:6])
+    check(mt == [w[1] for w in rule], "max_param_tensor column: %s" % mt[:6])
 
     # peaks and start times: written per job, read back, absent (0) in records from before them
     with h5py.File(path, "r") as f:
@@ -151,7 +200,7 @@ def check_backends(make, work, path, plan, ids):
     back = read_peaks(make, path)
     check(all(back[ids[k]][0] == peak[k] for k in range(len(plan))), "h5_read_results reads peak_rss_bytes")
     mid = os.path.join(work, "mid-journal.h5")
-    n = strip_backends(path + ".journal", mid + ".journal", want, keep_backend=True)
+    n = strip_backends(path + ".journal", mid + ".journal", want, keep_backend=True, tensors=tensors)
     check(n == len(plan) - 1, "stripped the peak of %d records, want %d" % (n, len(plan) - 1))
     r = subprocess.run([make, "--rebuild", mid], capture_output=True, text=True)
     check(r.returncode == 0, "a journal without peaks rebuilds: %s" % r.stderr)

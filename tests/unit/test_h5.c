@@ -109,6 +109,8 @@ static void test_round_trip(const Plan *p) {
             if ((unsigned char)*c == 0xff) { *c = '?'; utf8_fixed++; }
         rows_ok += axes_ok && J->status == r->status && J->attempts == r->attempts && same_bits(J->seconds, r->seconds) &&
                    J->tokens == r->tokens && same_bits(J->final_loss, r->final_loss) &&
+                   same_bits(J->max_param_change, r->max_param_change) &&
+                   strcmp(J->max_param_tensor, r->max_param_tensor) == 0 &&
                    J->adapter_bytes_fp32 == (int64_t)r->adapter_bytes_fp32 &&
                    J->adapter_bytes_fp16 == (int64_t)r->adapter_bytes_fp16 && J->rank == r->rank &&
                    strcmp(J->host, r->host) == 0 && strcmp(J->message, want_msg) == 0;

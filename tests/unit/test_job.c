@@ -1,9 +1,12 @@
 // engine/job.h, the parts of a job that sweep run and sweep train share: how many eval tokens are
-// scored, which LoRA settings reach the adapter, the random corpus and the seed of the batch stream.
+// scored, which LoRA settings reach the adapter, the random corpus, the seed of the batch stream and
+// the largest change of a trained parameter.
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "engine/adamw.h"
 #include "engine/job.h"
 #include "engine/mat.h"
 #include "engine/util.h"
@@ -149,6 +152,73 @@ static void test_random_corpus(void) {
     free(tc);
 }
 
+// One AdamW step from the job's initial values with known gradients. At t = 1 the bias-corrected
+// moments are m = g and sqrt(v) = |g|, so each scalar moves by lr |g| / (|g| + eps) (weight decay 0,
+// no clipping): with eps = 1 the largest move is the largest |g|'s, G, by lr G / (G + 1); with the
+// seeds' eps = 1e-8 every scalar with a gradient moves by lr to within 1e-8. job_max_param_change must
+// give that, name the tensor holding the largest |g|, and make the initial values again exactly
+// (a LoRA A redrawn from another seed would move by ~0.25, far above lr).
+static void one_step(AdapterFormat f, size_t at, double eps, const char *want_tensor) {
+    JobSpec js = spec(f, 3);
+    Adapter ad;
+    CHECK(job_adapter_init(&ad, &js, &base) == 0 && adamw_alloc(&ad) == 0 && at < ad.n, "%s adapter", format_name(f));
+    if (at >= ad.n) { adapter_free(&ad); return; }
+    const double lr = 1e-2, G = 3;
+    double pmax = 0;   // the largest |initial value|: the float rounding of an update is relative to it
+    for (size_t i = 0; i < ad.n; i++) {
+        ad.grads[i] = (real)(i % 5 == 4 ? 0 : ((double)(i % 7) - 3) / 3);   // |g| <= 1, some 0
+        if (fabs((double)ad.params[i]) > pmax) pmax = fabs((double)ad.params[i]);
+    }
+    ad.grads[at] = (real)-G;
+    adamw_step(&ad, 1, lr, 0.9, 0.95, eps, 0, 0);
+    char tensor[96];
+    double got = job_max_param_change(&ad, &js, &base, tensor, sizeof tensor);
+    double want = eps >= 1 ? lr * G / (G + eps) : lr;
+    double tol = 4 * FLT_EPSILON * (pmax + lr) + lr * 1e-6;   // float parameters and moments
+    CHECK(fabs(got - want) <= tol, "%s, eps %g: largest change %.9g, one AdamW step gives %.9g (tolerance %.2g)",
+          format_name(f), eps, got, want, tol);
+    if (want_tensor)
+        CHECK(!strcmp(tensor, want_tensor), "%s: the largest change is in '%s', want '%s'", format_name(f), tensor,
+              want_tensor);
+    adapter_free(&ad);
+}
+
+static void test_max_param_change(void) {
+    JobSpec none = spec(FMT_NONE, 3);
+    Adapter a0;
+    char tensor[96] = "x";
+    CHECK(job_adapter_init(&a0, &none, &base) == 0 && job_max_param_change(&a0, &none, &base, tensor, sizeof tensor) == 0
+          && !tensor[0], "none: nothing trained, change 0 and no tensor");
+    adapter_free(&a0);
+    int d = cfg.dim, L = cfg.n_layers;
+    // norm: [attn L][ffn L][final]; the scalar 3 of block 1's ffn gain, then one of the final gain
+    one_step(FMT_NORM, (size_t)(L + 1) * d + 3, 1, "model.layers.1.post_attention_layernorm.weight");
+    one_step(FMT_NORM, (size_t)2 * L * d + 5, 1, "model.norm.weight");
+    one_step(FMT_NORM, 7, 1e-8, NULL);
+    // LoRA rank 2 on q (16 -> 16) and down (24 -> 16): per layer A_q 2x16, B_q 16x2, A_down 2x24, B_down 16x2
+    size_t per_layer = 2 * 16 + 16 * 2 + 2 * 24 + 16 * 2;
+    one_step(FMT_LORA, per_layer + 2 * 16 + 16 * 2 + 2 * 24 + 1, 1, "model.layers.1.mlp.down_proj.lora_B.weight");
+    one_step(FMT_LORA, 2 * 16 + 16 * 2 + 5, 1, "model.layers.0.mlp.down_proj.lora_A.weight");
+    one_step(FMT_LORA, 9, 1e-8, NULL);
+    // full: the first scalar of the tensor table's fourth entry, named by the table
+    TensorInfo t[64];
+    int nt = weights_tensors(&cfg, NULL);
+    CHECK(nt <= 64, "tiny config has %d tensors", nt);
+    if (nt <= 64) {
+        weights_tensors(&cfg, t);
+        one_step(FMT_FULL, t[3].offset + 1, 1, t[3].name);
+    }
+    one_step(FMT_STEER, 4, 1, "steer.1");   // the empty set: the last block
+
+    // a non-finite change (a diverged job) is NaN, not a number that looks small
+    JobSpec js = spec(FMT_NORM, 3);
+    Adapter ad;
+    job_adapter_init(&ad, &js, &base);
+    ad.params[2] = (real)NAN;
+    CHECK(isnan(job_max_param_change(&ad, &js, &base, NULL, 0)), "a NaN parameter gives NaN");
+    adapter_free(&ad);
+}
+
 int main(void) {
     engine_set_threads(1);   // the team shares two cores
     config_tiny(&cfg);
@@ -171,6 +241,7 @@ int main(void) {
     test_eval_adapter(tok, L);
     test_adapter_init();
     test_random_corpus();
+    test_max_param_change();
     free(block);
     return tl_finish("test_job");
 }

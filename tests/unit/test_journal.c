@@ -34,6 +34,7 @@ static int results_equal(const JobResult *a, const JobResult *b, int with_adapte
     if (strcmp(a->id, b->id) || a->status != b->status || a->attempts != b->attempts ||
         strcmp(a->message, b->message) || !same_bits(a->seconds, b->seconds) || a->rank != b->rank ||
         strcmp(a->host, b->host) || a->tokens != b->tokens || !same_bits(a->final_loss, b->final_loss) ||
+        !same_bits(a->max_param_change, b->max_param_change) || strcmp(a->max_param_tensor, b->max_param_tensor) ||
         a->adapter_bytes_fp32 != b->adapter_bytes_fp32 || a->adapter_bytes_fp16 != b->adapter_bytes_fp16 ||
         a->n_steps != b->n_steps || a->n_evals != b->n_evals)
         return 0;
@@ -134,6 +135,71 @@ static void test_wire(const Plan *p) {
     r.status = JOB_PENDING;
     CHECK(result_encode(&r, &buf, &len) != 0, "pending encoded");
     job_result_free(&r);
+}
+
+// A journal from before the parameter change: every result record (type 5) made a type 4 record
+// without its last two fields (f64 max_param_change, string max_param_tensor); checksums redone.
+static void test_before_param_change(const Plan *p) {
+    char path[512], old[512], err[512];
+    path_in(path, sizeof path, "rt.journal");
+    path_in(old, sizeof old, "type4.journal");
+    size_t len;
+    unsigned char *buf = slurp(path, &len), *out = xmalloc(len + 1);
+    size_t off = 0, o = 0;
+    int cut = 0;
+    while (buf && off + 24 <= len) {
+        uint32_t type;
+        uint64_t n;
+        memcpy(&type, buf + off + 4, 4);
+        memcpy(&n, buf + off + 8, 8);
+        uint64_t keep = n;
+        if (type == 5) {   // the record's job (its id comes first) says how long its tensor name is
+            uint32_t idlen;
+            memcpy(&idlen, buf + off + 24, 4);
+            char id[17] = "";
+            if (idlen < sizeof id) memcpy(id, buf + off + 28, idlen);
+            for (int k = 0; k < p->n_jobs; k++)
+                if (!strcmp(p->jobs[k].id, id)) {
+                    JobResult r;
+                    fixture_result(p, k, &r, 0);
+                    keep = n - 12 - strlen(r.max_param_tensor);
+                    job_result_free(&r);
+                    cut++;
+                }
+            type = 4;
+        }
+        memcpy(out + o, buf + off, 24 + keep);
+        memcpy(out + o + 4, &type, 4);
+        memcpy(out + o + 8, &keep, 8);
+        uint64_t sum = fnv1a64(out + o, 16, FNV1A64_INIT);
+        sum = fnv1a64(out + o + 24, keep, sum);
+        memcpy(out + o + 16, &sum, 8);
+        o += 24 + keep;
+        off += 24 + n;
+    }
+    spit(old, out, o);
+    CHECK(cut == p->n_jobs - 1, "made %d type 4 records, want %d", cut, p->n_jobs - 1);
+    JournalContents c;
+    int rc = journal_read(old, &c, err, sizeof err);
+    CHECK(rc == 0, "a journal of type 4 records reads: %s", err);
+    int equal = 0, unrecorded = 0;
+    for (int k = 0; k < p->n_jobs && rc == 0; k++) {
+        const JobResult *got = journal_find(&c, p->jobs[k].id);
+        if (!got) continue;
+        JobResult want;
+        fixture_result(p, k, &want, 0.1 * k);
+        unrecorded += isnan(got->max_param_change) && !got->max_param_tensor[0];
+        want.max_param_change = got->max_param_change;
+        memcpy(want.max_param_tensor, got->max_param_tensor, sizeof want.max_param_tensor);
+        equal += results_equal(got, &want, 1);
+        job_result_free(&want);
+    }
+    CHECK(unrecorded == p->n_jobs - 1, "%d of %d type 4 records read as not recorded (NaN, \"\")", unrecorded,
+          p->n_jobs - 1);
+    CHECK(equal == p->n_jobs - 1, "%d of %d type 4 records read back equal otherwise", equal, p->n_jobs - 1);
+    if (rc == 0) journal_contents_free(&c);
+    free(buf);
+    free(out);
 }
 
 static void test_supersede(const Plan *p) {
@@ -422,6 +488,7 @@ int main(void) {
     fixture_plan(&p, 0);
     CHECK(p.n_jobs == 26, "fixture has %d jobs", p.n_jobs);
     test_round_trip(&p);
+    test_before_param_change(&p);
     test_wire(&p);
     test_supersede(&p);
     test_torn_tail(&p);

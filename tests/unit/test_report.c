@@ -26,9 +26,12 @@ static void load(const char *name, Plan *p) {
 }
 
 // Writes a file for plan p and builds its report (protocol NULL: the file's own).
+static int build_unrecorded;   // the next files hold no largest parameter change (files from before it)
+
 static int build(const Plan *p, FxPpl fn, FxStatus st, const void *ctx, const long long *bytes, const char *protocol,
                  Report *r, char *path, size_t pathlen) {
     Fixture fx = fx_default_bytes;
+    fx.unrecorded_param_change = build_unrecorded;
     fx.ppl = fn;
     fx.status = st;
     fx.ctx = ctx;
@@ -408,7 +411,28 @@ static void reproduction(void) {
           fabs(cell_num(&r, "diagnostics", "budget", "norm", "loss last") - (float)(6.0 - 3.0 * 99 / 100 + 0.2)) < 1e-9,
           "loss first 6.2 and last 3.23 (%g, %g)", cell_num(&r, "diagnostics", "budget", "norm", "loss first"),
           cell_num(&r, "diagnostics", "budget", "norm", "loss last"));
+    // the largest change: the fixture's steps x lr x (0.5 + 0.1 user), max over users 0..2 at user 2
+    double bound = 100 * 5e-5;
+    CHECK(fabs(cell_num(&r, "diagnostics", "budget", "norm", "largest change") - 0.7 * bound) < 1e-12 &&
+          fabs(cell_num(&r, "diagnostics", "budget", "norm", "change / bound") - 0.7) < 1e-9,
+          "largest change 0.7 x the bound (%g, ratio %g)", cell_num(&r, "diagnostics", "budget", "norm", "largest change"),
+          cell_num(&r, "diagnostics", "budget", "norm", "change / bound"));
+    t = cell_text(&r, "diagnostics", "budget", "norm", "in tensor");
+    CHECK(t && !strcmp(t, "model.layers.2.input_layernorm.weight"), "the largest change's tensor: '%s'", t ? t : "(none)");
+    CHECK(has_note(&r, "diagnostics", "largest change 0.00350 (model.layers.2.input_layernorm.weight) = 0.700 x the "
+                                      "Adam bound"), "the diagnostics line names the largest change and its ratio");
     CHECK(section(&r, "sensitivity") == NULL, "one lr: no sensitivity section");
+    report_free(&r);
+    // a file from before the column: the line says so, the rest stands
+    build_unrecorded = 1;
+    build(&p, b60_ppl, NULL, &c, NULL, NULL, &r, path, sizeof path);
+    build_unrecorded = 0;
+    CHECK(isnan(cell_num(&r, "diagnostics", "budget", "norm", "largest change")), "not recorded: no number");
+    t = cell_text(&r, "diagnostics", "budget", "norm", "in tensor");
+    CHECK(t && !strcmp(t, "not recorded"), "not recorded: '%s'", t ? t : "(none)");
+    CHECK(has_note(&r, "diagnostics", "largest change not recorded") &&
+          cell_num(&r, "diagnostics", "budget", "norm", "Adam bound steps x lr") == bound,
+          "not recorded: the line says so and still gives the bound");
     report_free(&r);
     // random/real 1.5 everywhere: STRICT against the seeds' LENIENT; two rows differ
     c = (B60){{150, 150, 150}};
