@@ -1,30 +1,30 @@
 // Where rank 0's CPU goes, by phase: each switch charges the process CPU time since the previous
 // switch to the phase that was running, so the phases sum to the CPU of the whole stretch measured.
-// One clock_gettime(CLOCK_PROCESS_CPUTIME_ID) per switch (about a microsecond in a VM): switches sit
-// at per-result and per-wakeup boundaries, never in a per-cell loop. sweep run prints the sums on its
+// One clock_gettime(CLOCK_PROCESS_CPUTIME_ID) per switch (a system call, about a microsecond in a VM):
+// two per wakeup (into and out of the wait), a few per result and per job handed out, never per cell. sweep run prints the sums on its
 // closing "rank 0 CPU:" line; CPU time, not wall, so it means something on a loaded machine too.
 #pragma once
 #include <stdio.h>
 #include "engine/util.h"
 
 enum {
-    CPU_PROBE,      // MPI_Iprobe and MPI_Recv of workers' messages
-    CPU_DECODE,     // result_decode, and reading rank 0's own results from its runner
+    CPU_LOOP,       // the main loop's turns: MPI_Iprobe and MPI_Recv, polling the runner (and decoding
+                    // rank 0's own results), timeouts, the progress line
+    CPU_DECODE,     // result_decode of workers' results
     CPU_JOURNAL,    // take_result: bookkeeping, encoding and writing the record
     CPU_SYNC,       // journal fsyncs
     CPU_SETUP,      // reading the journal, ordering the queue, hashing inputs
     CPU_H5_START,   // writing the results file at the start
     CPU_H5_FLUSH,   // ... every --flush-every seconds
     CPU_H5_END,     // ... at the end
-    CPU_STATE,      // OUTPUT.state and the progress line
-    CPU_DISPATCH,   // handing out jobs: MPI_Send, rank 0's runner
+    CPU_STATE,      // OUTPUT.state
+    CPU_DISPATCH,   // handing out a job: MPI_Send, or to rank 0's runner
     CPU_WAIT,       // sleeping: nanosleep, poll() on the runner's socket
-    CPU_LOOP,       // the rest of the main loop (timeouts, checks)
     CPU_PHASES
 };
 
 static const char *const cpu_phase_names[CPU_PHASES] = {
-    "probe+recv", "decode", "journal", "sync", "setup", "h5 start", "h5 flush", "h5 end", "state", "dispatch", "wait", "loop"};
+    "loop", "decode", "journal", "sync", "setup", "h5 start", "h5 flush", "h5 end", "state", "dispatch", "wait"};
 
 typedef struct { double at, sec[CPU_PHASES]; int cur; } CpuPhases;
 

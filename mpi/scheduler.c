@@ -256,6 +256,7 @@ static void dispatch(Sched *s) {
         int j = next_job(s, rank);
         if (j < 0 && (s->stopping || s->lost.n_dead || s->qi >= s->qn)) return;
         if (j < 0) continue;   // nothing fits beside that node's running jobs: another node may take one
+        int was = cpuphase_to(&s->cpu, CPU_DISPATCH);
         const JobResult *prev = completable(s, j);
         int msg[3] = { j, s->attempt[j], prev != NULL };
         MPI_Send(msg, 3, MPI_INT, rank, TAG_JOB, MPI_COMM_WORLD);
@@ -273,11 +274,13 @@ static void dispatch(Sched *s) {
         s->state_dirty = 1;
         s->heard[rank] = now_seconds();
         s->prog.running++;
+        cpuphase_to(&s->cpu, was);
     }
     // Dry jobs measure the hand-out to workers: rank 0 keeps its own slot only when it is alone.
     if (s->running[0] == -1 && !(s->o->dry_jobs && s->nranks > 1)) {
         int j = next_job(s, 0);
         if (j < 0) return;
+        int was = cpuphase_to(&s->cpu, CPU_DISPATCH);
         s->running[0] = j;
         s->since[0] = runstate_now();
         s->state_dirty = 1;
@@ -293,6 +296,7 @@ static void dispatch(Sched *s) {
             snprintf(r.message, sizeof r.message, "cannot start the job's process");
             take_result(s, &r, 0);
         }
+        cpuphase_to(&s->cpu, was);
     }
 }
 
@@ -503,17 +507,12 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
             s.stop_deadline = 0;
         }
         int active = 0;
-        cpuphase_to(&s.cpu, CPU_PROBE);
         while (poll_workers(&s)) active = 1;
-        cpuphase_to(&s.cpu, CPU_DECODE);
         active |= poll_local(&s);
-        cpuphase_to(&s.cpu, CPU_DISPATCH);
         dispatch(&s);
         // What arrived while dispatch() was sending (a send to a far node can take seconds) is read
         // before anyone is judged silent.
-        cpuphase_to(&s.cpu, CPU_PROBE);
         while (poll_workers(&s)) active = 1;
-        cpuphase_to(&s.cpu, CPU_LOOP);
         for (int r; (r = silent_worker(&s));) lose_rank(&s, r);
         if (!any_running(&s) && !s.aborts_pending && (s.stopping || s.lost.n_dead || s.qi >= s.qn)) {
             int waiting = 0;   // a worker's first READY is received before STOP, so no message is left over
@@ -524,9 +523,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
             write_results(&s, CPU_H5_FLUSH);
         if (s.state_dirty && now_seconds() - s.last_state >= 1.0) write_state(&s, 0);
         if (!o->dry_jobs && now_seconds() - s.last_sync >= SYNC_EVERY) sync_journal(&s);
-        cpuphase_to(&s.cpu, CPU_STATE);
         progress_tick(&s.prog, 0);
-        cpuphase_to(&s.cpu, CPU_LOOP);
         // After a message (and the dispatch it allowed) the next one is a job away: straight to the cap.
         if (active) rank0_backoff(&b, wait_cap_ns(&s));
         else {
