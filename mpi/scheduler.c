@@ -9,6 +9,7 @@
 #include "mpi/backoff.h"
 #include "mpi/child.h"
 #include "mpi/job_combo.h"
+#include "mpi/cpuphase.h"
 #include "mpi/lost.h"
 #include "mpi/progress.h"
 #include "mpi/runner.h"
@@ -55,11 +56,13 @@ typedef struct {
     unsigned char *held;         // per job: a combination waiting for its inputs (mpi/job_combo.h)
     int n_held;
     long held_seen;              // s->results at the last look at the held jobs (-1: never looked)
+    CpuPhases cpu;               // where rank 0's CPU went (mpi/cpuphase.h), printed at the end
 } Sched;
 
 // OUTPUT.state for `sweep status` (results/runstate.h): what the journal cannot say, i.e. what is running.
 static void write_state(Sched *s, int finished) {
     if (s->o->dry_jobs) return;
+    int was = cpuphase_to(&s->cpu, CPU_STATE);
     RunState st;
     memset(&st, 0, sizeof st);
     st.pid = (long)getpid();
@@ -89,6 +92,7 @@ static void write_state(Sched *s, int finished) {
     free(run);
     s->state_dirty = 0;
     s->last_state = now_seconds();
+    cpuphase_to(&s->cpu, was);
 }
 
 // How long rank 0 may sleep between looks once idle: 0.5% of a typical job, within 1..20 ms. A
@@ -131,15 +135,19 @@ static void rank0_backoff(Backoff *b, long cap) {
 
 static void sync_journal(Sched *s) {
     char err[512];
+    int was = cpuphase_to(&s->cpu, CPU_SYNC);
     if (journal_sync(&s->journal, err, sizeof err)) {
         fprintf(stderr, "sweep: %s\n", err);
         exit(3);   // records that may not be on disk must not count as done
     }
     s->last_sync = now_seconds();
+    cpuphase_to(&s->cpu, was);
 }
 
-static void write_results(Sched *s) {
+// phase: CPU_H5_START, CPU_H5_FLUSH or CPU_H5_END, for the accounting
+static void write_results(Sched *s, int phase) {
     if (s->o->dry_jobs) return;
+    int was = cpuphase_to(&s->cpu, phase);
     double t0 = now_seconds(), c0 = cpu_seconds();
     const Plan *p = s->plan;
     const JobResult **by_job = xcalloc(p->n_jobs, sizeof *by_job);
@@ -161,6 +169,7 @@ static void write_results(Sched *s) {
     s->flush_cost = s->last_flush - t0;
     s->rebuilds++;
     s->rebuild_cpu += cpu_seconds() - c0;
+    cpuphase_to(&s->cpu, was);
 }
 
 // FNV-1a 64 of a file's bytes as 16 hex digits; "" when it cannot be read.
@@ -174,7 +183,7 @@ static void file_hash(const char *path, char out[17]) {
 }
 
 // A result came back (from a worker or the local child): journal it, then count it or retry it.
-static void take_result(Sched *s, JobResult *r, int rank) {
+static void journal_result(Sched *s, JobResult *r, int rank) {
     int j = r->job;
     if (s->abort_sent[rank]) {   // finished before the abort reached it: the result still counts
         s->abort_sent[rank] = 0;
@@ -213,6 +222,12 @@ static void take_result(Sched *s, JobResult *r, int rank) {
             fprintf(stderr, "sweep: job %s %s (attempt %d), will retry: %s\n", r->id, job_status_name(r->status),
                     r->attempts, r->message);
     }
+}
+
+static void take_result(Sched *s, JobResult *r, int rank) {
+    int was = cpuphase_to(&s->cpu, CPU_JOURNAL);
+    journal_result(s, r, rank);
+    cpuphase_to(&s->cpu, was);
 }
 
 // The next job for rank: the first in the queue that fits the rank's node (mpi/memfit.h), moved to
@@ -278,6 +293,7 @@ static void dispatch(Sched *s) {
         int j = next_job(s, rank);
         if (j < 0 && (s->stopping || s->lost.n_dead || s->qi >= s->qn)) return;
         if (j < 0) continue;   // nothing fits beside that node's running jobs: another node may take one
+        int was = cpuphase_to(&s->cpu, CPU_DISPATCH);
         JobResult tmp = { 0 };
         const JobResult *prev = prev_of(s, j, &tmp);
         int msg[3] = { j, s->attempt[j], prev != NULL };
@@ -297,11 +313,13 @@ static void dispatch(Sched *s) {
         s->state_dirty = 1;
         s->heard[rank] = now_seconds();
         s->prog.running++;
+        cpuphase_to(&s->cpu, was);
     }
     // Dry jobs measure the hand-out to workers: rank 0 keeps its own slot only when it is alone.
     if (s->running[0] == -1 && !(s->o->dry_jobs && s->nranks > 1)) {
         int j = next_job(s, 0);
         if (j < 0) return;
+        int was = cpuphase_to(&s->cpu, CPU_DISPATCH);
         s->running[0] = j;
         s->since[0] = runstate_now();
         s->state_dirty = 1;
@@ -321,6 +339,7 @@ static void dispatch(Sched *s) {
             snprintf(r.message, sizeof r.message, "cannot start the job's process");
             take_result(s, &r, 0);
         }
+        cpuphase_to(&s->cpu, was);
     }
 }
 
@@ -348,10 +367,12 @@ static int poll_workers(Sched *s) {
     } else if (st.MPI_TAG == TAG_RESULT) {
         JobResult r;
         char err[256];
+        int was = cpuphase_to(&s->cpu, CPU_DECODE);
         if (result_decode(buf, (size_t)len, &r, err, sizeof err)) {
             fprintf(stderr, "sweep: unreadable result from rank %d: %s\n", rank, err);
             exit(3);
         }
+        cpuphase_to(&s->cpu, was);
         take_result(s, &r, rank);
         job_result_free(&r);
     }
@@ -443,6 +464,8 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
     memset(&s, 0, sizeof s);
     s.plan = p; s.ctx = ctx; s.o = o; s.output = output;
     MPI_Comm_size(MPI_COMM_WORLD, &s.nranks);
+    cpuphase_start(&s.cpu, CPU_SETUP);
+    double entered = now_seconds();
     s.queue = xcalloc(p->n_jobs * (size_t)(p->max_attempts + 1) + 1, sizeof *s.queue);
     s.attempt = xcalloc(p->n_jobs, sizeof *s.attempt);
     s.more = xcalloc(p->n_jobs, 1);
@@ -510,7 +533,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
     s.prog.failed_earlier = failed_earlier;
     for (int k = 0; k < s.qn; k++) s.prog.flops_left += p->jobs[s.queue[k]].est_flops;
     for (int j = 0; j < p->n_jobs; j++) if (s.held[j]) s.prog.flops_left += p->jobs[j].est_flops;
-    write_results(&s);
+    write_results(&s, CPU_H5_START);
     write_state(&s, 0);
 
     double cpu0 = cpu_seconds(), wall0 = now_seconds();
@@ -519,6 +542,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
     backoff_init(&b);
     for (;;) {
         s.wakeups++;
+        cpuphase_to(&s.cpu, CPU_LOOP);
         if (stop_requested && !s.stopping) begin_stop(&s);
         if (s.stopping && s.stop_deadline && (now_seconds() > s.stop_deadline || stop_signals > 1)) {
             if (any_running(&s)) {
@@ -543,7 +567,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
             if (!waiting) break;
         }
         if (!o->dry_jobs && now_seconds() - s.last_flush > fmax(o->flush_every, FLUSH_SHARE * s.flush_cost))
-            write_results(&s);
+            write_results(&s, CPU_H5_FLUSH);
         if (s.state_dirty && now_seconds() - s.last_state >= 1.0) write_state(&s, 0);
         if (!o->dry_jobs && now_seconds() - s.last_sync >= SYNC_EVERY) sync_journal(&s);
         progress_tick(&s.prog, 0);
@@ -553,6 +577,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
             long ns = backoff_next(&b), least = expected_wait_ns(&s, b.cap_ns);
             if (ns < least) ns = least;
             JobResult r;   // sleeping in poll() on the runner's socket doubles as the wait
+            cpuphase_to(&s.cpu, CPU_WAIT);
             if (s.local.job >= 0) {
                 if (runner_poll(&s.local, ctx, ns, &r)) {
                     take_result(&s, &r, 0);
@@ -577,7 +602,8 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
     } else {
         for (int r = 1; r < s.nranks; r++) MPI_Send(NULL, 0, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD);
     }
-    write_results(&s);
+    cpuphase_to(&s.cpu, CPU_LOOP);
+    write_results(&s, CPU_H5_END);
     write_state(&s, 1);
     progress_tick(&s.prog, 1);
     // abandoned jobs count as work left, and so do the jobs of a lost worker
@@ -587,6 +613,14 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
         fprintf(stderr, "sweep: rank 0: %ld results, %.3f ms CPU each; %ld forks, %ld journal syncs, %ld rebuilds of "
                 "the results file (%.2f s CPU), %ld wakeups\n", s.results, s.results ? 1e3 * cpu / s.results : 0.0, s.local.forks,
                 s.journal.syncs, s.rebuilds, s.rebuild_cpu, s.wakeups);
+    if (!o->quiet && !o->dry_jobs) {   // CPU time, so it means something on a loaded machine too
+        char line[1024];
+        double sum, wall_all = now_seconds() - entered;
+        cpuphase_to(&s.cpu, CPU_LOOP);
+        cpuphase_format(&s.cpu, line, sizeof line, &sum);
+        fprintf(stderr, "sweep: rank 0 CPU: %.3f s from the start to the end of the run (%.2f%% of its %.1f s wall): %s\n",
+                sum, wall_all > 0 ? 100.0 * sum / wall_all : 0.0, wall_all, line);
+    }
     if (!o->dry_jobs) journal_close(&s.journal);
     free(s.queue); free(s.attempt); free(s.more); free(s.running); free(s.abort_sent); free(s.base_hash);
     free(s.since); free(s.rank_host); free(s.tok_hash); free(s.eval_hash); free(s.heard); free(s.held);

@@ -58,6 +58,10 @@
 // seconds (default 30; spaced further so rebuilds take at most 1% of rank 0's wall time, since one costs
 // O(cells): 49 MB at 1,000 users x 1,000 eval texts) and at its end, after fsyncing the journal, so the
 // file never holds a result the journal could still lose. Readers see the old file or the new one.
+// A file without any cell yet (a new sweep's first file) leaves /ppl /nll /n_tokens unwritten, with
+// an HDF5 fill value of NaN that every reader returns: the same values at O(1) cost instead of O(cells)
+// NaNs written, fsynced and freed again at the next rebuild; files with cells are written out as before
+// (same bytes).
 #pragma once
 #include "results/result.h"
 #include "sweeps/plan.h"

@@ -318,6 +318,48 @@ static void test_partial(const Plan *p) {
     } else {
         CHECK(0, "read empty sweep: %s", err);
     }
+    // The empty file leaves the metric datasets unwritten (NaN fill value: O(1), not O(cells)); it must
+    // equal the same file with the NaNs written out, as every file was before (h5write.h).
+    char dense[512], msg[512];
+    path_in(dense, sizeof dense, "partial-dense.h5");
+    char *img = NULL;
+    size_t len = 0;
+    img = read_whole_file(path, &len);
+    FILE *f = img ? fopen(dense, "wb") : NULL;
+    CHECK(f && fwrite(img, 1, len, f) == len, "copy %s", dense);
+    if (f) fclose(f);
+    free(img);
+    hid_t fid = H5Fopen(dense, H5F_ACC_RDWR, H5P_DEFAULT);
+    CHECK(fid >= 0, "open %s", dense);
+    static const char *const names[3] = {"ppl", "nll", "n_tokens"};
+    for (int k = 0; k < 3 && fid >= 0; k++) {
+        hid_t ds = H5Dopen2(fid, names[k], H5P_DEFAULT);
+        H5D_space_status_t st = H5D_SPACE_STATUS_ERROR;
+        H5Dget_space_status(ds, &st);
+        CHECK(st == H5D_SPACE_STATUS_NOT_ALLOCATED, "%s of an empty sweep has no storage (status %d)", names[k], (int)st);
+        hid_t sp = H5Dget_space(ds);
+        size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
+        double *v = xmalloc(n * sizeof *v);
+        for (size_t i = 0; i < n; i++) v[i] = NAN;
+        CHECK(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0, "write NaNs to %s", names[k]);
+        free(v);
+        H5Sclose(sp);
+        H5Dclose(ds);
+    }
+    if (fid >= 0) H5Fclose(fid);
+    int rc = h5_compare_results(path, dense, msg, sizeof msg);
+    CHECK(rc == 0, "the empty file and its dense twin differ: %s", msg);
+    // and a file with one cell is written out in full, as before
+    JobResult *rs = make_results(p, 0, by_job);
+    for (int j = 0; j < p->n_jobs; j++) if (j != 1) by_job[j] = NULL;
+    CHECK(write_file(path, p, by_job, err, sizeof err) == 0, "one job: %s", err);
+    fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t ds = fid >= 0 ? H5Dopen2(fid, "ppl", H5P_DEFAULT) : -1;
+    H5D_space_status_t st = H5D_SPACE_STATUS_ERROR;
+    if (ds >= 0) { H5Dget_space_status(ds, &st); H5Dclose(ds); }
+    if (fid >= 0) H5Fclose(fid);
+    CHECK(st == H5D_SPACE_STATUS_ALLOCATED, "ppl with one job's cells is written (status %d)", (int)st);
+    free_results(p, rs);
     free(by_job);
 }
 
