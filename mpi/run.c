@@ -203,7 +203,7 @@ int run_sweep(const RunOptions *o) {
     RunOptions ro = *o;
     status = 0;
     if (rank == 0) {
-        plan_mem_init(&pm, &plan);
+        plan_mem_init(&pm, &plan, &(MemExec){ .recompute = o->recompute });
         node_fixed = xcalloc((size_t)n_nodes, sizeof *node_fixed);
         int fewest = nranks;
         for (int n = 0; n < n_nodes; n++) {
