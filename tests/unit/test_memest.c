@@ -148,6 +148,49 @@ static void check_memfit(void) {
     CHECK(memfit_pick(&f, 0, idle, cand_exact, 1) == 0, "10 + 90 is exactly the limit: fits");
 }
 
+// One node of two ranks, fixed 10, limit 100: a big job of 70 ahead of small ones of 30 in the queue.
+// Beside a small job the big one does not fit (10 + 30 + 70), two small ones do. The ranks finish in
+// turn, each taking the pick; returns how many small jobs started before the big one (with hold: a
+// reservation; without: none).
+static int smalls_before_big(MemHold *hold) {
+    size_t job[7] = { 70, 30, 30, 30, 30, 30, 30 };
+    int node_of[2] = { 0, 0 };
+    size_t fixed[1] = { 10 };
+    MemFit f = { .limit = 100, .job = job, .nranks = 2, .node_of = node_of, .node_fixed = fixed, .hold = hold };
+    if (hold) memfit_hold_init(hold, 1);
+    int queue[7] = { 0, 2, 3, 4, 5, 6 }, qn = 6;
+    int running[2] = { 1, -1 };   // a small job already runs on rank 0 when the big one comes first
+    int smalls = 0;
+    for (int turn = 0, rank = 1; turn < 20 && qn > 0; turn++, rank ^= 1) {
+        running[rank] = -1;   // this rank's job ends (ranks take turns: each job outlasts the other rank's pick)
+        int k = memfit_pick(&f, rank, running, queue, qn);
+        if (k < 0) continue;
+        int j = queue[k];
+        memmove(queue + k, queue + k + 1, (size_t)(qn - k - 1) * sizeof *queue);
+        qn--;
+        running[rank] = j;
+        if (j == 0) return smalls;
+        smalls++;
+    }
+    return smalls;
+}
+
+static void check_reservation(void) {
+    MemHold hold[1];
+    int with = smalls_before_big(hold), without = smalls_before_big(NULL);
+    CHECK(with == 2, "reserved: the big job waits while 2 small jobs start (one per rank), then starts: %d", with);
+    CHECK(without == 5, "without a reservation every small job starts before the big one: %d", without);
+    // a job that fits the node only when another node's smaller fixed part applies is never waited for
+    size_t job[3] = { 95, 30, 30 };
+    int node_of[2] = { 0, 0 };
+    size_t fixed[1] = { 10 };
+    MemFit f = { .limit = 100, .job = job, .nranks = 2, .node_of = node_of, .node_fixed = fixed, .hold = hold };
+    memfit_hold_init(hold, 1);
+    int cand[3] = { 0, 1, 2 }, running[2] = { -1, -1 };
+    CHECK(memfit_pick(&f, 0, running, cand, 3) == 1 && hold[0].job == -1,
+          "95 + 10 fits no run of this node: skipped, nothing reserved for it");
+}
+
 int main(void) {
     ModelConfig tiny, def;
     config_tiny(&tiny);
@@ -168,6 +211,7 @@ int main(void) {
     check_train_acts(&base, 0);
     check_train_acts(&base, 1);
     check_memfit();
+    check_reservation();
     free(block);
     return tl_finish("memest");
 }
