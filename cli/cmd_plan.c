@@ -20,7 +20,7 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: sweep plan SPEC [--ranks N] [--gflops X] [--precision P] [--ranks-per-node R]\n"
-            "                       [--mem-per-node M] [--json] [--no-check]\n"
+            "                       [--mem-per-node M] [--recompute] [--json] [--no-check]\n"
             "\n"
             "Validates SPEC (sweeps/SPEC.md), expands it into jobs and prints the grid (each base with the\n"
             "storage of its projections: f32, bf16, ternary or int4/gG, G inputs per scale; each format\n"
@@ -42,6 +42,8 @@ static void usage(FILE *f) {
             "                   and how many of its largest job a node runs at once; a job that fits no node\n"
             "                   (its estimate plus the node's bases and R ranks' own processes above M) is\n"
             "                   refused with exit 2, as sweep run --mem-per-node M refuses it\n"
+            "  --recompute      estimate memory as sweep run --recompute runs: training holds one layer's\n"
+            "                   activations at a time (same job ids and results; give it to both or neither)\n"
             "  --json           the same as one JSON object on stdout\n"
             "  --no-check       allow input files that do not exist yet (fixtures not built); ids of jobs\n"
             "                   whose files are missing hash their paths instead of their contents\n"
@@ -119,8 +121,8 @@ static void print_memory(const Plan *p, const PlanMem *m, int rpn, size_t mem) {
     char sh[16];
     memest_human(m->shared, sh, sizeof sh);
     printf("\nmemory: estimated peak of one job (its private memory; the bases%s are mapped and shared, %s\n"
-           "once per node, and each rank's own process adds ~%d MiB):\n", m->sized_from_files ? "" : " (sized from their configs)",
-           sh, (int)(MEMEST_RANK_BYTES >> 20));
+           "once per node, and each rank's own process adds ~%d MiB)%s:\n", m->sized_from_files ? "" : " (sized from their configs)",
+           sh, (int)(MEMEST_RANK_BYTES >> 20), m->exec.recompute ? ", training with --recompute" : "");
     printf("  %-10s %-24s %-9s %6s %11s %11s %11s %11s %11s\n", "base", "format", "precision", "jobs", "peak/job",
            "activations", "adapter+opt", "copies", "tokens");
     for (int k = 0; k < nb * nf; k++) {
@@ -216,6 +218,7 @@ static int print_json(const Plan *p, const char *spec, int ranks, double gflops,
     cJSON_AddNumberToObject(mo, "rank_bytes", (double)MEMEST_RANK_BYTES);
     cJSON_AddNumberToObject(mo, "largest_job_bytes", (double)m->largest);
     cJSON_AddBoolToObject(mo, "sized_from_files", m->sized_from_files);
+    cJSON_AddBoolToObject(mo, "recompute", m->exec.recompute);
     cJSON_AddNumberToObject(mo, "ranks_per_node", rpn);
     if (mem) {
         cJSON_AddNumberToObject(mo, "mem_per_node", (double)mem);
@@ -232,6 +235,7 @@ static int print_json(const Plan *p, const char *spec, int ranks, double gflops,
 int cmd_plan(int argc, char **argv) {
     const char *spec = NULL;
     int ranks = 1, json = 0, rpn = 0;
+    MemExec exec = { 0 };
     size_t mem = 0;
     const char *precision = NULL;
     double gflops = PLAN_DEFAULT_GFLOPS;
@@ -242,6 +246,7 @@ int cmd_plan(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
         if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--no-check")) files = SPEC_FILES_OPTIONAL;
+        else if (!strcmp(a, "--recompute")) exec.recompute = 1;
         else if (!strcmp(a, "--ranks") || !strcmp(a, "-n")) {
             if (opt_int(a, i + 1 < argc ? argv[i + 1] : NULL, 1, 10000000, &ranks, e, sizeof e))
                 return opt_bad("plan", e);
@@ -292,7 +297,7 @@ int cmd_plan(int argc, char **argv) {
     double wall = plan_simulate(&p, ranks, gflops * 1e9, rank_of, start);
     if (!rpn) rpn = ranks;
     PlanMem m;
-    plan_mem_init(&m, &p);
+    plan_mem_init(&m, &p, &exec);
     // what sweep run --mem-per-node would refuse, refused here first
     if (mem && plan_mem_check(&m, &p, mem, rpn, err, sizeof err)) {
         fprintf(stderr, "%s: %s\n", spec, err);

@@ -7,11 +7,13 @@
 
 #define TILE_BYTES ((size_t)2 << 20)   // engine/mat.c: a thread's decode tile, 512K reals
 
-size_t memest_acts_bytes(const ModelConfig *c, int B, int T, int lora_rank) {
-    size_t n = (size_t)B * T, L = c->n_layers, d = c->dim, hd = config_head_dim(c);
+size_t memest_acts_bytes(const ModelConfig *c, int B, int T, int lora_rank, int recompute) {
+    // recomputing: one slot of saved activations for all layers, but the residual stream x keeps its L+1
+    size_t n = (size_t)B * T, L = recompute ? 1 : c->n_layers, d = c->dim, hd = config_head_dim(c);
+    size_t LX = c->n_layers;
     size_t qd = (size_t)c->n_heads * hd, kvd = (size_t)c->n_kv_heads * hd, f = c->ffn_dim, v = c->vocab;
     // acts_create's buffers, in its order
-    size_t reals = (L + 1) * n * d + L * n * d + 2 * L * n + 2 * L * n * d + L * n * qd + 2 * L * n * kvd +
+    size_t reals = (LX + 1) * n * d + L * n * d + 2 * L * n + 2 * L * n * d + L * n * qd + 2 * L * n * kvd +
                    L * (size_t)B * c->n_heads * T * T + L * n * qd + 3 * L * n * f + n + n * d + n * v +
                    2 * n * d + n * qd + 2 * n * kvd + n * qd + 3 * n * f + n * v + (size_t)T * T + (size_t)T * hd;
     // ensure_lora: x A^T of every pair [L][7][n][r] and one [n][r] gradient
@@ -83,10 +85,10 @@ void memest_job(const MemJob *j, MemEstimate *e) {
         e->weight_copies = memest_matrix_params(c) * 2;
     e->scratch = max2(scratch_bytes(j, nt, 1), scratch_bytes(j, ne, 0)) + TILE_BYTES;
     if (trains) {
-        e->acts_train = memest_acts_bytes(c, j->batch, j->seq, lr);
+        e->acts_train = memest_acts_bytes(c, j->batch, j->seq, lr, j->recompute);
         e->tokens_train = (size_t)j->train_tokens * sizeof(int) + nt * 2 * sizeof(int);
     }
-    e->acts_eval = memest_acts_bytes(c, j->eval_batch, c->context, lr);
+    e->acts_eval = memest_acts_bytes(c, j->eval_batch, c->context, lr, 0);   // evaluation: acts_create, all layers
     e->tokens_eval = (size_t)j->eval_tokens * sizeof(int) + (size_t)j->eval_text_bytes + ne * 2 * sizeof(int);
     e->result = n * sizeof(float);
     // tokenising holds the text and its tokens at once, before the activations exist

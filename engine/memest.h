@@ -29,6 +29,8 @@ typedef struct {
     int steer_blocks;         // FMT_STEER: vectors trained
     MatPrecision precision;
     int steps, batch, seq;    // training (ignored for FMT_NONE or 0 steps)
+    int recompute;            // training recomputes each layer in the backward (TrainConfig.recompute,
+                              // sweep run --recompute): one layer's saved activations, not L
     int eval_batch;           // windows per evaluation forward (JOB_EVAL_BATCH), each cfg.context long
     long train_tokens;        // tokens of the training stream the job holds (an upper bound will do)
     long train_text_bytes;    // the training text read to hash and tokenise it
@@ -50,8 +52,8 @@ typedef struct {
     size_t shared;                  // base_bytes + ready_bytes (per node, not per job)
 } MemEstimate;
 
-// Bytes acts_create(c, B, T) allocates, with the LoRA buffers of rank r (0: none).
-size_t memest_acts_bytes(const ModelConfig *c, int B, int T, int lora_rank);
+// Bytes acts_create_recompute(c, B, T, recompute) allocates, with the LoRA buffers of rank r (0: none).
+size_t memest_acts_bytes(const ModelConfig *c, int B, int T, int lora_rank, int recompute);
 // Bytes of full FT's private bf16 copies: every matrix a product reads (layers' projections and the head).
 size_t memest_matrix_params(const ModelConfig *c);
 void memest_job(const MemJob *j, MemEstimate *e);

@@ -10,11 +10,35 @@ size_t memfit_node_used(const MemFit *f, int node, const int *running) {
     return used;
 }
 
+void memfit_hold_init(MemHold *hold, int n_nodes) {
+    for (int i = 0; i < n_nodes; i++) hold[i] = (MemHold){ .job = -1, .passed = 0 };
+}
+
 int memfit_pick(const MemFit *f, int rank, const int *running, const int *cand, int n) {
-    size_t used = memfit_node_used(f, f->node_of[rank], running);
-    if (used >= f->limit) return -1;
-    for (int k = 0; k < n; k++)
-        if (f->job[cand[k]] <= f->limit - used) return k;
+    int node = f->node_of[rank];
+    size_t used = memfit_node_used(f, node, running);
+    size_t room = used < f->limit ? f->limit - used : 0;
+    size_t empty = f->node_fixed[node] < f->limit ? f->limit - f->node_fixed[node] : 0;
+    int first = -1;   // the first job that could run on this node once its running jobs are done
+    for (int k = 0; k < n && first < 0; k++)
+        if (f->job[cand[k]] <= empty) first = k;
+    if (first < 0) return -1;
+    MemHold *h = f->hold ? &f->hold[node] : NULL;
+    if (f->job[cand[first]] <= room) {
+        if (h) *h = (MemHold){ .job = -1, .passed = 0 };
+        return first;
+    }
+    if (h && h->job != cand[first]) *h = (MemHold){ .job = cand[first], .passed = 0 };
+    if (h) {   // patience: one start past the waiting job per rank of the node
+        int ranks = 0;
+        for (int r = 0; r < f->nranks; r++) ranks += f->node_of[r] == node;
+        if (h->passed >= ranks) return -1;
+    }
+    for (int k = first + 1; k < n; k++)
+        if (f->job[cand[k]] <= room) {
+            if (h) h->passed++;
+            return k;
+        }
     return -1;
 }
 

@@ -198,11 +198,12 @@ int run_sweep(const RunOptions *o) {
     PlanMem pm;
     memset(&pm, 0, sizeof pm);
     size_t *node_fixed = NULL;
+    MemHold *hold = NULL;
     MemFit fit;
     RunOptions ro = *o;
     status = 0;
     if (rank == 0) {
-        plan_mem_init(&pm, &plan);
+        plan_mem_init(&pm, &plan, &(MemExec){ .recompute = o->recompute });
         node_fixed = xcalloc((size_t)n_nodes, sizeof *node_fixed);
         int fewest = nranks;
         for (int n = 0; n < n_nodes; n++) {
@@ -214,14 +215,17 @@ int run_sweep(const RunOptions *o) {
             snprintf(err, sizeof err, "%s: %s", o->spec_path, why);
             status = RUN_BAD_INPUT;
         }
-        fit = (MemFit){ .limit = mem, .job = pm.job, .nranks = nranks, .node_of = node_of, .node_fixed = node_fixed };
+        hold = xcalloc((size_t)n_nodes, sizeof *hold);
+        memfit_hold_init(hold, n_nodes);
+        fit = (MemFit){ .limit = mem, .job = pm.job, .nranks = nranks, .node_of = node_of, .node_fixed = node_fixed,
+                        .hold = hold };
         ro.memfit = &fit;
         ro.memfit_said = mem_said;
         o = &ro;
     }
     MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (!all_ok(status == 0, err, rank)) {
-        plan_mem_free(&pm); free(node_fixed); free(node_of); free(ranks_on);
+        plan_mem_free(&pm); free(node_fixed); free(node_of); free(ranks_on); free(hold);
         MPI_Comm_free(&node);
         plan_free(&plan);
         return status;
@@ -268,7 +272,7 @@ int run_sweep(const RunOptions *o) {
     for (int i = 0; i < nb; i++) free(staged[i]);
     free(staged);
     MPI_Comm_free(&node);
-    plan_mem_free(&pm); free(node_fixed); free(node_of); free(ranks_on);
+    plan_mem_free(&pm); free(node_fixed); free(node_of); free(ranks_on); free(hold);
     plan_free(&plan);
     return rc;
 }

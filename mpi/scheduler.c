@@ -230,7 +230,7 @@ static void take_result(Sched *s, JobResult *r, int rank) {
     cpuphase_to(&s->cpu, was);
 }
 
-// The next job for rank: the first in the queue that fits the rank's node (mpi/memfit.h), moved to
+// The next job for rank: what mpi/memfit.h picks from the queue for the rank's node, moved to
 // the queue's head; -1 when none is left, a node is lost, or none fits there now.
 static int next_job(Sched *s, int rank) {
     if (s->stopping || s->lost.n_dead || s->qi >= s->qn) return -1;

@@ -21,8 +21,9 @@ static void base_from_config(const ModelConfig *c, size_t *bytes, size_t *ready)
         ready[q] = q == MAT_PREC_BF16 || q == MAT_PREC_INT8 ? memest_matrix_params(c) * 2 : 0;
 }
 
-void plan_mem_init(PlanMem *m, const Plan *p) {
+void plan_mem_init(PlanMem *m, const Plan *p, const MemExec *x) {
     memset(m, 0, sizeof *m);
+    if (x) m->exec = *x;
     int nb = p->axis[AX_BASE].n, nu = p->axis[AX_TRAIN_USER].n, ne = p->axis[AX_EVAL_TEXT].n, np = MAT_PREC_INT8 + 1;
     m->base_bytes = xcalloc(nb + 1, sizeof *m->base_bytes);
     m->ready_bytes = xcalloc((size_t)nb * np + 1, sizeof *m->ready_bytes);
@@ -82,6 +83,7 @@ void plan_mem_job(const PlanMem *m, const Plan *p, int j, MemEstimate *e) {
     mj.steps = fv->train.steps;
     mj.batch = fv->train.batch;
     mj.seq = fv->train.seq;
+    mj.recompute = m->exec.recompute;
     // tokens never outnumber the text's bytes: its size bounds them
     if (fv->format != FMT_NONE) {
         if (p->conditions[job->ax[AX_CONDITION]] == COND_RANDOM) {

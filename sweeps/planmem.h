@@ -5,7 +5,14 @@
 #include "engine/memest.h"
 #include "sweeps/plan.h"
 
+// How the jobs will run where that changes their memory but not their results: sweep run's execution
+// options (the one place both sweep run and sweep plan take them from).
 typedef struct {
+    int recompute;        // sweep run --recompute: training recomputes each layer in the backward
+} MemExec;
+
+typedef struct {
+    MemExec exec;         // what the estimates assume
     size_t *job;          // [n_jobs] private peak of each job (MemEstimate.job)
     size_t shared;        // every base's file and the forms of every precision the plan uses: once per node
     size_t largest;       // max of job[]
@@ -19,8 +26,9 @@ typedef struct {
 } PlanMem;
 
 // Estimates every job of p. Base files and texts that exist are measured (model header, file sizes);
-// missing ones (sweep plan --no-check) are sized from the spec's config. Never fails.
-void plan_mem_init(PlanMem *m, const Plan *p);
+// missing ones (sweep plan --no-check) are sized from the spec's config. x: the run's execution
+// options (NULL: none, the defaults). Never fails.
+void plan_mem_init(PlanMem *m, const Plan *p, const MemExec *x);
 void plan_mem_free(PlanMem *m);
 // The full estimate of job j (plan_mem_init's inputs; m must come from the same plan).
 void plan_mem_job(const PlanMem *m, const Plan *p, int j, MemEstimate *e);

@@ -34,14 +34,45 @@ static int close_to(size_t measured, size_t est, int buffers) {
     return (double)measured <= (double)est + slack && (double)measured + slack >= (double)est;
 }
 
-static void check_acts(const ModelConfig *c, int B, int T) {
+static void check_acts(const ModelConfig *c, int B, int T, int recompute) {
     size_t before = held();
-    Acts *a = acts_create(c, B, T);
+    Acts *a = acts_create_recompute(c, B, T, recompute);
     size_t got = held() - before;
-    size_t est = memest_acts_bytes(c, B, T, 0);
-    CHECK(close_to(got, est, 40), "acts_create(dim %d, B %d, T %d): malloc holds %zu more, memest says %zu", c->dim, B,
-          T, got, est);
+    size_t est = memest_acts_bytes(c, B, T, 0, recompute);
+    CHECK(close_to(got, est, 40), "acts_create_recompute(dim %d, B %d, T %d, recompute %d): malloc holds %zu more, memest "
+          "says %zu", c->dim, B, T, recompute, got, est);
     acts_free(a);
+}
+
+// The activations of a LoRA training step with and without recomputation (TrainConfig.recompute):
+// the Acts train_adapter makes and the LoRA buffers its first forward adds, against memest_job.
+static void check_train_acts(const Weights *base, int recompute) {
+    LoraSpec lora = { .rank = 4, .alpha = 8, .targets = LORA_ALL };
+    Adapter ad;
+    CHECK(adapter_init(&ad, FMT_LORA, &lora, base, 1) == 0 && adamw_alloc(&ad) == 0, "LoRA adapter");
+    int n = 4000, B = 2, T = 32;
+    int *tokens = xmalloc(n * sizeof *tokens);
+    random_tokens(tokens, n, base->cfg.vocab, 5);
+    size_t before = held();
+    Acts *a = acts_create_recompute(&base->cfg, B, T, recompute);
+    int *in = xmalloc((size_t)B * T * sizeof *in), *tg = xmalloc((size_t)B * T * sizeof *tg);
+    for (int i = 0; i < B * T; i++) { in[i] = tokens[i]; tg[i] = tokens[i + 1]; }
+    model_forward(base, &ad, a, in, tg, B, T);   // allocates the LoRA buffers
+    size_t got = held() - before - 2 * (size_t)B * T * sizeof(int);
+    size_t est = memest_acts_bytes(&base->cfg, B, T, lora.rank, recompute);
+    CHECK(close_to(got, est, 44), "LoRA step acts (recompute %d): malloc holds %zu more, memest says %zu", recompute, got,
+          est);
+    free(in); free(tg);
+    acts_free(a);
+    MemJob mj;
+    memset(&mj, 0, sizeof mj);
+    mj.cfg = base->cfg, mj.format = FMT_LORA, mj.lora = lora, mj.steps = 1, mj.batch = B, mj.seq = T, mj.eval_batch = 1;
+    mj.recompute = recompute;
+    MemEstimate e;
+    memest_job(&mj, &e);
+    CHECK(e.acts_train == est, "memest_job's training activations (%zu) are memest_acts_bytes' (%zu)", e.acts_train, est);
+    free(tokens);
+    adapter_free(&ad);
 }
 
 static void check_adapter(const Weights *base, AdapterFormat f) {
@@ -117,20 +148,70 @@ static void check_memfit(void) {
     CHECK(memfit_pick(&f, 0, idle, cand_exact, 1) == 0, "10 + 90 is exactly the limit: fits");
 }
 
+// One node of two ranks, fixed 10, limit 100: a big job of 70 ahead of small ones of 30 in the queue.
+// Beside a small job the big one does not fit (10 + 30 + 70), two small ones do. The ranks finish in
+// turn, each taking the pick; returns how many small jobs started before the big one (with hold: a
+// reservation; without: none).
+static int smalls_before_big(MemHold *hold) {
+    size_t job[7] = { 70, 30, 30, 30, 30, 30, 30 };
+    int node_of[2] = { 0, 0 };
+    size_t fixed[1] = { 10 };
+    MemFit f = { .limit = 100, .job = job, .nranks = 2, .node_of = node_of, .node_fixed = fixed, .hold = hold };
+    if (hold) memfit_hold_init(hold, 1);
+    int queue[7] = { 0, 2, 3, 4, 5, 6 }, qn = 6;
+    int running[2] = { 1, -1 };   // a small job already runs on rank 0 when the big one comes first
+    int smalls = 0;
+    for (int turn = 0, rank = 1; turn < 20 && qn > 0; turn++, rank ^= 1) {
+        running[rank] = -1;   // this rank's job ends (ranks take turns: each job outlasts the other rank's pick)
+        int k = memfit_pick(&f, rank, running, queue, qn);
+        if (k < 0) continue;
+        int j = queue[k];
+        memmove(queue + k, queue + k + 1, (size_t)(qn - k - 1) * sizeof *queue);
+        qn--;
+        running[rank] = j;
+        if (j == 0) return smalls;
+        smalls++;
+    }
+    return smalls;
+}
+
+static void check_reservation(void) {
+    MemHold hold[1];
+    int with = smalls_before_big(hold), without = smalls_before_big(NULL);
+    CHECK(with == 2, "reserved: the big job waits while 2 small jobs start (one per rank), then starts: %d", with);
+    CHECK(without == 5, "without a reservation every small job starts before the big one: %d", without);
+    // a job that fits the node only when another node's smaller fixed part applies is never waited for
+    size_t job[3] = { 95, 30, 30 };
+    int node_of[2] = { 0, 0 };
+    size_t fixed[1] = { 10 };
+    MemFit f = { .limit = 100, .job = job, .nranks = 2, .node_of = node_of, .node_fixed = fixed, .hold = hold };
+    memfit_hold_init(hold, 1);
+    int cand[3] = { 0, 1, 2 }, running[2] = { -1, -1 };
+    CHECK(memfit_pick(&f, 0, running, cand, 3) == 1 && hold[0].job == -1,
+          "95 + 10 fits no run of this node: skipped, nothing reserved for it");
+}
+
 int main(void) {
     ModelConfig tiny, def;
     config_tiny(&tiny);
     config_default(&def);
-    check_acts(&tiny, 2, 12);
-    check_acts(&def, 2, 64);
-    check_acts(&def, 8, 256);
+    for (int rc = 0; rc <= 1; rc++) {
+        check_acts(&tiny, 2, 12, rc);
+        check_acts(&def, 2, 64, rc);
+        check_acts(&def, 8, 256, rc);
+    }
+    CHECK(memest_acts_bytes(&def, 8, 256, 4, 1) < memest_acts_bytes(&def, 8, 256, 4, 0),
+          "recomputing holds fewer activations");
     real *block = xaligned(config_n_params(&def) * sizeof(real));
     weights_init_random(block, &def, 7);
     Weights base;
     weights_carve(&base, &def, block);
     for (AdapterFormat f = FMT_NORM; f <= FMT_STEER; f++) check_adapter(&base, f);
     check_full_copies(&base);
+    check_train_acts(&base, 0);
+    check_train_acts(&base, 1);
     check_memfit();
+    check_reservation();
     free(block);
     return tl_finish("memest");
 }
