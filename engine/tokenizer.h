@@ -40,7 +40,7 @@ typedef struct {
 Tokenizer *tokenizer_train(const char *const *texts, const size_t *lens, int n_texts,
                            const BpeTrainOptions *opt, BpeTrainStats *stats, char *err, size_t errlen);
 
-// Our own format (.bpe, text): see tokenizer.c for the grammar. Save writes a temporary file and renames.
+// Our own format (.bpe, text): see tokenizer_bpefile.c for the grammar. Save writes a temporary file and renames.
 int tokenizer_save(const Tokenizer *tok, const char *path, char *err, size_t errlen);
 // Reads it from memory (tokenizer_open reads either format from a file); name is used in messages.
 Tokenizer *tokenizer_load_mem(const char *name, const char *data, size_t len, char *err, size_t errlen);

@@ -1,5 +1,6 @@
-// Inside of the tokenizer, shared by tokenizer.c (encode, decode, .bpe files), bpe_train.c and
-// hf_tokenizer.c. Not for use outside these three files.
+// Inside of the tokenizer, shared by tokenizer.c (encode, decode), tokenizer_build.c, tokenizer_maps.c,
+// tokenizer_pretok.c, tokenizer_bpefile.c (.bpe files), tokenizer_nfc.c, bpe_train.c and hf_tokenizer.c.
+// Not for use outside these files.
 #pragma once
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -25,8 +26,21 @@ typedef struct { uint64_t *key; int *rank, *id; size_t cap, n; } PairMap;
 #define PAIR_KEY(a, b) (((uint64_t)(uint32_t)(a) << 32) | (uint32_t)(b))
 #define PAIR_EMPTY UINT64_MAX
 void pairmap_put(PairMap *m, int a, int b, int rank, int id);
-// index of the pair or -1
-long pairmap_find(const PairMap *m, int a, int b);
+
+static inline size_t pair_slot(uint64_t key, size_t cap) {
+    uint64_t h = key * 0x9e3779b97f4a7c15ULL;
+    return (size_t)(h >> 20) & (cap - 1);
+}
+
+// index of the pair or -1 (inline: the merge loop calls it for every adjacent pair)
+static inline long pairmap_find(const PairMap *m, int a, int b) {
+    if (!m->cap) return -1;
+    uint64_t k = PAIR_KEY(a, b);
+    for (size_t j = pair_slot(k, m->cap);; j = (j + 1) & (m->cap - 1)) {
+        if (m->key[j] == k) return (long)j;
+        if (m->key[j] == PAIR_EMPTY) return -1;
+    }
+}
 void pairmap_free(PairMap *m);
 
 enum { PRE_SPLIT_ISOLATED = 1, PRE_SPLIT_REMOVED, PRE_SPLIT_KEEP_MATCHES, PRE_PREFIX_SPACE };

@@ -6,6 +6,7 @@
 #include "engine/adapter.h"
 #include "engine/util.h"
 #include "results/report_judge.h"
+#include "results/report_paired.h"
 #include "results/report_util.h"
 
 
@@ -114,10 +115,6 @@ static void bet37_pair(const ReportData *d, RSection *sec, int b, int fn, int ff
     char key[400];
     snprintf(key, sizeof key, "bet37 ratio %s", scope);
     stats_summary(ratios, planned, key, &sm);
-    RVerdict *v = section_add_verdict(sec, scope);
-    verdict_precision(v, rd_precision(d, fn));
-    v->base = b;
-    v->format = fn;
     VerdictLevel level = judged ? bet37_level(max_ratio, all_bytes_ok) : VERDICT_NONE;
     int64_t nbytes = rd_bytes(d, b, d->real, fn, -1, 0), fbytes = rd_bytes(d, b, d->real, ff, -1, 0);
     double pct = nbytes >= 0 && fbytes > 0 ? 100.0 * (double)nbytes / (double)fbytes : NAN;
@@ -152,7 +149,7 @@ static void bet37_pair(const ReportData *d, RSection *sec, int b, int fn, int ff
                               : str_printf("neither STRICT, LENIENT nor CATASTROPHIC: the largest ratio %s is between "
                                            "5x and 10x", mx);
     }
-    verdict_set(v, d, &m, judged > 0, level, buf_take(&db), words);
+    RVerdict *v = add_verdict(sec, d, &m, scope, b, fn, judged > 0, level, buf_take(&db), words);
     verdict_number(v, "max_ratio", judged ? max_ratio : NAN);
     verdict_number(v, "median_ratio", sm.median);
     verdict_number(v, "ratio_ci_lo", sm.lo);

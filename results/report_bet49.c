@@ -6,6 +6,7 @@
 #include "engine/adapter.h"
 #include "engine/util.h"
 #include "results/report_judge.h"
+#include "results/report_paired.h"
 #include "results/report_util.h"
 
 // ---- Bet 49
@@ -18,26 +19,21 @@ typedef struct {
 
 static Pareto pareto_check(const ReportData *d, Missing *m, int b, int fn, int fo, int u, Summary *ps) {
     Pareto p;
-    int *own = xmalloc(((size_t)d->ne + 1) * sizeof *own);
-    int no = rd_own_texts(d, u, own), n = 0;
-    double *x = xmalloc(((size_t)no * d->ns + d->ns + 1) * sizeof *x);
-    for (int s = 0; s < d->ns; s++)
-        for (int k = 0; k < no; k++)
-            x[n++] = rd_need(d, m, b, d->real, fn, u, s, own[k]) / rd_need(d, m, b, d->real, fo, u, s, own[k]);
     char key[300];
     snprintf(key, sizeof key, "bet49 personal %s %s %s %s", fmt_label(d, AX_BASE, b), fmt_label(d, AX_FORMAT, fn),
              fmt_label(d, AX_FORMAT, fo), fmt_label(d, AX_TRAIN_USER, u));
-    stats_summary(x, n, key, ps);
+    Side norm = {b, d->real, fn, 0}, other = {b, d->real, fo, 0};
+    *ps = paired_own_ratio(d, m, norm, other, u, key);
     p.personal = ps->median;
+    double *x = xmalloc(((size_t)d->ns + 1) * sizeof *x);
     for (int s = 0; s < d->ns; s++)
         x[s] = rd_need(d, m, b, d->real, fn, u, s, d->general) / rd_need(d, m, b, d->real, fo, u, s, d->general);
     p.general = stats_median(x, d->ns);
+    free(x);
     p.nbytes = rd_bytes(d, b, d->real, fn, u, 0);
     p.obytes = rd_bytes(d, b, d->real, fo, u, 0);
     if (isnan(p.personal) || isnan(p.general) || p.nbytes < 0 || p.obytes < 0) p.dominates = -1;
     else p.dominates = p.personal < 1.0 && p.nbytes < p.obytes && p.general <= 1.0;
-    free(x);
-    free(own);
     return p;
 }
 
@@ -118,8 +114,7 @@ static void bet49_norm(const ReportData *d, RSection *sec, int b, int fn, const 
         buf_free(&reasons);
     }
     int n = d->nu;
-    VerdictLevel level = k == n ? VERDICT_STRICT : 3 * k >= 2 * n ? VERDICT_LENIENT : k == 0 ? VERDICT_CATASTROPHIC
-                                                                                              : VERDICT_NONE;
+    VerdictLevel level = users_level(n, k, k, k == 0);
     char *ws = buf_take(&why);
     char *decided = str_printf("norm Pareto-dominates %s for %d/%d users: %s", olist, k, n, ws);
     char *words;
@@ -130,11 +125,7 @@ static void bet49_norm(const ReportData *d, RSection *sec, int b, int fn, const 
     default: words = str_printf("neither STRICT, LENIENT nor CATASTROPHIC: norm-only Pareto-dominates %s for %d of %d "
                                 "users (fewer than 2/3, more than none)", olist, k, n);
     }
-    RVerdict *v = section_add_verdict(sec, scope);
-    verdict_precision(v, rd_precision(d, fn));
-    v->base = b;
-    v->format = fn;
-    verdict_set(v, d, &m, unknown < n, level, decided, words);
+    RVerdict *v = add_verdict(sec, d, &m, scope, b, fn, unknown < n, level, decided, words);
     verdict_number(v, "users_dominated", k);
     verdict_number(v, "users", n);
     verdict_number(v, "users_missing", unknown);

@@ -6,6 +6,7 @@
 #include "engine/adapter.h"
 #include "engine/util.h"
 #include "results/report_judge.h"
+#include "results/report_paired.h"
 #include "results/report_util.h"
 
 // ---- Bet 52
@@ -28,19 +29,13 @@ static void bet52_norm(const ReportData *d, RSection *sec, int b, int fn) {
         snprintf(title, sizeof title, "Improvement over the base, %s (median over seeds x own texts of the paired ratio)", scope);
     RTable *t = section_add_table(sec, title, 9, cols);
     Missing m = {0};
-    int *own = xmalloc(((size_t)d->ne + 1) * sizeof *own);
-    double *x = xmalloc(((size_t)d->ne * d->ns + 1) * sizeof *x);
+    Side norm = {b, d->real, fn, 0}, base = {b, d->real, fn, 1};
     int n30 = 0, n15 = 0, improved = 0, known = 0;
     Buf why = {0};
     for (int u = 0; u < d->nu; u++) {
-        int no = rd_own_texts(d, u, own), n = 0;
-        for (int s = 0; s < d->ns; s++)
-            for (int k = 0; k < no; k++)
-                x[n++] = rd_need(d, &m, b, d->real, fn, u, s, own[k]) / rd_need_base(d, &m, b, fn, own[k]);
-        Summary sm;
         char key[300];
         snprintf(key, sizeof key, "bet52 %s %s", scope, fmt_label(d, AX_TRAIN_USER, u));
-        stats_summary(x, n, key, &sm);
+        Summary sm = paired_own_ratio(d, &m, norm, base, u, key);
         int ok = sm.n > 0, s30 = ok && sm.median <= 0.70, s15 = ok && sm.median <= 0.85;
         known += ok;
         n30 += s30;
@@ -61,8 +56,7 @@ static void bet52_norm(const ReportData *d, RSection *sec, int b, int fn) {
         buf_printf(&why, "%s%s %s", u ? ", " : "", fmt_label(d, AX_TRAIN_USER, u), pc);
     }
     int n = d->nu;
-    VerdictLevel level = n30 == n ? VERDICT_STRICT : 3 * n15 >= 2 * n ? VERDICT_LENIENT
-                       : improved == 0 ? VERDICT_CATASTROPHIC : VERDICT_NONE;
+    VerdictLevel level = users_level(n, n30, n15, improved == 0);
     char *ws = buf_take(&why);
     char *decided = str_printf("improvement >= 30%% on %d/%d users, >= 15%% on %d/%d, any improvement on %d/%d (%s)",
                                n30, n, n15, n, improved, n, ws);
@@ -74,18 +68,12 @@ static void bet52_norm(const ReportData *d, RSection *sec, int b, int fn) {
     default: words = str_printf("neither STRICT, LENIENT nor CATASTROPHIC: 15%% improvement for only %d of %d users, "
                                 "some improvement for %d", n15, n, improved);
     }
-    RVerdict *v = section_add_verdict(sec, scope);
-    verdict_precision(v, rd_precision(d, fn));
-    v->base = b;
-    v->format = fn;
-    verdict_set(v, d, &m, known > 0, level, decided, words);
+    RVerdict *v = add_verdict(sec, d, &m, scope, b, fn, known > 0, level, decided, words);
     verdict_number(v, "users_30pct", n30);
     verdict_number(v, "users_15pct", n15);
     verdict_number(v, "users_improved", improved);
     verdict_number(v, "users", n);
     free(ws);
-    free(x);
-    free(own);
     missing_free(&m);
 }
 

@@ -6,6 +6,7 @@
 #include "engine/adapter.h"
 #include "engine/util.h"
 #include "results/report_judge.h"
+#include "results/report_paired.h"
 #include "results/report_util.h"
 
 // ---- Bet 60
@@ -23,19 +24,13 @@ static void bet60_norm(const ReportData *d, RSection *sec, int b, int fn) {
     snprintf(title, sizeof title, "Real vs random tokens, %s (median over seeds x own texts of the paired ratio)", scope);
     RTable *t = section_add_table(sec, title, 7, cols);
     Missing m = {0};
-    int *own = xmalloc(((size_t)d->ne + 1) * sizeof *own);
-    double *x = xmalloc(((size_t)d->ne * d->ns + 1) * sizeof *x);
+    Side random = {b, d->random, fn, 0}, real = {b, d->real, fn, 0};
     int n15 = 0, n11 = 0, nrand = 0, known = 0;
     Buf why = {0};
     for (int u = 0; u < d->nu; u++) {
-        int no = rd_own_texts(d, u, own), n = 0;
-        for (int s = 0; s < d->ns; s++)
-            for (int k = 0; k < no; k++)
-                x[n++] = rd_need(d, &m, b, d->random, fn, u, s, own[k]) / rd_need(d, &m, b, d->real, fn, u, s, own[k]);
-        Summary sm;
         char key[300];
         snprintf(key, sizeof key, "bet60 %s %s", scope, fmt_label(d, AX_TRAIN_USER, u));
-        stats_summary(x, n, key, &sm);
+        Summary sm = paired_own_ratio(d, &m, random, real, u, key);
         int ok = sm.n > 0;
         known += ok;
         int c15 = ok && sm.median >= 1.5, c11 = ok && sm.median >= 1.1, cr = ok && sm.median < 1.0;
@@ -55,8 +50,7 @@ static void bet60_norm(const ReportData *d, RSection *sec, int b, int fn) {
         buf_printf(&why, "%s%s %sx", u ? ", " : "", fmt_label(d, AX_TRAIN_USER, u), a);
     }
     int n = d->nu;
-    VerdictLevel level = n15 == n ? VERDICT_STRICT : 3 * n11 >= 2 * n ? VERDICT_LENIENT
-                       : 3 * nrand >= 2 * n ? VERDICT_CATASTROPHIC : VERDICT_NONE;
+    VerdictLevel level = users_level(n, n15, n11, 3 * nrand >= 2 * n);
     char *ws = buf_take(&why);
     char *decided = str_printf("real beats random by >= 1.5x on %d/%d users, >= 1.1x on %d/%d; random beats real on "
                                "%d/%d (random/real: %s)", n15, n, n11, n, nrand, n, ws);
@@ -68,18 +62,12 @@ static void bet60_norm(const ReportData *d, RSection *sec, int b, int fn) {
     default: words = str_printf("neither STRICT, LENIENT nor CATASTROPHIC: real beats random by 1.1x for %d of %d users "
                                 "and random beats real for %d", n11, n, nrand);
     }
-    RVerdict *v = section_add_verdict(sec, scope);
-    verdict_precision(v, rd_precision(d, fn));
-    v->base = b;
-    v->format = fn;
-    verdict_set(v, d, &m, known > 0, level, decided, words);
+    RVerdict *v = add_verdict(sec, d, &m, scope, b, fn, known > 0, level, decided, words);
     verdict_number(v, "users_1_5x", n15);
     verdict_number(v, "users_1_1x", n11);
     verdict_number(v, "users_random_wins", nrand);
     verdict_number(v, "users", n);
     free(ws);
-    free(x);
-    free(own);
     missing_free(&m);
 }
 

@@ -6,7 +6,7 @@
 #include "results/report_stats.h"
 
 // One file per protocol: report_bet37.c (and Bet 46), report_bet49.c, report_bet52.c, report_bet60.c,
-// report_confusion.c (Bet 61, 1B+); report_bets.c holds what they share.
+// report_confusion.c (Bet 61, 1B+); report_bets.c and report_paired.c hold what they share.
 void judge_bet37(const ReportData *d, Report *r, int replicated);   // replicated: Bet 46's framing
 void judge_bet49(const ReportData *d, Report *r, const char *title);
 void judge_bet52(const ReportData *d, Report *r, const char *title);

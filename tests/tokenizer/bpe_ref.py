@@ -1,6 +1,6 @@
 """A second, independent implementation of byte-level BPE, in pure Python, written from the
 descriptions of GPT-2's encoder.py and Hugging Face `tokenizers` (BPE model, ByteLevel and Split
-pre-tokenizers, added tokens). It shares no code with engine/tokenizer.c: the pre-tokenizer regexes
+pre-tokenizers, added tokens). It shares no code with engine/tokenizer*.c: the pre-tokenizer regexes
 are hand-written scanners over Unicode categories (no regex engine), merges use GPT-2's
 "merge every occurrence of the best pair" loop, and training recounts every pair at every step.
 
