@@ -55,7 +55,7 @@ static void test_bundled(void) {
     // Bet 49: 3 users x {norm, lora, full}; own slices and general text
     check_bundled("bet49", 3 * 3, 3 * 3 * (own3 + general), 1, 1, 3, 3, 1, 3 * 3 + general);
     // Bet 52: {ternary, int4} bases x 3 users x {none, norm}; each base sees all 9 slices
-    check_bundled("bet52", 2 * (1 + 3), 2 * (3 * 3 + 3 * own3), 2, 1, 2, 3, 1, 9);
+    check_bundled("bet52", 3 * (1 + 3), 3 * (3 * 3 + 3 * own3), 3, 1, 2, 3, 1, 9);
     // Bet 60: 3 users x norm x {real, random}
     check_bundled("bet60", 3 * 2, 3 * 2 * own3, 1, 2, 1, 3, 1, 9);
     // Bet 61: 3 users x norm, every adapter on every user's 3 slices
