@@ -19,7 +19,7 @@
 #define REC_RESULT 2u           // written before the backend field: read, never written
 #define REC_RESULT_BACKEND 3u   // a result whose last field is its backend string: read, never written
 #define REC_RESULT_PEAK 4u      // the backend, then the job's peak resident bytes (u64) and start time (f64): read, never written
-#define REC_RESULT_PARAM 5u     // then the largest change of a trained parameter (f64) and its tensor's name
+#define REC_RESULT_PARAM JOURNAL_RESULT_TYPE  // then the largest change of a trained parameter (f64) and its tensor's name
 // No honest record comes near this; a larger length is damage, not a big adapter.
 #define MAX_PAYLOAD ((uint64_t)1 << 34)
 

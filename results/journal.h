@@ -84,6 +84,7 @@ void journal_close(Journal *j);   // syncs what is pending first
 // (message in err); r owns its arrays afterwards (job_result_free).
 int result_encode(const JobResult *r, unsigned char **buf, size_t *len);
 int result_decode(const unsigned char *buf, size_t len, JobResult *r, char *err, size_t errlen);
+#define JOURNAL_RESULT_TYPE 5u   // the record type result_encode's payloads are written under today
 
 // by_job[i] = the latest record for plan->jobs[i], or NULL.
 void journal_match_plan(const JournalContents *c, const Plan *plan, const JobResult **by_job);

@@ -25,7 +25,7 @@ static int journal_dump(const char *path) {
         uint32_t type;
         memcpy(&type, buf + off + 4, 4);
         memcpy(&n, buf + off + 8, 8);
-        if (type == 4) {   // result records (types 2 and 3, from before the backend and peak fields, are not listed)
+        if (type == JOURNAL_RESULT_TYPE) {   // result records as written today (older types are not listed)
             JobResult r;
             if (result_decode(buf + off + 24, (size_t)n, &r, err, sizeof err)) {
                 fprintf(stderr, "%s: record at %zu: %s\n", path, off, err);
