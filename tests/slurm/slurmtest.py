@@ -174,7 +174,7 @@ def journal_ids(path):
         magic, rtype, n = struct.unpack_from("<4sIQ", buf, off)
         if magic != b"SWJR" or off + 24 + n > len(buf):
             break
-        if rtype in (2, 3, 4):   # results: 4 adds peak and start to 3, 3 the backend to 2
+        if 2 <= rtype <= 5:   # results: 5 adds the largest parameter change to 4, 4 peak and start to 3, 3 the backend to 2
             (k,) = struct.unpack_from("<I", buf, off + 24)
             ids.append(buf[off + 28:off + 28 + k].decode())
         off += 24 + n
