@@ -1,6 +1,9 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli/commands.h"
+#ifndef SWEEP_GIT
+#define SWEEP_GIT ""   // set by CMake on this file only (CMakeLists.txt); "" where another directory compiles it (fuzzers)
+#endif
 
 static const struct {
     const char *name;

@@ -12,6 +12,9 @@
 #include "engine/mat.h"
 #include "engine/util.h"
 #include "results/h5variants.h"
+#ifndef SWEEP_GIT
+#define SWEEP_GIT ""   // set by CMake on this file only (CMakeLists.txt); "" where another directory compiles it (fuzzers)
+#endif
 
 const char *const h5_dim_names[AX_COUNT] = {"base", "condition", "format", "train_user", "seed", "eval_text"};
 
