@@ -297,3 +297,24 @@ def plan_ids(sweep, spec, cwd):
 def sweep_lines(stderr):
     """The lines the sweep itself printed (mpirun adds its own banners around a non-zero exit)."""
     return [l for l in stderr.splitlines() if l.startswith("sweep")]
+
+
+def kill_after_records(tool, sweep, work, args, journal, n):
+    """Starts `sweep run ARGS` at -np 2 in work, kills its process group once the journal holds n result
+    records (or it ended), waits until its ranks are gone and logs which; returns the records then."""
+    def records():
+        try:
+            return len(journal_records(tool, journal)[0]) if os.path.exists(journal) else 0
+        except SystemExit:
+            return 0
+    p = start(2, sweep, args, work)
+    t0 = time.time()
+    while records() < n and p.poll() is None and time.time() - t0 < 120:
+        time.sleep(0.05)
+    killed = p.poll() is None
+    kill_group(p)
+    p.communicate()
+    wait_gone(work)
+    got = records()
+    log("killed with %d records (%s)" % (got, "mid-sweep" if killed else "it had finished"))
+    return got

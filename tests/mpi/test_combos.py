@@ -155,24 +155,7 @@ c.write_spec(work, name="long.json", formats=FORMATS, seeds=3, train={"steps": s
 ref, _ = run(2, "long.json", "out/long-ref.h5")
 out = os.path.join(work, "out", "long.h5")
 
-
-def n_records():
-    try:
-        j = out + ".journal"
-        return len(c.journal_records(tool, j)[0]) if os.path.exists(j) else 0
-    except SystemExit:
-        return 0
-
-
-p = c.start(2, sweep, ["long.json", "-o", "out/long.h5", "-q", "--flush-every", "0.2"], work)
-t0 = time.time()
-while n_records() < 4 and p.poll() is None and time.time() - t0 < 120:
-    time.sleep(0.05)
-killed = p.poll() is None
-c.kill_group(p)
-p.communicate()
-c.wait_gone(work)
-c.log("killed with %d records (%s)" % (n_records(), "mid-sweep" if killed else "it had finished"))
+c.kill_after_records(tool, sweep, work, ["long.json", "-o", "out/long.h5", "-q", "--flush-every", "0.2"], out + ".journal", 4)
 r, _ = run(2, "long.json", "out/long.h5")
 same(ref, r, "killed and resumed")
 

@@ -110,23 +110,7 @@ ref = run(2, "long.json", "out/long-ref.h5")
 out = os.path.join(work, "out", "long.h5")
 journal = out + ".journal"
 
-
-def n_records():
-    try:
-        return len(c.journal_records(tool, journal)[0]) if os.path.exists(journal) else 0
-    except SystemExit:
-        return 0
-
-
-p = c.start(2, sweep, ["long.json", "-o", "out/long.h5", "-q", "--flush-every", "0.2"], work)
-t0 = time.time()
-while n_records() < 2 and p.poll() is None and time.time() - t0 < 120:
-    time.sleep(0.05)
-killed = p.poll() is None
-c.kill_group(p)
-p.communicate()
-c.wait_gone(work)
-c.log("killed with %d records (%s)" % (n_records(), "mid-sweep" if killed else "it had finished"))
+c.kill_after_records(tool, sweep, work, ["long.json", "-o", "out/long.h5", "-q", "--flush-every", "0.2"], journal, 2)
 r = run(2, "long.json", "out/long.h5")
 same_variants(ref, r, "killed and resumed")
 
