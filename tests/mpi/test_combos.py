@@ -14,7 +14,6 @@ import shutil
 import struct
 import subprocess
 import sys
-import time
 
 import h5py
 import numpy as np
