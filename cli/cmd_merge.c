@@ -19,6 +19,11 @@ static void usage(FILE *f) {
             "written and one line names the field or the job. Axis labels keep their order of first appearance:\n"
             "give the files in the order of the union spec (seeds [0] before seeds [1]).\n"
             "\n"
+            "eval.variants: the variant coordinate is unioned like an axis (identity first), and a shared job's\n"
+            "variant cells and bytes must agree. eval.combos: combination jobs (\"norm+average\") are carried\n"
+            "when each averages the same users in its file as its group has in the merged file; a group split\n"
+            "across files (users split between files averaged over \"all\") is refused: run the union spec.\n"
+            "\n"
             "  -o OUT.h5   the merged file (written atomically; not a file with a sweep's journal beside it)\n"
             "\n"
             "Exit status: 0 written, 2 bad arguments, unreadable inputs or inputs that do not agree.\n");

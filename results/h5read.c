@@ -340,6 +340,23 @@ static void read_curves(R *r, hid_t f, ResultsFile *rf) {
     if (rf->loss) rf->n_steps = (int)d[1];
 }
 
+// eval.variants' datasets, when the file has them (results/h5variants.h).
+static void read_variants(R *r, hid_t f, ResultsFile *rf) {
+    if (r->failed || H5Lexists(f, "variant", H5P_DEFAULT) <= 0) return;
+    hsize_t nv = 0, d[AX_COUNT + 1];
+    rf->variants = read_str_ds(r, f, "variant", -1, &nv);
+    if (!rf->variants) return;
+    rf->n_variants = (int)nv;
+    long long want[AX_COUNT + 1];
+    for (int a = 0; a < AX_COUNT; a++) want[a] = rf->axis[a].n;
+    want[AX_COUNT] = (long long)nv;
+    rf->vppl = read_num(r, f, "variant_ppl", H5T_NATIVE_DOUBLE, AX_COUNT + 1, want, d);
+    rf->vnll = read_num(r, f, "variant_nll", H5T_NATIVE_DOUBLE, AX_COUNT + 1, want, d);
+    rf->vn_tokens = read_num(r, f, "variant_n_tokens", H5T_NATIVE_DOUBLE, AX_COUNT + 1, want, d);
+    long long wb[2] = {rf->n_jobs, (long long)nv};
+    rf->vbytes = read_num(r, f, "variant_adapter_bytes", H5T_NATIVE_INT64, 2, wb, d);
+}
+
 static void read_attrs(R *r, hid_t f, ResultsFile *rf) {
     rf->spec = read_attr_str(r, f, "spec");
     rf->spec_hash = read_attr_str(r, f, "spec_hash");
@@ -368,6 +385,7 @@ int h5_read_results(const char *path, ResultsFile *rf, char *err, size_t errlen)
         read_metrics(&r, f, rf);
         read_jobs(&r, f, rf);
         read_curves(&r, f, rf);
+        read_variants(&r, f, rf);
         if (!r.failed) read_attrs(&r, f, rf);
         H5Fclose(f);
     }
@@ -386,6 +404,8 @@ void results_file_free(ResultsFile *rf) {
     free_strings(rf->base_hashes, (size_t)rf->n_base_hashes);
     free_strings(rf->tokenizer_hashes, (size_t)rf->n_tokenizer_hashes);
     free_strings(rf->eval_hashes, (size_t)rf->n_eval_hashes);
+    free_strings(rf->variants, (size_t)rf->n_variants);
+    free(rf->vppl); free(rf->vnll); free(rf->vn_tokens); free(rf->vbytes);
     memset(rf, 0, sizeof *rf);
 }
 
@@ -515,6 +535,32 @@ static int compare_loaded(const char *pa, const char *pb, const ResultsFile *a, 
             return 1;
         }
     }
+    if (a->n_variants != b->n_variants) {
+        snprintf(msg, msglen, "variant: %d labels vs %d", a->n_variants, b->n_variants);
+        return 1;
+    }
+    for (int v = 0; v < a->n_variants; v++)
+        if (strcmp(a->variants[v], b->variants[v])) {
+            snprintf(msg, msglen, "variant[%d]: '%s' vs '%s'", v, a->variants[v], b->variants[v]);
+            return 1;
+        }
+    const double *va[3] = {a->vppl, a->vnll, a->vn_tokens}, *vb[3] = {b->vppl, b->vnll, b->vn_tokens};
+    size_t nv = (size_t)a->n_variants;
+    for (int k = 0; k < 3 && nv; k++)
+        for (size_t i = 0; i < a->n_cells * nv; i++)
+            if (!same_bits(va[k][i], vb[k][i])) {
+                char cell[512];
+                cell_name(a, i / nv, cell, sizeof cell);
+                snprintf(msg, msglen, "variant_%s[%s,variant=%s]: %.17g vs %.17g", names[k], cell, a->variants[i % nv],
+                         va[k][i], vb[k][i]);
+                return 1;
+            }
+    for (size_t i = 0; i < (size_t)a->n_jobs * nv; i++)
+        if (a->vbytes[i] != b->vbytes[i]) {
+            snprintf(msg, msglen, "variant_adapter_bytes of job %s, variant %s: %lld vs %lld", a->jobs[i / nv].id,
+                     a->variants[i % nv], (long long)a->vbytes[i], (long long)b->vbytes[i]);
+            return 1;
+        }
     if (a->n_steps != b->n_steps) { snprintf(msg, msglen, "loss: %d steps vs %d", a->n_steps, b->n_steps); return 1; }
     for (size_t i = 0; i < (size_t)a->n_jobs * (size_t)a->n_steps; i++)
         if (memcmp(&a->loss[i], &b->loss[i], sizeof(float)) != 0) {

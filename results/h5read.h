@@ -43,6 +43,11 @@ typedef struct {
     char **tokenizer_hashes;
     int n_eval_hashes;          // 0 in files without the attribute
     char **eval_hashes;
+    // eval.variants (results/h5variants.h): 0 and NULL in files without the /variant datasets
+    int n_variants;
+    char **variants;            // the /variant coordinate
+    double *vppl, *vnll, *vn_tokens;    // [n_cells][n_variants], as /variant_ppl /variant_nll /variant_n_tokens
+    int64_t *vbytes;            // [n_jobs][n_variants], /variant_adapter_bytes
 } ResultsFile;
 
 int h5_read_results(const char *path, ResultsFile *rf, char *err, size_t errlen);
@@ -58,6 +63,7 @@ int h5_read_adapter(const char *path, const char *job_id, float **data, size_t *
                     char *format, size_t formatlen, char *err, size_t errlen);
 
 // Compares what a sweep's spec determines: axes, job ids, precisions, statuses, tokens, final losses,
-// largest parameter changes (value and tensor), adapter sizes, every metric, loss curve and kept adapter, bit for bit (NaN cells included). Timing,
+// largest parameter changes (value and tensor), adapter sizes, every metric (the eval.variants datasets
+// included), loss curve and kept adapter, bit for bit (NaN cells included). Timing,
 // placement, backends, attempts and messages are not compared. 0 equal; 1 different, the first difference in msg; -1 error.
 int h5_compare_results(const char *a, const char *b, char *msg, size_t msglen);

@@ -107,15 +107,3 @@ int h5_write_variants(hid_t file, const Plan *plan, const JobResult *const *by_j
     H5Dclose(vscale);
     return rc;
 }
-
-int h5_has_variants(const char *path) {
-    H5E_auto2_t fn;
-    void *data;
-    H5Eget_auto2(H5E_DEFAULT, &fn, &data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    int has = f >= 0 && H5Lexists(f, "variant", H5P_DEFAULT) > 0;
-    if (f >= 0) H5Fclose(f);
-    H5Eset_auto2(H5E_DEFAULT, fn, data);
-    return has;
-}

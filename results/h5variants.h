@@ -18,5 +18,3 @@
 // properties and str the UTF-8 string type of the file. 0 ok; -1 with "cannot ..." in err.
 int h5_write_variants(hid_t file, const Plan *plan, const JobResult *const *by_job, const hid_t *scales,
                       hid_t job_scale, hid_t dcpl, hid_t str, char *err, size_t errlen);
-// 1 when the file at path has the variant datasets, 0 when not (or it cannot be opened).
-int h5_has_variants(const char *path);

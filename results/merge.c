@@ -8,8 +8,10 @@
 #include "engine/util.h"
 #include "mpi/run.h"
 #include "results/h5read.h"
-#include "results/h5variants.h"
 #include "results/h5write.h"
+#include "sweeps/spec.h"
+#include "sweeps/variants.h"
+#include <cjson/cJSON.h>
 
 typedef struct {
     int n, cap;
@@ -73,16 +75,50 @@ typedef struct {
     const char *const *paths;
     ResultsFile *rf;
     int **amap[AX_COUNT];       // amap[a][file][label index] = merged index
+    int **vmap;                 // vmap[file][variant index] = merged variant index
     char *err;
     size_t errlen;
 } M;
+
+// The variant cell of file rf's job J at eval index e and variant v: 1 and the values when recorded.
+static int vcell_of(const ResultsFile *rf, const ResultsJob *J, int e, int v, double x[3]) {
+    int idx[AX_COUNT];
+    for (int a = 0; a <= AX_SEED; a++) idx[a] = J->ax[a];
+    idx[AX_EVAL_TEXT] = e;
+    size_t at = results_cell(rf, idx) * (size_t)rf->n_variants + (size_t)v;
+    x[0] = rf->vppl[at]; x[1] = rf->vnll[at]; x[2] = rf->vn_tokens[at];
+    return !(isnan(x[0]) && isnan(x[1]) && isnan(x[2]));
+}
+
+// The variants both files have, each job's cells and bytes under them: NULL when they agree, else the
+// dataset that differs.
+static const char *same_variants(const M *m, int fa, int ja, int fb, int jb) {
+    const ResultsFile *A = &m->rf[fa], *B = &m->rf[fb];
+    for (int va = 0; va < A->n_variants; va++) {
+        int vb = 0;
+        while (vb < B->n_variants && m->vmap[fb][vb] != m->vmap[fa][va]) vb++;
+        if (vb == B->n_variants) continue;   // a variant only one file has joins the union
+        if (A->vbytes[(size_t)ja * A->n_variants + va] != B->vbytes[(size_t)jb * B->n_variants + vb])
+            return "variant_adapter_bytes";
+        for (int e = 0; e < A->axis[AX_EVAL_TEXT].n; e++) {
+            double u[3], w[3];
+            if (!vcell_of(A, &A->jobs[ja], e, va, u)) continue;
+            int eb = results_axis_find(B, AX_EVAL_TEXT, A->axis[AX_EVAL_TEXT].labels[e]);
+            if (eb < 0 || !vcell_of(B, &B->jobs[jb], eb, vb, w)) continue;
+            for (int k = 0; k < 3; k++)
+                if (!same_f64(u[k], w[k])) return k == 0 ? "variant_ppl" : k == 1 ? "variant_nll" : "variant_n_tokens";
+        }
+    }
+    return NULL;
+}
 
 // Do file fb's job jb and file fa's job ja say the same, bit for bit? 0 yes; 1 no (err names the field).
 static int same_job(M *m, int fa, int ja, int fb, int jb) {
     const ResultsFile *A = &m->rf[fa], *B = &m->rf[fb];
     const ResultsJob *x = &A->jobs[ja], *y = &B->jobs[jb];
     const char *what = NULL;
-    for (int a = 0; a < AX_SEED && !what; a++)
+    // train_user and seed are only where a job that names neither (none: its id has no user or seed) sits
+    for (int a = 0; a < AX_TRAIN_USER && !what; a++)
         if (m->amap[a][fa][x->ax[a]] != m->amap[a][fb][y->ax[a]]) what = h5_dim_names[a];
     if (!what && strcmp(x->precision, y->precision)) what = "precision";
     if (!what && x->status != y->status) what = "status";
@@ -110,6 +146,7 @@ static int same_job(M *m, int fa, int ja, int fb, int jb) {
         for (int k = 0; k < 3; k++)
             if (!same_f64(u[k], v[k])) what = k == 0 ? "ppl" : k == 1 ? "nll" : "n_tokens";
     }
+    if (!what) what = same_variants(m, fa, ja, fb, jb);
     if (!what) {
         float *da = NULL, *db = NULL;
         size_t na = 0, nb = 0;
@@ -131,11 +168,188 @@ static int same_job(M *m, int fa, int ja, int fb, int jb) {
     return 1;
 }
 
+// eval.combos as one file's spec states them (sweeps/combos.h): per combination (a format-axis label),
+// the format it averages and each of the file's users' group, so that a combination job can be checked
+// against the merged file's groups: a group split across the files averages fewer adapters in each
+// than one run of the union spec would, and is refused rather than merged.
+typedef struct {
+    char label[64], source[64];
+    int all;                    // "groups": "all": every user of the file (of the merged file, once merged)
+    int n_users;
+    char **user;                // the file's users, in its axis order
+    char **group;               // [n_users]: the user's group name, NULL in none
+} FCombo;
+
+typedef struct { int n; FCombo *c; } FCombos;
+
+static void fcombos_free(FCombos *f) {
+    for (int k = 0; k < f->n; k++) {
+        for (int u = 0; u < f->c[k].n_users; u++) { free(f->c[k].user[u]); free(f->c[k].group[u]); }
+        free(f->c[k].user); free(f->c[k].group);
+    }
+    free(f->c);
+    memset(f, 0, sizeof *f);
+}
+
+static const FCombo *fcombo_find(const FCombos *f, const char *label) {
+    for (int k = 0; k < f->n; k++)
+        if (!strcmp(f->c[k].label, label)) return &f->c[k];
+    return NULL;
+}
+
+// The combinations of the file's spec attribute (parsed without touching the files it names). 0 ok
+// (none when the spec has no eval.combos); -1 with one line in err.
+static int read_combos(const char *path, const ResultsFile *rf, FCombos *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    cJSON *root = rf->spec ? cJSON_Parse(rf->spec) : NULL;
+    const cJSON *ev = root ? cJSON_GetObjectItemCaseSensitive(root, "eval") : NULL;
+    int has = ev && cJSON_GetObjectItemCaseSensitive(ev, "combos");
+    cJSON_Delete(root);
+    if (!has) return 0;
+    Plan p;
+    char e2[512];
+    if (spec_parse(rf->spec, strlen(rf->spec), path, SPEC_FILES_IGNORED, &p, e2, sizeof e2)) {
+        snprintf(err, errlen, "%s: attribute spec has eval.combos but does not parse (%s): its combinations' groups "
+                 "cannot be checked", path, e2);
+        return -1;
+    }
+    out->n = p.n_combos;
+    out->c = xcalloc((size_t)p.n_combos + 1, sizeof *out->c);
+    int nu = p.axis[AX_TRAIN_USER].n;
+    for (int k = 0; k < p.n_combos; k++) {
+        const Combo *cb = &p.combos[k];
+        FCombo *f = &out->c[k];
+        snprintf(f->label, sizeof f->label, "%s", cb->label);
+        snprintf(f->source, sizeof f->source, "%s", p.axis[AX_FORMAT].labels[cb->source]);
+        f->all = cb->n_groups == 1 && !strcmp(cb->group_names[0], "all");
+        for (int u = 0; u < nu; u++) f->all &= cb->group_of[u] == 0;
+        f->n_users = nu;
+        f->user = xcalloc((size_t)nu + 1, sizeof *f->user);
+        f->group = xcalloc((size_t)nu + 1, sizeof *f->group);
+        for (int u = 0; u < nu; u++) {
+            f->user[u] = dup_str(p.axis[AX_TRAIN_USER].labels[u]);
+            if (cb->group_of[u] >= 0) f->group[u] = dup_str(cb->group_names[cb->group_of[u]]);
+        }
+    }
+    plan_free(&p);
+    return 0;
+}
+
+// The members of group g of combination c, in the order of `users` (the file's or the merged axis):
+// users[k] is a member when its group (looked up in every file's statement of c) is g. Writes their
+// indices into out; returns their count.
+static int group_members(const FCombos *fc, int n_files, const char *label, const char *g, int all, char **users,
+                         int n_users, int *out) {
+    int n = 0;
+    for (int k = 0; k < n_users; k++) {
+        int in = all;
+        for (int i = 0; i < n_files && !in; i++) {
+            const FCombo *f = fcombo_find(&fc[i], label);
+            for (int u = 0; f && u < f->n_users; u++)
+                if (!strcmp(f->user[u], users[k])) { in = f->group[u] && !strcmp(f->group[u], g); break; }
+        }
+        if (in) out[n++] = k;
+    }
+    return n;
+}
+
+static int same_labels(const Axis *a, const MAxis *m) {
+    if (a->n != m->n) return 0;
+    for (int i = 0; i < a->n; i++)
+        if (strcmp(a->labels[i], m->labels[i])) return 0;
+    return 1;
+}
+
+// The merged file's spec attribute when the inputs' specs differ: the first file's spec with "users"
+// and "seeds" replaced by the merged axes' (each user's entry as the first spec naming it wrote it),
+// when that spec expands to exactly the merged axes, as it does for files split by users or seeds, so
+// that `sweep report` re-reads it as the union run's; NULL otherwise (the first file's spec is kept).
+static char *union_spec(const ResultsFile *rf, int n, const MAxis *ax, const char *path) {
+    cJSON **roots = xcalloc((size_t)n, sizeof *roots);
+    Plan *plans = xcalloc((size_t)n, sizeof *plans);
+    unsigned char *parsed = xcalloc((size_t)n, 1);
+    char *text = NULL, e[512];
+    cJSON *users = cJSON_CreateArray(), *seeds = cJSON_CreateArray();
+    int ok = users && seeds;
+    for (int i = 0; i < n && ok; i++) {
+        roots[i] = rf[i].spec ? cJSON_Parse(rf[i].spec) : NULL;
+        const cJSON *u = roots[i] ? cJSON_GetObjectItemCaseSensitive(roots[i], "users") : NULL;
+        ok = u && cJSON_IsArray(u) && !spec_parse(rf[i].spec, strlen(rf[i].spec), path, SPEC_FILES_IGNORED, &plans[i], e,
+                                                  sizeof e);
+        parsed[i] = ok;
+        ok = ok && cJSON_GetArraySize(u) == plans[i].axis[AX_TRAIN_USER].n;   // one entry per user
+    }
+    for (int k = 0; k < ax[AX_TRAIN_USER].n && ok; k++) {
+        const cJSON *item = NULL;
+        for (int i = 0; i < n && !item; i++)
+            for (int q = 0; q < plans[i].axis[AX_TRAIN_USER].n && !item; q++)
+                if (!strcmp(plans[i].axis[AX_TRAIN_USER].labels[q], ax[AX_TRAIN_USER].labels[k]))
+                    item = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(roots[i], "users"), q);
+        ok = item && cJSON_AddItemToArray(users, cJSON_Duplicate(item, 1));
+    }
+    for (int k = 0; k < ax[AX_SEED].n && ok; k++) {
+        unsigned long long v = strtoull(ax[AX_SEED].labels[k], NULL, 10);
+        ok = v <= (1ull << 53) && cJSON_AddItemToArray(seeds, cJSON_CreateNumber((double)v));   // exact in a double
+    }
+    if (ok) {
+        cJSON_ReplaceItemInObjectCaseSensitive(roots[0], "users", users);
+        users = NULL;
+        if (cJSON_GetObjectItemCaseSensitive(roots[0], "seeds")) cJSON_ReplaceItemInObjectCaseSensitive(roots[0], "seeds", seeds);
+        else cJSON_AddItemToObject(roots[0], "seeds", seeds);
+        seeds = NULL;
+        text = cJSON_Print(roots[0]);
+        Plan u;
+        if (text && !spec_parse(text, strlen(text), path, SPEC_FILES_IGNORED, &u, e, sizeof e)) {
+            int same = 1;
+            for (int a = 0; a < AX_COUNT; a++) same &= same_labels(&u.axis[a], &ax[a]);
+            plan_free(&u);
+            if (!same) { free(text); text = NULL; }
+        } else {
+            free(text);
+            text = NULL;
+        }
+    }
+    cJSON_Delete(users);
+    cJSON_Delete(seeds);
+    for (int i = 0; i < n; i++) {
+        cJSON_Delete(roots[i]);
+        if (parsed[i]) plan_free(&plans[i]);
+    }
+    free(roots); free(plans); free(parsed);
+    return text;
+}
+
+// "a,b,c" (n users, in order), cut with "..." to fit out[len].
+static void user_list(char *out, size_t len, char **labels, const int *idx, int n) {
+    size_t o = 0;
+    out[0] = 0;
+    for (int k = 0; k < n; k++) {
+        int w = snprintf(out + o, len - o, "%s%s", k ? "," : "", labels[idx[k]]);
+        if (w < 0 || o + (size_t)w >= len) { snprintf(out + (len > 4 ? len - 4 : 0), len > 4 ? 4 : len, "..."); return; }
+        o += (size_t)w;
+    }
+}
+
 typedef struct { int file, job; int ax[AX_SEED + 1]; } MJob;
+typedef struct { int file, f; const char *g; } Checked;
 static int by_place(const void *a, const void *b) {
     const MJob *x = a, *y = b;
     for (int k = 0; k <= AX_SEED; k++)
         if (x->ax[k] != y->ax[k]) return x->ax[k] - y->ax[k];
+    return strcmp(g_rf[x->file].jobs[x->job].id, g_rf[y->file].jobs[y->job].id);
+}
+
+// A single run's job order: trained jobs in the spec's nesting order, then each combination's jobs
+// (sweeps/combos.c add_jobs: combination, base, condition, seed, member).
+static const unsigned char *g_combo_fmt;   // [merged format]: 1 for a combination's label
+static int by_run_order(const void *a, const void *b) {
+    const MJob *x = a, *y = b;
+    int cx = g_combo_fmt[x->ax[AX_FORMAT]], cy = g_combo_fmt[y->ax[AX_FORMAT]];
+    if (cx != cy) return cx - cy;
+    if (!cx) return by_place(a, b);
+    static const int key[] = {AX_FORMAT, AX_BASE, AX_CONDITION, AX_SEED, AX_TRAIN_USER};
+    for (int k = 0; k < 5; k++)
+        if (x->ax[key[k]] != y->ax[key[k]]) return x->ax[key[k]] - y->ax[key[k]];
     return strcmp(g_rf[x->file].jobs[x->job].id, g_rf[y->file].jobs[y->job].id);
 }
 
@@ -150,8 +364,16 @@ int results_merge(const char *const *inputs, int n, const char *output, char *er
         if (!strcmp(inputs[i], output)) { snprintf(err, errlen, "%s: the output is also an input", output); return -1; }
     M m = { .paths = inputs, .err = err, .errlen = errlen };
     m.rf = xcalloc(n, sizeof *m.rf);
-    MAxis ax[AX_COUNT];
+    MAxis ax[AX_COUNT], mv;
     memset(ax, 0, sizeof ax);
+    memset(&mv, 0, sizeof mv);
+    m.vmap = xcalloc(n, sizeof *m.vmap);
+    FCombos *fc = xcalloc(n, sizeof *fc);
+    unsigned char *combo_fmt = NULL;
+    int *mem_a = NULL, *mem_b = NULL;
+    char *spec_union = NULL;
+    Checked *ok_seen = NULL;   // (file, combination, group) triples whose members were found the same
+    int n_ok = 0, cap_ok = 0;
     for (int a = 0; a < AX_COUNT; a++) m.amap[a] = xcalloc(n, sizeof *m.amap[a]);
     Plan plan;
     memset(&plan, 0, sizeof plan);
@@ -172,11 +394,14 @@ int results_merge(const char *const *inputs, int n, const char *output, char *er
                      "existed: `sweep run` of its spec rewrites the file with it)", inputs[i], missing);
             goto out;
         }
-        if (h5_has_variants(inputs[i])) {   // refused rather than silently dropped
-            snprintf(err, errlen, "%s: has eval.variants datasets (/variant_ppl ...), which sweep merge does not carry "
-                     "yet: merging would lose them", inputs[i]);
+        // eval.variants: the variant coordinate is another axis, unioned like the others ("identity" first)
+        if (rf->n_variants && strcmp(rf->variants[0], "identity")) {
+            snprintf(err, errlen, "%s: variant[0] is '%s', not identity", inputs[i], rf->variants[0]);
             goto out;
         }
+        m.vmap[i] = xcalloc((size_t)rf->n_variants + 1, sizeof(int));
+        for (int v = 0; v < rf->n_variants; v++) m.vmap[i][v] = axis_add(&mv, rf->variants[v], NULL, NULL, inputs[i]);
+        if (read_combos(inputs[i], rf, &fc[i], err, errlen)) goto out;
         if (strcmp(rf->protocol, m.rf[0].protocol)) {
             snprintf(err, errlen, "%s: protocol '%s' differs from %s's '%s'", inputs[i], rf->protocol, inputs[0],
                      m.rf[0].protocol);
@@ -220,7 +445,7 @@ int results_merge(const char *const *inputs, int n, const char *output, char *er
             if (k == rep || m.rf[ent[k].file].jobs[ent[k].job].status == JOB_PENDING) continue;
             if (same_job(&m, ent[rep].file, ent[rep].job, ent[k].file, ent[k].job)) goto out;
         }
-        // placed where the first file holding it placed it (a none job's seed is its first file's)
+        // placed where the first file holding it placed it (a none job's user and seed are its first file's)
         MJob *x = &mj[nj++];
         x->file = ent[rep].file; x->job = ent[rep].job;
         const ResultsJob *J0 = &m.rf[ent[g].file].jobs[ent[g].job];
@@ -228,12 +453,86 @@ int results_merge(const char *const *inputs, int n, const char *output, char *er
         g = h;
     }
     qsort(mj, nj, sizeof *mj, by_place);
+    // eval.combos: each combination job's group must be the same in the file it comes from as in the
+    // merged file, or it averaged other adapters than one run of the union spec would.
+    combo_fmt = xcalloc((size_t)ax[AX_FORMAT].n + 1, 1);
+    mem_a = xcalloc((size_t)ax[AX_TRAIN_USER].n + 1, sizeof(int));
+    mem_b = xcalloc((size_t)ax[AX_TRAIN_USER].n + 1, sizeof(int));
+    for (int f = 0; f < ax[AX_FORMAT].n; f++) {
+        const FCombo *first = NULL;
+        int fi = -1;
+        for (int i = 0; i < n; i++) {
+            const FCombo *c = fcombo_find(&fc[i], ax[AX_FORMAT].labels[f]);
+            if (!c) continue;
+            if (!first) { first = c; fi = i; continue; }
+            if (strcmp(c->source, first->source) || c->all != first->all) {
+                snprintf(err, errlen, "%s: combination %s averages %s%s, %s's averages %s%s", inputs[i], c->label,
+                         c->source, c->all ? " over all users" : " by named groups", inputs[fi], first->source,
+                         first->all ? " over all users" : " by named groups");
+                goto out;
+            }
+        }
+        combo_fmt[f] = first != NULL;
+    }
+    for (int q = 0; q < nj; q++) {
+        const MJob *x = &mj[q];
+        const char *F = ax[AX_FORMAT].labels[x->ax[AX_FORMAT]];
+        if (!combo_fmt[x->ax[AX_FORMAT]]) continue;
+        const ResultsFile *rf = &m.rf[x->file];
+        const char *id = rf->jobs[x->job].id, *user = ax[AX_TRAIN_USER].labels[x->ax[AX_TRAIN_USER]];
+        const FCombo *c = fcombo_find(&fc[x->file], F);
+        const char *g = NULL;
+        for (int u = 0; c && u < c->n_users; u++)
+            if (!strcmp(c->user[u], user)) g = c->group[u];
+        int seen = 0;   // each (file, combination, group) is checked once: at 1,000 users, once per member is O(users^2)
+        for (int k = 0; k < n_ok && !seen; k++)
+            seen = ok_seen[k].file == x->file && ok_seen[k].f == x->ax[AX_FORMAT] && g && !strcmp(ok_seen[k].g, g);
+        if (seen) continue;
+        if (!g) {
+            snprintf(err, errlen, "job %s: %s's spec attribute does not say which group of combination %s user %s "
+                     "belongs to (a file written by sweep merge keeps its first input's spec): merge the files the "
+                     "sweeps wrote", id, inputs[x->file], F, user);
+            goto out;
+        }
+        int na = group_members(&fc[x->file], 1, F, g, c->all, rf->axis[AX_TRAIN_USER].labels,
+                               rf->axis[AX_TRAIN_USER].n, mem_a);
+        int nb = group_members(fc, n, F, g, c->all, ax[AX_TRAIN_USER].labels, ax[AX_TRAIN_USER].n, mem_b);
+        int same = na == nb;
+        for (int k = 0; k < na && same; k++)
+            same = !strcmp(rf->axis[AX_TRAIN_USER].labels[mem_a[k]], ax[AX_TRAIN_USER].labels[mem_b[k]]);
+        if (!same) {
+            char la[160], lb[160];
+            user_list(la, sizeof la, rf->axis[AX_TRAIN_USER].labels, mem_a, na);
+            user_list(lb, sizeof lb, ax[AX_TRAIN_USER].labels, mem_b, nb);
+            snprintf(err, errlen, "job %s: combination %s of user %s averages group %s's users %s in %s, but the merged "
+                     "file's group %s is %s: a group split across files must be evaluated by one run (sweep run of "
+                     "the union spec), not merged", id, F, user, g, la, inputs[x->file], g, lb);
+            goto out;
+        }
+        if (n_ok == cap_ok) ok_seen = realloc(ok_seen, (size_t)(cap_ok = 2 * cap_ok + 8) * sizeof *ok_seen);
+        if (!ok_seen) { fprintf(stderr, "sweep: out of memory\n"); exit(3); }
+        ok_seen[n_ok++] = (Checked){x->file, x->ax[AX_FORMAT], g};
+    }
+    // Two jobs at one place would write the same cells: their specs differ in what the labels do not show.
+    for (int q = 1; q < nj; q++)
+        if (!memcmp(mj[q - 1].ax, mj[q].ax, sizeof mj[q].ax)) {
+            const MJob *x = &mj[q - 1], *y = &mj[q];
+            snprintf(err, errlen, "job %s of %s and job %s of %s are both at format %s, train_user %s, seed %s: their "
+                     "specs differ in something the axis labels do not show (a hyperparameter, a path)",
+                     m.rf[x->file].jobs[x->job].id, inputs[x->file], m.rf[y->file].jobs[y->job].id, inputs[y->file],
+                     ax[AX_FORMAT].labels[x->ax[AX_FORMAT]], ax[AX_TRAIN_USER].labels[x->ax[AX_TRAIN_USER]],
+                     ax[AX_SEED].labels[x->ax[AX_SEED]]);
+            goto out;
+        }
+    g_combo_fmt = combo_fmt;
+    qsort(mj, nj, sizeof *mj, by_run_order);
 
     // The plan the merged file describes.
     snprintf(plan.protocol, sizeof plan.protocol, "%s", m.rf[0].protocol);
     plan.spec_text = m.rf[0].spec;
     int same_spec = 1;
     for (int i = 1; i < n; i++) same_spec &= !strcmp(m.rf[i].spec_hash, m.rf[0].spec_hash);
+    if (!same_spec && (spec_union = union_spec(m.rf, n, ax, output))) plan.spec_text = spec_union;
     if (same_spec) snprintf(plan.spec_hash, sizeof plan.spec_hash, "%s", m.rf[0].spec_hash);
     else {
         uint64_t hh = FNV1A64_INIT;
@@ -250,6 +549,11 @@ int results_merge(const char *const *inputs, int n, const char *output, char *er
     int S = 0;
     for (int i = 0; i < n; i++) if (m.rf[i].n_steps > S) S = m.rf[i].n_steps;
     for (int f = 0; f < ax[AX_FORMAT].n; f++) plan.formats[f].train.steps = S;
+    if (mv.n) {   // eval.variants: the union of the files' variant coordinates, in order of first appearance
+        plan.n_variants = mv.n;
+        plan.variants = xcalloc((size_t)mv.n, sizeof *plan.variants);
+        for (int v = 0; v < mv.n; v++) snprintf(plan.variants[v].label, sizeof plan.variants[v].label, "%s", mv.labels[v]);
+    }
     plan.n_jobs = nj;
     plan.jobs = xcalloc(nj + 1, sizeof *plan.jobs);
     by_job = xcalloc(nj + 1, sizeof *by_job);
@@ -281,9 +585,9 @@ int results_merge(const char *const *inputs, int n, const char *output, char *er
         r->loss_curve = xmalloc(((size_t)rf->n_steps + 1) * sizeof(float));
         if (rf->n_steps) memcpy(r->loss_curve, rf->loss + (size_t)mj[q].job * rf->n_steps, rf->n_steps * sizeof(float));
         // cells: the union over every file holding the job (they agree where they overlap)
-        int ne = ax[AX_EVAL_TEXT].n;
-        r->evals = xcalloc(ne + 1, sizeof *r->evals);
-        unsigned char *have = xcalloc(ne + 1, 1);
+        int ne = ax[AX_EVAL_TEXT].n, nv = mv.n ? mv.n : 1;
+        r->evals = xcalloc((size_t)(ne + 1) * nv + 1, sizeof *r->evals);
+        unsigned char *have = xcalloc((size_t)(ne + 1) * nv + 1, 1);   // [variant][eval, then the bytes cell]
         for (int i = 0; i < n; i++) {
             const ResultsFile *fi = &m.rf[i];
             for (int j = 0; j < fi->n_jobs; j++) {
@@ -296,6 +600,26 @@ int results_merge(const char *const *inputs, int n, const char *output, char *er
                     EvalCell *c = &r->evals[r->n_evals++];
                     snprintf(c->eval, sizeof c->eval, "%s", ax[AX_EVAL_TEXT].labels[me]);
                     c->ppl = v[0]; c->nll = v[1]; c->n_tokens = (long)v[2];
+                }
+                // the variants' cells ("EVAL@VARIANT") and bytes ("@VARIANT"), as the job's record holds them
+                for (int vi = 1; vi < fi->n_variants; vi++) {
+                    int mvi = m.vmap[i][vi];
+                    unsigned char *hv = have + (size_t)mvi * (ne + 1);
+                    for (int e = 0; e <= fi->axis[AX_EVAL_TEXT].n; e++) {
+                        int bytes = e == fi->axis[AX_EVAL_TEXT].n;
+                        int me = bytes ? ne : m.amap[AX_EVAL_TEXT][i][e];
+                        double v[3] = {NAN, NAN, (double)fi->vbytes[(size_t)j * fi->n_variants + vi]};
+                        if (hv[me] || (!bytes && !vcell_of(fi, &fi->jobs[j], e, vi, v))) continue;
+                        hv[me] = 1;
+                        EvalCell *c = &r->evals[r->n_evals++];
+                        if (variant_cell_label(c->eval, sizeof c->eval, &plan, mvi, bytes ? "" : ax[AX_EVAL_TEXT].labels[me])) {
+                            snprintf(err, errlen, "job %s: the label of its cell on %s under variant %s is too long",
+                                     J->id, ax[AX_EVAL_TEXT].labels[me], mv.labels[mvi]);
+                            free(have);
+                            goto out;
+                        }
+                        c->ppl = v[0]; c->nll = v[1]; c->n_tokens = (long)v[2];
+                    }
                 }
                 break;
             }
@@ -321,7 +645,12 @@ int results_merge(const char *const *inputs, int n, const char *output, char *er
     free(hashes);
 out:
     for (int q = 0; res && q < nj; q++) job_result_free(&res[q]);
-    free(res); free(by_job); free(plan.jobs); free(plan.seeds); free(plan.formats);
+    free(res); free(by_job); free(plan.jobs); free(plan.seeds); free(plan.formats); free(plan.variants);
+    free(combo_fmt); free(mem_a); free(mem_b); free(spec_union); free(ok_seen);
+    for (int i = 0; i < n; i++) { fcombos_free(&fc[i]); free(m.vmap[i]); }
+    free(fc); free(m.vmap);
+    for (int k = 0; k < mv.n; k++) free(mv.labels[k]);
+    free(mv.labels); free(mv.hash); free(mv.hash2); free(mv.owner);
     free(mj); free(ent);
     for (int a = 0; a < AX_COUNT; a++) {
         for (int k = 0; k < ax[a].n; k++) free(ax[a].labels[k]);
