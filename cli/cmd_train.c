@@ -32,7 +32,8 @@ static const char usage_head[] =
     "before writing a spec, and for reproducing one job of a sweep. It trains exactly as a job of\n"
     "`sweep run` does (same defaults, same adapter initialisation, same batches and random corpus from\n"
     "the seed, same evaluation), so the same base, text, hyperparameters and seed give the loss curve,\n"
-    "final loss, perplexities and adapter of that job, bit for bit (at the same --threads).\n"
+    "final loss, perplexities and adapter of that job, bit for bit (at the same --threads), and the\n"
+    "largest change of a trained parameter from its initial value (the results file's max_param_change).\n"
     "\n"
     "  --text FILE          training text (the user's train.txt); not read under --condition random\n"
     "  --format F           norm (RMSNorm gains), lora, full (every weight), or steer (a learned\n"
@@ -45,7 +46,8 @@ static const char usage_head[] =
     "  --seed N             seed of the adapter's initialisation, batches and random corpus (default 0,\n"
     "                       the seed of a spec with \"seeds\": 1)\n"
     "  -o FILE              write the trained adapter (SWAD file: sweep eval --adapter FILE reads it)\n"
-    "  --json               print one JSON object on stdout (loss curve, perplexities, timings); the\n"
+    "  --json               print one JSON object on stdout (loss curve, perplexities, the largest\n"
+    "                       parameter change and its tensor as a sweep records them, timings); the\n"
     "                       progress lines then go to stderr\n"
     "  --print-every N      print the loss every N steps (default 10; 0: only the last step)\n"
     "  --tokenizer FILE     tokenizer (default: the one BASE's metadata names)\n"
@@ -274,8 +276,8 @@ static void add_number(cJSON *obj, const char *name, double d) {
 }
 
 static void print_json(const TrainArgs *a, const char *tok_path, const Adapter *ad, long n_train, const float *curve,
-                       const TrainResult *tr, const EvalText *ev, int n_ev, double train_s, double eval_s,
-                       double total_s) {
+                       const TrainResult *tr, double max_change, const char *max_tensor, const EvalText *ev, int n_ev,
+                       double train_s, double eval_s, double total_s) {
     static const char *const target_names[LORA_N_TARGETS] = { "q", "k", "v", "o", "gate", "up", "down" };
     const TrainConfig *tc = &a->job.train;
     cJSON *j = cJSON_CreateObject();
@@ -325,6 +327,8 @@ static void print_json(const TrainArgs *a, const char *tok_path, const Adapter *
     add_number(j, "final_loss", tr->final_loss);
     add_number(j, "steps_done", tr->steps_done);
     cJSON_AddBoolToObject(j, "diverged", tr->diverged);
+    add_number(j, "max_param_change", max_change);   // null when not finite (diverged), as NaN in a results file
+    cJSON_AddStringToObject(j, "max_param_tensor", max_tensor);
     cJSON *evs = cJSON_AddArrayToObject(j, "evals");
     for (int e = 0; e < n_ev; e++) {
         cJSON *o = cJSON_CreateObject();
@@ -346,6 +350,15 @@ static void print_json(const TrainArgs *a, const char *tok_path, const Adapter *
     printf("%s\n", s);
     free(s);
     cJSON_Delete(j);
+}
+
+// The summary's line for the largest parameter change (the results file's /max_param_change), beside
+// steps x lr: with Adam each step moves a parameter by about lr at most.
+static void print_max_change(FILE *f, double d, const char *tensor, const JobSpec *job) {
+    if (job->format == FMT_NONE) return;
+    if (!isfinite(d)) { fprintf(f, "largest parameter change: not finite\n"); return; }
+    fprintf(f, "largest parameter change %.6g (%s) from its initial value; steps x lr = %.6g\n", d, tensor,
+            job->train.steps * job->train.lr);
 }
 
 int cmd_train(int argc, char **argv) {
@@ -443,16 +456,23 @@ int cmd_train(int argc, char **argv) {
         return bad("%s: cannot train: a token outside the model's vocabulary of %d",
                    job->random_condition ? "random corpus" : a.text, cfg->vocab);
     free(train_tokens);
+    // How far training moved the parameters, by the function sweep run records it with (engine/job.h):
+    // the moments go first, so making the initial values again does not raise the peak.
+    adamw_free(&ad);
+    char max_tensor[96];
+    double max_change = job_max_param_change(&ad, job, base, max_tensor, sizeof max_tensor);
     double train_s = tr.seconds;
     int status = 0;
     double t_eval = now_seconds();
     if (tr.diverged) {
         fprintf(info, "training diverged at step %d (non-finite loss or gradient): nothing evaluated or written\n",
                 tr.steps_done);
+        print_max_change(info, max_change, max_tensor, job);
         status = 1;
     } else {
         fprintf(info, "final loss %.6f after %d steps: %ld tokens in %.2f s (%.0f tokens/s)\n", tr.final_loss,
                 tr.steps_done, tr.tokens, train_s, train_s > 0 ? tr.tokens / train_s : 0);
+        print_max_change(info, max_change, max_tensor, job);
         for (int e = 0; e < a.n_evals; e++) {
             double t0 = now_seconds();
             ev[e].ppl = job_eval_perplexity(base, &ad, job, ev[e].tokens, ev[e].n, &ev[e].nll, &ev[e].n_pred);
@@ -474,8 +494,8 @@ int cmd_train(int argc, char **argv) {
     double eval_s = now_seconds() - t_eval;
     for (int e = 0; e < a.n_evals; e++) ev[e].nll = ev[e].n_pred ? ev[e].nll / ev[e].n_pred : NAN;
     if (a.json)
-        print_json(&a, tok_path, &ad, n_train, curve, &tr, ev, tr.diverged ? 0 : a.n_evals, train_s, eval_s,
-                   now_seconds() - t_start);
+        print_json(&a, tok_path, &ad, n_train, curve, &tr, max_change, max_tensor, ev, tr.diverged ? 0 : a.n_evals,
+                   train_s, eval_s, now_seconds() - t_start);
     for (int e = 0; e < a.n_evals; e++) free(ev[e].tokens);
     free(curve);
     free(tok_path);

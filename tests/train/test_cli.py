@@ -70,6 +70,9 @@ c.check(sorted(printed_ppl) == sorted([OWN, OTHER]), "a perplexity line per eval
 final = re.search(r"^final loss (\S+) after 200 steps: 9600 tokens", r.stdout, re.M)
 c.check(final is not None, "the final line gives the loss and 200 x 4 x 12 tokens:\n" + r.stdout)
 c.check(os.path.exists(os.path.join(work, "norm.swad")), "-o writes the adapter")
+change = re.search(r"^largest parameter change (\S+) \((\S+)\) from its initial value; steps x lr = (\S+)$", r.stdout, re.M)
+c.check(change is not None and change.group(3) == "%.6g" % (200 * 3e-2),
+        "the summary prints the largest parameter change beside steps x lr:\n" + r.stdout)
 
 j = train_json(*(learn + ["-o", "norm-json.swad"]))
 if j:
@@ -87,6 +90,10 @@ if j:
             "--seq defaults to the tiny base's context 12: %s tokens" % j["tokens"])
     c.check(open(os.path.join(work, "norm.swad"), "rb").read() == open(os.path.join(work, "norm-json.swad"), "rb").read(),
             "the printed and the --json runs write the same adapter")
+    c.check(change and change.group(1) == "%.6g" % j["max_param_change"] and change.group(2) == j["max_param_tensor"] and
+            0 < j["max_param_change"] <= 200 * 3e-2 * 1.01,
+            "the printed largest change is --json's max_param_change %r (%s), within Adam's steps x lr" %
+            (j.get("max_param_change"), j.get("max_param_tensor")))
     # the base alone, measured by another command on the same 501 tokens
     base_ppl, n_pred = eval_ppl(OWN, "--max-tokens", "501")
     own = j["evals"][0]

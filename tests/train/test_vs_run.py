@@ -2,7 +2,8 @@
 random tokens, LoRA, full FT with warmup and cosine decay, norm at bf16 and at int8, steer after blocks 0
 and 1; a seed other than 0,
 eval.tokens set) runs at -np 1; then `sweep train --json` with each job's base and hyperparameters gives
-that job's loss curve, final loss, tokens, perplexities, NLLs, token counts and adapter bit for bit.
+that job's loss curve, final loss, tokens, perplexities, NLLs, token counts, adapter and largest parameter
+change (value and tensor: the results file's max_param_change, max_param_tensor) bit for bit.
 
 Usage: /usr/bin/python3 test_vs_run.py SWEEP WORKDIR
 """
@@ -61,6 +62,7 @@ with h5py.File(os.path.join(work, "out/results.h5"), "r") as f:
     jobs = [{"id": ids[k], "base": b, "format": fm, "condition": cond, "seed": int(f["job_seed"][k]),
              "status": strings(f["status"])[k], "final_loss": float(f["final_loss"][k]),
              "tokens": int(f["tokens"][k]), "loss": f["loss"][k].astype(np.float32),
+             "max_param_change": float(f["max_param_change"][k]), "max_param_tensor": strings(f["max_param_tensor"])[k],
              "adapter": f["adapters"][ids[k]][:].astype(np.float32) if ids[k] in f["adapters"] else None,
              "adapter_shape": tuple(f["adapters"][ids[k]].attrs["shape"]) if ids[k] in f["adapters"] else None}
             for k, (b, fm, cond) in enumerate(zip(strings(f["job_base"]), strings(f["job_format"]),
@@ -96,6 +98,10 @@ for jb in jobs:
     c.check(j["final_loss"] == jb["final_loss"], "%s: final loss %r, the job's %r" % (name, j["final_loss"],
                                                                                         jb["final_loss"]))
     c.check(j["tokens"] == jb["tokens"], "%s: tokens %d, the job's %d" % (name, j["tokens"], jb["tokens"]))
+    c.check(j["max_param_change"] == jb["max_param_change"] and j["max_param_change"] > 0 and
+            j["max_param_tensor"] == jb["max_param_tensor"] and j["max_param_tensor"],
+            "%s: largest parameter change %r (%s), the job's %r (%s)" % (name, j["max_param_change"], j["max_param_tensor"],
+                                                                        jb["max_param_change"], jb["max_param_tensor"]))
     for ev in j["evals"]:
         label = "alba/" + os.path.splitext(os.path.basename(ev["text"]))[0]
         ppl, nll, n = jb["cells"].get(label, (None, None, None))
