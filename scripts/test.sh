@@ -23,9 +23,11 @@ echo "== fuzz targets (libFuzzer + ASan + UBSan), a short run each"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWEEP_FUZZ=ON > build-fuzz-configure.log
 cmake --build build-fuzz -j"$jobs" --target fuzz_targets
 seeds=build-fuzz/seeds
-rm -rf "$seeds" && mkdir -p "$seeds"/{spec,journal,tokenizer}
+rm -rf "$seeds" && mkdir -p "$seeds"/{spec,journal,runstate,tokenizer}
 build-fuzz/tests/fuzz/make_fuzz_seeds "$seeds"
 cp sweeps/*.json tests/spec/*.json "$seeds/spec/"
+cp tests/fuzz/seeds/journal/* "$seeds/journal/"    # from a real run: tests/fuzz/make_journal_seeds.py
+cp tests/fuzz/seeds/runstate/* "$seeds/runstate/"
 cp tests/tokenizer/fuzz-seeds/* "$seeds/tokenizer/"
 fuzz_seconds=${SWEEP_FUZZ_SECONDS:-20}
 for target in build-fuzz/tests/fuzz/fuzz_*; do
