@@ -136,6 +136,27 @@ static void backward_decoded(real *dx, const real *dy, const Mat *W, int n) {
     }
 }
 
+// Trits [k0, k1) of one packed row as int8: a partial first byte, whole bytes as one 8-byte copy
+// from the table each (writing 3 bytes past the end, so out has room for k1 - k0 + 3), a partial last.
+static void trits_i8(int8_t *out, const uint8_t *row, int k0, int k1) {
+    int k = k0;
+    for (; k < k1 && k % TRITS_PER_BYTE; k++) *out++ = trit_lut8[row[k / TRITS_PER_BYTE]][k % TRITS_PER_BYTE];
+    for (; k + TRITS_PER_BYTE <= k1; k += TRITS_PER_BYTE, out += TRITS_PER_BYTE)
+        memcpy(out, trit_lut8[row[k / TRITS_PER_BYTE]], 8);
+    for (; k < k1; k++) *out++ = trit_lut8[row[k / TRITS_PER_BYTE]][k % TRITS_PER_BYTE];
+}
+
+void ternary_unpack_i8(int8_t *out, const Mat *W) {
+    pthread_once(&trit_lut_once, trit_lut_build);
+    size_t rb = ternary_packed_bytes(1, W->cols);
+    for (int r = 0; r < W->rows; r++) {
+        const uint8_t *row = (const uint8_t *)W->data + (size_t)r * rb;
+        int8_t *o = out + (size_t)r * W->cols;
+        if (r + 1 < W->rows) { trits_i8(o, row, 0, W->cols); continue; }   // its overrun lands in the next row
+        for (int k = 0; k < W->cols; k++) o[k] = trit_lut8[row[k / TRITS_PER_BYTE]][k % TRITS_PER_BYTE];
+    }
+}
+
 #ifdef HAVE_VNNI16
 // ---------------------------------------------------------------------------------------------
 // int16 x trit kernels
@@ -156,27 +177,6 @@ static void *grow(void *buf, size_t *cap, size_t bytes) {
     free(buf);
     *cap = bytes;
     return xaligned(bytes);
-}
-
-// Trits [k0, k1) of one packed row as int8: a partial first byte, whole bytes as one 8-byte copy
-// from the table each (writing 3 bytes past the end, so out has room for k1 - k0 + 3), a partial last.
-static void trits_i8(int8_t *out, const uint8_t *row, int k0, int k1) {
-    int k = k0;
-    for (; k < k1 && k % TRITS_PER_BYTE; k++) *out++ = trit_lut8[row[k / TRITS_PER_BYTE]][k % TRITS_PER_BYTE];
-    for (; k + TRITS_PER_BYTE <= k1; k += TRITS_PER_BYTE, out += TRITS_PER_BYTE)
-        memcpy(out, trit_lut8[row[k / TRITS_PER_BYTE]], 8);
-    for (; k < k1; k++) *out++ = trit_lut8[row[k / TRITS_PER_BYTE]][k % TRITS_PER_BYTE];
-}
-
-void ternary_unpack_i8(int8_t *out, const Mat *W) {
-    pthread_once(&trit_lut_once, trit_lut_build);
-    size_t rb = ternary_packed_bytes(1, W->cols);
-    for (int r = 0; r < W->rows; r++) {
-        const uint8_t *row = (const uint8_t *)W->data + (size_t)r * rb;
-        int8_t *o = out + (size_t)r * W->cols;
-        if (r + 1 < W->rows) { trits_i8(o, row, 0, W->cols); continue; }   // its overrun lands in the next row
-        for (int k = 0; k < W->cols; k++) o[k] = trit_lut8[row[k / TRITS_PER_BYTE]][k % TRITS_PER_BYTE];
-    }
 }
 
 // q[Mp][Kp] = rows of x (times colscale, when given) in int16, each scaled by 32767 / its absmax;
@@ -328,14 +328,11 @@ static void backward_int16(real *dx, const real *dy, const Mat *W, int n) {
 #endif
 
 // int32 sums of int16 x trit stay exact while inputs * 32767 < 2^31
-static int use_int16(const Mat *W) {
 #ifdef HAVE_VNNI16
+static int use_int16(const Mat *W) {
     return REAL_IS_FLOAT && int_kernels && W->cols < 65536 && W->rows < 65536;
-#else
-    (void)W;
-    return 0;
-#endif
 }
+#endif
 
 void ternary_forward(real *y, const real *x, const Mat *W, int n, int accumulate) {
     if (n <= 0 || W->rows <= 0) return;
