@@ -6,6 +6,7 @@ on the user's own texts once the inputs are journalled.
 - k = 1: the draw is the one other user with the lowest other_score(the user's own job id, name)
   (recomputed here), and the cell equals, bit for bit, that user's own job's cell on the same text
   (eval.users "all": every job scores every user's texts; an ensemble of one is the adapter itself);
+- the same for lora, full and steer ensembles of k = 1 (their blocks are split back per member);
 - all others (k = 2 of 3 users): each cell's nll lies between the members' smallest nll - log 2 and
   their mean (a mixture of probabilities; Jensen), and is neither member's nor the user's own;
 - -np 1 and -np 2 give the same file, and so do the ensembles added to a finished sweep (no input
@@ -117,6 +118,33 @@ for uu, name in enumerate(users):
         not_own = [e for e in range(len(evals)) if e not in own]
         c.check(np.isnan(ppl[0, 0, ens, uu, si][not_own]).all(), "the ensemble scores only %s's own texts" % name)
 c.check(len({d for _, d in drawn_users}) > 1, "the k=1 draw is not the same user for everyone: %s" % sorted(drawn_users))
+
+# --- every format's blocks are split back into their members: k = 1 of lora, full and steer (one seed)
+FMTS = {"none": {}, "lora": {"rank": 2, "alpha": 4, "lr": 1e-3}, "full": {"lr": 1e-3}, "steer": {"lr": 1e-2}}
+c.write_spec(work, name="fmts.json", formats=FMTS, train=TRAIN, seeds=1,
+             eval=dict(EVAL, combos=[{"ensemble": x, "k": 1} for x in ("lora", "full", "steer")]))
+fv, _ = run(2, "fmts.json", "out/fmts.h5")
+pj = json.loads(subprocess.run([sweep, "plan", "fmts.json", "--json"], cwd=work, env=c.ENV, capture_output=True,
+                               text=True).stdout)
+by_id = {j["id"]: j for j in pj["jobs"]}
+with h5py.File(fv, "r") as f:
+    ffi = [x.decode() for x in f["format"][()]]
+    fnll = f["nll"][()]
+n_cells = 0
+for j in pj["jobs"]:
+    if "inputs" not in j:
+        continue
+    src = by_id[j["inputs"][0]]
+    c.check(len(j["inputs"]) == 1 and src["train_user"] != j["train_user"] and j["format"] == src["format"] + "+ensemble",
+            "%s %s: one other user's %s job" % (j["format"], j["train_user"], src["format"]))
+    for t in j["eval_text"]:
+        e = evals.index(t)
+        got = fnll[0, 0, ffi.index(j["format"]), users.index(j["train_user"]), 0, e]
+        want = fnll[0, 0, ffi.index(src["format"]), users.index(src["train_user"]), 0, e]
+        n_cells += 1
+        c.check(got == want, "%s %s %s: %r, the drawn %s adapter's own cell %r" % (j["format"], j["train_user"], t, got,
+                                                                                  src["train_user"], want))
+c.check(n_cells == 3 * 3 * EVAL["slices"], "%d k=1 cells of lora, full and steer" % n_cells)
 
 # --- the report section of Bet 55 reads the ensemble cells (results/report_bet55.c)
 r = subprocess.run([sweep, "report", v1, "--protocol", "bet55", "--format", "json"], cwd=work, env=c.ENV,
