@@ -205,6 +205,10 @@ static int print_json(const Plan *p, const char *spec, int ranks, double gflops,
         cJSON_AddNumberToObject(jo, "sim_rank", rank_of[k]);
         cJSON_AddNumberToObject(jo, "sim_start", start[k]);
         cJSON_AddNumberToObject(jo, "est_mem_bytes", (double)m->job[k]);
+        if (j->combo) {   // a combination job (eval.combos): the ids of the jobs whose adapters it combines
+            cJSON *in = cJSON_AddArrayToObject(jo, "inputs");
+            for (int i = 0; i < j->n_inputs; i++) cJSON_AddItemToArray(in, cJSON_CreateString(p->jobs[j->inputs[i]].id));
+        }
         cJSON_AddItemToArray(jobs, jo);
     }
     cJSON_AddNumberToObject(o, "n_jobs", p->n_jobs);

@@ -7,7 +7,7 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: sweep report RESULTS.h5 [--protocol auto|bet37|bet46|bet49|bet52|bet60|bet61|protocol-1b|bet53|bet63|bet58|bet48|bet54]\n"
+            "usage: sweep report RESULTS.h5 [--protocol auto|bet37|bet46|bet49|bet52|bet60|bet61|protocol-1b|bet53|bet63|bet58|bet48|bet54|bet55]\n"
             "                    [--format text|markdown|json|csv] [--html DIR]\n"
             "\n"
             "Judges a results file by its protocol's pre-registered criteria (the file's own protocol unless\n"

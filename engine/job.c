@@ -1,5 +1,6 @@
 #include "engine/job.h"
 #include <math.h>
+#include "engine/ensemble.h"
 #include "engine/util.h"
 
 // "RANDOM" in ASCII: the corpus of seed s must stay that of every sweep already recorded.
@@ -49,10 +50,20 @@ double job_eval_perplexity(const Weights *base, const Adapter *ad, const JobSpec
     return job_eval_perplexity_noise(base, ad, js, -1, tokens, n, nll_sum, n_pred);
 }
 
+// The tokens of an eval text a job scores: eval_tokens + 1 (eval_tokens predicted), or all of it.
+static long eval_length(const JobSpec *js, long n) {
+    return js->eval_tokens > 0 && n > js->eval_tokens + 1 ? js->eval_tokens + 1 : n;
+}
+
 double job_eval_perplexity_noise(const Weights *base, const Adapter *ad, const JobSpec *js, double sigma_rel,
                                  const int *tokens, long n, double *nll_sum, long *n_pred) {
-    if (js->eval_tokens > 0 && n > js->eval_tokens + 1) n = js->eval_tokens + 1;
+    n = eval_length(js, n);
     if (ad && ad->format == FMT_NONE) ad = NULL;
     return eval_perplexity_noise(base, ad, tokens, n, base->cfg.context, JOB_EVAL_BATCH, sigma_rel, js->seed,
                                  nll_sum, n_pred);
+}
+
+double job_eval_perplexity_ensemble(const Weights *base, const Adapter *const *ads, int K, const JobSpec *js,
+                                    const int *tokens, long n, double *nll_sum, long *n_pred) {
+    return eval_perplexity_ensemble(base, ads, K, tokens, eval_length(js, n), base->cfg.context, JOB_EVAL_BATCH, nll_sum, n_pred);
 }

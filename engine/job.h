@@ -54,3 +54,7 @@ double job_eval_perplexity(const Weights *base, const Adapter *ad, const JobSpec
 // seed: every eval text and every sigma of a job see the same draws (common random numbers).
 double job_eval_perplexity_noise(const Weights *base, const Adapter *ad, const JobSpec *js, double sigma_rel,
                                  const int *tokens, long n, double *nll_sum, long *n_pred);
+// The same text scored by the mixture of K adapters' next-token distributions (Bet 55's ensemble;
+// eval_perplexity_ensemble, engine/ensemble.h). K = 1 gives job_eval_perplexity's bits.
+double job_eval_perplexity_ensemble(const Weights *base, const Adapter *const *ads, int K, const JobSpec *js,
+                                    const int *tokens, long n, double *nll_sum, long *n_pred);

@@ -95,6 +95,10 @@ double eval_perplexity(const Weights *base, const Adapter *ad, const int *tokens
     return eval_perplexity_noise(base, ad, tokens, n, T, B, -1, 0, nll_sum, n_pred);
 }
 
+__attribute__((noinline)) double eval_sum_batch(double sum, double batch_mean, long count) {
+    return sum + batch_mean * count;
+}
+
 double eval_perplexity_noise(const Weights *base, const Adapter *ad, const int *tokens, long n, int T, int B,
                              double sigma_rel, uint64_t seed, double *nll_sum, long *n_pred) {
     if (nll_sum) *nll_sum = 0;
@@ -124,7 +128,7 @@ double eval_perplexity_noise(const Weights *base, const Adapter *ad, const int *
             }
         }
         double mean = model_forward(&eff, ad, acts, in, tg, nb, T);
-        sum += mean * batch_count;
+        sum = eval_sum_batch(sum, mean, batch_count);
         count += batch_count;
     }
     free(in);

@@ -57,6 +57,10 @@ int train_adapter_on(const Weights *base, Adapter *ad, const int *tokens, long n
 // B windows are evaluated per forward pass. Returns ppl; *nll_sum and *n_pred may be NULL.
 double eval_perplexity(const Weights *base, const Adapter *ad, const int *tokens, long n, int T, int B,
                        double *nll_sum, long *n_pred);
+// One batch's mean loss over its count predicted tokens into an evaluation's running nll sum: the
+// one place that sum is made, so every evaluation of the same rows (eval_perplexity, the ensemble's
+// engine/ensemble.h) gets the same bits whatever the compiler fuses where (not inlined: one body).
+double eval_sum_batch(double sum, double batch_mean, long count);
 // The same with acts_set_noise(sigma_rel, seed) noise in every forward (sigma_rel < 0: none).
 double eval_perplexity_noise(const Weights *base, const Adapter *ad, const int *tokens, long n, int T, int B,
                              double sigma_rel, uint64_t seed, double *nll_sum, long *n_pred);

@@ -42,6 +42,18 @@ void combo_input_record(const Plan *p, int j, const JournalContents *jc, JobResu
     memcpy(out->adapter_shape, first->adapter_shape, sizeof out->adapter_shape);
     out->adapter_bytes_fp32 = first->adapter_bytes_fp32;
     out->adapter_bytes_fp16 = first->adapter_bytes_fp16;
+    if (job_combo(p, job)->kind == COMBO_ENSEMBLE) {   // the members' blocks one after the other, input order
+        size_t n = first->adapter_n;
+        out->adapter_n = (size_t)job->n_inputs * n;
+        out->adapter_ndim = 1;
+        out->adapter_shape[0] = (int64_t)out->adapter_n;
+        out->adapter_bytes_fp32 *= (uint64_t)job->n_inputs;
+        out->adapter_bytes_fp16 *= (uint64_t)job->n_inputs;
+        out->adapter = xmalloc(out->adapter_n * sizeof(float));
+        for (int k = 0; k < job->n_inputs; k++)
+            memcpy(out->adapter + (size_t)k * n, journal_find(jc, p->jobs[job->inputs[k]].id)->adapter, n * sizeof(float));
+        return;
+    }
     out->adapter = xmalloc(out->adapter_n * sizeof(float));
     double *sum = xcalloc(out->adapter_n, sizeof(double));
     for (int k = 0; k < job->n_inputs; k++) {   // input order: the same sum on every run

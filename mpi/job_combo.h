@@ -14,8 +14,11 @@ enum { COMBO_WAIT = 0, COMBO_READY = 1, COMBO_FAILED = -1 };
 // COMBO_WAIT while one has no final record yet; COMBO_FAILED (msg names the input and why) when one
 // failed for good or kept no adapter.
 int combo_inputs_state(const Plan *p, int j, const JournalContents *jc, char *msg, size_t n);
-// The record combo job j is evaluated from (its inputs COMBO_READY): status ok, no cells, the mean of
-// its inputs' adapters. job_result_free it.
+// The record combo job j is evaluated from (its inputs COMBO_READY): status ok, no cells, and for an
+// average the mean of its inputs' adapters; for an ensemble its members' blocks end to end in input
+// order (K x the block, adapter_bytes K x a member's), which the worker splits again
+// (job_evaluate_more) and does not keep: the members are their own jobs' kept adapters.
+// job_result_free it.
 void combo_input_record(const Plan *p, int j, const JournalContents *jc, JobResult *out);
 // A combo job that cannot run: its final failed record (attempts at the plan's limit).
 void combo_failed_record(const Plan *p, int j, const char *msg, JobResult *out);

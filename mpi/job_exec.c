@@ -15,6 +15,7 @@
 #include "engine/mat.h"
 #include "engine/util.h"
 #include "mpi/job_variants.h"
+#include "sweeps/combos.h"
 #include "sweeps/variants.h"
 
 #define SET_ERR(...) errf(err, errlen, __VA_ARGS__)
@@ -257,11 +258,18 @@ static JobSpec job_spec_of(const Plan *p, int j) {
 // cells (sweeps/variants.h): copied from prev where it has the cell, else computed with the adapter
 // (a none adapter: the base itself) on base, the job's view of its base (with its compute context).
 // Sets r's status on failure; a variant's non-finite perplexity is recorded as data, not a failure.
-static void evaluate_cells(JobContext *ctx, int j, const Weights *base, const Adapter *ad, const JobResult *prev,
-                           JobResult *r) {
+// members: the adapter (1), or an ensemble's K (combination jobs, sweeps/combos.h), scored by the
+// mixture of their next-token distributions (engine/ensemble.h; no variants beside combinations).
+static void evaluate_cells(JobContext *ctx, int j, const Weights *base, const Adapter *members, int K,
+                           const JobResult *prev, JobResult *r) {
     const Plan *p = ctx->plan;
     const Job *job = &p->jobs[j];
     const JobSpec js = job_spec_of(p, j);
+    const Adapter *ad = &members[0];
+    const Combo *cb = job_combo(p, job);
+    int ensemble = cb && cb->kind == COMBO_ENSEMBLE;
+    const Adapter **ens = xmalloc((size_t)K * sizeof *ens);
+    for (int k = 0; k < K; k++) ens[k] = &members[k];
     int bi = job->ax[AX_BASE];
     char err[512];
     r->evals = xcalloc((size_t)job->n_eval + (size_t)variant_extra_cells(p, job), sizeof *r->evals);
@@ -310,7 +318,8 @@ static void evaluate_cells(JobContext *ctx, int j, const Weights *base, const Ad
             snprintf(c->eval, sizeof c->eval, "%s", label);
             double nll;
             long count;
-            c->ppl = variant_eval_perplexity(p, v, base, vad, &js, tokens, n, &nll, &count);
+            c->ppl = ensemble ? job_eval_perplexity_ensemble(base, ens, K, &js, tokens, n, &nll, &count)
+                              : variant_eval_perplexity(p, v, base, vad, &js, tokens, n, &nll, &count);
             c->n_tokens = count;
             c->nll = count ? nll / count : NAN;
             release_tokens(tokens, n, map_len);
@@ -322,6 +331,7 @@ static void evaluate_cells(JobContext *ctx, int j, const Weights *base, const Ad
         }
         if (owned) adapter_free(&copy);
     }
+    free(ens);
 }
 
 // The test hook's failures, shared by both ways of running a job; 1 when r now holds one.
@@ -444,7 +454,7 @@ static void job_run(JobContext *ctx, int j, const Weights *base, JobResult *r) {
         }
     }
 
-    if (r->status == JOB_OK) evaluate_cells(ctx, j, base, &ad, NULL, r);
+    if (r->status == JOB_OK) evaluate_cells(ctx, j, base, &ad, 1, NULL, r);
     adapter_free(&ad);
     r->seconds = now_seconds() - t0;
 }
@@ -460,12 +470,17 @@ void job_evaluate_more(JobContext *ctx, int j, const JobResult *prev, JobResult 
     const FormatVariant *fv = &p->formats[job->ax[AX_FORMAT]];
     const JobSpec js = job_spec_of(p, j);
     double t0 = now_seconds();
-    Adapter ad;
-    memset(&ad, 0, sizeof ad);
+    const Combo *cb = job_combo(p, job);
+    int ensemble = cb && cb->kind == COMBO_ENSEMBLE;
+    int K = ensemble ? job->n_inputs : 1;   // an ensemble's members, end to end in prev
+    Adapter *ad = xcalloc((size_t)(K > 0 ? K : 1), sizeof *ad);
     // The adapter's shape and wiring come from the spec; its values from the kept block.
-    if (!job_can_evaluate_more(p, j, prev) || job_adapter_init(&ad, &js, &ctx->bases[job->ax[AX_BASE]].w) ||
-        ad.n != prev->adapter_n) {
-        adapter_free(&ad);
+    int ok = K > 0 && job_can_evaluate_more(p, j, prev);
+    for (int k = 0; k < K && ok; k++)
+        ok = !job_adapter_init(&ad[k], &js, &ctx->bases[job->ax[AX_BASE]].w) && ad[k].n * K == prev->adapter_n;
+    if (!ok) {
+        for (int k = 0; k < K; k++) adapter_free(&ad[k]);
+        free(ad);
         job_execute(ctx, j, r);
         return;
     }
@@ -474,14 +489,20 @@ void job_evaluate_more(JobContext *ctx, int j, const JobResult *prev, JobResult 
     r->job = j;
     memcpy(r->id, job->id, sizeof r->id);
     r->status = JOB_OK;
-    if (injected_fault(job, r)) { adapter_free(&ad); job_weights_free(base); return; }
+    if (injected_fault(job, r)) {
+        for (int k = 0; k < K; k++) adapter_free(&ad[k]);
+        free(ad);
+        job_weights_free(base);
+        return;
+    }
     describe_backend(fv->precision, r->backend, sizeof r->backend);
     if (prev->backend[0] && strcmp(prev->backend, r->backend)) {   // trained on one, evaluated on both
         char now[sizeof r->backend];
         snprintf(now, sizeof now, "%s", r->backend);
         snprintf(r->backend, sizeof r->backend, "%s; new cells: %s", prev->backend, now);
     }
-    for (size_t i = 0; i < ad.n; i++) ad.params[i] = (real)prev->adapter[i];
+    for (int k = 0; k < K; k++)
+        for (size_t i = 0; i < ad[k].n; i++) ad[k].params[i] = (real)prev->adapter[(size_t)k * ad[k].n + i];
     r->tokens = prev->tokens;
     r->final_loss = prev->final_loss;
     r->max_param_change = prev->max_param_change;
@@ -493,15 +514,16 @@ void job_evaluate_more(JobContext *ctx, int j, const JobResult *prev, JobResult 
         r->loss_curve = xmalloc(prev->n_steps * sizeof(float));
         memcpy(r->loss_curve, prev->loss_curve, prev->n_steps * sizeof(float));
     }
-    if (ctx->keep_adapter && prev->adapter_n) {
+    if (ctx->keep_adapter && prev->adapter_n && !ensemble) {   // an ensemble's members are their own jobs' adapters
         r->adapter_n = prev->adapter_n;
         r->adapter = xmalloc(prev->adapter_n * sizeof(float));
         memcpy(r->adapter, prev->adapter, prev->adapter_n * sizeof(float));
         r->adapter_ndim = prev->adapter_ndim;
         memcpy(r->adapter_shape, prev->adapter_shape, sizeof r->adapter_shape);
     }
-    evaluate_cells(ctx, j, base, &ad, prev, r);
-    adapter_free(&ad);
+    evaluate_cells(ctx, j, base, ad, K, prev, r);
+    for (int k = 0; k < K; k++) adapter_free(&ad[k]);
+    free(ad);
     job_weights_free(base);
     r->seconds = now_seconds() - t0;
 }

@@ -32,8 +32,9 @@
 //   eval.combos (sweeps/combos.h) adds no dataset: each combination is a label of the format axis
 //                          ("norm+average"), its cells are in /ppl /nll /n_tokens at each member's
 //                          train_user on the member's own texts, its jobs are rows of the per-job table
-//                          (tokens 0, final_loss NaN, no loss curve) and /adapters/<job id> holds the
-//                          mean adapter it was evaluated with
+//                          (tokens 0, final_loss NaN, no loss curve) and /adapters/<job id> holds an
+//                          average's mean adapter; an ensemble ("norm+ensemble") keeps none (its members
+//                          are their own jobs' adapters) and its adapter bytes are its members' sum
 //   root attributes        spec, spec_hash, protocol, tool_version, created_by, base_hashes,
 //                          deterministic_variables; tokenizer_hashes (per base: FNV-1a 64 of the tokenizer
 //                          file's bytes, "" when the base file carries its own) and eval_hashes (per eval

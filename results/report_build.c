@@ -10,7 +10,7 @@
 #include "results/report_util.h"
 
 const char *const report_protocols[] = {"bet37", "bet46", "bet49", "bet52", "bet60", "bet61", "protocol-1b",
-                                        "bet53", "bet63", "bet58", "bet48", "bet54", NULL};
+                                        "bet53", "bet63", "bet58", "bet48", "bet54", "bet55", NULL};
 
 static int known_protocol(const char *p) {
     for (int i = 0; report_protocols[i]; i++)
@@ -54,7 +54,7 @@ int report_build(const char *path, const char *protocol, int figures, Report *r,
     else if (!strcmp(p, "bet60")) judge_bet60(&d, r, "Bet 60: the noise floor, real vs random tokens");
     else if (!strcmp(p, "bet61")) judge_confusion(&d, r, CONFUSION_BET61, figures);
     else if (!strcmp(p, "bet53") || !strcmp(p, "bet63") || !strcmp(p, "bet58") || !strcmp(p, "bet48") ||
-             !strcmp(p, "bet54"))
+             !strcmp(p, "bet54") || !strcmp(p, "bet55"))
         judge_catalogue(&d, r, p);   // results/report_catalogue.c
     else if (!strcmp(p, "protocol-1b")) {
         judge_confusion(&d, r, CONFUSION_1B, figures);

@@ -449,5 +449,6 @@ void judge_catalogue(const ReportData *d, Report *r, const char *protocol) {
     else if (!strcmp(protocol, "bet58")) bet58(d, r, &v);
     else if (!strcmp(protocol, "bet48")) bet48(d, r, &v);
     else if (!strcmp(protocol, "bet54")) bet54(d, r, &v);
+    else if (!strcmp(protocol, "bet55")) judge_bet55(d, r);   // results/report_bet55.c
     variants_free(&v);
 }

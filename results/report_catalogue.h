@@ -4,5 +4,7 @@
 #pragma once
 #include "results/report_judge.h"
 
-// protocol: "bet53", "bet63", "bet58", "bet48" or "bet54"; adds its section to r.
+// protocol: "bet53", "bet63", "bet58", "bet48", "bet54" or "bet55"; adds its section to r.
 void judge_catalogue(const ReportData *d, Report *r, const char *protocol);
+// Bet 55 (results/report_bet55.c): the ensemble of other users' adapters against the user's own.
+void judge_bet55(const ReportData *d, Report *r);

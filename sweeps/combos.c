@@ -5,8 +5,8 @@
 #include <string.h>
 #include "sweeps/spec_parse.h"
 
-static const char *const combo_fields[] = { "average", "groups", "label", NULL };
-static const char *const combo_kinds[] = { "average", NULL };
+static const char *const combo_fields[] = { "average", "ensemble", "k", "groups", "label", NULL };
+static const char *const combo_kinds[] = { "", "average", "ensemble" };   // by ComboKind
 
 #define MAX_COMBO_JOBS 200000L
 
@@ -34,7 +34,9 @@ static int parse_groups(Parse *P, const cJSON *g, const char *jp, Combo *cb) {
         cb->n_groups = 1;
         snprintf(cb->group_names[0], sizeof cb->group_names[0], "all");
         for (int u = 0; u < nu; u++) cb->group_of[u] = 0;
-        if (nu < 2) return spec_fail(c, jp, "averaging over users needs two users at least; the spec has %d", nu);
+        if (nu < 2)
+            return spec_fail(c, jp, "%s needs two users at least; the spec has %d",
+                             cb->kind == COMBO_AVERAGE ? "averaging over users" : "an ensemble of other users' adapters", nu);
         return 0;
     }
     if (!cJSON_IsObject(g))
@@ -73,10 +75,14 @@ static int parse_combo(Parse *P, const cJSON *it, const char *jp, Combo *cb) {
     if (!cJSON_IsObject(it))
         return spec_fail(c, jp, "must be an object such as {\"average\": \"norm\"}, not %s", json_type_name(it));
     if (json_check_fields(c, it, jp, combo_fields)) return -1;
-    const cJSON *src = cJSON_GetObjectItemCaseSensitive(it, "average");
-    if (!src) return spec_fail(c, jp, "names no kind: one of %s, with the format it combines", combo_kinds[0]);
-    cb->kind = COMBO_AVERAGE;
-    jp_key(sub, sizeof sub, jp, "average");
+    const cJSON *avg = cJSON_GetObjectItemCaseSensitive(it, "average");
+    const cJSON *ens = cJSON_GetObjectItemCaseSensitive(it, "ensemble");
+    if (!avg && !ens) return spec_fail(c, jp, "names no kind: average or ensemble, with the format it combines");
+    if (avg && ens) return spec_fail(c, jp, "names two kinds, average and ensemble: one per entry");
+    const cJSON *src = avg ? avg : ens;
+    cb->kind = avg ? COMBO_AVERAGE : COMBO_ENSEMBLE;
+    const char *kind = combo_kinds[cb->kind];
+    jp_key(sub, sizeof sub, jp, kind);
     const char *fmt;
     if (json_string(c, src, sub, &fmt)) return -1;
     cb->source = -1;
@@ -84,7 +90,7 @@ static int parse_combo(Parse *P, const cJSON *it, const char *jp, Combo *cb) {
         if (!strcmp(p->formats[f].label, fmt)) cb->source = f;
     if (cb->source < 0) return spec_fail(c, sub, "%s is not a format of the spec", fmt);
     if (p->formats[cb->source].format == FMT_NONE) return spec_fail(c, sub, "format none has no adapter to combine");
-    snprintf(cb->label, sizeof cb->label, "%s+average", fmt);
+    snprintf(cb->label, sizeof cb->label, "%s+%s", fmt, kind);
     const cJSON *lab = cJSON_GetObjectItemCaseSensitive(it, "label");
     if (lab) {
         const char *s;
@@ -97,7 +103,23 @@ static int parse_combo(Parse *P, const cJSON *it, const char *jp, Combo *cb) {
         if (!strcmp(p->axis[AX_FORMAT].labels[f], cb->label))
             return spec_fail(c, jp, "label %s is already on the format axis: give this combo its own \"label\"", cb->label);
     jp_key(sub, sizeof sub, jp, "groups");
-    return parse_groups(P, cJSON_GetObjectItemCaseSensitive(it, "groups"), sub, cb);
+    if (parse_groups(P, cJSON_GetObjectItemCaseSensitive(it, "groups"), sub, cb)) return -1;
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "k");
+    jp_key(sub, sizeof sub, jp, "k");
+    if (k && cb->kind != COMBO_ENSEMBLE)
+        return spec_fail(c, sub, "only an ensemble draws k users (an average takes the whole group)");
+    if (!k) return 0;
+    long kv;
+    if (json_int(c, k, sub, 1, 1e6, &kv)) return -1;
+    for (int g = 0; g < cb->n_groups; g++) {   // the smallest group decides: each member leaves itself out
+        int size = 0;
+        for (int u = 0; u < p->axis[AX_TRAIN_USER].n; u++) size += cb->group_of[u] == g;
+        if (kv > size - 1)
+            return spec_fail(c, sub, "%ld is more than the %d other user%s of group %s (each member leaves itself out)",
+                             kv, size - 1, size == 2 ? "" : "s", cb->group_names[g]);
+    }
+    cb->k = (int)kv;
+    return 0;
 }
 
 static void add_format(Plan *p, const Combo *cb) {
@@ -110,9 +132,34 @@ static void add_format(Plan *p, const Combo *cb) {
 }
 
 // The combo's jobs: per base x condition x seed where every member's input job exists, one per member.
+// The ensemble of member u (group g) at one base x condition x seed (row: the source's job per user,
+// stride ns, at seed s): the other users of the group, or the k of them with the lowest
+// other_score(u's own job id, name), the draw of eval.others. take[v] = 1 for the members.
+static void ensemble_members(const Plan *p, const Combo *cb, const int *row, int ns, int s, int u, unsigned char *take) {
+    int nu = p->axis[AX_TRAIN_USER].n, n = 0;
+    for (int v = 0; v < nu; v++) {
+        take[v] = v != u && cb->group_of[v] == cb->group_of[u];
+        n += take[v];
+    }
+    if (!cb->k || cb->k >= n) return;
+    const char *own = p->jobs[row[u * ns + s]].id;
+    for (int drawn = 0; drawn < cb->k; drawn++) {   // k times the lowest score not drawn yet (k is small)
+        int best = -1;
+        uint64_t bs = 0;
+        for (int v = 0; v < nu; v++) {
+            if (take[v] != 1) continue;
+            uint64_t sc = other_score(own, p->users[v].name);
+            if (best < 0 || sc < bs) { best = v; bs = sc; }   // ties: the first user in spec order
+        }
+        take[best] = 2;
+    }
+    for (int v = 0; v < nu; v++) take[v] = take[v] == 2;
+}
+
 static void add_jobs(Parse *P, int k, int *cap) {
     Plan *p = P->p;
     const Combo *cb = &p->combos[k];
+    unsigned char *take = xmalloc((size_t)p->axis[AX_TRAIN_USER].n + 1);
     int nb = p->axis[AX_BASE].n, nc = p->axis[AX_CONDITION].n, nu = p->axis[AX_TRAIN_USER].n, ns = p->axis[AX_SEED].n;
     int ne = p->axis[AX_EVAL_TEXT].n;
     int *at = xmalloc((size_t)nb * nc * nu * ns * sizeof(int) + 1);   // [b][c][u][s]: the source's job, -1 none
@@ -134,6 +181,13 @@ static void add_jobs(Parse *P, int k, int *cap) {
                     for (int v = 0; v < nu; v++)
                         if (cb->group_of[v] == g) { n_in++; missing |= row[v * ns + s] < 0; }
                     if (missing) continue;   // the source is not trained under this condition
+                    if (cb->kind == COMBO_ENSEMBLE) {   // the other users' adapters: never the member's own
+                        ensemble_members(p, cb, row, ns, s, u, take);
+                        n_in = 0;
+                        for (int v = 0; v < nu; v++) n_in += take[v];
+                    } else {
+                        for (int v = 0; v < nu; v++) take[v] = cb->group_of[v] == g;
+                    }
                     if (p->n_jobs == *cap) p->jobs = grow(p->jobs, (size_t)(*cap = 2 * *cap + 16) * sizeof *p->jobs);
                     Job *j = &p->jobs[p->n_jobs++];
                     memset(j, 0, sizeof *j);
@@ -145,10 +199,12 @@ static void add_jobs(Parse *P, int k, int *cap) {
                     j->seed = p->seeds[s];
                     j->combo = k + 1;
                     j->inputs = xmalloc((size_t)n_in * sizeof(int));
-                    uint64_t h = hash_str(FNV1A64_INIT, "sweep-combo-v1\nkind=average\nmember=");
+                    uint64_t h = hash_str(FNV1A64_INIT, "sweep-combo-v1\nkind=");
+                    h = hash_str(h, combo_kinds[cb->kind]);
+                    h = hash_str(h, "\nmember=");
                     h = hash_str(h, p->users[u].name);
                     for (int v = 0; v < nu; v++)
-                        if (cb->group_of[v] == g) {
+                        if (take[v]) {
                             int in = row[v * ns + s];
                             j->inputs[j->n_inputs++] = in;
                             h = hash_str(h, "\ninput=");
@@ -158,10 +214,13 @@ static void add_jobs(Parse *P, int k, int *cap) {
                     j->n_eval = p->users[u].n_eval;
                     j->eval = xmalloc((size_t)j->n_eval * sizeof(int));
                     memcpy(j->eval, p->users[u].eval_index, (size_t)j->n_eval * sizeof(int));
-                    for (int e = 0; e < j->n_eval; e++) j->est_flops += P->eval_flops[(size_t)b * ne + j->eval[e]];
+                    // an ensemble runs one forward per member over each text
+                    int passes = cb->kind == COMBO_ENSEMBLE ? n_in : 1;
+                    for (int e = 0; e < j->n_eval; e++) j->est_flops += passes * P->eval_flops[(size_t)b * ne + j->eval[e]];
                 }
             }
     free(at);
+    free(take);
 }
 
 // Two combos over the same adapters would evaluate the same thing twice under one id.

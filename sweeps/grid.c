@@ -203,6 +203,17 @@ static int by_draw(const void *a, const void *b) {
     return x->score != y->score ? (x->score < y->score ? -1 : 1) : x->user - y->user;
 }
 
+uint64_t other_score(const char *job_id, const char *user) {
+    uint64_t h = fnv1a64(job_id, strlen(job_id), FNV1A64_INIT);
+    h = fnv1a64("\nother=", 7, h);
+    h = fnv1a64(user, strlen(user), h);
+    // splitmix64's finaliser: FNV-1a leaves the high bits of names that differ in their last bytes
+    // (u0001, u0002, ...) nearly equal, and the lowest scores would pile onto a few users
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    return h ^ (h >> 31);
+}
+
 // eval.others: the K other users whose slices trained job j also evaluates. Each candidate gets the
 // score splitmix64-finalised FNV-1a(job id, "\nother=", user name) and the K lowest are taken: a generator seeded by the spec
 // (through the job id) and the job, never by ranks or order. Raising K only adds users; a new user can
@@ -213,14 +224,7 @@ static void draw_others(Parse *P, const Job *j, int u, unsigned char *take, Draw
     memset(take, 0, (size_t)nu);
     for (int v = 0; v < nu; v++) {
         if (v == u || p->users[v].n_eval == 0 || (P->eval_mode == EVAL_LIST && P->eval_users[v])) continue;
-        uint64_t h = fnv1a64(j->id, strlen(j->id), FNV1A64_INIT);
-        h = fnv1a64("\nother=", 7, h);
-        h = fnv1a64(p->users[v].name, strlen(p->users[v].name), h);
-        // splitmix64's finaliser: FNV-1a leaves the high bits of names that differ in their last bytes
-        // (u0001, u0002, ...) nearly equal, and the lowest scores would pile onto a few users
-        h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-        d[n].score = h ^ (h >> 31);
+        d[n].score = other_score(j->id, p->users[v].name);
         d[n++].user = v;
     }
     qsort(d, (size_t)n, sizeof *d, by_draw);

@@ -83,8 +83,8 @@ typedef struct {
 } Job;
 
 // A combination of trained adapters (spec field eval.combos; sweeps/combos.h), evaluated on each
-// member's own texts under the format-axis label `label` ("norm+average").
-typedef enum { COMBO_AVERAGE = 1 } ComboKind;
+// member's own texts under the format-axis label `label` ("norm+average", "norm+ensemble").
+typedef enum { COMBO_AVERAGE = 1, COMBO_ENSEMBLE = 2 } ComboKind;
 
 #define MAX_COMBO_GROUPS 64
 
@@ -93,7 +93,8 @@ typedef struct {
     char label[64];         // its format-axis label
     int source;             // the format it combines (index on the format axis)
     int format;             // its own index on the format axis
-    int n_groups;           // average: 1 with the name "all" for every user, else the spec's groups
+    int k;                  // ensemble: members per ensemble (0: every other user of the group)
+    int n_groups;           // 1 with the name "all" for every user, else the spec's groups
     char group_names[MAX_COMBO_GROUPS][32];
     int *group_of;          // [users]: the user's group, -1 in none
 } Combo;

@@ -7,6 +7,7 @@
 #include "engine/matcache.h"
 #include "engine/modelfile.h"
 #include "engine/util.h"
+#include "sweeps/combos.h"
 
 static long file_bytes(const char *path) {
     struct stat st;
@@ -106,6 +107,17 @@ void plan_mem_job(const PlanMem *m, const Plan *p, int j, MemEstimate *e) {
     mj.base_bytes = m->base_bytes[b];
     mj.ready_bytes = m->ready_bytes[(size_t)b * (MAT_PREC_INT8 + 1) + fv->precision];
     memest_job(&mj, e);
+    const Combo *cb = job_combo(p, job);
+    if (cb && cb->kind == COMBO_ENSEMBLE) {
+        // an ensemble trains nothing: its K members' blocks (each an adapter, and the record they came
+        // in) beside one evaluation's activations (mpi/job_exec.c job_evaluate_more)
+        size_t K = (size_t)job->n_inputs;
+        e->acts_train = e->tokens_train = e->optimizer = 0;
+        e->adapter *= K;
+        e->weight_copies *= K;
+        e->result *= K;
+        e->job = e->adapter + e->weight_copies + e->scratch + e->acts_eval + e->tokens_eval + e->result;
+    }
 }
 
 size_t plan_mem_node_fixed(const PlanMem *m, int ranks) {

@@ -15,7 +15,7 @@ static const char *const top_fields[] = { "protocol", "description", "output", "
                                           "users", "formats", "train", "seeds", "conditions", "eval",
                                           "max_attempts", "published", NULL };
 static const char *const protocol_names[] = { "bet37", "bet46", "bet49", "bet52", "bet60", "bet61", "protocol-1b",
-                                              "bet53", "bet63", "bet58", "bet48", "bet54", "demo", "custom", NULL };
+                                              "bet53", "bet63", "bet58", "bet48", "bet54", "bet55", "demo", "custom", NULL };
 static const char *const config_names[] = { "default", "1b", "tiny", NULL };
 static const char *const base_fields[] = { "path", "config", "tokenizer", NULL };
 static const char *const format_names[] = { "none", "norm", "lora", "full", "steer", NULL };

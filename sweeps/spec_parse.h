@@ -86,4 +86,7 @@ int parse_published(Parse *P);
 // their ids and costs; then the check that no two jobs share an id
 int grid_expand_block(Parse *P, FormatBlock *fb, int *cap);
 int grid_expand_jobs(Parse *P);
+// The score by which K other users are drawn for a job (eval.others; eval.combos' ensemble): the
+// K lowest scores of other_score(the job's id, the user's name) are drawn, never by ranks or order.
+uint64_t other_score(const char *job_id, const char *user);
 int grid_check_unique_ids(Parse *P);

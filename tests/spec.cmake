@@ -14,3 +14,7 @@ set_tests_properties(spec.others PROPERTIES LABELS "spec;scale" TIMEOUT 120)
 add_test(NAME spec.published COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/spec/test_published.py
          $<TARGET_FILE:sweep> ${CMAKE_SOURCE_DIR})
 set_tests_properties(spec.published PROPERTIES LABELS "spec" TIMEOUT 120)
+# eval.combos' ensemble: leave-one-user-out members drawn by eval.others' score, k only adds, order-free.
+add_test(NAME spec.ensemble_draw COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/spec/test_ensemble_draw.py
+         $<TARGET_FILE:sweep> $<TARGET_FILE:test_spec>)
+set_tests_properties(spec.ensemble_draw PROPERTIES LABELS "spec" TIMEOUT 120)
