@@ -9,7 +9,7 @@
 - a job in two files whose variant cell or variant bytes differ is refused, one line naming the job
   and the dataset; so is the none job of two files split by seeds with a noise variant (its id leaves
   the seed out, its noise is seeded by the spec's first seed);
-- combinations, split by seeds: the merge of two files with eval.combos (over all users and over a
+- combinations, split by seeds: the merge of two files with eval.combos (an ensemble, averages over all users and over a
   named group) equals the union run, combination jobs after the trained ones in its order;
 - a group split across files (a file of two users averaged over "all", merged with a file of a third
   user) is refused, one line naming the job and both groups: its average is not the union's."""
@@ -161,7 +161,8 @@ c.check(refused(rc, msg, "job " + aid, "variant_ppl"), "none's noise cells from 
 # --- combinations split by seeds
 CF = {"none": {}, "norm": {"lr": 1e-2}}
 CEV = {"users": "own", "slices": 1, "general": False, "tokens": 100}
-COMBOS = [{"average": "norm"}, {"average": "norm", "groups": {"ab": ["alba", "brisk"]}, "label": "norm+ab"}]
+COMBOS = [{"average": "norm"}, {"average": "norm", "groups": {"ab": ["alba", "brisk"]}, "label": "norm+ab"},
+          {"ensemble": "norm", "k": 1}]
 CA = run("ca", formats=CF, train=TRAIN, seeds=[0], eval=dict(CEV, combos=COMBOS))
 CB = run("cb", formats=CF, train=TRAIN, seeds=[1], eval=dict(CEV, combos=COMBOS))
 CU = run("cu", formats=CF, train=TRAIN, seeds=[0, 1], eval=dict(CEV, combos=COMBOS))
@@ -171,7 +172,7 @@ rc, msg = c.compare(tool, out("cab.h5"), CU)
 c.check(rc == 0, "CA + CB equals the union run, combination jobs included: %s" % msg)
 with h5py.File(out("cab.h5"), "r") as f:
     fmts = [x.decode() for x in f["job_format"][()]]
-    c.check("norm+average" in fmts and "norm+ab" in fmts, "combination jobs carried: %s" % sorted(set(fmts)))
+    c.check({"norm+average", "norm+ab", "norm+ensemble"} <= set(fmts), "combination jobs carried: %s" % sorted(set(fmts)))
 c.check(report(out("cab.h5")) == report(CU), "the merged file with combinations reports as the union run does")
 # a group split across files: two users averaged over "all" against three
 CX = run("cx", formats=CF, train=TRAIN, seeds=[0], users=["alba", "corvo"], eval=dict(CEV, combos=COMBOS[:1]))
