@@ -10,6 +10,7 @@
 #include "mpi/progress.h"
 #include "mpi/run.h"
 #include "mpi/runner.h"
+#include "results/h5write.h"
 #include "results/journal.h"
 
 typedef struct {
@@ -44,15 +45,21 @@ typedef struct {
     double last_sync;            // when the journal was last fsynced
     long results, rebuilds;      // for the closing accounting line: results taken, results file rebuilds
     long wakeups;                // turns of the main loop
-    double rebuild_cpu;          // CPU seconds those rebuilds took
+    double rebuild_cpu;          // CPU seconds the rebuilds and in-place updates of the file took
     unsigned char *held;         // per job: a combination waiting for its inputs (mpi/job_combo.h)
     int n_held;
     long held_seen;              // s->results at the last look at the held jobs (-1: never looked)
+    unsigned char *h5_dirty;     // [n_jobs]: journalled since the results file was last written
+    int *h5_list, h5_n;          // those jobs, in the order they were journalled
+    unsigned char *h5_cells;     // [n_jobs]: the results file holds cells of the job's record
+    int h5_current;              // the file was rebuilt this run and every update since went in
+    H5Written h5w;               // what the in-place updates wrote (results/h5write.h)
     CpuPhases cpu;               // where rank 0's CPU went (mpi/cpuphase.h), printed at the end
 } Sched;
 
-// A rebuild rewrites the whole file (O(cells), 49 MB at 1,000 users x 1,000 texts): between the final
-// ones, rebuilds are spaced so they take at most 1/FLUSH_SHARE of rank 0's wall time, whatever --flush-every says.
+// Writes of the results file are spaced so they take at most 1/FLUSH_SHARE of rank 0's wall time,
+// whatever --flush-every says (an update costs what the results since the last one wrote; a rebuild,
+// when one is needed mid-run, the whole file).
 #define FLUSH_SHARE 100
 
 // Records are written as they arrive and fsynced together at most once a second (results/journal.h:
@@ -66,6 +73,8 @@ void sched_free(Sched *s);
 void sched_sync_journal(Sched *s);
 void sched_write_results(Sched *s, int phase);
 void sched_write_state(Sched *s, int finished);
+// job j was journalled: the next write of the results file takes it
+void sched_mark_written(Sched *s, int j);
 // sched_take.c
 void sched_take_result(Sched *s, JobResult *r, int rank);
 int sched_poll_workers(Sched *s);

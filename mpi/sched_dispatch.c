@@ -53,6 +53,7 @@ int sched_release_held(Sched *s) {
         JobResult r;
         combo_failed_record(s->plan, j, msg, &r);
         if (journal_write(&s->journal, &r, 0, err, sizeof err)) { fprintf(stderr, "sweep: %s\n", err); exit(3); }
+        sched_mark_written(s, j);
         s->prog.done++;
         s->prog.failed++;
         if (!s->o->quiet) fprintf(stderr, "sweep: job %s failed: %s\n", r.id, r.message);

@@ -35,6 +35,9 @@ int sched_setup(Sched *s) {
     s->heard = xcalloc(s->nranks, sizeof *s->heard);
     s->held = xcalloc(p->n_jobs + 1, 1);
     s->held_seen = -1;
+    s->h5_dirty = xcalloc(p->n_jobs + 1, 1);
+    s->h5_cells = xcalloc(p->n_jobs + 1, 1);
+    s->h5_list = xcalloc(p->n_jobs + 1, sizeof *s->h5_list);
     lost_init(&s->lost, s->nranks);
     s->running[0] = -1;   // rank 0's own slot is free; workers count once their first READY arrives
     for (int r = 1; r < s->nranks; r++) s->running[r] = -2;
@@ -97,5 +100,6 @@ int sched_setup(Sched *s) {
 void sched_free(Sched *s) {
     free(s->queue); free(s->attempt); free(s->more); free(s->running); free(s->abort_sent); free(s->base_hash);
     free(s->since); free(s->rank_host); free(s->tok_hash); free(s->eval_hash); free(s->heard); free(s->held);
+    free(s->h5_dirty); free(s->h5_cells); free(s->h5_list);
     lost_free(&s->lost);
 }

@@ -35,6 +35,7 @@ static void journal_result(Sched *s, JobResult *r, int rank) {
         fprintf(stderr, "sweep: %s\n", err);
         exit(3);   // a result that cannot be journalled must not count as done
     }
+    sched_mark_written(s, j);
     if (r->status == JOB_OK || journal_job_finished(r, s->plan, &s->plan->jobs[j])) {
         s->prog.done++;
         if (r->status != JOB_OK) {
