@@ -84,7 +84,8 @@ void sched_write_results(Sched *s, int phase) {
     sched_sync_journal(s);   // the file never holds a result the journal could still lose
     if (phase == CPU_H5_START || update_results(s) != 0) rebuild_results(s);
     s->last_flush = now_seconds();
-    s->flush_cost = s->last_flush - t0;
+    // the spacing of the writes to come follows what one costs: the start's rebuild, a one-off, does not count
+    if (phase != CPU_H5_START) s->flush_cost = s->last_flush - t0;
     s->rebuild_cpu += cpu_seconds() - c0;
     cpuphase_to(&s->cpu, was);
 }
