@@ -12,6 +12,7 @@
 #include <hdf5_hl.h>
 #include "engine/mat.h"
 #include "engine/util.h"
+#include "results/h5utf8.h"
 #include "results/h5variants.h"
 #ifndef SWEEP_GIT
 #define SWEEP_GIT ""   // set by CMake on this file only (CMakeLists.txt); "" where another directory compiles it (fuzzers)
@@ -42,50 +43,6 @@ static void fail(W *w, const char *fmt, ...) {
     va_end(ap);
 }
 
-// Length of the valid UTF-8 sequence at p, 0 if there is none (overlong, surrogate, > U+10FFFF).
-static int utf8_seq(const unsigned char *p) {
-    if (p[0] < 0x80) return 1;
-    int n = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 && p[0] < 0xe0 ? 2 : 0;
-    if (n == 4 && p[0] > 0xf4) return 0;
-    for (int i = 1; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80) return 0;
-    if (n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0))) return 0;
-    if (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))) return 0;
-    return n;
-}
-
-// The file declares its strings UTF-8 and h5netcdf decodes them, but hosts, messages and labels may
-// hold any bytes: invalid ones become '?'. Returns the strings to write; *owned the copies made.
-static const char **utf8_strings(const void *data, size_t n, char ***owned) {
-    const char *const *in = data;
-    const char **out = xmalloc((n + 1) * sizeof(char *));
-    *owned = xcalloc(n + 1, sizeof(char *));
-    for (size_t i = 0; i < n; i++) {
-        const unsigned char *s = (const unsigned char *)(in[i] ? in[i] : "");
-        size_t k = 0, len = strlen((const char *)s);
-        int m;
-        while (k < len && (m = utf8_seq(s + k)) > 0) k += (size_t)m;
-        out[i] = (const char *)s;
-        if (k == len) continue;
-        char *c = xmalloc(len + 1);
-        size_t o = 0;
-        for (k = 0; k < len;) {
-            m = utf8_seq(s + k);
-            if (m > 0) { memcpy(c + o, s + k, (size_t)m); o += (size_t)m; k += (size_t)m; }
-            else { c[o++] = '?'; k++; }
-        }
-        c[o] = 0;
-        out[i] = (*owned)[i] = c;
-    }
-    return out;
-}
-
-static void free_owned(char **owned, const char **strs, size_t n) {
-    for (size_t i = 0; i < n; i++) free(owned[i]);
-    free(owned);
-    free(strs);
-}
-
 // Creates and fills a dataset (data NULL: left unwritten, its storage unallocated: readers get the
 // dataset creation property list's fill value); the caller closes the id (which is < 0 after a failure).
 static hid_t put_dataset(W *w, hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
@@ -95,7 +52,7 @@ static hid_t put_dataset(W *w, hid_t loc, const char *name, hid_t type, int rank
     for (int i = 0; i < rank; i++) total *= dims[i];
     char **owned = NULL;
     const char **strs = NULL;
-    if (type == w->str) data = strs = utf8_strings(data, (size_t)total, &owned);
+    if (type == w->str) data = strs = h5_utf8_strings(data, (size_t)total, &owned);
     hid_t sp = H5Screate_simple(rank, dims, NULL);
     hid_t ds = sp < 0 ? -1 : H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, w->dcpl, H5P_DEFAULT);
     if (ds >= 0 && total && data && H5Dwrite(ds, type, H5S_ALL, H5S_ALL, w->dxpl, data) < 0) {
@@ -103,7 +60,7 @@ static hid_t put_dataset(W *w, hid_t loc, const char *name, hid_t type, int rank
         ds = -1;
     }
     if (sp >= 0) H5Sclose(sp);
-    if (strs) free_owned(owned, strs, (size_t)total);
+    if (strs) h5_utf8_free(owned, strs, (size_t)total);
     if (ds < 0) fail(w, "cannot write dataset %s", name);
     return ds;
 }
@@ -119,13 +76,13 @@ static void put_attr(W *w, hid_t loc, const char *name, hid_t type, int rank, hs
     if (w->failed) return;
     char **owned = NULL;
     const char **strs = NULL;
-    if (type == w->str) data = strs = utf8_strings(data, (size_t)n, &owned);
+    if (type == w->str) data = strs = h5_utf8_strings(data, (size_t)n, &owned);
     hid_t sp = rank ? H5Screate_simple(1, &n, NULL) : H5Screate(H5S_SCALAR);
     hid_t at = sp < 0 ? -1 : H5Acreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
     herr_t rc = at < 0 ? -1 : (rank && n == 0) ? 0 : H5Awrite(at, type, data);
     if (at >= 0) H5Aclose(at);
     if (sp >= 0) H5Sclose(sp);
-    if (strs) free_owned(owned, strs, (size_t)n);
+    if (strs) h5_utf8_free(owned, strs, (size_t)n);
     if (rc < 0) fail(w, "cannot write attribute %s", name);
 }
 
@@ -545,7 +502,7 @@ static void update_column(W *w, int c, const Plan *plan, int n, const int *jobs,
     char **owned = NULL;
     const char **strs = NULL;
     const void *data = v;
-    if (job_cols[c].kind == 's') data = strs = utf8_strings(v, (size_t)n, &owned);
+    if (job_cols[c].kind == 's') data = strs = h5_utf8_strings(v, (size_t)n, &owned);
     hid_t ds = H5Dopen2(w->file, job_cols[c].name, H5P_DEFAULT);
     hid_t fs = ds < 0 ? -1 : H5Dget_space(ds), ms = H5Screate_simple(1, (hsize_t[]){(hsize_t)n}, NULL);
     herr_t rc = fs < 0 || ms < 0 ? -1 : H5Sselect_elements(fs, H5S_SELECT_SET, (size_t)n, rows);
@@ -553,7 +510,7 @@ static void update_column(W *w, int c, const Plan *plan, int n, const int *jobs,
     if (fs >= 0) H5Sclose(fs);
     if (ms >= 0) H5Sclose(ms);
     if (ds >= 0) H5Dclose(ds);
-    if (strs) free_owned(owned, strs, (size_t)n);
+    if (strs) h5_utf8_free(owned, strs, (size_t)n);
     free(v);
     if (rc < 0) fail(w, "cannot update dataset %s", job_cols[c].name);
 }
