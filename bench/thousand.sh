@@ -3,9 +3,10 @@
 # machine (/usr/share/doc/*/copyright, two documents per user, as custom users given by "dir"), a tiny base
 # (tests/mpi/common.py), formats none + norm, one eval slice each, and times:
 #   plan, run (mpirun -np NP, default 2; the sweep's own summary gives worker efficiency and the
-#   scheduler's CPU share of wall, and its "rank 0:" line rank 0's CPU per result, forks, journal syncs,
-#   rebuilds and wakeups), status, report (text, markdown, --html: times and sizes) and merge
-#   (the file with a second run of one more seed).
+#   scheduler's CPU share of wall, its "rank 0:" line rank 0's CPU per result, forks, journal syncs,
+#   rebuilds and in-place updates of the results file (cells and job rows written) and wakeups, and its
+#   "rank 0 CPU:" line all of rank 0's CPU from start to end as a share of wall, by phase), status,
+#   report (text, markdown, --html: times and sizes) and merge (the file with a second run of one more seed).
 #   bench/thousand.sh [USERS] [NP]      eval.users "all": every adapter on every user's slice (N^2 cells)
 #   OTHERS=K bench/thousand.sh ...      eval.users "own" with eval.others K (sampled design, N (K+1) cells)
 # SWEEP (default build/sweep) and WORK (default a temp dir, kept) may be set. Timings are only meaningful
@@ -53,7 +54,7 @@ label=plan t "$sweep" plan thousand.json --ranks "$np" | grep -E '^total|^estima
 rm -rf out out1 merged.h5 html
 label=run t mpirun -np "$np" --oversubscribe --bind-to none "$sweep" run thousand.json -o out/results.h5 \
     --progress-every 1000 2> run.txt || true
-grep -E "^sweep: (finished|interrupted|rank 0:)" run.txt || tail -3 run.txt
+grep -E "^sweep: (finished|interrupted|rank 0:|rank 0 CPU:)" run.txt || tail -3 run.txt
 ls -la out/results.h5 out/results.h5.journal | awk '{print $5, $9}'
 label=status t "$sweep" status out/results.h5 | head -2
 label=report t "$sweep" report out/results.h5 > report.txt

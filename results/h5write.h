@@ -55,14 +55,20 @@
 // backend, attempts, message, peak_rss_bytes and started describe how the run went, live only in the per-job
 // table and are not compared.
 //
-// When it is written: sweep run rebuilds it whole from the journal at its start, every --flush-every
-// seconds (default 30; spaced further so rebuilds take at most 1% of rank 0's wall time, since one costs
-// O(cells): 49 MB at 1,000 users x 1,000 eval texts) and at its end, after fsyncing the journal, so the
-// file never holds a result the journal could still lose. Readers see the old file or the new one.
-// A file without any cell yet (a new sweep's first file) leaves /ppl /nll /n_tokens unwritten, with
-// an HDF5 fill value of NaN that every reader returns: the same values at O(1) cost instead of O(cells)
-// NaNs written, fsynced and freed again at the next rebuild; files with cells are written out as before
-// (same bytes).
+// When it is written: sweep run rebuilds it whole from the journal at its start (h5_write_results: a
+// new file, fsynced and renamed over the old one), then updates it in place every --flush-every
+// seconds (default 30) and at its end, after fsyncing the journal, so the file never holds a result
+// the journal could still lose. An update (h5_update_results) writes only what the results journalled
+// since the last write change: their jobs' cells (hyperslabs of their rows), per-job table rows, loss
+// rows and adapters, so its cost follows those results, not the file (49 MB at 1,000 users x 1,000
+// eval texts). The metric datasets are chunked, one job's row per chunk (rows of several users when a
+// row is under 4 KiB), with a fill value of NaN: cells no record holds are never written, and rows of
+// jobs without a record take no space. Specs with eval.variants are rebuilt whole at each write.
+// Readers and crashes: the file has superblock version 3 (HDF5 1.10's format), whose status flag
+// marks it open for writing during an update; every HDF5 reader refuses such a file ("file is already
+// open for write"), so a reader opening it mid-update, or after rank 0 was killed mid-update, gets an
+// error, never a half-updated file; the next sweep run rebuilds it from the journal (h5clear -s
+// clears the flag by hand). Within an update the status column is written last.
 #pragma once
 #include "results/result.h"
 #include "sweeps/plan.h"
@@ -85,3 +91,23 @@ typedef struct {
 // 0 ok; -1 with a one-line message naming the path, and no path.tmp left behind.
 int h5_write_results(const char *path, const Plan *plan, const JobResult *const *by_job, const H5WriteInfo *info,
                      char *err, size_t errlen);
+
+// What in-place updates wrote, summed over calls (sweep run's closing "rank 0:" line; mpi.rank0
+// checks that no cell is written twice).
+typedef struct {
+    long updates;   // h5_update_results calls that wrote something
+    long cells;     // metric cells written (once per cell, for /ppl /nll /n_tokens together)
+    long rows;      // per-job table rows written
+    int kill_at;    // tests only (SWEEP_TEST_FAULT h5kill, mpi/sched_output.c): 1 + the plan index of a job
+                    // after whose cells h5_update_results kills its process (SIGKILL); 0 never
+} H5Written;
+
+// Updates in place a file h5_write_results wrote for plan with the latest records recs[n] of the
+// plan's jobs jobs[n] (each listed once): their cells, per-job table rows, loss rows and adapters.
+// had_cells[n] (NULL: none) says the file may hold cells from an earlier record of that job: its row
+// is then rewritten whole (NaN where the record has no cell); otherwise only the record's cells are
+// written. Adds to *written (may be NULL). 0 ok (n = 0: the file is not touched); 1 it cannot be done
+// in place (a loss curve longer than the file's /step axis, eval.variants): rebuild with
+// h5_write_results; -1 with a one-line message (the file may hold part of the update: rebuild).
+int h5_update_results(const char *path, const Plan *plan, int n, const int *jobs, const JobResult *const *recs,
+                      const unsigned char *had_cells, H5Written *written, char *err, size_t errlen);

@@ -6,7 +6,8 @@ Kills: SIGKILL to mpirun's process group (Open MPI puts each rank in a group of 
 must notice and die, taking their job processes with them); SIGKILL to every process of the run at
 once (a node lost, Slurm's kill of a job step); SIGTERM to mpirun (Open MPI forwards it and follows with
 SIGKILL a second later). After each kill nothing of the run may survive, and the results file on disk
-must open (it is only ever replaced whole)."""
+must open, or, when the kill struck during an in-place update, be refused by HDF5 as open for write
+(never read half updated)."""
 import os
 import random
 import signal
@@ -103,7 +104,12 @@ for k, how in enumerate(kills):
                 n = len(f["job"])
             c.check(n == len(ids), "kill %d: the file on disk lists every job (%d)" % (k, n))
         except Exception as e:  # noqa: BLE001
-            c.check(False, "kill %d: the results file on disk opens: %s" % (k, e))
+            # killed while rank 0 updated it in place: every reader refuses it (results/h5write.h)
+            # until the next run rebuilds it, which the final comparison checks
+            refused = "open for write" in str(e)
+            c.check(refused, "kill %d: the results file on disk opens, or is refused as being written: %s" % (k, e))
+            if refused:
+                c.log("kill %d: struck during an in-place update: the file is refused until the rerun" % k)
 
 last = c.run(3, sweep, args, work)
 c.check(last.returncode == 0, "resumed run: exit %d\n%s" % (last.returncode, last.stderr[-2000:]))

@@ -349,7 +349,8 @@ static void test_partial(const Plan *p) {
     if (fid >= 0) H5Fclose(fid);
     int rc = h5_compare_results(path, dense, msg, sizeof msg);
     CHECK(rc == 0, "the empty file and its dense twin differ: %s", msg);
-    // and a file with one cell is written out in full, as before
+    // and a file with one job's cells holds storage for that job's row (a chunk), not for the whole
+    // dataset: rows are chunks, written as their jobs are (h5write.h)
     JobResult *rs = make_results(p, 0, by_job);
     for (int j = 0; j < p->n_jobs; j++) if (j != 1) by_job[j] = NULL;
     CHECK(write_file(path, p, by_job, err, sizeof err) == 0, "one job: %s", err);
@@ -358,9 +359,50 @@ static void test_partial(const Plan *p) {
     H5D_space_status_t st = H5D_SPACE_STATUS_ERROR;
     if (ds >= 0) { H5Dget_space_status(ds, &st); H5Dclose(ds); }
     if (fid >= 0) H5Fclose(fid);
-    CHECK(st == H5D_SPACE_STATUS_ALLOCATED, "ppl with one job's cells is written (status %d)", (int)st);
+    CHECK(st == H5D_SPACE_STATUS_PART_ALLOCATED, "ppl with one job's cells has that row's storage only (status %d)",
+          (int)st);
     free_results(p, rs);
     free(by_job);
+}
+
+// In-place updates (h5write.h): a file rebuilt with the first half of the records, then updated with
+// the second half and with a new record of a first-half job holding fewer cells (its row rewritten
+// whole: the dropped cells become NaN again), equals the file rebuilt with the final records; the
+// counts say what was written: the second half's cells, that one job's whole row, one row per job.
+static void test_update(const Plan *p) {
+    char inc[512], full[512], err[512], msg[512];
+    path_in(inc, sizeof inc, "update-inc.h5");
+    path_in(full, sizeof full, "update-full.h5");
+    const JobResult **by_job = xcalloc((size_t)p->n_jobs, sizeof *by_job);
+    const JobResult **half = xcalloc((size_t)p->n_jobs, sizeof *half);
+    JobResult *rs = make_results(p, 0, by_job);
+    int *jobs = xcalloc((size_t)p->n_jobs, sizeof *jobs), n = 0, redo = -1;
+    long cells = 0;
+    for (int j = 0; j < p->n_jobs; j++) {
+        if (!by_job[j]) continue;
+        if (j < p->n_jobs / 2) { half[j] = by_job[j]; if (redo < 0 && by_job[j]->n_evals > 1) redo = j; }
+        else { jobs[n++] = j; cells += by_job[j]->n_evals; }
+    }
+    CHECK(redo >= 0 && n > 0, "the fixture has jobs in both halves");
+    CHECK(write_file(inc, p, half, err, sizeof err) == 0, "first half: %s", err);
+    JobResult fewer = rs[redo];   // shallow: the same arrays, one cell fewer
+    fewer.n_evals--;
+    by_job[redo] = &fewer;
+    jobs[n++] = redo;
+    const JobResult **recs = xcalloc((size_t)n, sizeof *recs);
+    unsigned char *had = xcalloc((size_t)n, 1);
+    for (int i = 0; i < n; i++) { recs[i] = by_job[jobs[i]]; had[i] = jobs[i] == redo; }
+    H5Written wr = {0};
+    int rc = h5_update_results(inc, p, n, jobs, recs, had, &wr, err, sizeof err);
+    CHECK(rc == 0, "update: %d %s", rc, err);
+    CHECK(wr.updates == 1 && wr.rows == n && wr.cells == cells + p->axis[AX_EVAL_TEXT].n,
+          "update wrote %ld cells and %ld rows (expected %ld and %d)", wr.cells, wr.rows, cells + p->axis[AX_EVAL_TEXT].n, n);
+    CHECK(write_file(full, p, by_job, err, sizeof err) == 0, "full: %s", err);
+    rc = h5_compare_results(full, inc, msg, sizeof msg);
+    CHECK(rc == 0, "updated file equals the rebuilt one: %s", msg);
+    rs[redo].n_evals = fewer.n_evals + 1;
+    free(recs); free(had); free(jobs); free(half); free(by_job);
+    free_results(p, rs);
 }
 
 int main(void) {
@@ -373,6 +415,7 @@ int main(void) {
     test_atomic(&p);
     test_bad_files(&p);
     test_partial(&p);
+    test_update(&p);
     fixture_plan_free(&p);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
