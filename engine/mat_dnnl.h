@@ -1,11 +1,11 @@
-// Private to engine/mat.c: the oneDNN backend of the matrix-product layer. Present only when the
+// Private to the matrix-product layer (engine/mat*.c): the oneDNN backend. Present only when the
 // float engine is built with oneDNN (SWEEP_HAVE_DNNL); elsewhere mat_dnnl_gemm always declines.
 #pragma once
 #include <stddef.h>
 
 typedef enum { MAT_DNNL_F32, MAT_DNNL_BF16, MAT_DNNL_S8 } MatDnnlInput;
 
-// One compute context's primitives, memory objects, stream and scratchpad (engine/mat.c's MatContext
+// One compute context's primitives, memory objects, stream and scratchpad (engine/mat_context.c's MatContext
 // owns one): contexts share none of them.
 typedef struct MatDnnl MatDnnl;
 MatDnnl *mat_dnnl_create(void);   // never NULL (an empty object when oneDNN is absent)
