@@ -52,8 +52,8 @@ size_t mat_storage_bytes(const Mat *W);
 void mat_convert_bf16(uint16_t *out, const Mat *W);
 
 // Compute precision of the weight products (mat_forward, mat_backward_input, mat_backward_weight);
-// held by a MatContext, chosen per job. Plain gemm() (attention, LoRA's rank-r products) stays fp32 in
-// every precision: those products are small and their inputs are activations, not weights.
+// held by a MatContext, chosen per job. Plain gemm() (LoRA's rank-r products, the fp32 attention) stays
+// fp32 in every precision; the attention's products at other precisions go through mat_act_product.
 //   FP32       OpenBLAS sgemm: the exact reference and the default
 //   FP32_DNNL  oneDNN's fp32 matmul (AVX-512 kernels); differs from FP32 in summation order only
 //   BF16       inputs rounded to bf16 (round to nearest even), fp32 accumulation and output
@@ -93,6 +93,16 @@ size_t mat_cache_bytes(const MatContext *mc);   // bytes held by the context's c
 // Plain row-major GEMM on real arrays: C[M][N] = alpha * op(A) . op(B) + beta * C
 void gemm(int transA, int transB, int M, int N, int K, real alpha, const real *A, int lda,
           const real *B, int ldb, real beta, real *C, int ldc);
+
+// C[M][N] (= | +=) op(A) . op(B) for two activations at mc's precision, all row-major and tightly
+// packed: A is stored [M][K] (or [K][M] when transA), B [K][N] (or [N][K] when transB). FP32 (and mc
+// NULL, and the double build): gemm above. FP32_DNNL: oneDNN's fp32 matmul. BF16 and INT8: both inputs
+// rounded to bf16, fp32 sums (oneDNN, else BLAS on the rounded values). Uses mc's scratch.
+void mat_act_product(MatContext *mc, int transA, int transB, int M, int N, int K, const real *A,
+                     const real *B, real *C, int accumulate);
+// The same at precision p instead of mc's (mc's oneDNN backend and scratch are used).
+void mat_act_product_at(MatContext *mc, MatPrecision p, int transA, int transB, int M, int N, int K,
+                        const real *A, const real *B, real *C, int accumulate);
 
 // BLAS threads for this process (a sweep runs one rank per core, so the default is 1)
 void engine_set_threads(int n);

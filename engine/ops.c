@@ -370,6 +370,21 @@ static void softmax_backward_row(real *ds, const real *p, int len, int end) {
     memset(ds + len, 0, (size_t)(end - len) * sizeof(real));
 }
 
+// The product path's row passes (engine/attention.c): the same kernels as above, with the score
+// scale applied here instead of in the products.
+void attention_softmax_row(real *p, real *s, real scale, int len, int end) {
+    scale_row(s, len, scale);
+    real mx = row_max(s, len);
+    double sum = exp_shift_sum(p, s, len, mx);
+    scale_row(p, len, (real)(1.0 / sum));
+    memset(p + len, 0, (size_t)(end - len) * sizeof(real));
+}
+
+void attention_softmax_backward_row(real *ds, const real *p, real scale, int len, int end) {
+    softmax_backward_row(ds, p, len, end);
+    scale_row(ds, len, scale);
+}
+
 // one (batch, KV head) and the query heads that share it: dk and dv of a KV head have one writer
 static void attention_backward_group(void *ctx, int item, int worker) {
     const AttentionArgs *a = ctx;
