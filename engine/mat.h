@@ -89,6 +89,13 @@ void mat_context_free(MatContext *mc);
 MatPrecision mat_context_precision(const MatContext *mc);   // NULL: fp32
 void mat_cache_clear(MatContext *mc);
 size_t mat_cache_bytes(const MatContext *mc);   // bytes held by the context's converted weights
+// A buffer of at least `bytes` owned by mc for its caller's work between products (grown as needed,
+// kept until mc is freed; the products never touch it).
+void *mat_context_work(MatContext *mc, size_t bytes);
+// The context of worker w of a parallel region (0: mc itself; w < 64), made with mc's precision on
+// first use and freed with mc: one per thread, as contexts are not for two threads at once. Call it
+// in the thread that owns mc, before the region.
+MatContext *mat_context_worker(MatContext *mc, int w);
 
 // Plain row-major GEMM on real arrays: C[M][N] = alpha * op(A) . op(B) + beta * C
 void gemm(int transA, int transB, int M, int N, int K, real alpha, const real *A, int lda,

@@ -58,6 +58,8 @@ void mat_context_free(MatContext *mc) {
     free(mc->prep);
     for (int i = 0; i < N_SCRATCH; i++) free(mc->scratch[i]);
     mat_dnnl_free(mc->dnnl);
+    free(mc->work);
+    for (int w = 1; w < MAT_MAX_WORKERS; w++) mat_context_free(mc->worker[w]);
     free(mc);
 }
 
@@ -140,6 +142,21 @@ void *mat_scratch(MatContext *mc, int slot, size_t bytes) {
         mc->scratch_cap[slot] = bytes;
     }
     return mc->scratch[slot];
+}
+
+void *mat_context_work(MatContext *mc, size_t bytes) {
+    if (bytes > mc->work_cap) {
+        free(mc->work);
+        mc->work = xaligned(bytes);
+        mc->work_cap = bytes;
+    }
+    return mc->work;
+}
+
+MatContext *mat_context_worker(MatContext *mc, int w) {
+    if (w <= 0 || w >= MAT_MAX_WORKERS) return mc;
+    if (!mc->worker[w]) mc->worker[w] = mat_context_create(mc->precision);
+    return mc->worker[w];
 }
 
 // The context's oneDNN backend, made on first use; NULL when oneDNN cannot compute here.

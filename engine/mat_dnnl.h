@@ -21,5 +21,6 @@ int mat_dnnl_gemm(MatDnnl *d, MatDnnlInput in, int transA, int transB, int M, in
                   const void *B, void *C, int accumulate);
 // 1 when oneDNN is built in and initialised on this machine
 int mat_dnnl_available(void);
-// oneDNN's threads for the calling thread's products (it runs on OpenMP, not on OpenBLAS's pool)
+// oneDNN's threads for the calling thread's products (it runs on OpenMP, not on OpenBLAS's pool;
+// each thread has its own count)
 void mat_dnnl_set_threads(int n);

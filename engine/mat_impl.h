@@ -24,7 +24,7 @@ typedef struct {
 } Prepared;
 
 
-enum { N_SCRATCH = 5 };
+enum { N_SCRATCH = 5, MAT_MAX_WORKERS = 64 };
 
 // Everything a job's products keep between calls; nothing of it is shared with another context.
 struct MatContext {
@@ -37,6 +37,9 @@ struct MatContext {
     void *scratch[N_SCRATCH];    // converted activations and int32 sums, grown as needed
     size_t scratch_cap[N_SCRATCH];
     MatDnnl *dnnl;               // oneDNN primitives and scratchpad (NULL until the first oneDNN product)
+    void *work;                  // the caller's work buffer (mat_context_work)
+    size_t work_cap;
+    MatContext *worker[MAT_MAX_WORKERS];   // mat_context_worker's contexts, [0] unused
 };
 
 

@@ -33,7 +33,6 @@ struct Acts {
     int lora_rank;
     // backward scratch
     real *dres, *dxn, *dq, *dk, *dv, *dattn, *dgate, *dup, *dhid, *dlogits, *att_scratch, *lora_du;
-    real *att_work;         // the attention's product path (engine/attention.h), allocated on its first use
     real *cos_t, *sin_t;    // RoPE tables [Tmax][hd/2]
     // evaluation-time noise (Bet 63), off unless acts_set_noise: sigma_rel x the position's RMS
     int noise_on;
@@ -119,7 +118,7 @@ void acts_free(Acts *a) {
     real *all[] = { a->x, a->x_mid, a->rstd1, a->rstd2, a->xn1, a->xn2, a->q, a->k, a->v, a->att,
                     a->attn_out, a->gate, a->up, a->hid, a->rstdf, a->xnf, a->logits, a->lora_u,
                     a->dres, a->dxn, a->dq, a->dk, a->dv, a->dattn, a->dgate, a->dup, a->dhid,
-                    a->dlogits, a->att_scratch, a->lora_du, a->cos_t, a->sin_t, a->att_work };
+                    a->dlogits, a->att_scratch, a->lora_du, a->cos_t, a->sin_t };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     free(a);
 }
@@ -205,13 +204,6 @@ static void proj_backward(MatContext *mc, Profile *p, real *dx, const real *dy, 
     }
 }
 
-// The attention's work buffer when mc's precision takes the product path (NULL at fp32: no memory).
-static real *att_work(Acts *a, const MatContext *mc) {
-    if (!a->att_work && attention_uses_products(mc))
-        a->att_work = buf(attention_work_reals(a->Tmax, config_head_dim(&a->cfg)));
-    return a->att_work;
-}
-
 // Layer l from its input x[l]: everything the backward reads, then (unless upto_hid, as when the
 // backward recomputes it) the residual stream x[l+1].
 static void layer_forward(const Weights *w, const Adapter *ad, Acts *a, int l, int B, int T, int upto_hid) {
@@ -228,7 +220,7 @@ static void layer_forward(const Weights *w, const Adapter *ad, Acts *a, int l, i
     proj_forward(w->mc, a->prof, la.k, la.xn1, &lw->k, lw->bk, LP(1), 0);
     proj_forward(w->mc, a->prof, la.v, la.xn1, &lw->v, lw->bv, LP(2), 0);
     TIMED(PROF_ROPE, rope_forward(la.q, a->cos_t, a->sin_t, B, T, H, hd); rope_forward(la.k, a->cos_t, a->sin_t, B, T, KV, hd));
-    attention_forward_mc(w->mc, a->prof, att_work(a, w->mc), la.ao, la.att, la.q, la.k, la.v, B, T, H, KV, hd);
+    attention_forward_mc(w->mc, a->prof, la.ao, la.att, la.q, la.k, la.v, B, T, H, KV, hd);
     TIMED(PROF_COPY, memcpy(la.x_mid, la.x, (size_t)n * d * sizeof(real)));
     proj_forward(w->mc, a->prof, la.x_mid, la.ao, &lw->o, NULL, LP(3), 1);
     TIMED(PROF_NORM, rmsnorm_forward(la.xn2, la.rstd2, la.x_mid, lw->ffn_norm, n, d, c->norm_eps));
@@ -362,8 +354,8 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
         proj_backward(w->mc, a->prof, a->dattn, a->dres, ao, &lw->o, g.o, NULL, LP(3));
         TIMED(PROF_COPY, memset(a->dq, 0, (size_t)n * qd * sizeof(real)); memset(a->dk, 0, (size_t)n * kvd * sizeof(real));
                          memset(a->dv, 0, (size_t)n * kvd * sizeof(real)));
-        attention_backward_mc(w->mc, a->prof, att_work(a, w->mc), a->dq, a->dk, a->dv, a->dattn, att, q, k, v,
-                              B, T, H, KV, hd, a->att_scratch);
+        attention_backward_mc(w->mc, a->prof, a->dq, a->dk, a->dv, a->dattn, att, q, k, v, B, T, H, KV, hd,
+                              a->att_scratch);
         TIMED(PROF_ROPE, rope_backward(a->dq, a->cos_t, a->sin_t, B, T, H, hd); rope_backward(a->dk, a->cos_t, a->sin_t, B, T, KV, hd));
         real *dxn = need_dx0 ? a->dxn : NULL;
         if (dxn) TIMED(PROF_COPY, memset(dxn, 0, nd));

@@ -137,7 +137,7 @@ static double dot3(const real *a, const real *b, const real *c, int n) {
 // Fork-join over independent items, on as many threads as BLAS may use (engine_set_threads).
 // Every item writes its own outputs, so results are the same for any thread count.
 
-enum { PAR_MAX_THREADS = 64 };
+enum { PAR_MAX_THREADS = PAR_WORKERS };
 
 typedef struct {
     void (*fn)(void *ctx, int item, int worker);
@@ -158,14 +158,14 @@ static void *parallel_thread(void *arg) {
     return NULL;
 }
 
-static int parallel_threads(int n_items) {
+int parallel_threads(int n_items) {
     int t = openblas_get_num_threads();
     t = t < PAR_MAX_THREADS ? t : PAR_MAX_THREADS;
     return t < n_items ? (t > 1 ? t : 1) : n_items;
 }
 
 // fn(ctx, item, worker) for item in [0, n); worker in [0, parallel_threads(n)) names the thread
-static void parallel_for(int n, void (*fn)(void *, int, int), void *ctx) {
+void parallel_for(int n, void (*fn)(void *, int, int), void *ctx) {
     int threads = parallel_threads(n);
     ParallelFor pf = { fn, ctx, n, 0 };
     if (threads <= 1) { parallel_run(&pf, 0); return; }

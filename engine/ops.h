@@ -7,6 +7,13 @@
 #include "engine/mat.h"
 #include "engine/config.h"
 
+// Fork-join over independent items on as many threads as BLAS may use (engine_set_threads), at
+// most 64: fn(ctx, item, worker) for item in [0, n), worker in [0, parallel_threads(n)) naming the
+// thread (0 is the caller). BLAS runs one thread per worker inside.
+enum { PAR_WORKERS = 64 };
+int parallel_threads(int n_items);
+void parallel_for(int n, void (*fn)(void *ctx, int item, int worker), void *ctx);
+
 // out[i][:] = row tokens[i] of the embedding (any storage type)
 void embedding_forward(real *out, const int *tokens, int n, const Mat *emb);
 // demb[tokens[i]][:] += dout[i][:]   (demb is vocab x dim, real)

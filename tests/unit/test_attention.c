@@ -58,12 +58,12 @@ static void check_shape(MatPrecision prec, int B, int T, int H, int KV, int hd) 
         g_f[i] = malloc(sizeof(float) * ng[i]);
         for (long j = 0; j < ng[i]; j++) g_r[i][j] = g_f[i][j] = 0.25f;
     }
-    float *scratch = malloc(sizeof(float) * T * T), *work = malloc(sizeof(float) * attention_work_reals(T, hd));
+    float *scratch = malloc(sizeof(float) * T * T);
     MatContext *mc = mat_context_create(prec);
     attention_forward(out_r, att_r, q, k, v, B, T, H, KV, hd);
     attention_backward(g_r[0], g_r[1], g_r[2], dout, att_r, q, k, v, B, T, H, KV, hd, scratch);
-    attention_forward_mc(mc, NULL, work, out_f, att_f, q, k, v, B, T, H, KV, hd);
-    attention_backward_mc(mc, NULL, work, g_f[0], g_f[1], g_f[2], dout, att_r, q, k, v, B, T, H, KV, hd, scratch);
+    attention_forward_mc(mc, NULL, out_f, att_f, q, k, v, B, T, H, KV, hd);
+    attention_backward_mc(mc, NULL, g_f[0], g_f[1], g_f[2], dout, att_r, q, k, v, B, T, H, KV, hd, scratch);
 
     double rs = 2.0 * T * ldexp(1, -24), r = (prec == MAT_PREC_FP32_DNNL ? 0 : ldexp(1, -7)) + rs, c = 1 / sqrt(hd);
     double *bo = calloc(nq, sizeof(double)), *bp = calloc(na, sizeof(double));
@@ -117,7 +117,7 @@ static void check_shape(MatPrecision prec, int B, int T, int H, int KV, int hd) 
     mat_context_free(mc);
     free(q); free(k); free(v); free(dout); free(out_r); free(att_r); free(out_f); free(att_f);
     for (int i = 0; i < 3; i++) { free(g_r[i]); free(g_f[i]); free(bg[i]); }
-    free(scratch); free(work); free(bo); free(bp); free(A); free(dS); free(bdS);
+    free(scratch); free(bo); free(bp); free(A); free(dS); free(bdS);
 }
 
 // At fp32 the context's attention is the reference, bit for bit (the results of existing sweeps).
@@ -134,8 +134,8 @@ static void test_fp32_is_reference(void) {
     }
     attention_forward(o[0], a[0], q, k, v, B, T, H, KV, hd);
     attention_backward(dq[0], dk[0], dv[0], dout, a[0], q, k, v, B, T, H, KV, hd, scratch);
-    attention_forward_mc(mc, NULL, NULL, o[1], a[1], q, k, v, B, T, H, KV, hd);
-    attention_backward_mc(mc, NULL, NULL, dq[1], dk[1], dv[1], dout, a[1], q, k, v, B, T, H, KV, hd, scratch);
+    attention_forward_mc(mc, NULL, o[1], a[1], q, k, v, B, T, H, KV, hd);
+    attention_backward_mc(mc, NULL, dq[1], dk[1], dv[1], dout, a[1], q, k, v, B, T, H, KV, hd, scratch);
     CHECK(!attention_uses_products(mc) && !attention_uses_products(NULL), "fp32 takes the reference path");
     CHECK(!memcmp(o[0], o[1], sizeof(float) * nq) && !memcmp(a[0], a[1], sizeof(float) * na) &&
           !memcmp(dq[0], dq[1], sizeof(float) * nq) && !memcmp(dk[0], dk[1], sizeof(float) * nk) &&
@@ -143,6 +143,35 @@ static void test_fp32_is_reference(void) {
     mat_context_free(mc);
     for (int i = 0; i < 2; i++) { free(o[i]); free(a[i]); free(dq[i]); free(dk[i]); free(dv[i]); }
     free(q); free(k); free(v); free(dout); free(scratch);
+}
+
+// The product path splits (batch, KV head) items over threads, each in its own context: the numbers
+// must not change with the thread count, nor must the gradients stop accumulating.
+static void test_thread_count(MatPrecision prec) {
+    int B = 3, T = 150, H = 6, KV = 2, hd = 32;
+    long nq = (long)B * T * H * hd, nk = (long)B * T * KV * hd, na = (long)B * H * T * T;
+    float *q = rnd(nq, 2), *k = rnd(nk, 2), *v = rnd(nk, 1), *dout = rnd(nq, 1);
+    float *res[2][5];
+    long sizes[5] = { nq, na, nq, nk, nk };
+    int threads[2] = { 1, 3 };
+    MatContext *mc = mat_context_create(prec);
+    for (int r = 0; r < 2; r++) {
+        engine_set_threads(threads[r]);
+        for (int j = 0; j < 5; j++) res[r][j] = malloc(sizeof(float) * sizes[j]);
+        for (int j = 2; j < 5; j++)
+            for (long i = 0; i < sizes[j]; i++) res[r][j][i] = 0.125f;
+        attention_forward_mc(mc, NULL, res[r][0], res[r][1], q, k, v, B, T, H, KV, hd);
+        attention_backward_mc(mc, NULL, res[r][2], res[r][3], res[r][4], dout, res[r][1], q, k, v, B, T, H, KV, hd, NULL);
+    }
+    engine_set_threads(1);
+    const char *names[5] = { "out", "att", "dq", "dk", "dv" };
+    for (int j = 0; j < 5; j++) {
+        CHECK(!memcmp(res[0][j], res[1][j], sizeof(float) * sizes[j]), "%s: %s identical at 1 and 3 threads",
+              mat_precision_name(prec), names[j]);
+        free(res[0][j]); free(res[1][j]);
+    }
+    mat_context_free(mc);
+    free(q); free(k); free(v); free(dout);
 }
 
 int main(void) {
@@ -160,5 +189,7 @@ int main(void) {
     for (int p = 0; p < 3; p++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
             check_shape(precs[p], shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3], shapes[s][4]);
+    test_thread_count(MAT_PREC_BF16);
+    test_thread_count(MAT_PREC_FP32_DNNL);
     return tl_finish("test_attention");
 }
