@@ -420,19 +420,43 @@ static void softmax_backward_row(real *ds, const real *p, int len, int end) {
     memset(ds + len, 0, (size_t)(end - len) * sizeof(real));
 }
 
-// The product path's row passes (engine/attention.c): the same kernels as above, with the score
-// scale applied here instead of in the products.
-void attention_softmax_row(real *p, real *s, real scale, int len, int end) {
-    scale_row(s, len, scale);
-    real mx = row_max(s, len);
-    double sum = exp_shift_sum(p, s, len, mx);
+// The product path's row passes (engine/attention.c), with the score scale applied here instead of
+// in the products: three passes forward (max, exp and sum, normalise), two backward (dot, update).
+// scale > 0, so the largest scaled score is scale times the largest score.
+void attention_softmax_row(real *p, const real *s, real scale, int len, int end) {
+    real mx = row_max(s, len) * scale;
+    double sum;
+#if OPS_AVX512
+    __m512 acc = _mm512_setzero_ps(), sc = _mm512_set1_ps(scale), sh = _mm512_set1_ps(mx);
+    for (int i = 0; i < len; i += 16) {
+        __mmask16 k = tail_mask(len - i);
+        __m512 e = exp512(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(k, s + i), sc, sh));
+        acc = _mm512_mask_add_ps(acc, k, acc, e);
+        _mm512_mask_storeu_ps(p + i, k, e);
+    }
+    sum = _mm512_reduce_add_ps(acc);
+#else
+    sum = 0;
+    for (int i = 0; i < len; i++) sum += p[i] = exp(s[i] * scale - mx);
+#endif
     scale_row(p, len, (real)(1.0 / sum));
     memset(p + len, 0, (size_t)(end - len) * sizeof(real));
 }
 
 void attention_softmax_backward_row(real *ds, const real *p, real scale, int len, int end) {
-    softmax_backward_row(ds, p, len, end);
-    scale_row(ds, len, scale);
+    real d = (real)dot(p, ds, len);
+#if OPS_AVX512
+    __m512 dv = _mm512_set1_ps(d), sc = _mm512_set1_ps(scale);
+    for (int i = 0; i < len; i += 16) {
+        __mmask16 k = tail_mask(len - i);
+        __m512 g = _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, p + i), sc),
+                                 _mm512_sub_ps(_mm512_maskz_loadu_ps(k, ds + i), dv));
+        _mm512_mask_storeu_ps(ds + i, k, g);
+    }
+#else
+    for (int i = 0; i < len; i++) ds[i] = p[i] * scale * (ds[i] - d);
+#endif
+    memset(ds + len, 0, (size_t)(end - len) * sizeof(real));
 }
 
 // one (batch, KV head) and the query heads that share it: dk and dv of a KV head have one writer

@@ -44,9 +44,9 @@ void attention_backward(real *dq, real *dk, real *dv, const real *dout, const re
                         int B, int T, int n_heads, int n_kv_heads, int hd, real *scratch);
 
 // Row passes of the attention's product path (engine/attention.h), one query row of len keys
-// (the causal prefix) in a buffer of end >= len: p = softmax(scale * s) (s is scaled in place),
-// p[len..end) = 0; and in place on ds = dP: ds = scale * P * (dP - sum(P dP)), ds[len..end) = 0.
-void attention_softmax_row(real *p, real *s, real scale, int len, int end);
+// (the causal prefix) in a buffer of end >= len, scale > 0: p = softmax(scale * s), p[len..end) = 0;
+// and in place on ds = dP: ds = scale * P * (dP - sum(P dP)), ds[len..end) = 0.
+void attention_softmax_row(real *p, const real *s, real scale, int len, int end);
 void attention_softmax_backward_row(real *ds, const real *p, real scale, int len, int end);
 
 // out = silu(gate) * up, elementwise over n values
