@@ -19,7 +19,7 @@ static size_t work_reals(int T, int hd) { return (size_t)W_PANELS * T * hd + 2 *
 
 typedef struct {
     MatContext *mc;               // the worker's own context
-    double product_seconds;       // measured only when profiling
+    double product_seconds, flops;   // measured only when profiling
     real *panel[W_PANELS], *s, *p;
 } Work;
 
@@ -46,7 +46,7 @@ static void setup(Args *a, MatContext *mc, Profile *prof, int items) {
     for (int i = 0; i < workers; i++) {
         Work *w = &a->work[i];
         w->mc = mat_context_worker(mc, i);
-        w->product_seconds = 0;
+        w->product_seconds = w->flops = 0;
         real *buf = mat_context_work(w->mc, work_reals(a->T, a->hd) * sizeof(real));
         for (int j = 0; j < W_PANELS; j++) w->panel[j] = buf + (size_t)j * a->T * a->hd;
         w->s = buf + (size_t)W_PANELS * a->T * a->hd;
@@ -58,7 +58,10 @@ static void product(const Args *a, Work *w, MatPrecision p, int transA, int tran
                     const real *A, const real *B, real *C, int accumulate) {
     double t0 = a->profiling ? now_seconds() : 0;
     mat_act_product_at(w->mc, p, transA, transB, M, N, K, A, B, C, accumulate);
-    if (a->profiling) w->product_seconds += now_seconds() - t0;
+    if (a->profiling) {
+        w->product_seconds += now_seconds() - t0;
+        w->flops += 2.0 * M * N * K;
+    }
 }
 
 // dst[T][hd] (packed) = the head at src with row stride ld, and back (adding)
@@ -83,7 +86,11 @@ static void finish(const Args *a, Profile *prof, int items, double t0) {
     int workers = parallel_threads(items);
     workers = workers < PAR_WORKERS ? workers : PAR_WORKERS;
     double products = 0;
-    for (int i = 0; i < workers; i++) products += a->work[i].product_seconds;
+    for (int i = 0; i < workers; i++) {
+        products += a->work[i].product_seconds;
+        prof->attn_flops += a->work[i].flops;
+    }
+    prof->attn_thread_seconds += products;
     products /= workers;
     prof_add_seconds(prof, PROF_ATTN_PRODUCT, products);
     prof_add_seconds(prof, PROF_ATTENTION, now_seconds() - t0 - products);

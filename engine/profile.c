@@ -47,6 +47,10 @@ static double kind_seconds(const Profile *p, int k) {
     return p->seconds[PROF_FORWARD][k] + p->seconds[PROF_BACKWARD][k] + p->seconds[PROF_UPDATE][k];
 }
 
+static double attn_gflops(const Profile *p) {
+    return p->attn_thread_seconds > 0 ? p->attn_flops / p->attn_thread_seconds / 1e9 : 0;
+}
+
 static double shape_gflops(const ProfShape *s) {
     return s->seconds > 0 ? 2.0 * s->n * s->out * s->in * s->calls / s->seconds / 1e9 : 0;
 }
@@ -71,6 +75,9 @@ void prof_print(FILE *f, const Profile *p, int steps, double wall_per_step) {
                 s->seconds * ms, shape_gflops(s));
     }
     if (p->shapes_dropped) fprintf(f, "  (%d products of further shapes counted in the totals only)\n", p->shapes_dropped);
+    if (p->attn_flops > 0)
+        fprintf(f, "  attention products: %.3f GFLOP/step (whole blocks of query rows), %.1f GFLOP/s per thread\n",
+                p->attn_flops / steps / 1e9, attn_gflops(p));
 }
 
 void prof_json(FILE *f, const Profile *p, int steps, double wall_per_step) {
@@ -89,5 +96,6 @@ void prof_json(FILE *f, const Profile *p, int steps, double wall_per_step) {
                 "\"seconds_per_step\": %.6g, \"gflops\": %.4g}", i ? ", " : "", prod_names[s->kind], s->n, s->out,
                 s->in, (double)s->calls / steps, s->seconds / steps, shape_gflops(s));
     }
-    fprintf(f, "], \"shapes_dropped\": %d}", p->shapes_dropped);
+    fprintf(f, "], \"shapes_dropped\": %d, \"attention_product_flops_per_step\": %.6g, "
+            "\"attention_product_gflops_per_thread\": %.4g}", p->shapes_dropped, p->attn_flops / steps, attn_gflops(p));
 }

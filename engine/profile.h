@@ -37,6 +37,9 @@ typedef struct Profile {
     long calls[PROF_PHASES][PROF_KINDS];
     ProfShape shape[PROF_MAX_SHAPES];
     int n_shapes, shapes_dropped;
+    // the attention's products (engine/attention.c): FLOPs computed (whole blocks, the masked part of
+    // each included) and the seconds their threads spent on them, summed over threads
+    double attn_flops, attn_thread_seconds;
 } Profile;
 
 // The time now when p profiles, else 0 (no clock read).
