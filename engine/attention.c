@@ -11,21 +11,26 @@ int attention_uses_products(const MatContext *mc) {
 }
 
 // A worker's buffer (its context's mat_context_work): seven [T][hd] panels (Q, K, V, dO of one head
-// packed, and the sums O or dQ, dK, dV), then two blocks of [ATTENTION_ROWS][T] (scores or dP, and
-// probabilities).
+// packed, and the sums O or dQ, dK, dV), two blocks of [ATTENTION_ROWS][T] (scores or dP, and
+// probabilities), then at bf16 the same operands rounded once for all the products that read them:
+// four bf16 panels (Q, K, V, dO) and two bf16 blocks (P, dS).
 enum { W_Q, W_K, W_V, W_DO, W_DQ, W_DK, W_DV, W_PANELS };
+enum { H_Q, H_K, H_V, H_DO, H_PANELS };
 
 static size_t work_reals(int T, int hd) { return (size_t)W_PANELS * T * hd + 2 * (size_t)ATTENTION_ROWS * T; }
+static size_t work_halves(int T, int hd) { return (size_t)H_PANELS * T * hd + 2 * (size_t)ATTENTION_ROWS * T; }
 
 typedef struct {
     MatContext *mc;               // the worker's own context
     double product_seconds, flops;   // measured only when profiling
     real *panel[W_PANELS], *s, *p;
+    uint16_t *half[H_PANELS], *hp, *hs;   // bf16 panels and blocks (at bf16 only)
 } Work;
 
 typedef struct {
     Work work[PAR_WORKERS];
     MatPrecision scores, rest;    // of the product S = Q K^T, and of the five others
+    int half;                     // rest is bf16: its operands are rounded once, into the bf16 panels
     int profiling;
     real *out, *att, *dq, *dk, *dv;
     const real *q, *k, *v, *dout, *probs;
@@ -40,6 +45,7 @@ static void setup(Args *a, MatContext *mc, Profile *prof, int items) {
     MatPrecision p = mat_context_precision(mc);
     a->rest = p;
     a->scores = p == MAT_PREC_BF16 || p == MAT_PREC_INT8 ? MAT_PREC_FP32_DNNL : p;
+    a->half = p == MAT_PREC_BF16 || p == MAT_PREC_INT8;
     a->profiling = prof != NULL;
     int workers = parallel_threads(items);
     workers = workers < PAR_WORKERS ? workers : PAR_WORKERS;
@@ -47,10 +53,15 @@ static void setup(Args *a, MatContext *mc, Profile *prof, int items) {
         Work *w = &a->work[i];
         w->mc = mat_context_worker(mc, i);
         w->product_seconds = w->flops = 0;
-        real *buf = mat_context_work(w->mc, work_reals(a->T, a->hd) * sizeof(real));
+        size_t nr = work_reals(a->T, a->hd);
+        real *buf = mat_context_work(w->mc, nr * sizeof(real) + work_halves(a->T, a->hd) * sizeof(uint16_t));
         for (int j = 0; j < W_PANELS; j++) w->panel[j] = buf + (size_t)j * a->T * a->hd;
         w->s = buf + (size_t)W_PANELS * a->T * a->hd;
         w->p = w->s + (size_t)ATTENTION_ROWS * a->T;
+        uint16_t *h = (uint16_t *)(buf + nr);
+        for (int j = 0; j < H_PANELS; j++) w->half[j] = h + (size_t)j * a->T * a->hd;
+        w->hp = h + (size_t)H_PANELS * a->T * a->hd;
+        w->hs = w->hp + (size_t)ATTENTION_ROWS * a->T;
     }
 }
 
@@ -62,6 +73,24 @@ static void product(const Args *a, Work *w, MatPrecision p, int transA, int tran
         w->product_seconds += now_seconds() - t0;
         w->flops += 2.0 * M * N * K;
     }
+}
+
+// One of the five products at the rest's precision: on the bf16 operands when a->half, else on the
+// real ones.
+static void product_rest(const Args *a, Work *w, int transA, int transB, int M, int N, int K, const real *A,
+                         const uint16_t *A16, const real *B, const uint16_t *B16, real *C, int accumulate) {
+    double t0 = a->profiling ? now_seconds() : 0;
+    if (a->half) mat_act_product_bf16(w->mc, transA, transB, M, N, K, A16, B16, C, accumulate);
+    else mat_act_product_at(w->mc, a->rest, transA, transB, M, N, K, A, B, C, accumulate);
+    if (a->profiling) {
+        w->product_seconds += now_seconds() - t0;
+        w->flops += 2.0 * M * N * K;
+    }
+}
+
+// dst[T][hd] (packed, rounded to bf16) = the head at src with row stride ld
+static void gather_bf16(uint16_t *dst, const real *src, int T, int hd, int ld) {
+    for (int t = 0; t < T; t++) mat_act_round_bf16(dst + (size_t)t * hd, src + (size_t)t * ld, (size_t)hd);
 }
 
 // dst[T][hd] (packed) = the head at src with row stride ld, and back (adding)
@@ -104,9 +133,11 @@ static void forward_group(void *ctx, int item, int worker) {
     int group = a->n_heads / a->n_kv_heads, qs = a->n_heads * hd, ks = a->n_kv_heads * hd;
     real scale = (real)(1.0 / sqrt((double)hd));
     real *Q = w->panel[W_Q], *K = w->panel[W_K], *V = w->panel[W_V], *O = w->panel[W_DQ];
+    uint16_t *V16 = w->half[H_V];
     size_t koff = (size_t)b * T * ks + (size_t)g * hd;
     gather(K, a->k + koff, T, hd, ks);
-    gather(V, a->v + koff, T, hd, ks);
+    if (a->half) gather_bf16(V16, a->v + koff, T, hd, ks);
+    else gather(V, a->v + koff, T, hd, ks);
     for (int h = g * group; h < (g + 1) * group; h++) {
         size_t qoff = (size_t)b * T * qs + (size_t)h * hd;
         real *P = a->att + ((size_t)b * a->n_heads + h) * T * T;
@@ -120,7 +151,8 @@ static void forward_group(void *ctx, int item, int worker) {
                 memcpy(P + (size_t)t * T, pt, (size_t)i1 * sizeof(real));
                 memset(P + (size_t)t * T + i1, 0, (size_t)(T - i1) * sizeof(real));
             }
-            product(a, w, a->rest, 0, 0, m, hd, i1, w->p, V, O + (size_t)i0 * hd, 0);   // O = P V
+            if (a->half) mat_act_round_bf16(w->hp, w->p, (size_t)m * i1);
+            product_rest(a, w, 0, 0, m, hd, i1, w->p, w->hp, V, V16, O + (size_t)i0 * hd, 0);   // O = P V
         }
         scatter(a->out + qoff, O, T, hd, qs);
     }
@@ -135,28 +167,41 @@ static void backward_group(void *ctx, int item, int worker) {
     real scale = (real)(1.0 / sqrt((double)hd));
     real *Q = w->panel[W_Q], *K = w->panel[W_K], *V = w->panel[W_V], *dO = w->panel[W_DO];
     real *dQ = w->panel[W_DQ], *dK = w->panel[W_DK], *dV = w->panel[W_DV];
+    uint16_t *Q16 = w->half[H_Q], *K16 = w->half[H_K], *V16 = w->half[H_V], *dO16 = w->half[H_DO];
     size_t koff = (size_t)b * T * ks + (size_t)g * hd;
-    gather(K, a->k + koff, T, hd, ks);
-    gather(V, a->v + koff, T, hd, ks);
+    if (a->half) {
+        gather_bf16(K16, a->k + koff, T, hd, ks);
+        gather_bf16(V16, a->v + koff, T, hd, ks);
+    } else {
+        gather(K, a->k + koff, T, hd, ks);
+        gather(V, a->v + koff, T, hd, ks);
+    }
     memset(dK, 0, (size_t)T * hd * sizeof(real));
     memset(dV, 0, (size_t)T * hd * sizeof(real));
     for (int h = g * group; h < (g + 1) * group; h++) {
         size_t qoff = (size_t)b * T * qs + (size_t)h * hd;
         const real *P = a->probs + ((size_t)b * a->n_heads + h) * T * T;
-        gather(Q, a->q + qoff, T, hd, qs);
-        gather(dO, a->dout + qoff, T, hd, qs);
+        if (a->half) {
+            gather_bf16(Q16, a->q + qoff, T, hd, qs);
+            gather_bf16(dO16, a->dout + qoff, T, hd, qs);
+        } else {
+            gather(Q, a->q + qoff, T, hd, qs);
+            gather(dO, a->dout + qoff, T, hd, qs);
+        }
         for (int i0 = 0; i0 < T; i0 += ATTENTION_ROWS) {
             int i1 = i0 + ATTENTION_ROWS < T ? i0 + ATTENTION_ROWS : T, m = i1 - i0;
             const real *dOb = dO + (size_t)i0 * hd, *Qb = Q + (size_t)i0 * hd;
+            const uint16_t *dOb16 = dO16 + (size_t)i0 * hd, *Qb16 = Q16 + (size_t)i0 * hd;
             for (int t = i0; t < i1; t++)   // the block's probabilities, packed [m][i1]
-                memcpy(w->p + (size_t)(t - i0) * i1, P + (size_t)t * T, (size_t)i1 * sizeof(real));
-            product(a, w, a->rest, 0, 1, m, i1, hd, dOb, V, w->s, 0);      // dP = dO V^T
-            product(a, w, a->rest, 1, 0, i1, hd, m, w->p, dOb, dV, 1);     // dV += P^T dO
+                if (a->half) mat_act_round_bf16(w->hp + (size_t)(t - i0) * i1, P + (size_t)t * T, (size_t)i1);
+                else memcpy(w->p + (size_t)(t - i0) * i1, P + (size_t)t * T, (size_t)i1 * sizeof(real));
+            product_rest(a, w, 0, 1, m, i1, hd, dOb, dOb16, V, V16, w->s, 0);      // dP = dO V^T
+            product_rest(a, w, 1, 0, i1, hd, m, w->p, w->hp, dOb, dOb16, dV, 1);   // dV += P^T dO
             for (int t = i0; t < i1; t++)
-                attention_softmax_backward_row(w->s + (size_t)(t - i0) * i1, w->p + (size_t)(t - i0) * i1,
-                                               scale, t + 1, i1);
-            product(a, w, a->rest, 0, 0, m, hd, i1, w->s, K, dQ + (size_t)i0 * hd, 0);   // dQ = dS K
-            product(a, w, a->rest, 1, 0, i1, hd, m, w->s, Qb, dK, 1);                   // dK += dS^T Q
+                attention_softmax_backward_row(w->s + (size_t)(t - i0) * i1, P + (size_t)t * T, scale, t + 1, i1);
+            if (a->half) mat_act_round_bf16(w->hs, w->s, (size_t)m * i1);
+            product_rest(a, w, 0, 0, m, hd, i1, w->s, w->hs, K, K16, dQ + (size_t)i0 * hd, 0);   // dQ = dS K
+            product_rest(a, w, 1, 0, i1, hd, m, w->s, w->hs, Qb, Qb16, dK, 1);                   // dK += dS^T Q
         }
         scatter_add(a->dq + qoff, dQ, T, hd, qs);
     }

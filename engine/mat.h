@@ -110,6 +110,11 @@ void mat_act_product(MatContext *mc, int transA, int transB, int M, int N, int K
 // The same at precision p instead of mc's (mc's oneDNN backend and scratch are used).
 void mat_act_product_at(MatContext *mc, MatPrecision p, int transA, int transB, int M, int N, int K,
                         const real *A, const real *B, real *C, int accumulate);
+// BF16's product on inputs already rounded (mat_act_round_bf16, as the product itself rounds), for a
+// caller that uses one rounded operand in several products
+void mat_act_product_bf16(MatContext *mc, int transA, int transB, int M, int N, int K, const uint16_t *A,
+                          const uint16_t *B, real *C, int accumulate);
+void mat_act_round_bf16(uint16_t *out, const real *x, size_t n);
 
 // BLAS threads for this process (a sweep runs one rank per core, so the default is 1)
 void engine_set_threads(int n);

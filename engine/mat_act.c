@@ -26,13 +26,24 @@ void mat_act_product_at(MatContext *mc, MatPrecision p, int transA, int transB, 
     uint16_t *a16 = mat_scratch(mc, ACT_A16, na * sizeof(uint16_t)), *b16 = mat_scratch(mc, ACT_B16, nb * sizeof(uint16_t));
     mat_round_bf16(a16, A, na);
     mat_round_bf16(b16, B, nb);
-    if (mat_use_dnnl(mc) && !mat_dnnl_gemm(mc->dnnl, MAT_DNNL_BF16, transA, transB, M, N, K, a16, b16, C, accumulate))
+    mat_act_product_bf16(mc, transA, transB, M, N, K, a16, b16, C, accumulate);
+}
+
+void mat_act_product_bf16(MatContext *mc, int transA, int transB, int M, int N, int K, const uint16_t *A,
+                          const uint16_t *B, real *C, int accumulate) {
+    if (M <= 0 || N <= 0) return;
+    int lda = transA ? M : K, ldb = transB ? K : N;
+    if (K > 0 && mat_use_dnnl(mc) &&
+        !mat_dnnl_gemm(mc->dnnl, MAT_DNNL_BF16, transA, transB, M, N, K, A, B, C, accumulate))
         return;
+    size_t na = (size_t)M * K, nb = (size_t)K * N;
     real *ar = mat_scratch(mc, ACT_AR, na * sizeof(real)), *br = mat_scratch(mc, ACT_BR, nb * sizeof(real));
-    mat_bf16_to_real(ar, a16, na);
-    mat_bf16_to_real(br, b16, nb);
+    mat_bf16_to_real(ar, A, na);
+    mat_bf16_to_real(br, B, nb);
     gemm(transA, transB, M, N, K, 1, ar, lda, br, ldb, accumulate ? 1 : 0, C, N);
 }
+
+void mat_act_round_bf16(uint16_t *out, const real *x, size_t n) { mat_round_bf16(out, x, n); }
 
 void mat_act_product(MatContext *mc, int transA, int transB, int M, int N, int K, const real *A,
                      const real *B, real *C, int accumulate) {
