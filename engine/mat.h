@@ -52,8 +52,8 @@ size_t mat_storage_bytes(const Mat *W);
 void mat_convert_bf16(uint16_t *out, const Mat *W);
 
 // Compute precision of the weight products (mat_forward, mat_backward_input, mat_backward_weight);
-// held by a MatContext, chosen per job. Plain gemm() (attention, LoRA's rank-r products) stays fp32 in
-// every precision: those products are small and their inputs are activations, not weights.
+// held by a MatContext, chosen per job. Plain gemm() (LoRA's rank-r products, the fp32 attention) stays
+// fp32 in every precision; the attention's products at other precisions go through mat_act_product.
 //   FP32       OpenBLAS sgemm: the exact reference and the default
 //   FP32_DNNL  oneDNN's fp32 matmul (AVX-512 kernels); differs from FP32 in summation order only
 //   BF16       inputs rounded to bf16 (round to nearest even), fp32 accumulation and output
@@ -89,10 +89,32 @@ void mat_context_free(MatContext *mc);
 MatPrecision mat_context_precision(const MatContext *mc);   // NULL: fp32
 void mat_cache_clear(MatContext *mc);
 size_t mat_cache_bytes(const MatContext *mc);   // bytes held by the context's converted weights
+// A buffer of at least `bytes` owned by mc for its caller's work between products (grown as needed,
+// kept until mc is freed; the products never touch it).
+void *mat_context_work(MatContext *mc, size_t bytes);
+// The context of worker w of a parallel region (0: mc itself; w < 64), made with mc's precision on
+// first use and freed with mc: one per thread, as contexts are not for two threads at once. Call it
+// in the thread that owns mc, before the region.
+MatContext *mat_context_worker(MatContext *mc, int w);
 
 // Plain row-major GEMM on real arrays: C[M][N] = alpha * op(A) . op(B) + beta * C
 void gemm(int transA, int transB, int M, int N, int K, real alpha, const real *A, int lda,
           const real *B, int ldb, real beta, real *C, int ldc);
+
+// C[M][N] (= | +=) op(A) . op(B) for two activations at mc's precision, all row-major and tightly
+// packed: A is stored [M][K] (or [K][M] when transA), B [K][N] (or [N][K] when transB). FP32 (and mc
+// NULL, and the double build): gemm above. FP32_DNNL: oneDNN's fp32 matmul. BF16 and INT8: both inputs
+// rounded to bf16, fp32 sums (oneDNN, else BLAS on the rounded values). Uses mc's scratch.
+void mat_act_product(MatContext *mc, int transA, int transB, int M, int N, int K, const real *A,
+                     const real *B, real *C, int accumulate);
+// The same at precision p instead of mc's (mc's oneDNN backend and scratch are used).
+void mat_act_product_at(MatContext *mc, MatPrecision p, int transA, int transB, int M, int N, int K,
+                        const real *A, const real *B, real *C, int accumulate);
+// BF16's product on inputs already rounded (mat_act_round_bf16, as the product itself rounds), for a
+// caller that uses one rounded operand in several products
+void mat_act_product_bf16(MatContext *mc, int transA, int transB, int M, int N, int K, const uint16_t *A,
+                          const uint16_t *B, real *C, int accumulate);
+void mat_act_round_bf16(uint16_t *out, const real *x, size_t n);
 
 // BLAS threads for this process (a sweep runs one rank per core, so the default is 1)
 void engine_set_threads(int n);

@@ -55,7 +55,7 @@ struct MatDnnl {
 // OpenMP's thread count are the library's process-wide state, outside ours).
 static dnnl_engine_t engine;
 static int state;   // 1 ready, -1 unavailable
-static int omp_threads;
+static _Thread_local int omp_threads;   // OpenMP's thread count is per calling thread
 
 static void init_once(void) {
     state = -1;
@@ -71,18 +71,17 @@ static int init(void) {
 
 int mat_dnnl_available(void) { return init(); }
 
+static void (*omp_set)(int);
+static void find_omp_set(void) { *(void **)&omp_set = dlsym(RTLD_DEFAULT, "omp_set_num_threads"); }
+
 // libdnnl brings libgomp; its thread count is set through the symbol already in the process, so
 // the engine needs no OpenMP flags of its own. Without this, oneDNN would use every core per rank.
 void mat_dnnl_set_threads(int n) {
-    static void (*set)(int);
-    static int looked;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
     if (n < 1) n = 1;
     if (n == omp_threads) return;
-    if (!looked) {
-        *(void **)&set = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
-        looked = 1;
-    }
-    if (set) set(n);
+    pthread_once(&once, find_omp_set);
+    if (omp_set) omp_set(n);
     omp_threads = n;
 }
 

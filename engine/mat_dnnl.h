@@ -1,11 +1,11 @@
-// Private to engine/mat.c: the oneDNN backend of the matrix-product layer. Present only when the
+// Private to the matrix-product layer (engine/mat*.c): the oneDNN backend. Present only when the
 // float engine is built with oneDNN (SWEEP_HAVE_DNNL); elsewhere mat_dnnl_gemm always declines.
 #pragma once
 #include <stddef.h>
 
 typedef enum { MAT_DNNL_F32, MAT_DNNL_BF16, MAT_DNNL_S8 } MatDnnlInput;
 
-// One compute context's primitives, memory objects, stream and scratchpad (engine/mat.c's MatContext
+// One compute context's primitives, memory objects, stream and scratchpad (engine/mat_context.c's MatContext
 // owns one): contexts share none of them.
 typedef struct MatDnnl MatDnnl;
 MatDnnl *mat_dnnl_create(void);   // never NULL (an empty object when oneDNN is absent)
@@ -21,5 +21,6 @@ int mat_dnnl_gemm(MatDnnl *d, MatDnnlInput in, int transA, int transB, int M, in
                   const void *B, void *C, int accumulate);
 // 1 when oneDNN is built in and initialised on this machine
 int mat_dnnl_available(void);
-// oneDNN's threads for the calling thread's products (it runs on OpenMP, not on OpenBLAS's pool)
+// oneDNN's threads for the calling thread's products (it runs on OpenMP, not on OpenBLAS's pool;
+// each thread has its own count)
 void mat_dnnl_set_threads(int n);

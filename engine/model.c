@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include "engine/attention.h"
 #include "engine/ops.h"
 #include "engine/profile.h"
 #include "engine/rng.h"
@@ -219,7 +220,7 @@ static void layer_forward(const Weights *w, const Adapter *ad, Acts *a, int l, i
     proj_forward(w->mc, a->prof, la.k, la.xn1, &lw->k, lw->bk, LP(1), 0);
     proj_forward(w->mc, a->prof, la.v, la.xn1, &lw->v, lw->bv, LP(2), 0);
     TIMED(PROF_ROPE, rope_forward(la.q, a->cos_t, a->sin_t, B, T, H, hd); rope_forward(la.k, a->cos_t, a->sin_t, B, T, KV, hd));
-    TIMED(PROF_ATTENTION, attention_forward(la.ao, la.att, la.q, la.k, la.v, B, T, H, KV, hd));
+    attention_forward_mc(w->mc, a->prof, la.ao, la.att, la.q, la.k, la.v, B, T, H, KV, hd);
     TIMED(PROF_COPY, memcpy(la.x_mid, la.x, (size_t)n * d * sizeof(real)));
     proj_forward(w->mc, a->prof, la.x_mid, la.ao, &lw->o, NULL, LP(3), 1);
     TIMED(PROF_NORM, rmsnorm_forward(la.xn2, la.rstd2, la.x_mid, lw->ffn_norm, n, d, c->norm_eps));
@@ -353,7 +354,8 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
         proj_backward(w->mc, a->prof, a->dattn, a->dres, ao, &lw->o, g.o, NULL, LP(3));
         TIMED(PROF_COPY, memset(a->dq, 0, (size_t)n * qd * sizeof(real)); memset(a->dk, 0, (size_t)n * kvd * sizeof(real));
                          memset(a->dv, 0, (size_t)n * kvd * sizeof(real)));
-        TIMED(PROF_ATTENTION, attention_backward(a->dq, a->dk, a->dv, a->dattn, att, q, k, v, B, T, H, KV, hd, a->att_scratch));
+        attention_backward_mc(w->mc, a->prof, a->dq, a->dk, a->dv, a->dattn, att, q, k, v, B, T, H, KV, hd,
+                              a->att_scratch);
         TIMED(PROF_ROPE, rope_backward(a->dq, a->cos_t, a->sin_t, B, T, H, hd); rope_backward(a->dk, a->cos_t, a->sin_t, B, T, KV, hd));
         real *dxn = need_dx0 ? a->dxn : NULL;
         if (dxn) TIMED(PROF_COPY, memset(dxn, 0, nd));

@@ -7,6 +7,13 @@
 #include "engine/mat.h"
 #include "engine/config.h"
 
+// Fork-join over independent items on as many threads as BLAS may use (engine_set_threads), at
+// most 64: fn(ctx, item, worker) for item in [0, n), worker in [0, parallel_threads(n)) naming the
+// thread (0 is the caller). BLAS runs one thread per worker inside.
+enum { PAR_WORKERS = 64 };
+int parallel_threads(int n_items);
+void parallel_for(int n, void (*fn)(void *ctx, int item, int worker), void *ctx);
+
 // out[i][:] = row tokens[i] of the embedding (any storage type)
 void embedding_forward(real *out, const int *tokens, int n, const Mat *emb);
 // demb[tokens[i]][:] += dout[i][:]   (demb is vocab x dim, real)
@@ -35,6 +42,12 @@ void attention_forward(real *out, real *att, const real *q, const real *k, const
 void attention_backward(real *dq, real *dk, real *dv, const real *dout, const real *att,
                         const real *q, const real *k, const real *v,
                         int B, int T, int n_heads, int n_kv_heads, int hd, real *scratch);
+
+// Row passes of the attention's product path (engine/attention.h), one query row of len keys
+// (the causal prefix) in a buffer of end >= len, scale > 0: p = softmax(scale * s), p[len..end) = 0;
+// and in place on ds = dP: ds = scale * P * (dP - sum(P dP)), ds[len..end) = 0.
+void attention_softmax_row(real *p, const real *s, real scale, int len, int end);
+void attention_softmax_backward_row(real *ds, const real *p, real scale, int len, int end);
 
 // out = silu(gate) * up, elementwise over n values
 void swiglu_forward(real *out, const real *gate, const real *up, long n);

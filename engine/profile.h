@@ -7,7 +7,8 @@
 typedef enum {
     PROF_PRODUCT,    // weight products x W^T and their backward (conversions inside them included)
     PROF_LORA,       // the LoRA pairs' small products
-    PROF_ATTENTION,  // QK^T, softmax, PV and their backward
+    PROF_ATTENTION,  // attention: at fp32 all of it, else the mask, softmax, copies (engine/attention.h)
+    PROF_ATTN_PRODUCT,  // attention's products QK^T, PV and their gradients, when not fp32
     PROF_NORM,       // RMSNorm
     PROF_ROPE,
     PROF_SWIGLU,
@@ -36,11 +37,16 @@ typedef struct Profile {
     long calls[PROF_PHASES][PROF_KINDS];
     ProfShape shape[PROF_MAX_SHAPES];
     int n_shapes, shapes_dropped;
+    // the attention's products (engine/attention.c): FLOPs computed (whole blocks, the masked part of
+    // each included) and the seconds their threads spent on them, summed over threads
+    double attn_flops, attn_thread_seconds;
 } Profile;
 
 // The time now when p profiles, else 0 (no clock read).
 double prof_start(const Profile *p);
 void prof_add(Profile *p, ProfKind k, double t0);
+// seconds measured by the caller, counted as one call of kind k in the current phase
+void prof_add_seconds(Profile *p, ProfKind k, double seconds);
 // A weight product: also counted under PROF_PRODUCT in the current phase.
 void prof_add_product(Profile *p, ProdKind k, int n, int out, int in, double t0);
 const char *prof_kind_name(ProfKind k);
