@@ -102,11 +102,13 @@ NodeName=n[1-$n] CPUs=2 RealMemory=2000 State=UNKNOWN
 PartitionName=vc Nodes=n[1-$n] Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
 EOF
 [[ -e /etc/slurm/plugstack.conf ]] && cp /etc/slurm/plugstack.conf "$dir/etc/"
-# srun --mpi=pmix: the slurmstepds exchange PMIx fence messages through slurmd, not over their own
-# direct connections. With direct connections (the default) about 1 step in 10 here had one rank
-# crash in MPI_Init: a peer that had already passed MPI_Init's final fence sent it an MPI message
-# while it still waited in the first fence (see slurm/README.md, "Many nodes").
-echo "PMIxDirectConn=false" > "$dir/etc/mpi.conf"
+# srun --mpi=pmix: the ring fence algorithm for every PMIx fence. Open MPI 4.1's MPI_Init ends with a
+# fence that must hold every rank until all have registered their MPI receive handlers; Slurm's tree
+# algorithm (its choice for fences without data, and for all fences without PMIxDirectConn) released
+# each node's ranks once that node's ranks alone had arrived here, so a rank on a fast node could send
+# its first MPI message to a rank still inside MPI_Init, which crashed on it (a call through a null
+# pointer). The ring is a real barrier; the evidence and the test are in slurm/README.md ("Many nodes").
+echo "PMIxCollFence=ring" > "$dir/etc/mpi.conf"
 install -d /etc/slurm
 for k in $(seq "$n"); do
   # the node's /etc/slurm is this cluster's (its mount namespace only)

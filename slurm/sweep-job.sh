@@ -143,8 +143,9 @@ say "rank check ok: $ntasks ranks on $nnodes node(s)"
 # 2-3. The sweep, in the background so that the warning signal is handled while it runs.
 journal=$out.journal
 # Result records in the journal (perl: quick even for a journal of large adapters; "?" without it).
-# Framing from results/journal.h: u32 magic "SWJR", u32 type (2, 3 or 4: a result), u64 payload length,
-# u64 checksum, payload. A torn final record is not counted.
+# Framing from results/journal.h: u32 magic "SWJR", u32 type (1 a header; every other type a result,
+# 2 to 5 today as fields were added), u64 payload length, u64 checksum, payload. A torn final record
+# is not counted.
 journal_results() {
   [[ -e $journal ]] || { echo 0; return; }
   perl -e 'open(my $f, "<:raw", $ARGV[0]) or die; my ($n, $h, $size) = (0, "", -s $ARGV[0]);
@@ -152,7 +153,7 @@ journal_results() {
       my ($magic, $type, $lo, $hi) = unpack("a4 V V V", $h);
       my $len = $lo + $hi * 4294967296;
       last if $magic ne "SWJR" || tell($f) + $len > $size;
-      $n++ if $type == 2 || $type == 3 || $type == 4;
+      $n++ if $type != 1;
       seek($f, $len, 1);
     }
     print "$n\n";' -- "$journal" 2>/dev/null || echo "?"

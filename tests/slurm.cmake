@@ -10,7 +10,7 @@ foreach(script ${SLURM_TESTS})
   string(REGEX REPLACE "^test_" "" name ${name})
   add_test(NAME slurm.${name}
            COMMAND /usr/bin/python3 ${script} $<TARGET_FILE:sweep> $<TARGET_FILE:sweep-rankcheck>
-                   ${CMAKE_CURRENT_BINARY_DIR}/slurm-work/${name})
+                   $<TARGET_FILE:results_tool> ${CMAKE_CURRENT_BINARY_DIR}/slurm-work/${name})
   # Slurm jobs here are MPI sweeps: never two at once with the mpi tests on a 2-core machine.
   set_tests_properties(slurm.${name} PROPERTIES LABELS "slurm" TIMEOUT 300 RESOURCE_LOCK "mpi;slurm")
 endforeach()

@@ -1,14 +1,14 @@
-"""Shared pieces of the Slurm tests (tests/slurm/test_*.py): a running single-node Slurm, sbatch and
-waiting on jobs, and reading what a sweep left behind (journal, HDF5 file) with the standard library
-and h5py.
+"""Shared pieces of the Slurm tests (tests/slurm/test_*.py, and tests/cluster/test_slurm.py on the
+virtual nodes): a running single-node Slurm, sbatch and waiting on jobs, the checks every requeue test
+makes, and reading what a sweep left behind (the HDF5 file with h5py; the journal and the bit-for-bit
+comparison through results_tool, as the MPI tests do: tests/mpi/common.py owns those and check/log).
 
-Usage of each test: /usr/bin/python3 test_X.py SWEEP SWEEP_RANKCHECK WORKDIR
+Usage of each test: /usr/bin/python3 test_X.py SWEEP SWEEP_RANKCHECK RESULTS_TOOL WORKDIR
 """
-import json
 import os
 import re
 import shutil
-import struct
+import signal
 import subprocess
 import sys
 import time
@@ -20,34 +20,25 @@ import world
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SLURM_DIR = os.path.join(REPO, "slurm")
+sys.path.insert(0, os.path.join(REPO, "tests", "mpi"))
+from common import check, compare, finish, journal_records, log, steps_for  # noqa: E402,F401
+from common import make_world as make_mpi_world  # noqa: E402
 
-failures = []
-passes = [0]
-
-
-def check(cond, what):
-    if cond:
-        passes[0] += 1
-    else:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr, flush=True)
-    return cond
+# Words before every Slurm command: none for the machine's own Slurm; tests/cluster/test_slurm.py
+# sets ["bash", ".../vcluster.sh", "exec", "n1"] to reach the virtual cluster's.
+SLURM_PREFIX = []
 
 
-def finish(name):
-    print("%s: %d passed, %d failed" % (name, passes[0], len(failures)), flush=True)
-    sys.exit(1 if failures else 0)
-
-
-def log(*a):
-    print(*a, flush=True)
+def slurm(*cmd, cwd=None, env=None, timeout=30):
+    return subprocess.run(SLURM_PREFIX + list(cmd), cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def setup(argv):
-    """Parses the arguments, starts Slurm, makes WORKDIR empty; returns (sweep, rankcheck, workdir, env)."""
-    if len(argv) != 4:
-        raise SystemExit("usage: test_X.py SWEEP SWEEP_RANKCHECK WORKDIR")
-    sweep, rankcheck, work = (os.path.abspath(a) for a in argv[1:])
+    """Parses the arguments, starts Slurm, makes WORKDIR empty; returns (sweep, rankcheck, tool, workdir, env)."""
+    if len(argv) != 5:
+        raise SystemExit("usage: test_X.py SWEEP SWEEP_RANKCHECK RESULTS_TOOL WORKDIR")
+    sweep, rankcheck, tool, work = (os.path.abspath(a) for a in argv[1:])
     r = subprocess.run(["bash", os.path.join(REPO, "scripts", "start-slurm.sh")], capture_output=True, text=True)
     if r.returncode != 0:
         print(r.stdout, r.stderr, file=sys.stderr)
@@ -61,32 +52,14 @@ def setup(argv):
     for k in list(env):
         if k.startswith("SLURM_") or k.startswith("SWEEP_LAUNCH"):
             del env[k]
-    return sweep, rankcheck, work, env
+    return sweep, rankcheck, tool, work, env
 
 
-def make_world(sweep, root, env, seeds, steps):
-    world.make_data(root)
-    world.make_base(sweep, root, env)
-    os.makedirs(os.path.join(root, "out"), exist_ok=True)
+def make_world(sweep, root, seeds, steps):
+    """ROOT afresh with the MPI tests' text and tiny base, an empty out/, and world.write_spec's spec."""
+    make_mpi_world(sweep, root)
+    os.makedirs(os.path.join(root, "out"))
     return world.write_spec(root, seeds, steps)
-
-
-def steps_for(sweep, root, env, seconds):
-    """Training steps that make one job of world.write_spec's sweep take about SECONDS on this machine
-    now (the machine is shared: sized by the clock, not by a constant). After make_world: one 400-step
-    norm job in ROOT/calibrate, timed by its own seconds column (training and evaluation)."""
-    spec = json.load(open(os.path.join(root, "spec.json")))
-    spec.update(users=spec["users"][:1], formats={"norm": spec["formats"]["norm"]}, seeds=1,
-                train=dict(spec["train"], steps=400), output="calibrate/results.h5")
-    path = os.path.join(root, "calibrate.json")
-    with open(path, "w") as f:
-        json.dump(spec, f)
-    r = subprocess.run([sweep, "run", path, "-q"], cwd=root, env=env, capture_output=True, text=True, timeout=240)
-    if r.returncode != 0:
-        raise SystemExit("calibration run failed: %s" % r.stderr[-1000:])
-    with h5py.File(os.path.join(root, "calibrate", "results.h5"), "r") as f:
-        per_step = max(float(f["seconds"][0]) / 400, 1e-6)
-    return max(50, min(50000, int(seconds / per_step)))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -96,7 +69,7 @@ def sbatch(script, args, cwd, env, options=()):
     """Submits slurm/SCRIPT with ARGS from CWD; the job's log is CWD/log-JOBID.out. Returns the job id."""
     cmd = ["sbatch", "--parsable", "--output=log-%j.out", "--time=10"] + list(options) + \
           [os.path.join(SLURM_DIR, script)] + list(args)
-    r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+    r = slurm(*cmd, cwd=cwd, env=env, timeout=60)
     if r.returncode != 0:
         raise SystemExit("sbatch failed: %s %s" % (r.stdout, r.stderr))
     job = r.stdout.strip().split(";")[0]
@@ -106,7 +79,7 @@ def sbatch(script, args, cwd, env, options=()):
 
 def job_info(job):
     """scontrol show job as a dict (JobState, Restarts, ExitCode, ...); {} when Slurm no longer knows it."""
-    r = subprocess.run(["scontrol", "show", "job", "-o", job], capture_output=True, text=True, timeout=30)
+    r = slurm("scontrol", "show", "job", "-o", job)
     if r.returncode != 0:
         return {}
     info = {}
@@ -137,7 +110,7 @@ def wait_job(job, timeout, until=None):
         if state in FINAL_STATES:
             return info
         if time.time() - t0 > timeout:
-            subprocess.run(["scancel", job])
+            slurm("scancel", job)
             check(False, "job %s did not end within %d s (state %s); cancelled" % (job, timeout, state))
             return info
         time.sleep(0.25)
@@ -160,24 +133,147 @@ def check_no_script_errors(text, what):
 # ---------------------------------------------------------------------------------------------------
 # What a sweep leaves behind
 
-def journal_ids(path):
-    """Job ids of the result records of a journal, in order, repeats kept. Framing from results/journal.h:
-    u32 magic "SWJR" | u32 type | u64 payload length | u64 checksum | payload; a result payload starts
-    with the job id as u32 length + bytes. A torn final record is ignored, as the reader does."""
+def journal_ids(tool, path):
+    """Job ids of the result records of a journal, in order, repeats kept (results_tool journal; a torn
+    final record is left out, as the reader does). [] while there is no journal or it cannot be read."""
     try:
-        with open(path, "rb") as f:
-            buf = f.read()
-    except FileNotFoundError:
+        return [r[0] for r in journal_records(tool, path)[0]] if os.path.exists(path) else []
+    except SystemExit:
         return []
-    ids, off = [], 0
-    while off + 24 <= len(buf):
-        magic, rtype, n = struct.unpack_from("<4sIQ", buf, off)
-        if magic != b"SWJR" or off + 24 + n > len(buf):
+
+
+def job_sweeps(sweep, job):
+    """Pids of a Slurm job's sweep processes on this machine, the virtual nodes' included (ranks and
+    their job children): the sweep binary, with SLURM_JOB_ID=job in the environment."""
+    exe, tag, pids = os.path.realpath(sweep), b"SLURM_JOB_ID=%s\0" % job.encode(), []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            if os.path.realpath("/proc/%s/exe" % p) != exe:
+                continue
+            with open("/proc/%s/environ" % p, "rb") as f:
+                if tag in f.read():
+                    pids.append(int(p))
+        except OSError:
+            pass
+    return pids
+
+
+def signal_all(pids, sig):
+    for p in pids:
+        try:
+            os.kill(p, sig)
+        except ProcessLookupError:
+            pass
+
+
+def note_start(starts_at, info):
+    """Records Slurm's StartTime of the job's allocation in starts_at, by its restart count."""
+    if info.get("JobState") == "RUNNING" and info.get("StartTime", "Unknown") != "Unknown":
+        starts_at.setdefault(int(info.get("Restarts", "0")), info["StartTime"])
+
+
+def warned(work, job):
+    return "SIGUSR1 received" in job_log(work, job)
+
+
+def hold_when(sweep, tool, work, job, journal, n, starts_at, timeout=200):
+    """A sweep too slow for its walltime on any machine: once the job's journal holds N results, stops
+    (SIGSTOP) every sweep process of the job, on every node, and returns their pids; the caller lets
+    them go (SIGCONT) when the warning has come. Returns an empty set when the warning or the end of
+    the job came first. The journal and the log are polled often (cheap), Slurm every 2 s (slow under
+    load), noting each allocation's start in starts_at."""
+    held, state, t0, last_asked = set(), "PENDING", time.time(), 0.0
+    while time.time() - t0 < timeout and not warned(work, job):
+        if time.time() - last_asked > 2:
+            info = job_info(job)
+            note_start(starts_at, info)
+            state, last_asked = info.get("JobState", state), time.time()
+            if state not in ("PENDING", "RUNNING", "CONFIGURING"):
+                break
+        if len(journal_ids(tool, journal)) >= n:
+            # Stop until no new process appears: a rank may fork a job between listing and stopping.
+            while True:
+                new = set(job_sweeps(sweep, job)) - held
+                if not new:
+                    break
+                signal_all(new, signal.SIGSTOP)
+                held |= new
             break
-        if 2 <= rtype <= 5:   # results: 5 adds the largest parameter change to 4, 4 peak and start to 3, 3 the backend to 2
-            (k,) = struct.unpack_from("<I", buf, off + 24)
-            ids.append(buf[off + 28:off + 28 + k].decode())
-        off += 24 + n
+        time.sleep(0.05)
+    return held
+
+
+def allocation_watcher(job, starts_at, extend_minutes):
+    """An until= for wait_job: notes each allocation's start and, once the time limit has requeued the
+    job, gives later allocations EXTEND_MINUTES (under load start-up alone can take a minute, and every
+    allocation would end at its own warning)."""
+    extended = []
+
+    def until(info):
+        note_start(starts_at, info)
+        if not extended and int(info.get("Restarts", "0")) >= 1:
+            r = slurm("scontrol", "update", "JobId=%s" % job, "TimeLimit=%d" % extend_minutes)
+            check(r.returncode == 0, "later allocations get a %d-minute limit: %s" % (extend_minutes, r.stderr.strip()))
+            extended.append(True)
+        return False
+    return until
+
+
+def check_time_limit_requeues(text, job, starts_at, restarts, limit_min, warn_s):
+    """Each requeue in the log followed a warning that came when the time limit sends it: slurmctld
+    checks limits every 30 s, so WARN_S to WARN_S + 30 s before the limit, i.e. limit - warn_s - 30 to
+    limit - warn_s after Slurm started that allocation (up to the rank check's length later in the
+    log: bash runs the trap when the probe returns); sweep then stopped with work left; only the last
+    allocation was not requeued, and none ran into the limit itself."""
+    stamp = lambda s, fmt: time.mktime(time.strptime(s, fmt))
+    starts = [m.start() for m in re.finditer(r"sweep-job: \S+ \S+: job %s start \d+" % job, text)]
+    check(len(starts) == restarts + 1, "one wrapper start per allocation: %d starts, %d restarts" % (len(starts), restarts))
+    check(sorted(starts_at) == list(range(restarts + 1)), "Slurm's start time of every allocation seen: %s" % starts_at)
+    warned_allocs = 0
+    lo, hi = limit_min * 60 - warn_s - 30, limit_min * 60 - warn_s
+    for k, pos in enumerate(starts):
+        part = text[pos:starts[k + 1] if k + 1 < len(starts) else len(text)]
+        w = re.search(r"sweep-job: (\S+ \S+): SIGUSR1 received", part)
+        if "requeueing job %s" % job in part:
+            if check(w is not None, "allocation %d: a warning before the requeue" % (k + 1)) and k in starts_at:
+                after = stamp(w.group(1), "%Y-%m-%d %H:%M:%S") - stamp(starts_at[k], "%Y-%m-%dT%H:%M:%S")
+                check(lo - 1 <= after <= hi + 40, "allocation %d: the warning came %.0f s after Slurm started it, "
+                      "within [%d, %d] s as the time limit sends it" % (k + 1, after, lo, hi))
+                warned_allocs += 1
+            # 75 from sweep; a rank still in MPI start-up when the warning came dies of it (138, which the
+            # wrapper counts as 75); or the warning came during the rank check and sweep never started.
+            check(any(t in part for t in ("sweep exited with status 75", "(status 138): treating it as 75",
+                                          "signalled before the sweep started")),
+                  "allocation %d: sweep stopped with work left (exit 75), or was not started" % (k + 1))
+        else:
+            check(k == len(starts) - 1, "allocation %d: only the last one is not requeued" % (k + 1))
+    check(warned_allocs == restarts, "every requeue followed a time-limit warning: %d of %d" % (warned_allocs, restarts))
+    check("SIGTERM received" not in text, "no allocation ran into the time limit itself")
+
+
+def resumed(text, n_jobs, ranks):
+    """How many jobs each start of sweep in a job's log found already done."""
+    return [int(k) for k in re.findall(r"sweep: %d jobs \((\d+) already done\), %d ranks" % (n_jobs, ranks), text)]
+
+
+def check_final(tool, info, text, out, n_jobs, ref=None):
+    """What every requeue test checks at the end: no bash errors in the log, COMPLETED with exit 0, the
+    last start finished the sweep, every job once in the journal, and (given the uninterrupted run's
+    results file REF) the same job ids and a file equal to it bit for bit (h5_compare_results)."""
+    check_no_script_errors(text, "the job")
+    check(info.get("JobState") == "COMPLETED" and info.get("ExitCode") == "0:0",
+          "job completed with exit 0 in the end: %s %s" % (info.get("JobState"), info.get("ExitCode")))
+    check(text.rstrip().endswith("sweep exited with status 0"), "the last start finished the sweep")
+    ids = journal_ids(tool, out + ".journal")
+    check(len(ids) == n_jobs and len(set(ids)) == n_jobs,
+          "every job in the journal exactly once: %d records, %d distinct, %d jobs" % (len(ids), len(set(ids)), n_jobs))
+    if ref is not None:
+        check(set(ids) == set(journal_ids(tool, ref + ".journal")), "the same job ids as the uninterrupted run")
+        if check(os.path.exists(out), "the results file exists"):
+            rc, msg = compare(tool, ref, out)
+            check(rc == 0, "the results equal the uninterrupted run's: %s" % msg)
     return ids
 
 
@@ -229,36 +325,3 @@ def check_results(path, spec_path, seeds):
                 break
         check(np.allclose(ppl[finite], np.exp(nll[finite]), rtol=1e-12, atol=0), "ppl = exp(nll) in every cell")
         return f["rank"][:].tolist(), text(f["host"][:])
-
-
-def compare_results(a, b):
-    """The variables a sweep's spec determines (the file's deterministic_variables), its axes, job ids
-    and kept adapters, bit for bit. Returns a list of differences."""
-    diffs = []
-    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
-        names = fa.attrs["deterministic_variables"].split()
-        if fb.attrs["deterministic_variables"].split() != names:
-            diffs.append("deterministic_variables differ")
-        for axis in ("base", "condition", "format", "train_user", "seed", "eval_text", "job", "step"):
-            names.append(axis)
-        for name in names:
-            if name == "adapters":
-                continue
-            if name not in fa or name not in fb:
-                diffs.append("%s missing" % name)
-                continue
-            x, y = fa[name][:], fb[name][:]
-            if x.dtype.kind == "f":
-                same = x.shape == y.shape and np.array_equal(x.view(np.uint8), y.view(np.uint8))
-            else:
-                same = x.shape == y.shape and np.array_equal(x, y)
-            if not same:
-                diffs.append(name)
-        ka, kb = sorted(fa["adapters"].keys()), sorted(fb["adapters"].keys())
-        if ka != kb:
-            diffs.append("kept adapters: %d vs %d" % (len(ka), len(kb)))
-        else:
-            for k in ka:
-                if not np.array_equal(fa["adapters"][k][:].view(np.uint8), fb["adapters"][k][:].view(np.uint8)):
-                    diffs.append("adapter %s" % k)
-    return diffs

@@ -8,19 +8,18 @@ requeue, exit 0 in the end, the second start found some but not all jobs done, e
 journal exactly once, and the results file equals that of an uninterrupted run outside Slurm.
 """
 import os
-import re
 import subprocess
 import sys
 import time
 
-from slurmtest import (check, check_no_script_errors, check_results, compare_results, finish, job_log,
-                       journal_ids, log, make_world, sbatch, setup, wait_job)
+from slurmtest import (check, check_final, check_results, finish, job_log, journal_ids, log, make_world, resumed,
+                       sbatch, setup, slurm, wait_job)
 
 SEEDS = 3
 
-sweep, rankcheck, work, env = setup(sys.argv)
+sweep, rankcheck, tool, work, env = setup(sys.argv)
 # Long enough training (about 1-2 s a job) that the signal lands while jobs remain.
-spec = make_world(sweep, work, env, seeds=SEEDS, steps=2000)
+spec = make_world(sweep, work, seeds=SEEDS, steps=2000)
 n_jobs = 1 + 2 * 3 * SEEDS
 
 log("reference: an uninterrupted run, mpirun -np 2 outside Slurm")
@@ -40,40 +39,29 @@ job = sbatch("many-nodes.sbatch", ["spec.json", "out/results.h5"], work, env,
 
 
 def some_done(info):
-    return info.get("JobState") == "RUNNING" and len(journal_ids(journal)) >= 2
+    return info.get("JobState") == "RUNNING" and len(journal_ids(tool, journal)) >= 2
 
 
 info = wait_job(job, timeout=120, until=some_done)
-done_at_signal = len(journal_ids(journal))
+done_at_signal = len(journal_ids(tool, journal))
 log("signalling job %s with USR1 (batch shell) after %d of %d jobs" % (job, done_at_signal, n_jobs))
 check(info.get("JobState") == "RUNNING" and 2 <= done_at_signal < n_jobs,
       "the signal comes mid-run: %s, %d of %d jobs journalled" % (info.get("JobState"), done_at_signal, n_jobs))
-subprocess.run(["scancel", "--signal=USR1", "--batch", job], check=True, timeout=30)
+check(slurm("scancel", "--signal=USR1", "--batch", job).returncode == 0, "scancel --signal=USR1 --batch")
 
 # The requeued job waits cred_expire (30 s on the test cluster) before it may start again.
 info = wait_job(job, timeout=200)
 text = job_log(work, job)
 log(text)
-check_no_script_errors(text, "the job")
-check(info.get("JobState") == "COMPLETED" and info.get("ExitCode") == "0:0",
-      "job completed with exit 0 in the end: %s %s" % (info.get("JobState"), info.get("ExitCode")))
 check(info.get("Restarts") == "1", "requeued once: restarts %s" % info.get("Restarts"))
 check("launcher: srun --mpi=pmix --ntasks=2" in text, "launched by srun --mpi=pmix with 2 ranks")
 check(text.count("rank check ok: 2 ranks on 1 node(s)") == 2, "the rank check passed at both starts")
 check("SIGUSR1 received: forwarding" in text, "the wrapper forwarded the warning")
 check("sweep exited with status 75" in text, "sweep stopped with work left (exit 75)")
 check("requeueing job %s" % job in text, "the wrapper requeued the job")
-starts = re.findall(r"sweep: %d jobs \((\d+) already done\), 2 ranks" % n_jobs, text)
-check(len(starts) == 2 and starts[0] == "0" and 0 < int(starts[1]) < n_jobs,
+starts = resumed(text, n_jobs, 2)
+check(len(starts) == 2 and starts[0] == 0 and 0 < starts[1] < n_jobs,
       "the second start resumed with some but not all jobs done: %s" % starts)
-check(text.rstrip().endswith("sweep exited with status 0"), "the last start finished the sweep")
-
-ids = journal_ids(journal)
-check(len(ids) == n_jobs and len(set(ids)) == n_jobs,
-      "every job in the journal exactly once: %d records, %d distinct, %d jobs" % (len(ids), len(set(ids)), n_jobs))
-check(set(ids) == set(journal_ids(os.path.join(work, "ref", "results.h5.journal"))),
-      "the same job ids as the uninterrupted run")
+check_final(tool, info, text, out, n_jobs, ref=os.path.join(work, "ref", "results.h5"))
 check_results(out, spec, SEEDS)
-diffs = compare_results(os.path.join(work, "ref", "results.h5"), out)
-check(not diffs, "the results equal the uninterrupted run's: differences in %s" % diffs)
 finish("slurm.preempt")

@@ -20,8 +20,8 @@ from slurmtest import (check, check_no_script_errors, finish, job_log, journal_i
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-sweep, rankcheck, work, env = setup(sys.argv)
-make_world(sweep, work, env, seeds=1, steps=20)
+sweep, rankcheck, tool, work, env = setup(sys.argv)
+make_world(sweep, work, seeds=1, steps=20)
 world.write_spec(work, 1, 20000, name="spec-long.json")   # jobs of 10 s or more
 with open(os.path.join(work, "bad-spec.json"), "w") as f:
     f.write('{"protocol": "custom", "users": ["ash"], "colour": "blue"}\n')
@@ -85,7 +85,7 @@ text = logs["idle"]
 check("SIGUSR1 received" in text and "sweep exited with status 75" in text, "idle: warned, stopped with work left")
 check("the journal holds 0 result(s), 0 at the start" in text, "idle: the wrapper counted no finished job")
 check("1 allocations in a row finished no job" in text and "requeueing job" not in text, "idle: not requeued")
-check(journal_ids(os.path.join(work, "out", "idle.h5.journal")) == [], "idle: indeed no result in the journal")
+check(journal_ids(tool, os.path.join(work, "out", "idle.h5.journal")) == [], "idle: indeed no result in the journal")
 ended("early", 75)
 text = logs["early"]
 check("SIGUSR1 received" in text and "rank check ok" in text, "early: the shell survived the warning during the rank check")

@@ -13,8 +13,8 @@ from slurmtest import (check, check_no_script_errors, check_results, finish, job
 
 SEEDS = 2
 
-sweep, rankcheck, work, env = setup(sys.argv)
-spec = make_world(sweep, work, env, seeds=SEEDS, steps=40)
+sweep, rankcheck, tool, work, env = setup(sys.argv)
+spec = make_world(sweep, work, seeds=SEEDS, steps=40)
 n_jobs = 1 + 2 * 3 * SEEDS
 
 job = sbatch("one-node.sbatch", ["spec.json", "out/results.h5"], work, env,

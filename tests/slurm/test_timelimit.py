@@ -23,22 +23,22 @@ the end, every job in the journal once, and the results file bit-identical (ever
 variable and kept adapter) to an uninterrupted mpirun run outside Slurm.
 """
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
 
 import world
-from slurmtest import (check, check_no_script_errors, check_results, compare_results, finish, job_info, job_log,
-                       journal_ids, log, make_world, sbatch, setup, steps_for, wait_job)
+from slurmtest import (allocation_watcher, check, check_final, check_results, check_time_limit_requeues, finish,
+                       hold_when, job_log, journal_ids, log, make_world, resumed, sbatch, setup, signal_all,
+                       steps_for, wait_job, warned)
 
 SEEDS = 2
 LIMIT_MIN, WARN_S = 3, 50
 
-sweep, rankcheck, work, env = setup(sys.argv)
-make_world(sweep, work, env, seeds=SEEDS, steps=50)
-steps = steps_for(sweep, work, env, 0.5)
+sweep, rankcheck, tool, work, env = setup(sys.argv)
+make_world(sweep, work, seeds=SEEDS, steps=50)
+steps = steps_for(sweep, work, 0.5)
 spec = world.write_spec(work, SEEDS, steps)
 n_jobs = 1 + 2 * 3 * SEEDS
 log("%d jobs of %d steps (about 0.5 s each on this machine now)" % (n_jobs, steps))
@@ -51,66 +51,11 @@ job = sbatch("one-node.sbatch", ["spec.json", "out/results.h5"], work,
               "--signal=B:USR1@%d" % WARN_S, "--requeue"])
 
 
-def job_sweeps(job):
-    """Pids of this Slurm job's sweep processes (ranks and their job children): the sweep binary, with
-    SLURM_JOB_ID=job in the environment."""
-    exe, tag, pids = os.path.realpath(sweep), b"SLURM_JOB_ID=%s\0" % job.encode(), []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            if os.path.realpath("/proc/%s/exe" % p) != exe:
-                continue
-            with open("/proc/%s/environ" % p, "rb") as f:
-                if tag in f.read():
-                    pids.append(int(p))
-        except OSError:
-            pass
-    return pids
-
-
-def signal_all(pids, sig):
-    for p in pids:
-        try:
-            os.kill(p, sig)
-        except ProcessLookupError:
-            pass
-
-
+# 1. Hold the first allocation's sweep once it has made progress, until the warning arrives.
 starts_at = {}   # Slurm's StartTime of each allocation, by its restart count
-
-
-def note(info):
-    if info.get("JobState") == "RUNNING" and info.get("StartTime", "Unknown") != "Unknown":
-        starts_at.setdefault(int(info.get("Restarts", "0")), info["StartTime"])
-    return False
-
-
-def warned():
-    return "SIGUSR1 received" in job_log(work, job)
-
-
-# 1. Hold the first allocation's sweep once it has made progress, until the warning arrives. The
-# journal and the log are polled often (cheap); Slurm only now and then (scontrol is slow under load).
-held, state, t0, last_asked = set(), "PENDING", time.time(), 0.0
-while time.time() - t0 < 200 and not warned():
-    if time.time() - last_asked > 2:
-        info = job_info(job)
-        note(info)
-        state, last_asked = info.get("JobState", state), time.time()
-        if state not in ("PENDING", "RUNNING", "CONFIGURING"):
-            break
-    if len(journal_ids(journal)) >= 2:
-        # Stop until no new process appears: a rank may fork a job between listing and stopping.
-        while True:
-            new = set(job_sweeps(job)) - held
-            if not new:
-                break
-            signal_all(new, signal.SIGSTOP)
-            held |= new
-        break
-    time.sleep(0.05)
-done_at_hold = len(journal_ids(journal))
+t0 = time.time()
+held = hold_when(sweep, tool, work, job, journal, 2, starts_at)
+done_at_hold = len(journal_ids(tool, journal))
 # The reference, an uninterrupted run outside Slurm, runs meanwhile (the held sweep takes no CPU).
 log("reference: an uninterrupted run, mpirun -np 2 outside Slurm")
 os.makedirs(os.path.join(work, "ref"))
@@ -118,7 +63,7 @@ ref_t0 = time.time()
 ref = subprocess.Popen(["mpirun", "-np", "2", "--oversubscribe", "--bind-to", "none", sweep, "run", "spec.json",
                         "-o", "ref/results.h5", "-q"], cwd=work, env=env, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True)
-if not held and warned():
+if not held and warned(work, job):
     log("%.1f s: the warning came before two jobs were done: nothing to hold" % (time.time() - t0))
 else:
     log("%.1f s: held %d sweep process(es) of job %s with %d of %d jobs journalled" % (
@@ -126,28 +71,16 @@ else:
     check(held, "the first allocation's sweep was found and held")
     check(done_at_hold < n_jobs, "work was left when the sweep was held: %d of %d jobs" % (done_at_hold, n_jobs))
     t1 = time.time()
-    while held and not warned() and time.time() - t1 < 150:
+    while held and not warned(work, job) and time.time() - t1 < 150:
         time.sleep(0.2)
-    check(warned(), "the time limit's warning reached the batch shell within 150 s of the hold")
+    check(warned(work, job), "the time limit's warning reached the batch shell within 150 s of the hold")
     log("%.1f s: warning logged; letting the sweep go" % (time.time() - t0))
 signal_all(held, signal.SIGCONT)
 
 # 2. The rest: the requeue waits cred_expire (30 s here) before the job may start again. Once the
 # time limit has requeued the job, later allocations get 10 minutes: on a loaded machine start-up
 # alone (two mpirun launches) can take 50 s, and every allocation would end at its own warning.
-extended = [False]
-
-
-def extend_after_requeue(info):
-    note(info)
-    if not extended[0] and int(info.get("Restarts", "0")) >= 1:
-        r = subprocess.run(["scontrol", "update", "JobId=%s" % job, "TimeLimit=10"], capture_output=True, text=True)
-        check(r.returncode == 0, "later allocations get a 10-minute limit: %s" % r.stderr.strip())
-        extended[0] = True
-    return False
-
-
-info = wait_job(job, timeout=420, until=extend_after_requeue)
+info = wait_job(job, timeout=420, until=allocation_watcher(job, starts_at, 10))
 try:
     ref_out = ref.communicate(timeout=max(10, 400 - (time.time() - ref_t0)))[0]
 except subprocess.TimeoutExpired:
@@ -158,52 +91,14 @@ if not check(ref.returncode == 0, "the reference run exits 0"):
     log(ref_out)
 text = job_log(work, job)
 log(text)
-check_no_script_errors(text, "the job")
-check(info.get("JobState") == "COMPLETED" and info.get("ExitCode") == "0:0",
-      "job completed with exit 0 in the end: %s %s" % (info.get("JobState"), info.get("ExitCode")))
 restarts = int(info.get("Restarts", "0"))
 check(restarts >= 1, "the time limit requeued the job: restarts %d" % restarts)
 check("launcher: mpirun -np 2 --bind-to none" in text, "ranks started by plain mpirun")
 
-# Each requeue follows a warning that came when the time limit sends it: 40 to 70 s after Slurm
-# started that allocation (up to the rank check's length later in the log: bash runs the trap when
-# the probe returns).
-stamp = lambda s, fmt: time.mktime(time.strptime(s, fmt))
-starts = [m.start() for m in re.finditer(r"sweep-job: \S+ \S+: job %s start \d+" % job, text)]
-check(len(starts) == restarts + 1, "one wrapper start per allocation: %d starts, %d restarts" % (len(starts), restarts))
-check(sorted(starts_at) == list(range(restarts + 1)), "Slurm's start time of every allocation seen: %s" % starts_at)
-warned_allocs = 0
-lo, hi = LIMIT_MIN * 60 - WARN_S - 30, LIMIT_MIN * 60 - WARN_S
-for k, pos in enumerate(starts):
-    part = text[pos:starts[k + 1] if k + 1 < len(starts) else len(text)]
-    w = re.search(r"sweep-job: (\S+ \S+): SIGUSR1 received", part)
-    if "requeueing job %s" % job in part:
-        if check(w is not None, "allocation %d: a warning before the requeue" % (k + 1)) and k in starts_at:
-            after = stamp(w.group(1), "%Y-%m-%d %H:%M:%S") - stamp(starts_at[k], "%Y-%m-%dT%H:%M:%S")
-            check(lo - 1 <= after <= hi + 40, "allocation %d: the warning came %.0f s after Slurm started it, "
-                  "within [%d, %d] s as the time limit sends it" % (k + 1, after, lo, hi))
-            warned_allocs += 1
-        # 75 from sweep; a rank still in MPI start-up when the warning came dies of it (138, which the
-        # wrapper counts as 75); or the warning came during the rank check and sweep never started.
-        check(any(t in part for t in ("sweep exited with status 75", "(status 138): treating it as 75",
-                                      "signalled before the sweep started")),
-              "allocation %d: sweep stopped with work left (exit 75), or was not started" % (k + 1))
-    else:
-        check(k == len(starts) - 1, "allocation %d: only the last one is not requeued" % (k + 1))
-check(warned_allocs == restarts, "every requeue followed a time-limit warning: %d of %d" % (warned_allocs, restarts))
-check("SIGTERM received" not in text, "no allocation ran into the time limit itself")
-done = [int(k) for k in re.findall(r"sweep: %d jobs \((\d+) already done\), 2 ranks" % n_jobs, text)]
+check_time_limit_requeues(text, job, starts_at, restarts, LIMIT_MIN, WARN_S)
+done = resumed(text, n_jobs, 2)
 check(len(done) >= 2 and done[0] == 0 and all(a <= b for a, b in zip(done, done[1:])) and 0 < done[-1] < n_jobs,
       "each start of sweep resumed from the journal, the last with some but not all jobs done: %s" % done)
-check(text.rstrip().endswith("sweep exited with status 0"), "the last start finished the sweep")
-
-ids = journal_ids(journal)
-check(len(ids) == n_jobs and len(set(ids)) == n_jobs,
-      "every job in the journal exactly once: %d records, %d distinct, %d jobs" % (len(ids), len(set(ids)), n_jobs))
-check(set(ids) == set(journal_ids(os.path.join(work, "ref", "results.h5.journal"))),
-      "the same job ids as the uninterrupted run")
+check_final(tool, info, text, out, n_jobs, ref=os.path.join(work, "ref", "results.h5") if ref.returncode == 0 else None)
 check_results(out, spec, SEEDS)
-if os.path.exists(out):
-    diffs = compare_results(os.path.join(work, "ref", "results.h5"), out) if ref.returncode == 0 else ["no reference"]
-    check(not diffs, "the results equal the uninterrupted run's: differences in %s" % diffs)
 finish("slurm.timelimit")

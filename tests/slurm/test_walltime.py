@@ -11,18 +11,16 @@ exactly once, and a complete results file.
 """
 import json
 import os
-import re
 import subprocess
 import sys
 
-from slurmtest import (check, check_no_script_errors, check_results, finish, job_log, journal_ids, log, make_world,
-                       sbatch, setup, wait_job)
+from slurmtest import check, check_final, check_results, finish, job_log, log, make_world, resumed, sbatch, setup, wait_job
 
 SEEDS = 2
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-sweep, rankcheck, work, env = setup(sys.argv)
-spec = make_world(sweep, work, env, seeds=SEEDS, steps=40)
+sweep, rankcheck, tool, work, env = setup(sys.argv)
+spec = make_world(sweep, work, seeds=SEEDS, steps=40)
 n_jobs = 1 + 2 * 3 * SEEDS
 out = os.path.join(work, "out", "results.h5")
 plan = json.loads(subprocess.run([sweep, "plan", spec, "--json"], capture_output=True, text=True, check=True).stdout)
@@ -35,9 +33,6 @@ job = sbatch("one-node.sbatch", ["spec.json", "out/results.h5"], work, job_env,
 info = wait_job(job, timeout=280)
 text = job_log(work, job)
 log(text)
-check_no_script_errors(text, "the job")
-check(info.get("JobState") == "COMPLETED" and info.get("ExitCode") == "0:0",
-      "job completed with exit 0 in the end: %s %s" % (info.get("JobState"), info.get("ExitCode")))
 restarts = int(info.get("Restarts", "0"))
 check(restarts >= 1, "the walltime warning requeued the job: restarts %d" % restarts)
 # The last start may get its warning too, while its final jobs finish within the grace period.
@@ -46,12 +41,10 @@ check(restarts <= warnings <= restarts + 1, "a warning before each requeue: %d w
       % (warnings, restarts))
 check(text.count("requeueing job %s" % job) == restarts, "the wrapper requeued at each warning")
 check("SIGTERM received" not in text, "no start ran into the time limit itself")
-done = [int(k) for k in re.findall(r"sweep: %d jobs \((\d+) already done\), 2 ranks" % n_jobs, text)]
+done = resumed(text, n_jobs, 2)
 check(len(done) == restarts + 1 and done[0] == 0 and all(a < b for a, b in zip(done, done[1:])),
       "each start resumed with more jobs done than the one before: %s" % done)
-ids = journal_ids(out + ".journal")
-check(len(ids) == n_jobs and len(set(ids)) == n_jobs,
-      "every job in the journal exactly once: %d records, %d distinct, %d jobs" % (len(ids), len(set(ids)), n_jobs))
+ids = check_final(tool, info, text, out, n_jobs)
 check(ids[-1] == hang if ids else False, "the hung job was abandoned at the first start and ran after the requeue")
 check_results(out, spec, SEEDS)
 finish("slurm.walltime")
