@@ -407,7 +407,9 @@ static void job_run(JobContext *ctx, int j, const Weights *base, JobResult *r) {
             TrainResult tr;
             r->loss_curve = xcalloc(tc->steps, sizeof(float));
             r->n_steps = tc->steps;
-            if (job_train(base, &ad, &js, tokens, n, r->loss_curve, &tr, NULL, NULL)) {
+            JobSpec run_js = js;   // job_train reads the spec's TrainConfig: give it --recompute too
+            run_js.train.recompute = ctx->recompute;
+            if (job_train(base, &ad, &run_js, tokens, n, r->loss_curve, &tr, NULL, NULL)) {
                 snprintf(err, sizeof err, "%s: cannot train: a token outside the model's vocabulary, or a bad "
                          "training setting", p->users[job->ax[AX_TRAIN_USER]].train_path);
                 fail(r, JOB_ERROR, err);
