@@ -7,9 +7,12 @@
 # jobs never overlap in time.
 #
 #   bash bench/mem1b.sh [--config 1b|default] [--dir DIR] [--model FILE] [--np N] [--steps S]
-#                       [--batch B] [--seq T] [--precision P] [--no-recompute] [--mem-per-node M] [--plan-only]
+#                       [--batch B] [--seq T] [--precision P] [--full-precision P] [--fulls 1|2]
+#                       [--eval-tokens N] [--no-recompute] [--mem-per-node M] [--plan-only]
 #
-# Defaults: --config 1b, DIR /tmp/sweep-mem1b, --np 2, --steps 2, batch 1 x 256, precision int8,
+# Defaults: --config 1b, DIR /tmp/sweep-mem1b, --np 2, --steps 2, batch 1 x 256, precision int8 (the
+# full jobs' too unless --full-precision: fp32 needs no private bf16 copies), two full jobs (--fulls 1:
+# one, nothing to overlap), eval.tokens 1024,
 # --recompute on (sweep run and sweep plan), --mem-per-node: the node's fixed part + one full job + the
 # largest other job + 1% (below two full jobs). --config default runs the same on the default config's
 # shape in a minute (the script's own check); --plan-only stops after the estimates (cheap at 1b).
@@ -20,7 +23,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 sweep=$repo/build/sweep
 config=1b dir=/tmp/sweep-mem1b model="" np=2 steps=2 batch=1 seq=256 precision=int8 recompute=--recompute
-mem="" plan_only=0
+mem="" plan_only=0 full_precision="" fulls=2 eval_tokens=1024
 while [ $# -gt 0 ]; do
     case "$1" in
     --config) config=$2; shift ;;
@@ -31,15 +34,21 @@ while [ $# -gt 0 ]; do
     --batch) batch=$2; shift ;;
     --seq) seq=$2; shift ;;
     --precision) precision=$2; shift ;;
+    --full-precision) full_precision=$2; shift ;;
+    --fulls) fulls=$2; shift ;;
+    --eval-tokens) eval_tokens=$2; shift ;;
     --no-recompute) recompute="" ;;
     --mem-per-node) mem=$2; shift ;;
     --plan-only) plan_only=1 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "bench/mem1b.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
 done
 case "$config" in 1b|default) ;; *) echo "bench/mem1b.sh: --config 1b or default" >&2; exit 2 ;; esac
+case "$fulls" in 1) full_lrs="[5e-5]" ;; 2) full_lrs="[5e-5, 1e-5]" ;; *) echo "bench/mem1b.sh: --fulls 1 or 2" >&2; exit 2 ;; esac
+full_fields="\"lr\": $full_lrs"
+[ -n "$full_precision" ] && full_fields="$full_fields, \"precision\": \"$full_precision\""
 [ -x "$sweep" ] || { echo "bench/mem1b.sh: build $sweep first" >&2; exit 2; }
 [ -d "$repo/fixtures/data/users/austen" ] || { echo "bench/mem1b.sh: fixtures/data is missing (ln -s it)" >&2; exit 2; }
 mkdir -p "$dir/out"
@@ -62,12 +71,12 @@ cat > "$spec" <<EOF
   "formats": {
     "norm": {},
     "lora": {"rank": 4, "alpha": 8},
-    "full": {"lr": [5e-5, 1e-5]}
+    "full": {$full_fields}
   },
   "train": {"steps": $steps, "batch": $batch, "seq": $seq, "lr": 5e-5, "betas": [0.9, 0.95], "weight_decay": 0,
             "grad_clip": 0, "precision": "$precision"},
   "seeds": 1,
-  "eval": {"users": "own", "slices": 1, "general": false, "tokens": 1024},
+  "eval": {"users": "own", "slices": 1, "general": false, "tokens": $eval_tokens},
   "max_attempts": 1
 }
 EOF

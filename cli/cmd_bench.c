@@ -55,8 +55,9 @@ static void bench_usage(FILE *f) {
         "             work (products, attention, norms, RoPE, SwiGLU, loss, copies, optimizer) and phase,\n"
         "             and every weight product by shape with its GFLOP/s (engine/profile.h); its clock reads\n"
         "             cost microseconds per step. Training steps, or the forward for none\n"
-        "  --recompute  one layer's activations at a time, each layer recomputed in the backward\n"
-        "             (sweep run --recompute): the memory and step time of that trade\n"
+        "  --recompute  one layer's activations at a time, each layer recomputed in the backward, and\n"
+        "             the loss over row chunks where they are bit-exact (sweep run --recompute): the\n"
+        "             memory and step time of that trade\n"
         "  --no-sgemm skip the sgemm probe (its operands at the head's shape are vocab x dim floats,\n"
         "             1 GB at the 1b shape, which would be counted in the process's peak memory)\n"
         "  --json     one JSON object per format: format, train_tok_s, eval_tok_s, gflops,\n"
@@ -135,7 +136,8 @@ static int bench_format(BenchResult *r, AdapterFormat f, const Weights *base, co
         adp = &ad;
         r->trainable = ad.n;
     }
-    Acts *acts = acts_create_recompute(c, B, T, recompute);
+    TrainConfig tc = { .recompute = recompute };   // as train_adapter lays out its step's activations
+    Acts *acts = acts_create_chunked(c, B, T, recompute, train_loss_rows(&eff, f, &tc));
     if (!acts) { fprintf(stderr, "sweep bench: out of memory for activations (%d x %d)\n", B, T); return 3; }
     r->setup_s = now_seconds() - t0;
 

@@ -2,7 +2,11 @@
 // optional global-norm clipping as torch.nn.utils.clip_grad_norm_.
 #include "engine/adamw.h"
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "engine/util.h"
 
 int adamw_alloc(Adapter *a) {
@@ -17,6 +21,21 @@ void adamw_free(Adapter *a) {
     free(a->m);
     free(a->v);
     a->m = a->v = NULL;
+}
+
+void adamw_end(Adapter *a) {
+    adamw_free(a);
+    if (!a->n) return;
+    // madvise wants whole pages: zero the partial ones at either end by hand
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes = a->n * sizeof(real);
+    uintptr_t lo = (uintptr_t)a->grads, hi = lo + bytes;
+    uintptr_t plo = (lo + page - 1) / page * page, phi = hi / page * page;
+    if (plo >= phi || madvise((void *)plo, phi - plo, MADV_DONTNEED)) {
+        memset(a->grads, 0, bytes);
+        return;
+    }
+    memset(a->grads, 0, plo - lo);
+    memset((void *)phi, 0, hi - phi);
 }
 
 double adamw_step(Adapter *a, int t, double lr, double beta1, double beta2, double eps,

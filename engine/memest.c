@@ -3,19 +3,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "engine/model.h"
 #include "engine/weights.h"
 
 #define TILE_BYTES ((size_t)2 << 20)   // engine/mat.c: a thread's decode tile, 512K reals
 
-size_t memest_acts_bytes(const ModelConfig *c, int B, int T, int lora_rank, int recompute) {
+size_t memest_acts_bytes(const ModelConfig *c, int B, int T, int lora_rank, int recompute, int loss_rows) {
     // recomputing: one slot of saved activations for all layers, but the residual stream x keeps its L+1
     size_t n = (size_t)B * T, L = recompute ? 1 : c->n_layers, d = c->dim, hd = config_head_dim(c);
     size_t LX = c->n_layers;
     size_t qd = (size_t)c->n_heads * hd, kvd = (size_t)c->n_kv_heads * hd, f = c->ffn_dim, v = c->vocab;
+    size_t nl = loss_rows > 0 && (size_t)loss_rows < n ? (size_t)loss_rows : n;   // rows of logits held
     // acts_create's buffers, in its order
     size_t reals = (LX + 1) * n * d + L * n * d + 2 * L * n + 2 * L * n * d + L * n * qd + 2 * L * n * kvd +
-                   L * (size_t)B * c->n_heads * T * T + L * n * qd + 3 * L * n * f + n + n * d + n * v +
-                   2 * n * d + n * qd + 2 * n * kvd + n * qd + 3 * n * f + n * v + (size_t)T * T + (size_t)T * hd;
+                   L * (size_t)B * c->n_heads * T * T + L * n * qd + 3 * L * n * f + n + n * d + nl * v +
+                   2 * n * d + n * qd + 2 * n * kvd + n * qd + 3 * n * f + nl * v + (size_t)T * T + (size_t)T * hd;
     // ensure_lora: x A^T of every pair [L][7][n][r] and one [n][r] gradient
     if (lora_rank > 0) reals += L * LORA_N_TARGETS * n * lora_rank + n * lora_rank;
     return reals * sizeof(real);
@@ -59,13 +61,15 @@ static size_t trainable(const MemJob *j) {
 }
 
 // engine/mat.c's context scratch for n tokens at precision p: bf16 inputs (the head's output
-// gradient is the widest), int8 activations and int32 sums of ternary products; full FT's weight
-// gradients add the bf16 inputs of mat_backward_weight. Grown, never shrunk: the max over phases.
-static size_t scratch_bytes(const MemJob *j, size_t n, int backward) {
+// gradient, over the rows of one loss chunk, is the widest), int8 activations and int32 sums of
+// ternary products; full FT's weight gradients add the bf16 inputs of mat_backward_weight. Grown,
+// never shrunk: the max over phases.
+static size_t scratch_bytes(const MemJob *j, size_t n, int backward, int loss_rows) {
     const ModelConfig *c = &j->cfg;
     if (j->precision != MAT_PREC_BF16 && j->precision != MAT_PREC_INT8) return 0;
     size_t wide = max2((size_t)c->dim, (size_t)c->ffn_dim);
-    size_t s = n * (backward ? max2(wide, (size_t)c->vocab) : wide) * 2;
+    size_t nl = loss_rows > 0 && (size_t)loss_rows < n ? (size_t)loss_rows : n;
+    size_t s = max2(n * wide, backward ? nl * (size_t)c->vocab : 0) * 2;
     if (j->precision == MAT_PREC_INT8) s += n * wide * (4 + 4 + 4);   // slots 1, 3, and int8 rows in 0
     if (backward && j->format == FMT_FULL) s += n * wide * 2;
     return s;
@@ -78,24 +82,35 @@ void memest_job(const MemJob *j, MemEstimate *e) {
     int lr = j->format == FMT_LORA ? j->lora.rank : 0;
     size_t n = trainable(j);
     size_t nt = trains ? (size_t)j->batch * j->seq : 0, ne = (size_t)j->eval_batch * c->context;
+    // engine/train.c: train_loss_rows for a step, model_loss_rows for evaluation
+    int rows = model_loss_rows_at(c, j->precision, j->head);
+    e->loss_rows_train = j->recompute && j->format != FMT_FULL ? rows : 0;
+    e->loss_rows_eval = rows;
     e->adapter = 2 * n * sizeof(real);                     // params then grads, one block
     e->optimizer = j->format != FMT_NONE ? 2 * n * sizeof(float) : 0;   // adamw_alloc: m and v
     // full FT's trainable copies are MAT_REAL: bf16 and int8 products convert them privately (mat.c)
     if (j->format == FMT_FULL && (j->precision == MAT_PREC_BF16 || j->precision == MAT_PREC_INT8))
         e->weight_copies = memest_matrix_params(c) * 2;
-    e->scratch = max2(scratch_bytes(j, nt, 1), scratch_bytes(j, ne, 0)) + TILE_BYTES;
+    e->scratch = max2(scratch_bytes(j, nt, 1, e->loss_rows_train), scratch_bytes(j, ne, 0, e->loss_rows_eval)) +
+                 TILE_BYTES;
     if (trains) {
-        e->acts_train = memest_acts_bytes(c, j->batch, j->seq, lr, j->recompute);
+        e->acts_train = memest_acts_bytes(c, j->batch, j->seq, lr, j->recompute, e->loss_rows_train);
         e->tokens_train = (size_t)j->train_tokens * sizeof(int) + nt * 2 * sizeof(int);
     }
-    e->acts_eval = memest_acts_bytes(c, j->eval_batch, c->context, lr, 0);   // evaluation: acts_create, all layers
+    // evaluation: a forward only, one slot of layer activations (engine/train.c eval_perplexity)
+    e->acts_eval = memest_acts_bytes(c, j->eval_batch, c->context, lr, 1, e->loss_rows_eval);
     e->tokens_eval = (size_t)j->eval_tokens * sizeof(int) + (size_t)j->eval_text_bytes + ne * 2 * sizeof(int);
-    e->result = n * sizeof(float);
+    e->result = 2 * n * sizeof(float);
+    size_t params = n * sizeof(real);   // after adamw_end the gradients' pages are returned
     // tokenising holds the text and its tokens at once, before the activations exist
-    size_t train_phase = max2(e->acts_train + e->tokens_train,
-                              trains ? (size_t)j->train_text_bytes + (size_t)j->train_tokens * sizeof(int) : 0);
-    size_t eval_phase = e->acts_eval + e->tokens_eval + e->result;
-    e->job = e->adapter + e->optimizer + e->weight_copies + e->scratch + max2(train_phase, eval_phase);
+    e->phase_train = e->adapter + e->optimizer +
+                     max2(e->acts_train + e->tokens_train,
+                          trains ? (size_t)j->train_text_bytes + (size_t)j->train_tokens * sizeof(int) : 0);
+    e->phase_change = j->format != FMT_NONE ? params + e->adapter : 0;
+    e->phase_eval = params + e->acts_eval + e->tokens_eval;
+    e->phase_result = params + e->result;
+    e->job = e->weight_copies + e->scratch +
+             max2(max2(e->phase_train, e->phase_change), max2(e->phase_eval, e->phase_result));
     e->shared = j->base_bytes + j->ready_bytes;
 }
 

@@ -1,4 +1,4 @@
-// Peak memory of one job, from the allocations the engine makes for it (engine/model.c acts_create,
+// Peak memory of one job, from the allocations the engine makes for it (engine/model.c acts_create_chunked,
 // engine/adapter.c, engine/adamw.c, engine/mat.c's context cache and scratch, engine/train.c,
 // mpi/job_exec.c). The one owner of that arithmetic: `sweep plan` prints it, `sweep run
 // --mem-per-node` schedules by it (mpi/memfit.h), bench/memory.py sets it beside measured peaks.
@@ -7,7 +7,12 @@
 //   job     private to the job's process (its forked child): activations, the adapter with its
 //           gradients and AdamW moments, private converted copies of trainable weights (full FT at
 //           bf16/int8), the products' scratch, token streams and the result's copy of the adapter.
-//           A node's running jobs add up.
+//           A node's running jobs add up. The job's phases (mpi/job_exec.c), the peak their max:
+//             train   parameters, gradients, moments, the step's activations, the token stream
+//             change  after adamw_end (moments freed, gradients' pages returned): parameters and
+//                     the initial adapter made again (job_max_param_change: parameters + gradients)
+//             eval    parameters, one slot of activations with the loss over row chunks, eval tokens
+//             result  parameters, the result's fp32 copy and its encoding (only a kept adapter)
 //   shared  the mapped base file and its compute-ready forms (engine/matcache.h): page cache, one
 //           copy per node whatever the number of ranks and jobs.
 // A rank's own process (code, libraries, MPI, tokenizers) is MEMEST_RANK_BYTES on top, once per rank.
@@ -30,7 +35,10 @@ typedef struct {
     MatPrecision precision;
     int steps, batch, seq;    // training (ignored for FMT_NONE or 0 steps)
     int recompute;            // training recomputes each layer in the backward (TrainConfig.recompute,
-                              // sweep run --recompute): one layer's saved activations, not L
+                              // sweep run --recompute): one layer's saved activations, not L, and
+                              // the loss over row chunks (train_loss_rows)
+    MatType head;             // the base's head storage (MAT_REAL stands for any oneDNN multiplies):
+                              // whether the loss goes over row chunks (model_loss_rows_at)
     int eval_batch;           // windows per evaluation forward (JOB_EVAL_BATCH), each cfg.context long
     long train_tokens;        // tokens of the training stream the job holds (an upper bound will do)
     long train_text_bytes;    // the training text read to hash and tokenise it
@@ -42,18 +50,21 @@ typedef struct {
 
 typedef struct {
     size_t acts_train, acts_eval;   // activation buffers of a training step, of an evaluation forward
+    int loss_rows_train, loss_rows_eval;   // rows per loss chunk (0: the whole logits)
     size_t adapter;                 // parameters and gradients
     size_t optimizer;               // AdamW moments
     size_t weight_copies;           // private converted copies (full FT's bf16 copies), 0 otherwise
     size_t scratch;                 // the products' scratch and tile buffers
     size_t tokens_train, tokens_eval;
-    size_t result;                  // the result's fp32 copy of the adapter (during evaluation)
-    size_t job;                     // private peak: the above, training and evaluation phases at their max
+    size_t result;                  // the result's fp32 copy of the adapter and its encoding (after evaluation)
+    size_t phase_train, phase_change, phase_eval, phase_result;   // each phase's private bytes (see above)
+    size_t job;                     // private peak: the largest phase
     size_t shared;                  // base_bytes + ready_bytes (per node, not per job)
 } MemEstimate;
 
-// Bytes acts_create_recompute(c, B, T, recompute) allocates, with the LoRA buffers of rank r (0: none).
-size_t memest_acts_bytes(const ModelConfig *c, int B, int T, int lora_rank, int recompute);
+// Bytes acts_create_chunked(c, B, T, recompute, loss_rows) allocates, with the LoRA buffers of rank r
+// (0: none).
+size_t memest_acts_bytes(const ModelConfig *c, int B, int T, int lora_rank, int recompute, int loss_rows);
 // Bytes of full FT's private bf16 copies: every matrix a product reads (layers' projections and the head).
 size_t memest_matrix_params(const ModelConfig *c);
 void memest_job(const MemJob *j, MemEstimate *e);

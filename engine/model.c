@@ -28,7 +28,9 @@ struct Acts {
     real *attn_out;         // [L][n][qd]
     real *gate, *up, *hid;  // [L][n][ffn] pre-activations and silu(gate) * up
     real *rstdf, *xnf;      // [n], [n][dim]
-    real *logits;           // [n][vocab]
+    int loss_rows;          // rows of logits held at a time (0: all n): the head and the loss go over
+                            // row chunks, and the backward computes each chunk's logits again
+    real *logits;           // [n][vocab], or [loss_rows][vocab]
     real *lora_u;           // [L][7][n][r] x A^T of each LoRA pair, allocated on first LoRA forward
     int lora_rank;
     // backward scratch
@@ -68,15 +70,40 @@ static void add_noise(Acts *a, real *x, int n, int d) {
 
 static real *buf(size_t n) { return xaligned(n * sizeof(real)); }
 
-Acts *acts_create(const ModelConfig *c, int B, int T) { return acts_create_recompute(c, B, T, 0); }
+Acts *acts_create(const ModelConfig *c, int B, int T) { return acts_create_chunked(c, B, T, 0, 0); }
 
 Acts *acts_create_recompute(const ModelConfig *c, int B, int T, int recompute) {
+    return acts_create_chunked(c, B, T, recompute, 0);
+}
+
+// Whether the head's product gives each row the same bits whatever the number of rows: oneDNN's
+// matmul does (tests/unit/test_loss_chunks.c); OpenBLAS's sgemm does not (its kernels' tails and its
+// thread split follow the row count), so fp32 and the BLAS fallbacks (mat.c) keep one piece.
+static int head_rows_exact(MatPrecision p, MatType head) {
+    if (strcmp(mat_precision_backend(p), "onednn") || head == MAT_INT4) return 0;
+    if (p == MAT_PREC_FP32_DNNL) return head == MAT_REAL || (head == MAT_F32 && REAL_IS_FLOAT);
+    return 1;   // bf16, and int8 (ternary on oneDNN's s8 with per-row scales, else bf16)
+}
+
+int model_loss_rows_at(const ModelConfig *c, MatPrecision p, MatType head) {
+    if (!head_rows_exact(p, head)) return 0;
+    size_t rows = MODEL_LOSS_CHUNK_BYTES / ((size_t)c->vocab * sizeof(real)) / MODEL_LOSS_ROW_ALIGN;
+    return (int)((rows < 1 ? 1 : rows > 4096 ? 4096 : rows) * MODEL_LOSS_ROW_ALIGN);
+}
+
+int model_loss_rows(const Weights *w) {
+    return model_loss_rows_at(&w->cfg, mat_context_precision(w->mc), w->head.type);
+}
+
+Acts *acts_create_chunked(const ModelConfig *c, int B, int T, int recompute, int loss_rows) {
     Acts *a = xcalloc(1, sizeof *a);
     a->cfg = *c;
     a->Bmax = B;
     a->Tmax = T;
     a->recompute = recompute != 0;
     size_t n = (size_t)B * T, L = recompute ? 1 : c->n_layers, d = c->dim, hd = config_head_dim(c);
+    a->loss_rows = loss_rows > 0 && (size_t)loss_rows < n ? loss_rows : 0;   // one chunk of all rows: none
+    size_t nl = a->loss_rows ? (size_t)a->loss_rows : n;
     size_t qd = (size_t)c->n_heads * hd, kvd = (size_t)c->n_kv_heads * hd, f = c->ffn_dim;
     a->nmax = n;
     a->x = buf(((size_t)c->n_layers + 1) * n * d);
@@ -95,7 +122,7 @@ Acts *acts_create_recompute(const ModelConfig *c, int B, int T, int recompute) {
     a->hid = buf(L * n * f);
     a->rstdf = buf(n);
     a->xnf = buf(n * d);
-    a->logits = buf(n * c->vocab);
+    a->logits = buf(nl * c->vocab);
     a->dres = buf(n * d);
     a->dxn = buf(n * d);
     a->dq = buf(n * qd);
@@ -105,7 +132,7 @@ Acts *acts_create_recompute(const ModelConfig *c, int B, int T, int recompute) {
     a->dgate = buf(n * f);
     a->dup = buf(n * f);
     a->dhid = buf(n * f);
-    a->dlogits = buf(n * c->vocab);
+    a->dlogits = buf(nl * c->vocab);
     a->att_scratch = buf((size_t)T * T);
     a->cos_t = buf((size_t)T * hd / 2);
     a->sin_t = buf((size_t)T * hd / 2);
@@ -123,7 +150,7 @@ void acts_free(Acts *a) {
     free(a);
 }
 
-const real *acts_logits(const Acts *a) { return a->logits; }
+const real *acts_logits(const Acts *a) { return a->loss_rows ? NULL : a->logits; }
 
 static int is_lora(const Adapter *ad) { return ad && ad->format == FMT_LORA; }
 
@@ -238,6 +265,14 @@ static void layer_forward(const Weights *w, const Adapter *ad, Acts *a, int l, i
 #undef LP
 }
 
+// logits[0..m) = the head's product of the final norm's output rows r0 .. r0 + m.
+static void head_forward(const Weights *w, Acts *a, int r0, int m) {
+    int d = w->cfg.dim;
+    double t0 = prof_start(a->prof);
+    mat_forward(w->mc, a->logits, a->xnf + (size_t)r0 * d, &w->head, m, 0);
+    prof_add_product(a->prof, PROD_FORWARD, m, w->cfg.vocab, d, t0);
+}
+
 double model_forward(const Weights *w, const Adapter *ad, Acts *a, const int *tokens,
                      const int *targets, int B, int T) {
     const ModelConfig *c = &w->cfg;
@@ -253,12 +288,23 @@ double model_forward(const Weights *w, const Adapter *ad, Acts *a, const int *to
     TIMED(PROF_EMBED, embedding_forward(a->x, tokens, n, &w->embed));
     for (int l = 0; l < L; l++) layer_forward(w, ad, a, l, B, T, 0);
     TIMED(PROF_NORM, rmsnorm_forward(a->xnf, a->rstdf, a->x + L * N * d, w->final_norm, n, d, c->norm_eps));
-    double t0 = prof_start(a->prof);
-    mat_forward(w->mc, a->logits, a->xnf, &w->head, n, 0);
-    prof_add_product(a->prof, PROD_FORWARD, n, c->vocab, d, t0);
-    double loss = 0;
-    if (targets) TIMED(PROF_LOSS, loss = cross_entropy_forward(a->logits, targets, n, c->vocab, NULL));
-    return loss;
+    if (!a->loss_rows) {
+        head_forward(w, a, 0, n);
+        double loss = 0;
+        if (targets) TIMED(PROF_LOSS, loss = cross_entropy_forward(a->logits, targets, n, c->vocab, NULL));
+        return loss;
+    }
+    // Row chunks: each row's logits and loss are computed by the same calls on the same data as in
+    // one piece, and the losses summed in row order (cross_entropy_forward_sum): the same bits.
+    if (!targets) return 0;   // nobody can read the logits of a chunked forward
+    double total = 0;
+    long count = 0;
+    for (int r0 = 0; r0 < n; r0 += a->loss_rows) {
+        int m = n - r0 < a->loss_rows ? n - r0 : a->loss_rows;
+        head_forward(w, a, r0, m);
+        TIMED(PROF_LOSS, cross_entropy_forward_sum(a->logits, targets + r0, m, c->vocab, NULL, &total, &count));
+    }
+    return count ? total / count : 0;
 }
 
 // Gradient slots of one layer's trainable tensors (NULL where frozen).
@@ -308,14 +354,34 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
                           : full ? full_grad(ad, ad->full.final_norm) : NULL;
 
     if (a->prof) a->prof->phase = PROF_BACKWARD;
-    TIMED(PROF_LOSS, cross_entropy_backward(a->dlogits, a->logits, targets, n, c->vocab, 1));
+    if (a->loss_rows && full) {   // the head's weight gradient sums over all rows in one product
+        fprintf(stderr, "sweep: model_backward: a full fine-tune needs the whole logits (acts_create_chunked)\n");
+        abort();
+    }
     TIMED(PROF_COPY, memset(a->dxn, 0, nd));
-    double t0 = prof_start(a->prof);
-    mat_backward_input(w->mc, a->dxn, a->dlogits, &w->head, n);
-    prof_add_product(a->prof, PROD_BACKWARD_INPUT, n, c->vocab, d, t0);
+    if (!a->loss_rows) {
+        TIMED(PROF_LOSS, cross_entropy_backward(a->dlogits, a->logits, targets, n, c->vocab, 1));
+        double t0 = prof_start(a->prof);
+        mat_backward_input(w->mc, a->dxn, a->dlogits, &w->head, n);
+        prof_add_product(a->prof, PROD_BACKWARD_INPUT, n, c->vocab, d, t0);
+    } else {
+        // Row chunks: each chunk's logits again, its dlogits with the whole batch's 1 / count, and
+        // its rows of dxn; row by row the same calls on the same data as in one piece.
+        long count = 0;
+        for (int i = 0; i < n; i++) count += targets[i] >= 0;
+        real dloss = 1, g = count ? (real)(dloss / count) : 0;
+        for (int r0 = 0; r0 < n; r0 += a->loss_rows) {
+            int m = n - r0 < a->loss_rows ? n - r0 : a->loss_rows;
+            head_forward(w, a, r0, m);
+            TIMED(PROF_LOSS, cross_entropy_backward_scaled(a->dlogits, a->logits, targets + r0, m, c->vocab, g));
+            double t0 = prof_start(a->prof);
+            mat_backward_input(w->mc, a->dxn + (size_t)r0 * d, a->dlogits, &w->head, m);
+            prof_add_product(a->prof, PROD_BACKWARD_INPUT, m, c->vocab, d, t0);
+        }
+    }
     // Tied: the head's gradient lands on the embedding, which also gets the lookup's gradient below.
     if (full) {
-        t0 = prof_start(a->prof);
+        double t0 = prof_start(a->prof);
         mat_backward_weight(w->mc, full_grad(ad, ad->full.head.data), a->dlogits, a->xnf, n, c->vocab, d);
         prof_add_product(a->prof, PROD_BACKWARD_WEIGHT, n, c->vocab, d, t0);
     }

@@ -11,6 +11,21 @@ Acts *acts_create(const ModelConfig *c, int B, int T);
 // backward recomputes each layer's forward from its input (about one more forward of the layers per
 // step; results bit-identical). For the 1B shape within a node's memory.
 Acts *acts_create_recompute(const ModelConfig *c, int B, int T, int recompute);
+// The same with the head's product and the loss computed over chunks of loss_rows rows (0, or as
+// many as B x T: in one piece), so that the full [B*T][vocab] logits and their gradient are never
+// held: the forward (with targets) keeps only the loss, the backward computes each chunk's logits
+// again (one more head product per step). Bit-identical to one piece (row by row the same products
+// and the same order of the loss sum). acts_logits is then NULL: a caller that reads logits makes
+// its Acts without chunks. Not for a full fine-tune, whose head gradient sums all rows at once.
+Acts *acts_create_chunked(const ModelConfig *c, int B, int T, int recompute, int loss_rows);
+// Rows per chunk for the head of w: about MODEL_LOSS_CHUNK_BYTES of logits, a multiple of
+// MODEL_LOSS_ROW_ALIGN rows; 0 (one piece) where the head's product would give a row other bits in a
+// chunk than in the whole batch: OpenBLAS (fp32, and every fallback without oneDNN), int4 heads.
+#define MODEL_LOSS_CHUNK_BYTES ((size_t)32 << 20)
+#define MODEL_LOSS_ROW_ALIGN 64
+int model_loss_rows(const Weights *w);
+// The same for a head of type head multiplied at precision p (engine/memest.c, without weights).
+int model_loss_rows_at(const ModelConfig *c, MatPrecision p, MatType head);
 void acts_free(Acts *a);
 // From now on every forward adds Gaussian noise of std sigma_rel x (the position's RMS over dim) to
 // the residual stream after each block (after steering), drawn in order from seed (Bet 63's hidden-
@@ -19,7 +34,7 @@ void acts_set_noise(Acts *a, double sigma_rel, uint64_t seed);
 // From now on forward and backward add their time per kind of work to p (NULL: stop measuring).
 typedef struct Profile Profile;
 void acts_set_profile(Acts *a, Profile *p);
-// logits of the last forward, [B*T][vocab]
+// logits of the last forward, [B*T][vocab]; NULL for chunked Acts (acts_create_chunked)
 const real *acts_logits(const Acts *a);
 
 // Forward pass. w are the effective weights (adapter_apply); ad may be NULL or carry LoRA pairs.

@@ -614,6 +614,14 @@ static void cross_entropy_forward_rows(void *ctx, int item, int worker) {
 }
 
 double cross_entropy_forward(const real *logits, const int *targets, int n, int vocab, real *nll) {
+    double total = 0;
+    long count = 0;
+    cross_entropy_forward_sum(logits, targets, n, vocab, nll, &total, &count);
+    return count ? total / count : 0;
+}
+
+void cross_entropy_forward_sum(const real *logits, const int *targets, int n, int vocab, real *nll, double *total,
+                               long *count) {
     static _Thread_local double *row_loss;
     static _Thread_local int row_cap;
     if (n > row_cap) {
@@ -623,11 +631,8 @@ double cross_entropy_forward(const real *logits, const int *targets, int n, int 
     }
     CrossEntropyArgs a = { .logits = logits, .nll = nll, .loss = row_loss, .targets = targets, .n = n, .vocab = vocab };
     parallel_for((n + CE_ROWS - 1) / CE_ROWS, cross_entropy_forward_rows, &a);
-    double total = 0;   // summed in row order, whatever the thread count
-    long count = 0;
-    for (int i = 0; i < n; i++)
-        if (targets[i] >= 0) { total += row_loss[i]; count++; }
-    return count ? total / count : 0;
+    for (int i = 0; i < n; i++)   // summed in row order, whatever the thread count or the chunks
+        if (targets[i] >= 0) { *total += row_loss[i]; (*count)++; }
 }
 
 static void cross_entropy_backward_rows(void *ctx, int item, int worker) {
@@ -651,7 +656,10 @@ static void cross_entropy_backward_rows(void *ctx, int item, int worker) {
 void cross_entropy_backward(real *dlogits, const real *logits, const int *targets, int n, int vocab, real dloss) {
     long count = 0;
     for (int i = 0; i < n; i++) count += targets[i] >= 0;
-    CrossEntropyArgs a = { .logits = logits, .dlogits = dlogits, .targets = targets, .n = n, .vocab = vocab,
-                           .g = count ? (real)(dloss / count) : 0 };
+    cross_entropy_backward_scaled(dlogits, logits, targets, n, vocab, count ? (real)(dloss / count) : 0);
+}
+
+void cross_entropy_backward_scaled(real *dlogits, const real *logits, const int *targets, int n, int vocab, real g) {
+    CrossEntropyArgs a = { .logits = logits, .dlogits = dlogits, .targets = targets, .n = n, .vocab = vocab, .g = g };
     parallel_for((n + CE_ROWS - 1) / CE_ROWS, cross_entropy_backward_rows, &a);
 }

@@ -62,4 +62,11 @@ void bias_backward(real *db, const real *dy, int n, int rows);
 double cross_entropy_forward(const real *logits, const int *targets, int n, int vocab, real *nll);
 // dlogits = (softmax(logits) - onehot(target)) * dloss / count, OVERWRITING dlogits (may alias logits)
 void cross_entropy_backward(real *dlogits, const real *logits, const int *targets, int n, int vocab, real dloss);
+// The same over a chunk of rows (engine/model.c's loss over row chunks, the full logits never held):
+// _sum adds the rows' losses to *total in row order and their number to *count (the mean over all
+// chunks is then *total / *count, the same bits as cross_entropy_forward's); _scaled uses
+// g = dloss / count of the whole batch, given.
+void cross_entropy_forward_sum(const real *logits, const int *targets, int n, int vocab, real *nll, double *total,
+                               long *count);
+void cross_entropy_backward_scaled(real *dlogits, const real *logits, const int *targets, int n, int vocab, real g);
 

@@ -34,6 +34,10 @@ static int tokens_valid(const int *tokens, long n, int vocab) {
     return 1;
 }
 
+int train_loss_rows(const Weights *w, AdapterFormat f, const TrainConfig *tc) {
+    return tc->recompute && f != FMT_FULL ? model_loss_rows(w) : 0;
+}
+
 int train_adapter(const Weights *base, Adapter *ad, const int *tokens, long n, const TrainConfig *tc,
                   uint64_t seed, float *loss_curve, TrainResult *res, train_progress_fn cb, void *cbctx) {
     return train_adapter_on(base, ad, tokens, n, tc, seed, loss_curve, res, cb, cbctx, NULL, NULL);
@@ -55,7 +59,7 @@ int train_adapter_on(const Weights *base, Adapter *ad, const int *tokens, long n
     Weights eff;
     adapter_apply(ad, base, &eff);
     int B = tc->batch, T = tc->seq;
-    Acts *acts = acts_create_recompute(&base->cfg, B, T, tc->recompute);
+    Acts *acts = acts_create_chunked(&base->cfg, B, T, tc->recompute, train_loss_rows(&eff, ad->format, tc));
     int *in = xmalloc((size_t)B * T * sizeof(int)), *tg = xmalloc((size_t)B * T * sizeof(int));
     Rng rng;
     rng_seed_stream(&rng, seed, STREAM_BATCHES);
@@ -109,7 +113,8 @@ double eval_perplexity_noise(const Weights *base, const Adapter *ad, const int *
     adapter_apply(ad, base, &eff);
     long n_windows = (n - 2) / T + 1;   // window k starts at kT and must predict at least one token
     int Bmax = n_windows < B ? (int)n_windows : B;
-    Acts *acts = acts_create(&base->cfg, Bmax, T);
+    // A forward needs no saved activations for a backward: one slot, and the loss over row chunks.
+    Acts *acts = acts_create_chunked(&base->cfg, Bmax, T, 1, model_loss_rows(&eff));
     if (sigma_rel >= 0) acts_set_noise(acts, sigma_rel, seed);
     int *in = xmalloc((size_t)Bmax * T * sizeof(int)), *tg = xmalloc((size_t)Bmax * T * sizeof(int));
     double sum = 0;

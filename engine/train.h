@@ -18,10 +18,14 @@ typedef struct {
     int start_step;         // resume after this many steps (pretraining checkpoints): the batch
                             // stream and the schedule continue exactly where they stopped
     int recompute;          // execution only, not part of a job's identity: activations of one layer
-                            // at a time, recomputed in the backward (acts_create_recompute; same bits)
+                            // at a time, recomputed in the backward (acts_create_recompute), and the
+                            // loss over row chunks (train_loss_rows); the same bits
 } TrainConfig;
 
 void train_config_default(TrainConfig *t);   // the seeds' values: 100 steps, lr 5e-5, betas (0.9, 0.95), wd 0
+// Rows per loss chunk of a training step (acts_create_chunked): model_loss_rows with recompute, except
+// for a full fine-tune (its head gradient needs all rows' logits at once); 0 (one piece) otherwise.
+int train_loss_rows(const Weights *w, AdapterFormat f, const TrainConfig *tc);
 
 typedef struct {
     double final_loss;      // mean loss of the last step
@@ -54,7 +58,8 @@ int train_adapter_on(const Weights *base, Adapter *ad, const int *tokens, long n
 //   (window k holds tokens kT .. kT + T), so every token after the first is predicted exactly once
 //   from the tokens before it within its window (at most T of them);
 //   ppl = exp( sum of -log p(token) over all predicted tokens / number of predicted tokens ).
-// B windows are evaluated per forward pass. Returns ppl; *nll_sum and *n_pred may be NULL.
+// B windows are evaluated per forward pass, with one slot of layer activations and the loss over row
+// chunks (acts_create_chunked). Returns ppl; *nll_sum and *n_pred may be NULL.
 double eval_perplexity(const Weights *base, const Adapter *ad, const int *tokens, long n, int T, int B,
                        double *nll_sum, long *n_pred);
 // One batch's mean loss over its count predicted tokens into an evaluation's running nll sum: the

@@ -56,7 +56,7 @@ int job_context_open(JobContext *ctx, const Plan *plan, const char *const *stage
     ctx->tokenizers = xcalloc(nb, sizeof *ctx->tokenizers);
     ctx->tokenizer_hash = xcalloc(nb, sizeof *ctx->tokenizer_hash);
     ctx->ready = xcalloc((size_t)nb * (MAT_PREC_INT8 + 1), sizeof *ctx->ready);
-    ctx->keep_adapter = 1;
+    ctx->keep_adapter_max = SIZE_MAX;
     snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", cache_dir);
     if (make_dirs(cache_dir)) {
         SET_ERR("%s: cannot create the cache directory: %s", cache_dir, strerror(errno));
@@ -417,7 +417,9 @@ static void job_run(JobContext *ctx, int j, const Weights *base, JobResult *r) {
             TrainResult tr;
             r->loss_curve = xcalloc(tc->steps, sizeof(float));
             r->n_steps = tc->steps;
-            if (job_train(base, &ad, &js, tokens, n, r->loss_curve, &tr, NULL, NULL)) {
+            JobSpec run_js = js;   // job_train reads the spec's TrainConfig: give it --recompute too
+            run_js.train.recompute = ctx->recompute;
+            if (job_train(base, &ad, &run_js, tokens, n, r->loss_curve, &tr, NULL, NULL)) {
                 snprintf(err, sizeof err, "%s: cannot train: a token outside the model's vocabulary, or a bad "
                          "training setting", p->users[job->ax[AX_TRAIN_USER]].train_path);
                 fail(r, JOB_ERROR, err);
@@ -434,14 +436,19 @@ static void job_run(JobContext *ctx, int j, const Weights *base, JobResult *r) {
             }
         }
         release_tokens(tokens, n, map_len);
-        // the moments go before the initial values are made again, so the job's peak does not grow
-        adamw_free(&ad);
+        // Training is over: the moments go and the gradients' pages return to the system before the
+        // initial values are made again and the evaluation runs, so the job's peak is training's.
+        adamw_end(&ad);
     }
     r->max_param_change = job_max_param_change(&ad, &js, base, r->max_param_tensor, sizeof r->max_param_tensor);
 
     r->adapter_bytes_fp32 = adapter_bytes(&ad, 4);
     r->adapter_bytes_fp16 = adapter_bytes(&ad, 2);
-    if (r->status == JOB_OK && ctx->keep_adapter && ad.n) {
+    // Copied after the evaluation (its activations gone), and only a block rank 0 keeps: a 1b full
+    // fine-tune's 4.9 GB would otherwise be copied, encoded, piped and sent for nothing.
+    int keep = r->status == JOB_OK && ad.n && ad.n <= ctx->keep_adapter_max / sizeof(float);
+    if (r->status == JOB_OK) evaluate_cells(ctx, j, base, &ad, 1, NULL, r);
+    if (keep) {
         r->adapter_n = ad.n;
         r->adapter = xmalloc(ad.n * sizeof(float));
         for (size_t i = 0; i < ad.n; i++) r->adapter[i] = (float)ad.params[i];
@@ -453,8 +460,6 @@ static void job_run(JobContext *ctx, int j, const Weights *base, JobResult *r) {
             r->adapter_shape[1] = cfg->dim;
         }
     }
-
-    if (r->status == JOB_OK) evaluate_cells(ctx, j, base, &ad, 1, NULL, r);
     adapter_free(&ad);
     r->seconds = now_seconds() - t0;
 }
@@ -514,7 +519,8 @@ void job_evaluate_more(JobContext *ctx, int j, const JobResult *prev, JobResult 
         r->loss_curve = xmalloc(prev->n_steps * sizeof(float));
         memcpy(r->loss_curve, prev->loss_curve, prev->n_steps * sizeof(float));
     }
-    if (ctx->keep_adapter && prev->adapter_n && !ensemble) {   // an ensemble's members are their own jobs' adapters
+    // an ensemble's members are their own jobs' adapters
+    if (prev->adapter_n && !ensemble && prev->adapter_n <= ctx->keep_adapter_max / sizeof(float)) {
         r->adapter_n = prev->adapter_n;
         r->adapter = xmalloc(prev->adapter_n * sizeof(float));
         memcpy(r->adapter, prev->adapter, prev->adapter_n * sizeof(float));

@@ -16,7 +16,8 @@ typedef struct {
     MatCache *ready;           // [same * MAT_PREC_INT8 + 1]: each base's compute-ready forms at each
                                // precision of the plan, mapped from the cache directory
     char cache_dir[1024];      // tokenised texts and ready forms, shared by the ranks of a node
-    int keep_adapter;          // copy the trained block into the result
+    size_t keep_adapter_max;   // copy the trained block into the result when its fp32 bytes are at most
+                               // this: rank 0 journals no larger one (sweep run --keep-adapters-max)
     int recompute;             // train with one layer's activations at a time (sweep run --recompute)
 } JobContext;
 

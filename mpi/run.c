@@ -258,7 +258,7 @@ int run_sweep(const RunOptions *o) {
     if (!leaders_ok || !all_ok(ok, err, rank)) {
         rc = RUN_BAD_INPUT;
     } else {
-        ctx.keep_adapter = 1;
+        ctx.keep_adapter_max = o->keep_adapter_max;
         ctx.recompute = o->recompute;
         rc = rank == 0 ? scheduler_loop(&ctx, o, output, &lost) : worker_loop(&ctx, o);
     }

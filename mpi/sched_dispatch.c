@@ -86,7 +86,7 @@ void sched_dispatch(Sched *s) {
                 fprintf(stderr, "sweep: out of memory encoding a result\n");
                 exit(3);
             }
-            MPI_Send(buf, (int)len, MPI_BYTE, rank, TAG_PREV, MPI_COMM_WORLD);
+            wire_send(buf, len, rank, TAG_PREV, MPI_COMM_WORLD, WIRE_PIECE);
             free(buf);
         }
         job_result_free(&tmp);

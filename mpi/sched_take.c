@@ -66,14 +66,13 @@ int sched_poll_workers(Sched *s) {
     MPI_Status st;
     MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
     if (!flag) return 0;
-    int rank = st.MPI_SOURCE, len;
-    MPI_Get_count(&st, MPI_BYTE, &len);
-    unsigned char *buf = xmalloc(len > 0 ? len : 1);
-    MPI_Recv(buf, len, MPI_BYTE, rank, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    int rank = st.MPI_SOURCE;
+    size_t len;
+    unsigned char *buf = wire_recv(&st, MPI_COMM_WORLD, &len, WIRE_PIECE);   // a result may come in pieces
     if (s->lost.dead[rank]) { free(buf); return 1; }   // late news from a lost rank: its job is already recorded
     s->heard[rank] = now_seconds();
     if (st.MPI_TAG == TAG_READY) {
-        if (len > 0 && !s->rank_host[rank][0]) snprintf(s->rank_host[rank], sizeof s->rank_host[rank], "%.*s", len, (char *)buf);
+        if (len > 0 && !s->rank_host[rank][0]) snprintf(s->rank_host[rank], sizeof s->rank_host[rank], "%.*s", (int)len, (char *)buf);
         if (s->abort_sent[rank] && s->running[rank] >= 0) {   // aborted: the next run starts it again
             s->abort_sent[rank] = 0;
             s->aborts_pending--;
@@ -85,7 +84,7 @@ int sched_poll_workers(Sched *s) {
         JobResult r;
         char err[256];
         int was = cpuphase_to(&s->cpu, CPU_DECODE);
-        if (result_decode(buf, (size_t)len, &r, err, sizeof err)) {
+        if (result_decode(buf, len, &r, err, sizeof err)) {
             fprintf(stderr, "sweep: unreadable result from rank %d: %s\n", rank, err);
             exit(3);
         }

@@ -20,7 +20,7 @@ void dry_result(const JobContext *ctx, int j, JobResult *r) {
 static void send_result(const JobResult *r) {
     unsigned char *buf; size_t len;
     if (result_encode(r, &buf, &len)) { fprintf(stderr, "sweep: out of memory encoding a result\n"); exit(3); }
-    MPI_Send(buf, (int)len, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD);
+    wire_send(buf, len, 0, TAG_RESULT, MPI_COMM_WORLD, WIRE_PIECE);
     free(buf);
 }
 
@@ -93,13 +93,11 @@ int worker_loop(JobContext *ctx, const RunOptions *o) {
         JobResult prev;
         int have_prev = 0;
         if (msg[2]) {   // sent right after the job: already here or on its way
-            int len;
+            size_t len;
             MPI_Probe(0, TAG_PREV, MPI_COMM_WORLD, &st);
-            MPI_Get_count(&st, MPI_BYTE, &len);
-            unsigned char *buf = xmalloc(len > 0 ? len : 1);
-            MPI_Recv(buf, len, MPI_BYTE, 0, TAG_PREV, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            unsigned char *buf = wire_recv(&st, MPI_COMM_WORLD, &len, WIRE_PIECE);
             char err[256];
-            have_prev = result_decode(buf, (size_t)len, &prev, err, sizeof err) == 0;
+            have_prev = result_decode(buf, len, &prev, err, sizeof err) == 0;
             free(buf);
         }
         if (o->dry_jobs) {

@@ -16,3 +16,10 @@ endforeach()
 set_tests_properties(mpi.thousand PROPERTIES LABELS "mpi;scale" TIMEOUT 900)
 # mpi.rank0 runs two sweeps (100 and 600 users): about 70 s at load 20, given room.
 set_tests_properties(mpi.rank0 PROPERTIES TIMEOUT 900)
+# mpi/wire.h's pieces between two ranks, with a piece of 7 bytes (wire_test --big: 2^31 + 13 bytes
+# with the production piece, by hand: ~4.3 GB).
+add_executable(wire_test ${CMAKE_CURRENT_SOURCE_DIR}/mpi/wire_test.c)
+target_link_libraries(wire_test PRIVATE sweepcore)
+add_test(NAME mpi.wire COMMAND ${MPIEXEC_EXECUTABLE} --oversubscribe -np 2 $<TARGET_FILE:wire_test>)
+set_tests_properties(mpi.wire PROPERTIES LABELS "mpi" TIMEOUT 120 RESOURCE_LOCK mpi
+                     ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")

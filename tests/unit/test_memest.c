@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "engine/adamw.h"
 #include "engine/memest.h"
 #include "engine/model.h"
@@ -34,14 +35,43 @@ static int close_to(size_t measured, size_t est, int buffers) {
     return (double)measured <= (double)est + slack && (double)measured + slack >= (double)est;
 }
 
-static void check_acts(const ModelConfig *c, int B, int T, int recompute) {
+static void check_acts(const ModelConfig *c, int B, int T, int recompute, int loss_rows) {
     size_t before = held();
-    Acts *a = acts_create_recompute(c, B, T, recompute);
+    Acts *a = acts_create_chunked(c, B, T, recompute, loss_rows);
     size_t got = held() - before;
-    size_t est = memest_acts_bytes(c, B, T, 0, recompute);
-    CHECK(close_to(got, est, 40), "acts_create_recompute(dim %d, B %d, T %d, recompute %d): malloc holds %zu more, memest "
-          "says %zu", c->dim, B, T, recompute, got, est);
+    size_t est = memest_acts_bytes(c, B, T, 0, recompute, loss_rows);
+    CHECK(close_to(got, est, 40), "acts_create_chunked(dim %d, B %d, T %d, recompute %d, loss rows %d): malloc holds %zu "
+          "more, memest says %zu", c->dim, B, T, recompute, loss_rows, got, est);
     acts_free(a);
+}
+
+// Resident bytes of this process (/proc/self/statm), 0 when unreadable.
+static size_t resident(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0, rss = 0;
+    if (f) {
+        if (fscanf(f, "%lu %lu", &pages, &rss) != 2) rss = 0;
+        fclose(f);
+    }
+    return rss * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+// adamw_end gives back what memest's later phases leave out: the moments and the gradients' pages.
+static void check_adamw_end(const Weights *base) {
+    Adapter ad;
+    adapter_init(&ad, FMT_FULL, NULL, base, 1);
+    adamw_alloc(&ad);
+    for (size_t i = 0; i < ad.n; i++) ad.grads[i] = 1, ad.m[i] = 1, ad.v[i] = 1;   // every page resident
+    size_t before = resident();
+    adamw_end(&ad);
+    size_t after = resident(), freed = before > after ? before - after : 0;
+    size_t want = ad.n * (sizeof(real) + 2 * sizeof(float));
+#if defined(__SANITIZE_ADDRESS__)
+    want = ad.n * sizeof(real);   // ASan's quarantine keeps freed blocks mapped: the gradients' pages only
+#endif
+    CHECK(freed + (size_t)(0.01 * want) + ((size_t)1 << 20) >= want, "adamw_end: %zu bytes resident fewer, the moments "
+          "and gradients are %zu", freed, want);
+    adapter_free(&ad);
 }
 
 // The activations of a LoRA training step with and without recomputation (TrainConfig.recompute):
@@ -59,7 +89,7 @@ static void check_train_acts(const Weights *base, int recompute) {
     for (int i = 0; i < B * T; i++) { in[i] = tokens[i]; tg[i] = tokens[i + 1]; }
     model_forward(base, &ad, a, in, tg, B, T);   // allocates the LoRA buffers
     size_t got = held() - before - 2 * (size_t)B * T * sizeof(int);
-    size_t est = memest_acts_bytes(&base->cfg, B, T, lora.rank, recompute);
+    size_t est = memest_acts_bytes(&base->cfg, B, T, lora.rank, recompute, 0);
     CHECK(close_to(got, est, 44), "LoRA step acts (recompute %d): malloc holds %zu more, memest says %zu", recompute, got,
           est);
     free(in); free(tg);
@@ -122,6 +152,36 @@ static void check_full_copies(const Weights *base0) {
     free(tokens);
     adapter_free(&ad);
     mat_context_free(base.mc);
+}
+
+// The phases memest_job takes the max of, at the 1b shape (no allocation: arithmetic only). Evaluation
+// holds one slot of activations and, at bf16, the logits of one chunk; a full fine-tune's peak is
+// training's (parameters, gradients, two moments), the eval far below it.
+static void check_phases(const ModelConfig *def) {
+    ModelConfig c;
+    config_1b(&c);
+    MemJob mj;
+    memset(&mj, 0, sizeof mj);
+    mj.cfg = c, mj.format = FMT_FULL, mj.precision = MAT_PREC_BF16, mj.steps = 2, mj.batch = 1, mj.seq = 256;
+    mj.recompute = 1, mj.eval_batch = 8;
+    MemEstimate e;
+    memest_job(&mj, &e);
+    size_t n = config_n_params(&c);
+    CHECK(e.loss_rows_train == 0 && e.loss_rows_eval > 0, "1b full at bf16: training holds the whole logits (%d), "
+          "evaluation chunks (%d)", e.loss_rows_train, e.loss_rows_eval);
+    CHECK(e.job == e.weight_copies + e.scratch + e.phase_train, "1b full: the peak is training's");
+    CHECK(e.phase_train >= 4 * n * sizeof(float) && e.phase_eval < 2 * n * sizeof(float),
+          "1b full: training %zu holds 4 x %zu, evaluation %zu less than 2 x", e.phase_train, n * sizeof(float),
+          e.phase_eval);
+    CHECK(e.acts_eval == memest_acts_bytes(&c, 8, c.context, 0, 1, model_loss_rows_at(&c, MAT_PREC_BF16, MAT_REAL)),
+          "evaluation: one slot, loss chunks");
+    mj.format = FMT_NORM;
+    memest_job(&mj, &e);
+    CHECK(e.loss_rows_train > 0 && e.loss_rows_train == e.loss_rows_eval, "1b norm with recompute at bf16: chunks");
+    mj.precision = MAT_PREC_FP32;
+    memest_job(&mj, &e);
+    CHECK(e.loss_rows_train == 0 && e.loss_rows_eval == 0, "fp32 (OpenBLAS): the whole logits");
+    (void)def;
 }
 
 static void check_memfit(void) {
@@ -192,22 +252,31 @@ static void check_reservation(void) {
 }
 
 int main(void) {
+    // Large blocks mmapped as at the 1b shape (above glibc's largest dynamic threshold, 32 MiB), so
+    // that freeing one returns it: check_adamw_end measures what the job's later phases give back.
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
     ModelConfig tiny, def;
     config_tiny(&tiny);
     config_default(&def);
     for (int rc = 0; rc <= 1; rc++) {
-        check_acts(&tiny, 2, 12, rc);
-        check_acts(&def, 2, 64, rc);
-        check_acts(&def, 8, 256, rc);
+        check_acts(&tiny, 2, 12, rc, 0);
+        check_acts(&def, 2, 64, rc, 0);
+        check_acts(&def, 8, 256, rc, 0);
+        check_acts(&def, 8, 256, rc, 64);
+        check_acts(&def, 2, 64, rc, 1024);   // a chunk of more rows than the batch: one piece
     }
-    CHECK(memest_acts_bytes(&def, 8, 256, 4, 1) < memest_acts_bytes(&def, 8, 256, 4, 0),
+    CHECK(memest_acts_bytes(&def, 8, 256, 4, 1, 0) < memest_acts_bytes(&def, 8, 256, 4, 0, 0),
           "recomputing holds fewer activations");
+    CHECK(memest_acts_bytes(&def, 8, 256, 4, 1, 64) < memest_acts_bytes(&def, 8, 256, 4, 1, 0),
+          "loss chunks hold fewer activations");
     real *block = xaligned(config_n_params(&def) * sizeof(real));
     weights_init_random(block, &def, 7);
     Weights base;
     weights_carve(&base, &def, block);
     for (AdapterFormat f = FMT_NORM; f <= FMT_STEER; f++) check_adapter(&base, f);
     check_full_copies(&base);
+    check_adamw_end(&base);
+    check_phases(&def);
     check_train_acts(&base, 0);
     check_train_acts(&base, 1);
     check_memfit();
