@@ -276,6 +276,25 @@ def read_jobs(path):
                 "seconds": f["seconds"][:].tolist()}
 
 
+def read_grid(path):
+    """A results file's axes, per-job columns and metric arrays (layout: results/h5write.h), and the ids
+    of the kept adapters."""
+    with h5py.File(path, "r") as f:
+        def strings(name):
+            return [x.decode() if isinstance(x, bytes) else x for x in f[name][()]]
+        return {"format": strings("format"), "train_user": strings("train_user"), "eval_text": strings("eval_text"),
+                "seed": list(f["seed"][()]), "job": strings("job"), "job_format": strings("job_format"),
+                "job_train_user": strings("job_train_user"), "job_seed": list(f["job_seed"][()]),
+                "ppl": f["ppl"][()], "nll": f["nll"][()],
+                "adapters": set(f["adapters"].keys()) if "adapters" in f else set()}
+
+
+def job_of(grid, fmt, user, seed):
+    """The id of the job of that format, training user and seed in read_grid's grid."""
+    return next(j for j, f, u, s in zip(grid["job"], grid["job_format"], grid["job_train_user"], grid["job_seed"])
+                if f == fmt and u == user and s == seed)
+
+
 def journal_records(tool, path):
     """Every result record of a journal in file order, as (id, status, attempts), and the torn bytes."""
     r = subprocess.run([tool, "journal", path], capture_output=True, text=True, timeout=60)

@@ -51,23 +51,20 @@ v1, _ = run(1, "spec.json", "out/np1.h5")
 v3, _ = run(3, "spec.json", "out/np3.h5")
 same(v1, v3, "-np 1 vs -np 3")
 
+grid = c.read_grid(v1)
+fi, users, evals, seeds = grid["format"], grid["train_user"], grid["eval_text"], grid["seed"]
+job_ids, jf, ju, js = grid["job"], grid["job_format"], grid["job_train_user"], grid["job_seed"]
+ppl, nll = grid["ppl"], grid["nll"]
+c.check(fi == ["none", "norm", "norm+average", "norm+ab"], "format axis %s" % fi)
+st = c.read_jobs(v1)["status"]
+c.check(all(x == "ok" for x in st), "every job ok: %s" % st)
+
+
+def job_of(fmt, user, seed):
+    return c.job_of(grid, fmt, user, seed)
+
+
 with h5py.File(v1, "r") as f:
-    fi = [x.decode() for x in f["format"][()]]
-    users = [x.decode() for x in f["train_user"][()]]
-    evals = [x.decode() for x in f["eval_text"][()]]
-    seeds = list(f["seed"][()])
-    job_ids = [x.decode() for x in f["job"][()]]
-    jf = [x.decode() for x in f["job_format"][()]]
-    ju = [x.decode() for x in f["job_train_user"][()]]
-    js = list(f["job_seed"][()])
-    ppl, nll = f["ppl"][()], f["nll"][()]
-    c.check(fi == ["none", "norm", "norm+average", "norm+ab"], "format axis %s" % fi)
-    st = [x.decode() for x in f["status"][()]]
-    c.check(all(x == "ok" for x in st), "every job ok: %s" % st)
-
-    def job_of(fmt, user, seed):
-        return next(job_ids[k] for k in range(len(job_ids)) if jf[k] == fmt and ju[k] == user and js[k] == seed)
-
     def mean_of(group, seed):
         a = [f["adapters"][job_of("norm", u, seed)][()].astype(np.float64) for u in group]
         return (sum(a) / len(a)).astype(np.float32)

@@ -71,17 +71,10 @@ v1, _ = run(1, "spec.json", "out/np1.h5")
 v2, _ = run(2, "spec.json", "out/np2.h5")
 same(v1, v2, "-np 1 vs -np 2")
 
-with h5py.File(v1, "r") as f:
-    fi = [x.decode() for x in f["format"][()]]
-    users = [x.decode() for x in f["train_user"][()]]
-    evals = [x.decode() for x in f["eval_text"][()]]
-    seeds = list(f["seed"][()])
-    job_ids = [x.decode() for x in f["job"][()]]
-    jf = [x.decode() for x in f["job_format"][()]]
-    ju = [x.decode() for x in f["job_train_user"][()]]
-    js = list(f["job_seed"][()])
-    ppl, nll = f["ppl"][()], f["nll"][()]
-    kept = set(f["adapters"].keys()) if "adapters" in f else set()
+grid = c.read_grid(v1)
+fi, users, evals, seeds = grid["format"], grid["train_user"], grid["eval_text"], grid["seed"]
+job_ids, jf, ju, js = grid["job"], grid["job_format"], grid["job_train_user"], grid["job_seed"]
+ppl, nll, kept = grid["ppl"], grid["nll"], grid["adapters"]
 c.check(fi == ["none", "norm", "norm+ensemble", "norm+e1"], "format axis %s" % fi)
 st = c.read_jobs(v1)["status"]
 c.check(all(x == "ok" for x in st), "every job ok: %s" % st)
@@ -89,7 +82,7 @@ norm, ens, e1 = fi.index("norm"), fi.index("norm+ensemble"), fi.index("norm+e1")
 
 
 def job_of(fmt, user, seed):
-    return next(job_ids[k] for k in range(len(job_ids)) if jf[k] == fmt and ju[k] == user and js[k] == seed)
+    return c.job_of(grid, fmt, user, seed)
 
 
 c.check(not any(jf[k] in ("norm+ensemble", "norm+e1") and job_ids[k] in kept for k in range(len(job_ids))),

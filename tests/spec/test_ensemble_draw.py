@@ -10,20 +10,12 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
+
+import spectest
 
 sweep, test_spec = sys.argv[1:3]
-work = tempfile.mkdtemp(prefix="spec_ensemble.")
-subprocess.run([test_spec, "--fixtures", work], check=True, capture_output=True)
-passed, failed = [0], []
-
-
-def check(cond, what):
-    if cond:
-        passed[0] += 1
-    else:
-        failed.append(what)
-        print("FAIL:", what, flush=True)
+work = spectest.fixtures(test_spec, "spec_ensemble.")
+check = spectest.Checks()
 
 
 N = 12
@@ -103,5 +95,4 @@ check(all(abs(flops[("e4", u, s)] / flops[("e1", u, s)] - 4) < 1e-9 for u, s in 
 rev = members(plan("rev", reversed(range(N)), COMBOS))
 check(all(sorted(rev[key]) == sorted(ins) for key, ins in m.items()), "listing the users in reverse draws the same members")
 
-print("ensemble_draw: %d passed, %d failed" % (passed[0], len(failed)))
-sys.exit(1 if failed else 0)
+check.finish("ensemble_draw")

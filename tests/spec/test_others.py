@@ -10,20 +10,12 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
+
+import spectest
 
 sweep, test_spec = sys.argv[1:3]
-work = tempfile.mkdtemp(prefix="spec_others.")
-subprocess.run([test_spec, "--fixtures", work], check=True, capture_output=True)
-passed, failed = [0], []
-
-
-def check(cond, what):
-    if cond:
-        passed[0] += 1
-    else:
-        failed.append(what)
-        print("FAIL:", what, flush=True)
+work = spectest.fixtures(test_spec, "spec_others.")
+check = spectest.Checks()
 
 
 N = 12
@@ -102,5 +94,4 @@ for i, job in wide.items():
     if job[0] is not None:
         hit |= drawn(job)
 check(200 - len(hit) <= 8, "200 users, K=5: %d users never drawn (about 1.3 expected)" % (200 - len(hit)))
-print("spec others: %d passed, %d failed" % (passed[0], len(failed)))
-sys.exit(1 if failed else 0)
+check.finish("spec others")

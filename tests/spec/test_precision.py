@@ -9,20 +9,12 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
+
+import spectest
 
 sweep, test_spec = sys.argv[1:3]
-work = tempfile.mkdtemp(prefix="spec_precision.")
-subprocess.run([test_spec, "--fixtures", work], check=True)
-passed, failed = [0], []
-
-
-def check(cond, what):
-    if cond:
-        passed[0] += 1
-    else:
-        failed.append(what)
-        print("FAIL:", what, flush=True)
+work = spectest.fixtures(test_spec, "spec_precision.")
+check = spectest.Checks()
 
 
 def plan(name, formats, train=None, extra=()):
@@ -33,8 +25,7 @@ def plan(name, formats, train=None, extra=()):
     r = subprocess.run([sweep, "plan", name + ".json", "--json"] + list(extra), cwd=work, capture_output=True,
                        text=True)
     if r.returncode != 0:
-        failed.append("%s: exit %d: %s" % (name, r.returncode, r.stderr.strip()))
-        print("FAIL:", failed[-1], flush=True)
+        check.fail("%s: exit %d: %s" % (name, r.returncode, r.stderr.strip()))
         return None
     return json.loads(r.stdout)
 
@@ -111,5 +102,4 @@ r = subprocess.run([sweep, "plan", "default.json", "--precision"], cwd=work, cap
 check(r.returncode == 2 and len(r.stderr.splitlines()) == 1, "--precision without a value: %r" % r.stderr)
 
 subprocess.run(["rm", "-rf", work])
-print("spec_precision: %d passed, %d failed" % (passed[0], len(failed)))
-sys.exit(1 if failed else 0)
+check.finish("spec_precision")

@@ -9,17 +9,11 @@ import subprocess
 import sys
 import tempfile
 
+import spectest
+
 sweep, root = sys.argv[1:3]
 work = tempfile.mkdtemp(prefix="spec_published.")
-passed, failed = [0], []
-
-
-def check(cond, what):
-    if cond:
-        passed[0] += 1
-    else:
-        failed.append(what)
-        print("FAIL:", what, flush=True)
+check = spectest.Checks()
 
 
 def ids(spec, name):
@@ -57,5 +51,4 @@ for name in sorted(os.listdir(os.path.join(root, "sweeps"))):
         {j[0] for j in with_pub if j[1] != "none"}),
           name + ": a changed lr kept a job id (the comparison is not live)")
 check(n >= 6, "bundled specs with `published`: %d, expected the six bets" % n)
-print("%d passed, %d failed" % (passed[0], len(failed)))
-sys.exit(1 if failed else 0)
+check.finish("spec_published")
