@@ -211,6 +211,31 @@ def kill_group(p, sig=signal.SIGKILL):
         pass
 
 
+def session_pids(sid):
+    """Pids in a session: mpirun started with start_new_session=True, its ranks (each in a process group
+    of its own) and their job processes."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if os.getsid(int(d)) == sid:
+                    pids.append(int(d))
+            except OSError:
+                pass
+    return pids
+
+
+def kill_session(p):
+    """Kills every process of a run at once (what a lost node or a cancelled allocation does). Killing
+    mpirun's group alone leaves the ranks running until they notice: long enough to finish a sweep of
+    short jobs."""
+    for pid in session_pids(p.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def processes_of_group(pgid):
     """Pids whose process group is pgid (from /proc), to check nothing of a killed run survives."""
     out = []
@@ -319,7 +344,7 @@ def sweep_lines(stderr):
 
 
 def kill_after_records(tool, sweep, work, args, journal, n):
-    """Starts `sweep run ARGS` at -np 2 in work, kills its process group once the journal holds n result
+    """Starts `sweep run ARGS` at -np 2 in work, kills every process of it once the journal holds n result
     records (or it ended), waits until its ranks are gone and logs which; returns the records then."""
     def records():
         try:
@@ -331,7 +356,7 @@ def kill_after_records(tool, sweep, work, args, journal, n):
     while records() < n and p.poll() is None and time.time() - t0 < 120:
         time.sleep(0.05)
     killed = p.poll() is None
-    kill_group(p)
+    kill_session(p)
     p.communicate()
     wait_gone(work)
     got = records()

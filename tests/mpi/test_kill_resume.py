@@ -34,18 +34,6 @@ journal = out + ".journal"
 args = ["spec.json", "--flush-every", "0.3", "-q"]
 
 
-def session_pids(sid):
-    pids = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                if os.getsid(int(d)) == sid:
-                    pids.append(int(d))
-            except OSError:
-                pass
-    return pids
-
-
 def n_records():
     if not os.path.exists(journal):
         return 0
@@ -75,11 +63,7 @@ for k, how in enumerate(kills):
     if how == "group":
         c.kill_group(p)
     elif how == "all":
-        for pid in session_pids(p.pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        c.kill_session(p)
     else:
         try:
             os.kill(p.pid, signal.SIGTERM)
