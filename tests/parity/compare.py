@@ -13,7 +13,7 @@ up to ~1e-4 on elements a hundred times smaller than the largest, from cancellat
 attention's six products (PV and the four gradients; the scores QK^T, LoRA's rank-r products, norms,
 softmax, loss and AdamW stay fp32, engine/mat.h, engine/attention.h) on inputs rounded to bf16, against
 the same float64 reference. The gates come from bf16's rounding of the weight products:
-  - bf16 keeps 8 significant bits: unit roundoff u = 2^-9 ~ 1.95e-3 per rounded input. A product rounds
+  - bf16 keeps 8 significant bits: unit roundoff u = 2^-8 ~ 3.9e-3 per rounded input. A product rounds
     both inputs, so each term x_k w_k is off by at most 2u (first order) and an output y_i = sum_k x_k w_k
     by at most 2u S_i, S_i = sum_k |x_k w_k|. fp32 sums add at most K 2^-24 < 4e-6 (K <= 53): negligible.
   - Errors of chained products add (first order; residuals and RMSNorm pass a relative error on with
@@ -22,15 +22,17 @@ the same float64 reference. The gates come from bf16's rounding of the weight pr
     layer's input products, D_fwd again) and its weight-gradient product: D_grad = 2 D_fwd + 1.
   - Normwise, relative to max |r| instead of S: S / max |r| is the cancellation factor of a tensor's
     largest elements; we allow A = 2 for it (an assumption, checked below, not derived).
-    Gate: A D 2u, i.e. for L = 2 (both shapes here) 2 * 9 * 2u = 7.0e-2 on forward quantities
-    (logits, loss, the 10 losses) and 2 * 19 * 2u = 1.48e-1 on gradients (every grad.*, grad_norms).
+    Gate: A D u, half the first-order worst case A D 2u (a term's two roundings are independent and
+    rarely both at their bound; the measured worst below stays under D u), i.e. for L = 2 (both shapes
+    here) 2 * 9 * u = 7.0e-2 on forward quantities (logits, loss, the 10 losses) and 2 * 19 * u =
+    1.48e-1 on gradients (every grad.*, grad_norms).
     Measured (oneDNN and the BLAS emulation round identically and agree to the printed digits): worst
-    logits 1.8e-2, worst gradient 6.4e-2 (both tiny/lora_b), i.e. 0.50 and 0.87 of D 2u without A:
+    logits 1.8e-2, worst gradient 6.4e-2 (both tiny/lora_b), i.e. 0.50 and 0.87 of D u without A:
     margins 4.0x and 2.3x to the gates; on gqa_bias_tied 7.6e-3 and 2.3e-2 (margins 9x and 6.5x).
-  - Elementwise: an element's error is about as large as its neighbours' (2u D S_i, S_i of the same
+  - Elementwise: an element's error is about as large as its neighbours' (u D S_i, S_i of the same
     order across a tensor), not proportional to the element, so the fp32 floor of 1e-2 max |r| would
     gate elements a hundred times below the error scale. bf16 gates elements within 4x of the largest
-    (floor 0.25 max |r|) at twice the normwise gate: the worst case 2u D A / 0.25 would be implied by
+    (floor 0.25 max |r|) at twice the normwise gate: the worst case u D A / 0.25 would be implied by
     the normwise gate (4x it), half of it is not, and still holds: measured worst 0.069 forward
     (gate 0.14, margin 2.0x) and 0.19 gradients (gate 0.30, margin 1.6x; the tightest of the gates).
   - Parameters after 10 AdamW steps are reported, not gated (as at fp32).
@@ -41,7 +43,7 @@ the same float64 reference. The gates come from bf16's rounding of the weight pr
     2.2x); gqa_bias_tied margins 4.7-8.3x. With the scores QK^T in bf16 too, tiny/lora_b's logits
     failed the elementwise gate (0.152), which is why the scores stay fp32.
 The gates can fail: --gates fp32 with --precision bf16 fails 340 of 772 checks (logits 87-177x over
-fp32's 1e-4, gradients up to 645x), and an engine rounding to 4 significant bits instead of 8 (u = 2^-5,
+fp32's 1e-4, gradients up to 645x), and an engine rounding to 4 significant bits instead of 8 (u = 2^-4,
 a scratch build) fails 270 of them on both shapes (logits 0.32, gradients 0.80; 22 tensors fail only
 the elementwise gate).
 
