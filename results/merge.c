@@ -1,3 +1,5 @@
+// sweep merge (results/merge.h): read every input, union the axes by content hash, check that a job
+// two files hold agrees bit for bit, and write the union in a single run's job order.
 #include "results/merge.h"
 #include <math.h>
 #include <stdio.h>
@@ -9,28 +11,20 @@
 #include "mpi/run.h"
 #include "results/h5read.h"
 #include "results/h5write.h"
+#include "results/merge_impl.h"
 #include "sweeps/spec.h"
 #include "sweeps/variants.h"
 #include <cjson/cJSON.h>
 
-typedef struct {
-    int n, cap;
-    char **labels;
-    const char **hash;          // base: base hash; eval_text: eval hash (borrowed)
-    const char **hash2;         // base: tokenizer hash
-    const char **owner;         // the input that brought the label, for messages
-} MAxis;
+typedef struct { int file, job; const char *id; } Entry;
 
-typedef struct { int file, job; } Entry;
-
-static const ResultsFile *g_rf;   // for the qsort comparators
 static int by_id_then_file(const void *a, const void *b) {
     const Entry *x = a, *y = b;
-    int c = strcmp(g_rf[x->file].jobs[x->job].id, g_rf[y->file].jobs[y->job].id);
+    int c = strcmp(x->id, y->id);
     return c ? c : x->file != y->file ? x->file - y->file : x->job - y->job;
 }
 
-static char *dup_str(const char *s) {
+char *merge_strdup(const char *s) {
     size_t n = strlen(s) + 1;
     return memcpy(xmalloc(n), s, n);
 }
@@ -53,7 +47,7 @@ static int axis_add(MAxis *m, const char *label, const char *h, const char *h2, 
         free(m->labels); free(m->hash); free(m->hash2); free(m->owner);
         m->labels = l; m->hash = a; m->hash2 = b; m->owner = o;
     }
-    m->labels[m->n] = dup_str(label);
+    m->labels[m->n] = merge_strdup(label);
     m->hash[m->n] = h; m->hash2[m->n] = h2; m->owner[m->n] = owner;
     return m->n++;
 }
@@ -70,15 +64,6 @@ static int cell_of(const ResultsFile *rf, const ResultsJob *J, int e, double v[3
     v[0] = rf->ppl[at]; v[1] = rf->nll[at]; v[2] = rf->n_tokens[at];
     return !(isnan(v[0]) && isnan(v[1]) && isnan(v[2]));
 }
-
-typedef struct {
-    const char *const *paths;
-    ResultsFile *rf;
-    int **amap[AX_COUNT];       // amap[a][file][label index] = merged index
-    int **vmap;                 // vmap[file][variant index] = merged variant index
-    char *err;
-    size_t errlen;
-} M;
 
 // The variant cell of file rf's job J at eval index e and variant v: 1 and the values when recorded.
 static int vcell_of(const ResultsFile *rf, const ResultsJob *J, int e, int v, double x[3]) {
@@ -168,189 +153,23 @@ static int same_job(M *m, int fa, int ja, int fb, int jb) {
     return 1;
 }
 
-// eval.combos as one file's spec states them (sweeps/combos.h): per combination (a format-axis label),
-// the format it averages and each of the file's users' group, so that a combination job can be checked
-// against the merged file's groups: a group split across the files averages fewer adapters in each
-// than one run of the union spec would, and is refused rather than merged.
-typedef struct {
-    char label[64], source[64];
-    int all;                    // "groups": "all": every user of the file (of the merged file, once merged)
-    int n_users;
-    char **user;                // the file's users, in its axis order
-    char **group;               // [n_users]: the user's group name, NULL in none
-} FCombo;
-
-typedef struct { int n; FCombo *c; } FCombos;
-
-static void fcombos_free(FCombos *f) {
-    for (int k = 0; k < f->n; k++) {
-        for (int u = 0; u < f->c[k].n_users; u++) { free(f->c[k].user[u]); free(f->c[k].group[u]); }
-        free(f->c[k].user); free(f->c[k].group);
-    }
-    free(f->c);
-    memset(f, 0, sizeof *f);
-}
-
-static const FCombo *fcombo_find(const FCombos *f, const char *label) {
-    for (int k = 0; k < f->n; k++)
-        if (!strcmp(f->c[k].label, label)) return &f->c[k];
-    return NULL;
-}
-
-// The combinations of the file's spec attribute (parsed without touching the files it names). 0 ok
-// (none when the spec has no eval.combos); -1 with one line in err.
-static int read_combos(const char *path, const ResultsFile *rf, FCombos *out, char *err, size_t errlen) {
-    memset(out, 0, sizeof *out);
-    cJSON *root = rf->spec ? cJSON_Parse(rf->spec) : NULL;
-    const cJSON *ev = root ? cJSON_GetObjectItemCaseSensitive(root, "eval") : NULL;
-    int has = ev && cJSON_GetObjectItemCaseSensitive(ev, "combos");
-    cJSON_Delete(root);
-    if (!has) return 0;
-    Plan p;
-    char e2[512];
-    if (spec_parse(rf->spec, strlen(rf->spec), path, SPEC_FILES_IGNORED, &p, e2, sizeof e2)) {
-        snprintf(err, errlen, "%s: attribute spec has eval.combos but does not parse (%s): its combinations' groups "
-                 "cannot be checked", path, e2);
-        return -1;
-    }
-    out->n = p.n_combos;
-    out->c = xcalloc((size_t)p.n_combos + 1, sizeof *out->c);
-    int nu = p.axis[AX_TRAIN_USER].n;
-    for (int k = 0; k < p.n_combos; k++) {
-        const Combo *cb = &p.combos[k];
-        FCombo *f = &out->c[k];
-        snprintf(f->label, sizeof f->label, "%s", cb->label);
-        snprintf(f->source, sizeof f->source, "%s", p.axis[AX_FORMAT].labels[cb->source]);
-        f->all = cb->n_groups == 1 && !strcmp(cb->group_names[0], "all");
-        for (int u = 0; u < nu; u++) f->all &= cb->group_of[u] == 0;
-        f->n_users = nu;
-        f->user = xcalloc((size_t)nu + 1, sizeof *f->user);
-        f->group = xcalloc((size_t)nu + 1, sizeof *f->group);
-        for (int u = 0; u < nu; u++) {
-            f->user[u] = dup_str(p.axis[AX_TRAIN_USER].labels[u]);
-            if (cb->group_of[u] >= 0) f->group[u] = dup_str(cb->group_names[cb->group_of[u]]);
-        }
-    }
-    plan_free(&p);
-    return 0;
-}
-
-// The members of group g of combination c, in the order of `users` (the file's or the merged axis):
-// users[k] is a member when its group (looked up in every file's statement of c) is g. Writes their
-// indices into out; returns their count.
-static int group_members(const FCombos *fc, int n_files, const char *label, const char *g, int all, char **users,
-                         int n_users, int *out) {
-    int n = 0;
-    for (int k = 0; k < n_users; k++) {
-        int in = all;
-        for (int i = 0; i < n_files && !in; i++) {
-            const FCombo *f = fcombo_find(&fc[i], label);
-            for (int u = 0; f && u < f->n_users; u++)
-                if (!strcmp(f->user[u], users[k])) { in = f->group[u] && !strcmp(f->group[u], g); break; }
-        }
-        if (in) out[n++] = k;
-    }
-    return n;
-}
-
-static int same_labels(const Axis *a, const MAxis *m) {
-    if (a->n != m->n) return 0;
-    for (int i = 0; i < a->n; i++)
-        if (strcmp(a->labels[i], m->labels[i])) return 0;
-    return 1;
-}
-
-// The merged file's spec attribute when the inputs' specs differ: the first file's spec with "users"
-// and "seeds" replaced by the merged axes' (each user's entry as the first spec naming it wrote it),
-// when that spec expands to exactly the merged axes, as it does for files split by users or seeds, so
-// that `sweep report` re-reads it as the union run's; NULL otherwise (the first file's spec is kept).
-static char *union_spec(const ResultsFile *rf, int n, const MAxis *ax, const char *path) {
-    cJSON **roots = xcalloc((size_t)n, sizeof *roots);
-    Plan *plans = xcalloc((size_t)n, sizeof *plans);
-    unsigned char *parsed = xcalloc((size_t)n, 1);
-    char *text = NULL, e[512];
-    cJSON *users = cJSON_CreateArray(), *seeds = cJSON_CreateArray();
-    int ok = users && seeds;
-    for (int i = 0; i < n && ok; i++) {
-        roots[i] = rf[i].spec ? cJSON_Parse(rf[i].spec) : NULL;
-        const cJSON *u = roots[i] ? cJSON_GetObjectItemCaseSensitive(roots[i], "users") : NULL;
-        ok = u && cJSON_IsArray(u) && !spec_parse(rf[i].spec, strlen(rf[i].spec), path, SPEC_FILES_IGNORED, &plans[i], e,
-                                                  sizeof e);
-        parsed[i] = ok;
-        ok = ok && cJSON_GetArraySize(u) == plans[i].axis[AX_TRAIN_USER].n;   // one entry per user
-    }
-    for (int k = 0; k < ax[AX_TRAIN_USER].n && ok; k++) {
-        const cJSON *item = NULL;
-        for (int i = 0; i < n && !item; i++)
-            for (int q = 0; q < plans[i].axis[AX_TRAIN_USER].n && !item; q++)
-                if (!strcmp(plans[i].axis[AX_TRAIN_USER].labels[q], ax[AX_TRAIN_USER].labels[k]))
-                    item = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(roots[i], "users"), q);
-        ok = item && cJSON_AddItemToArray(users, cJSON_Duplicate(item, 1));
-    }
-    for (int k = 0; k < ax[AX_SEED].n && ok; k++) {
-        unsigned long long v = strtoull(ax[AX_SEED].labels[k], NULL, 10);
-        ok = v <= (1ull << 53) && cJSON_AddItemToArray(seeds, cJSON_CreateNumber((double)v));   // exact in a double
-    }
-    if (ok) {
-        cJSON_ReplaceItemInObjectCaseSensitive(roots[0], "users", users);
-        users = NULL;
-        if (cJSON_GetObjectItemCaseSensitive(roots[0], "seeds")) cJSON_ReplaceItemInObjectCaseSensitive(roots[0], "seeds", seeds);
-        else cJSON_AddItemToObject(roots[0], "seeds", seeds);
-        seeds = NULL;
-        text = cJSON_Print(roots[0]);
-        Plan u;
-        if (text && !spec_parse(text, strlen(text), path, SPEC_FILES_IGNORED, &u, e, sizeof e)) {
-            int same = 1;
-            for (int a = 0; a < AX_COUNT; a++) same &= same_labels(&u.axis[a], &ax[a]);
-            plan_free(&u);
-            if (!same) { free(text); text = NULL; }
-        } else {
-            free(text);
-            text = NULL;
-        }
-    }
-    cJSON_Delete(users);
-    cJSON_Delete(seeds);
-    for (int i = 0; i < n; i++) {
-        cJSON_Delete(roots[i]);
-        if (parsed[i]) plan_free(&plans[i]);
-    }
-    free(roots); free(plans); free(parsed);
-    return text;
-}
-
-// "a,b,c" (n users, in order), cut with "..." to fit out[len].
-static void user_list(char *out, size_t len, char **labels, const int *idx, int n) {
-    size_t o = 0;
-    out[0] = 0;
-    for (int k = 0; k < n; k++) {
-        int w = snprintf(out + o, len - o, "%s%s", k ? "," : "", labels[idx[k]]);
-        if (w < 0 || o + (size_t)w >= len) { snprintf(out + (len > 4 ? len - 4 : 0), len > 4 ? 4 : len, "..."); return; }
-        o += (size_t)w;
-    }
-}
-
-typedef struct { int file, job; int ax[AX_SEED + 1]; } MJob;
-typedef struct { int file, f; const char *g; } Checked;
 static int by_place(const void *a, const void *b) {
     const MJob *x = a, *y = b;
     for (int k = 0; k <= AX_SEED; k++)
         if (x->ax[k] != y->ax[k]) return x->ax[k] - y->ax[k];
-    return strcmp(g_rf[x->file].jobs[x->job].id, g_rf[y->file].jobs[y->job].id);
+    return strcmp(x->id, y->id);
 }
 
 // A single run's job order: trained jobs in the spec's nesting order, then each combination's jobs
 // (sweeps/combos.c add_jobs: combination, base, condition, seed, member).
-static const unsigned char *g_combo_fmt;   // [merged format]: 1 for a combination's label
 static int by_run_order(const void *a, const void *b) {
     const MJob *x = a, *y = b;
-    int cx = g_combo_fmt[x->ax[AX_FORMAT]], cy = g_combo_fmt[y->ax[AX_FORMAT]];
-    if (cx != cy) return cx - cy;
-    if (!cx) return by_place(a, b);
+    if (x->combo != y->combo) return x->combo - y->combo;
+    if (!x->combo) return by_place(a, b);
     static const int key[] = {AX_FORMAT, AX_BASE, AX_CONDITION, AX_SEED, AX_TRAIN_USER};
     for (int k = 0; k < 5; k++)
         if (x->ax[key[k]] != y->ax[key[k]]) return x->ax[key[k]] - y->ax[key[k]];
-    return strcmp(g_rf[x->file].jobs[x->job].id, g_rf[y->file].jobs[y->job].id);
+    return strcmp(x->id, y->id);
 }
 
 int results_merge(const char *const *inputs, int n, const char *output, char *err, size_t errlen) {
@@ -370,10 +189,7 @@ int results_merge(const char *const *inputs, int n, const char *output, char *er
     m.vmap = xcalloc(n, sizeof *m.vmap);
     FCombos *fc = xcalloc(n, sizeof *fc);
     unsigned char *combo_fmt = NULL;
-    int *mem_a = NULL, *mem_b = NULL;
     char *spec_union = NULL;
-    Checked *ok_seen = NULL;   // (file, combination, group) triples whose members were found the same
-    int n_ok = 0, cap_ok = 0;
     for (int a = 0; a < AX_COUNT; a++) m.amap[a] = xcalloc(n, sizeof *m.amap[a]);
     Plan plan;
     memset(&plan, 0, sizeof plan);
@@ -384,7 +200,6 @@ int results_merge(const char *const *inputs, int n, const char *output, char *er
     int rc = -1, nread = 0, nj = 0;
     for (int i = 0; i < n; i++, nread++)
         if (h5_read_results(inputs[i], &m.rf[i], err, errlen)) goto out;
-    g_rf = m.rf;
     for (int i = 0; i < n; i++) {
         const ResultsFile *rf = &m.rf[i];
         const char *missing = !rf->n_base_hashes ? "base_hashes" : !rf->n_tokenizer_hashes ? "tokenizer_hashes"
@@ -401,7 +216,7 @@ int results_merge(const char *const *inputs, int n, const char *output, char *er
         }
         m.vmap[i] = xcalloc((size_t)rf->n_variants + 1, sizeof(int));
         for (int v = 0; v < rf->n_variants; v++) m.vmap[i][v] = axis_add(&mv, rf->variants[v], NULL, NULL, inputs[i]);
-        if (read_combos(inputs[i], rf, &fc[i], err, errlen)) goto out;
+        if (merge_read_combos(inputs[i], rf, &fc[i], err, errlen)) goto out;
         if (strcmp(rf->protocol, m.rf[0].protocol)) {
             snprintf(err, errlen, "%s: protocol '%s' differs from %s's '%s'", inputs[i], rf->protocol, inputs[0],
                      m.rf[0].protocol);
@@ -432,12 +247,12 @@ int results_merge(const char *const *inputs, int n, const char *output, char *er
     for (int i = 0; i < n; i++) total += m.rf[i].n_jobs;
     ent = xcalloc(total + 1, sizeof *ent);
     for (int i = 0, k = 0; i < n; i++)
-        for (int j = 0; j < m.rf[i].n_jobs; j++) ent[k++] = (Entry){i, j};
+        for (int j = 0; j < m.rf[i].n_jobs; j++) ent[k++] = (Entry){i, j, m.rf[i].jobs[j].id};
     qsort(ent, total, sizeof *ent, by_id_then_file);
     mj = xcalloc(total + 1, sizeof *mj);
     for (int g = 0; g < total;) {
         int h = g;
-        while (h < total && !strcmp(m.rf[ent[h].file].jobs[ent[h].job].id, m.rf[ent[g].file].jobs[ent[g].job].id)) h++;
+        while (h < total && !strcmp(ent[h].id, ent[g].id)) h++;
         int rep = g;   // the record: the first file where the job is not pending
         for (int k = g; k < h; k++)
             if (m.rf[ent[k].file].jobs[ent[k].job].status != JOB_PENDING) { rep = k; break; }
@@ -447,7 +262,7 @@ int results_merge(const char *const *inputs, int n, const char *output, char *er
         }
         // placed where the first file holding it placed it (a none job's user and seed are its first file's)
         MJob *x = &mj[nj++];
-        x->file = ent[rep].file; x->job = ent[rep].job;
+        x->file = ent[rep].file; x->job = ent[rep].job; x->id = ent[rep].id;
         const ResultsJob *J0 = &m.rf[ent[g].file].jobs[ent[g].job];
         for (int a = 0; a <= AX_SEED; a++) x->ax[a] = m.amap[a][ent[g].file][J0->ax[a]];
         g = h;
@@ -456,63 +271,7 @@ int results_merge(const char *const *inputs, int n, const char *output, char *er
     // eval.combos: each combination job's group must be the same in the file it comes from as in the
     // merged file, or it averaged other adapters than one run of the union spec would.
     combo_fmt = xcalloc((size_t)ax[AX_FORMAT].n + 1, 1);
-    mem_a = xcalloc((size_t)ax[AX_TRAIN_USER].n + 1, sizeof(int));
-    mem_b = xcalloc((size_t)ax[AX_TRAIN_USER].n + 1, sizeof(int));
-    for (int f = 0; f < ax[AX_FORMAT].n; f++) {
-        const FCombo *first = NULL;
-        int fi = -1;
-        for (int i = 0; i < n; i++) {
-            const FCombo *c = fcombo_find(&fc[i], ax[AX_FORMAT].labels[f]);
-            if (!c) continue;
-            if (!first) { first = c; fi = i; continue; }
-            if (strcmp(c->source, first->source) || c->all != first->all) {
-                snprintf(err, errlen, "%s: combination %s averages %s%s, %s's averages %s%s", inputs[i], c->label,
-                         c->source, c->all ? " over all users" : " by named groups", inputs[fi], first->source,
-                         first->all ? " over all users" : " by named groups");
-                goto out;
-            }
-        }
-        combo_fmt[f] = first != NULL;
-    }
-    for (int q = 0; q < nj; q++) {
-        const MJob *x = &mj[q];
-        const char *F = ax[AX_FORMAT].labels[x->ax[AX_FORMAT]];
-        if (!combo_fmt[x->ax[AX_FORMAT]]) continue;
-        const ResultsFile *rf = &m.rf[x->file];
-        const char *id = rf->jobs[x->job].id, *user = ax[AX_TRAIN_USER].labels[x->ax[AX_TRAIN_USER]];
-        const FCombo *c = fcombo_find(&fc[x->file], F);
-        const char *g = NULL;
-        for (int u = 0; c && u < c->n_users; u++)
-            if (!strcmp(c->user[u], user)) g = c->group[u];
-        int seen = 0;   // each (file, combination, group) is checked once: at 1,000 users, once per member is O(users^2)
-        for (int k = 0; k < n_ok && !seen; k++)
-            seen = ok_seen[k].file == x->file && ok_seen[k].f == x->ax[AX_FORMAT] && g && !strcmp(ok_seen[k].g, g);
-        if (seen) continue;
-        if (!g) {
-            snprintf(err, errlen, "job %s: %s's spec attribute does not say which group of combination %s user %s "
-                     "belongs to (a file written by sweep merge keeps its first input's spec): merge the files the "
-                     "sweeps wrote", id, inputs[x->file], F, user);
-            goto out;
-        }
-        int na = group_members(&fc[x->file], 1, F, g, c->all, rf->axis[AX_TRAIN_USER].labels,
-                               rf->axis[AX_TRAIN_USER].n, mem_a);
-        int nb = group_members(fc, n, F, g, c->all, ax[AX_TRAIN_USER].labels, ax[AX_TRAIN_USER].n, mem_b);
-        int same = na == nb;
-        for (int k = 0; k < na && same; k++)
-            same = !strcmp(rf->axis[AX_TRAIN_USER].labels[mem_a[k]], ax[AX_TRAIN_USER].labels[mem_b[k]]);
-        if (!same) {
-            char la[160], lb[160];
-            user_list(la, sizeof la, rf->axis[AX_TRAIN_USER].labels, mem_a, na);
-            user_list(lb, sizeof lb, ax[AX_TRAIN_USER].labels, mem_b, nb);
-            snprintf(err, errlen, "job %s: combination %s of user %s averages group %s's users %s in %s, but the merged "
-                     "file's group %s is %s: a group split across files must be evaluated by one run (sweep run of "
-                     "the union spec), not merged", id, F, user, g, la, inputs[x->file], g, lb);
-            goto out;
-        }
-        if (n_ok == cap_ok) ok_seen = realloc(ok_seen, (size_t)(cap_ok = 2 * cap_ok + 8) * sizeof *ok_seen);
-        if (!ok_seen) { fprintf(stderr, "sweep: out of memory\n"); exit(3); }
-        ok_seen[n_ok++] = (Checked){x->file, x->ax[AX_FORMAT], g};
-    }
+    if (merge_check_combos(&m, n, fc, ax, mj, nj, combo_fmt)) goto out;
     // Two jobs at one place would write the same cells: their specs differ in what the labels do not show.
     for (int q = 1; q < nj; q++)
         if (!memcmp(mj[q - 1].ax, mj[q].ax, sizeof mj[q].ax)) {
@@ -524,7 +283,6 @@ int results_merge(const char *const *inputs, int n, const char *output, char *er
                      ax[AX_SEED].labels[x->ax[AX_SEED]]);
             goto out;
         }
-    g_combo_fmt = combo_fmt;
     qsort(mj, nj, sizeof *mj, by_run_order);
 
     // The plan the merged file describes.
@@ -532,7 +290,7 @@ int results_merge(const char *const *inputs, int n, const char *output, char *er
     plan.spec_text = m.rf[0].spec;
     int same_spec = 1;
     for (int i = 1; i < n; i++) same_spec &= !strcmp(m.rf[i].spec_hash, m.rf[0].spec_hash);
-    if (!same_spec && (spec_union = union_spec(m.rf, n, ax, output))) plan.spec_text = spec_union;
+    if (!same_spec && (spec_union = merge_union_spec(m.rf, n, ax, output))) plan.spec_text = spec_union;
     if (same_spec) snprintf(plan.spec_hash, sizeof plan.spec_hash, "%s", m.rf[0].spec_hash);
     else {
         uint64_t hh = FNV1A64_INIT;
@@ -646,8 +404,8 @@ int results_merge(const char *const *inputs, int n, const char *output, char *er
 out:
     for (int q = 0; res && q < nj; q++) job_result_free(&res[q]);
     free(res); free(by_job); free(plan.jobs); free(plan.seeds); free(plan.formats); free(plan.variants);
-    free(combo_fmt); free(mem_a); free(mem_b); free(spec_union); free(ok_seen);
-    for (int i = 0; i < n; i++) { fcombos_free(&fc[i]); free(m.vmap[i]); }
+    free(combo_fmt); free(spec_union);
+    for (int i = 0; i < n; i++) { merge_combos_free(&fc[i]); free(m.vmap[i]); }
     free(fc); free(m.vmap);
     for (int k = 0; k < mv.n; k++) free(mv.labels[k]);
     free(mv.labels); free(mv.hash); free(mv.hash2); free(mv.owner);
