@@ -249,7 +249,10 @@ static void fail(JobResult *r, JobStatus s, const char *msg) {
 static JobSpec job_spec_of(const Plan *p, int j) {
     const Job *job = &p->jobs[j];
     const FormatVariant *fv = &p->formats[job->ax[AX_FORMAT]];
-    return (JobSpec){ .format = fv->format, .lora = fv->lora, .steer = fv->steer, .train = fv->train, .seed = job->seed,
+    // none's id names no seed (the file places it at the first), so nothing it computes may draw on one:
+    // its noise variants draw from seed 0 whatever the spec's seeds, and files split by seeds agree
+    uint64_t seed = fv->format == FMT_NONE ? 0 : job->seed;
+    return (JobSpec){ .format = fv->format, .lora = fv->lora, .steer = fv->steer, .train = fv->train, .seed = seed,
                       .random_condition = p->conditions[job->ax[AX_CONDITION]] == COND_RANDOM,
                       .eval_tokens = p->eval_tokens };
 }
