@@ -108,10 +108,11 @@ void plan_mem_job(const PlanMem *m, const Plan *p, int j, MemEstimate *e) {
     mj.ready_bytes = m->ready_bytes[(size_t)b * (MAT_PREC_INT8 + 1) + fv->precision];
     memest_job(&mj, e);
     const Combo *cb = job_combo(p, job);
-    if (cb && cb->kind == COMBO_ENSEMBLE) {
-        // an ensemble trains nothing: its K members' blocks (each an adapter, and the record they came
-        // in) beside one evaluation's activations (mpi/job_exec.c job_evaluate_more)
-        size_t K = (size_t)job->n_inputs;
+    if (cb) {
+        // a combination trains nothing (mpi/job_combo.h): an average evaluates the one mean adapter rank 0
+        // sends; an ensemble its K members' blocks (each an adapter, and the record they came in), both
+        // beside one evaluation's activations (mpi/job_exec.c job_evaluate_more)
+        size_t K = cb->kind == COMBO_ENSEMBLE ? (size_t)job->n_inputs : 1;
         e->acts_train = e->tokens_train = e->optimizer = 0;
         e->adapter *= K;
         e->weight_copies *= K;

@@ -3,7 +3,7 @@ ensemble holds k other users of the member's own group, never the member, all of
 condition and seed; the k are the lowest other_score(the member's own job id, name) (sweeps/grid.c,
 eval.others' score, recomputed here); raising k only adds members; listing the users in another order
 draws the same members; without k every other user (of the group) is in; the plan costs an ensemble one
-evaluation pass per member.
+evaluation pass per member, and a combination's memory as an evaluation's beside the adapters it holds.
 
 usage: /usr/bin/python3 test_ensemble_draw.py SWEEP TEST_SPEC"""
 import json
@@ -27,10 +27,10 @@ for i in range(N):
 GROUPS = {"g1": ["u%02d" % i for i in range(0, 7)], "g2": ["u%02d" % i for i in range(7, N)]}
 
 
-def plan(name, order, combos):
+def plan(name, order, combos, train=None):
     spec = {"bases": {"fp": "base.sweep"}, "tokenizer": "tok.bpe", "data": "data",
             "users": [{"name": "u%02d" % i, "dir": "docs/u%02d" % i} for i in order],
-            "formats": {"none": {}, "norm": {}}, "train": {"steps": 2}, "seeds": 2,
+            "formats": {"none": {}, "norm": {}}, "train": train or {"steps": 2}, "seeds": 2,
             "eval": {"users": "own", "slices": 1, "general": False, "slice_bytes": 256, "combos": combos}}
     with open(os.path.join(work, name + ".json"), "w") as f:
         json.dump(spec, f)
@@ -91,6 +91,22 @@ check(len({frozenset(u for u, _, _ in ins) for (l, _, _), ins in m.items() if l 
       "members draw different users")
 flops = {(j["format"], j["train_user"], j["seed"]): j["est_flops"] for j in jobs if "inputs" in j}
 check(all(abs(flops[("e4", u, s)] / flops[("e1", u, s)] - 4) < 1e-9 for u, s in own), "an ensemble of 4 costs 4 evaluations")
+# memory: a combination trains nothing, so its estimate is one evaluation's beside the adapters it
+# holds (one mean for an average, K member blocks for an ensemble), below the training job's (batch 64:
+# on this tiny base training's activations then outweigh an evaluation's)
+mem_jobs = plan("mem", range(N), [{"average": "norm", "label": "avg"}, {"ensemble": "norm", "k": 1, "label": "e1"},
+                                  {"ensemble": "norm", "k": 4, "label": "e4"}], {"steps": 2, "batch": 64})
+est = {}
+for j in mem_jobs:
+    est.setdefault(j["format"], []).append(j["est_mem_bytes"])
+if {"none", "norm", "avg", "e1", "e4"} <= set(est):
+    trained, none = min(est["norm"]), max(est["none"])
+    for label in ("avg", "e1", "e4"):
+        check(max(est[label]) < trained, "%s: estimated %d bytes, below a trained norm job's %d" % (label, max(est[label]), trained))
+        check(min(est[label]) >= none, "%s: estimated %d bytes, at least the none job's %d" % (label, min(est[label]), none))
+    check(min(est["e4"]) > max(est["e1"]), "an ensemble of 4 holds more than one of 1")
+else:
+    check(False, "plan mem: formats %s" % sorted(est))
 # another order of the users: the same members (the ids of combinations hash their inputs in user order)
 rev = members(plan("rev", reversed(range(N)), COMBOS))
 check(all(sorted(rev[key]) == sorted(ins) for key, ins in m.items()), "listing the users in reverse draws the same members")
