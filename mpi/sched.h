@@ -73,7 +73,8 @@ void sched_free(Sched *s);
 // sched_output.c
 void sched_sync_journal(Sched *s);
 void sched_write_results(Sched *s, int phase);
-void sched_write_state(Sched *s, int finished);
+// The run state file (results/runstate.h): end_status -1 while the run goes on, its exit status at the end
+void sched_write_state(Sched *s, int end_status);
 // job j was journalled: the next write of the results file takes it
 void sched_mark_written(Sched *s, int j);
 // sched_take.c

@@ -91,7 +91,7 @@ void sched_write_results(Sched *s, int phase) {
 }
 
 // OUTPUT.state for `sweep status` (results/runstate.h): what the journal cannot say, i.e. what is running.
-void sched_write_state(Sched *s, int finished) {
+void sched_write_state(Sched *s, int end_status) {
     if (s->o->dry_jobs) return;
     int was = cpuphase_to(&s->cpu, CPU_STATE);
     RunState st;
@@ -106,7 +106,8 @@ void sched_write_state(Sched *s, int finished) {
     st.failed = s->prog.failed;
     double el = now_seconds() - s->prog.t0;
     st.eta = s->prog.flops_done > 0 && el > 0 ? s->prog.flops_left / (s->prog.flops_done / el) : -1;
-    st.finished = finished;
+    st.finished = end_status >= 0;
+    st.exit_status = end_status;
     RunningJob *run = xcalloc(s->nranks, sizeof *run);
     for (int r = 0; r < s->nranks; r++) {
         if (s->running[r] < 0) continue;

@@ -25,7 +25,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
     if (sched_setup(&s) != RUN_OK) return RUN_BAD_INPUT;
     int failed_earlier = s.prog.failed_earlier;
     sched_write_results(&s, CPU_H5_START);
-    sched_write_state(&s, 0);
+    sched_write_state(&s, -1);
 
     double cpu0 = cpu_seconds(), wall0 = now_seconds();
     for (int r = 0; r < s.nranks; r++) s.heard[r] = wall0;
@@ -59,7 +59,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
         }
         if (!o->dry_jobs && now_seconds() - s.last_flush > fmax(o->flush_every, FLUSH_SHARE * s.flush_cost))
             sched_write_results(&s, CPU_H5_FLUSH);
-        if (s.state_dirty && now_seconds() - s.last_state >= 1.0) sched_write_state(&s, 0);
+        if (s.state_dirty && now_seconds() - s.last_state >= 1.0) sched_write_state(&s, -1);
         if (!o->dry_jobs && now_seconds() - s.last_sync >= SYNC_EVERY) sched_sync_journal(&s);
         progress_tick(&s.prog, 0);
         // After a message (and the dispatch it allowed) the next one is a job away: straight to the cap.
@@ -95,10 +95,12 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
     }
     cpuphase_to(&s.cpu, CPU_LOOP);
     sched_write_results(&s, CPU_H5_END);
-    sched_write_state(&s, 1);
-    progress_tick(&s.prog, 1);
     // abandoned jobs count as work left, and so do the jobs of a lost worker
     int interrupted = lost || (s.stopping && (s.qi < s.qn || s.prog.done < s.prog.total));
+    // The status describes the file: failures journalled by an earlier run still count.
+    int status = interrupted ? RUN_INTERRUPTED : s.prog.failed || failed_earlier ? RUN_JOBS_FAILED : RUN_OK;
+    sched_write_state(&s, status);   // kept for the wrapper: mpirun reports its own status when it sees a node lost first
+    progress_tick(&s.prog, 1);
     progress_summary(&s.prog, wall, cpu, interrupted);
     if (!o->quiet && !o->dry_jobs)   // per-result costs that must not grow with the file (tests/mpi/test_rank0.py)
         fprintf(stderr, "sweep: rank 0: %ld results, %.3f ms CPU each; %ld forks, %ld journal syncs, %ld rebuilds of "
@@ -115,7 +117,5 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
     }
     if (!o->dry_jobs) journal_close(&s.journal);
     sched_free(&s);
-    if (interrupted) return RUN_INTERRUPTED;
-    // The status describes the file: failures journalled by an earlier run still count.
-    return s.prog.failed || failed_earlier ? RUN_JOBS_FAILED : RUN_OK;
+    return status;
 }

@@ -27,6 +27,7 @@ int runstate_write(const char *path, const RunState *st, char *err, size_t errle
                "failed %d\neta %.0f\nfinished %d\n",
             st->pid, st->host[0] ? st->host : "?", st->started, st->updated, st->ranks, st->total, st->done,
             st->failed, st->eta, st->finished);
+    if (st->finished) fprintf(f, "exit %d\n", st->exit_status);
     for (int i = 0; i < st->n_running; i++)
         fprintf(f, "running %s %d %s %.3f\n", st->running[i].id, st->running[i].rank,
                 st->running[i].host[0] ? st->running[i].host : "?", st->running[i].since);
@@ -48,6 +49,7 @@ void runstate_free(RunState *st) {
 int runstate_read(const char *path, RunState *st, char *err, size_t errlen) {
     memset(st, 0, sizeof *st);
     st->eta = -1;
+    st->exit_status = -1;
     FILE *f = fopen(path, "r");
     if (!f) {
         if (errno == ENOENT) return 1;
@@ -71,6 +73,7 @@ int runstate_read(const char *path, RunState *st, char *err, size_t errlen) {
         else if (k == 2 && !strcmp(key, "failed")) st->failed = atoi(a);
         else if (k == 2 && !strcmp(key, "eta")) st->eta = atof(a);
         else if (k == 2 && !strcmp(key, "finished")) st->finished = atoi(a);
+        else if (k == 2 && !strcmp(key, "exit")) st->exit_status = atoi(a);
         else if (k == 5 && !strcmp(key, "running") && strlen(a) == 16) {
             if (n == cap) {
                 cap = cap ? 2 * cap : 16;

@@ -10,6 +10,7 @@
 //   ranks <n>  total <jobs to run this run>  done <of them>  failed <of them>  (four lines)
 //   eta <seconds, -1 unknown>
 //   finished <0|1>
+//   exit <sweep run's exit status: 0, 1, 75>                  (only once finished)
 //   running <job id> <rank> <host> <unix seconds it started>   (one line per running job)
 #pragma once
 #include <stddef.h>
@@ -28,6 +29,8 @@ typedef struct {
     int ranks, total, done, failed;
     double eta;                 // seconds, -1 unknown
     int finished;
+    int exit_status;            // rank 0's status for the run once finished (mpirun may report another
+                                // when it sees a node lost first); -1 before, or in a file without it
     int n_running;
     RunningJob *running;
 } RunState;

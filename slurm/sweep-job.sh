@@ -164,6 +164,7 @@ if ((warnings || termed)); then
   say "signalled before the sweep started: not starting it"
   status=75
 else
+  launched=$(date +%s)
   "${launch[@]}" "$sweep" run "$spec" -o "$out" --threads "$threads" --grace "$grace" "$@" &
   pid=$!
   forward_warnings   # one that arrived between the check above and here
@@ -190,6 +191,16 @@ else
   if ((status == 138 && warnings)); then
     say "a rank was ended by the forwarded warning while it was still starting (status 138): treating it as 75"
     status=75
+  fi
+  # Rank 0 keeps the status it ended the run with in the state file (results/runstate.h). When a node
+  # is lost, mpirun may see the lost daemon before rank 0's abort and report a status of its own.
+  if ((status != 0 && status != 1 && status != 2 && status != 75)) && [[ -e $out.state ]]; then
+    ended=$(awk -v t="$launched" '$1 == "updated" && $2 >= t { fresh = 1 } $1 == "exit" { e = $2 }
+                                  END { if (fresh && e != "") print e }' "$out.state")
+    if [[ $ended == 75 ]]; then
+      say "mpirun exited with status $status, but rank 0 ended the run with 75 (a rank lost; $out.state): treating it as 75"
+      status=75
+    fi
   fi
 fi
 trap - USR1 TERM

@@ -101,6 +101,9 @@ def interrupted_run(name, grace, send, spec_name="spec.json", out_h5=out, plan=i
     c.log("%s: %d records at the signal, %d at the exit %.1f s later (exit %s)" %
           (name, at_signal, len(after), took, p.returncode))
     c.check(p.returncode == 75, "%s: exit 75 (got %s)\n%s" % (name, p.returncode, err[-1500:]))
+    with open(out_h5 + ".state") as f:   # rank 0 keeps its status for wrappers (results/runstate.h)
+        ended = [l.split()[1] for l in f if l.startswith("exit ")]
+    c.check(ended == ["75"], "%s: the state file says exit 75: %s" % (name, ended))
     c.check(any("no new jobs" in l for l in c.sweep_lines(err)), "%s: says it stops handing out jobs" % name)
     c.check(all(r[1] == "ok" for r in after), "%s: nothing recorded as failed: %s" %
             (name, [r for r in after if r[1] != "ok"]))
@@ -159,6 +162,8 @@ c.check(n1 - n0 <= 2 and took < 30 and "second signal: abandoning the running jo
 # The same command completes the rest, and the result is the uninterrupted one.
 last = c.run(3, sweep, ["spec.json"], work)
 c.check(last.returncode == 0, "resumed run: exit %d\n%s" % (last.returncode, last.stderr[-1500:]))
+with open(out + ".state") as f:
+    c.check("exit 0\n" in f.read(), "the finished run's state file says exit 0")
 recs = records()
 c.check(sorted(r[0] for r in recs) == sorted(ids), "every job journalled exactly once (%d records)" % len(recs))
 if ref.returncode == 0 and last.returncode == 0:
