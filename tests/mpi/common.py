@@ -362,3 +362,20 @@ def kill_after_records(tool, sweep, work, args, journal, n):
     got = records()
     log("killed with %d records (%s)" % (got, "mid-sweep" if killed else "it had finished"))
     return got
+
+
+def killed_and_resumed(tool, sweep, work, n_records, **fields):
+    """A spec of the given fields (3 seeds, jobs of about 0.5 s: long.json) run to its end, and run again
+    killed once n_records results are journalled (checked to be mid-sweep), then resumed: returns the
+    two results files for the caller to compare."""
+    write_spec(work, name="long.json", seeds=3, train={"steps": steps_for(sweep, work, 0.5), "batch": 4, "seq": 12},
+               **fields)
+    ref, out = os.path.join(work, "out", "long-ref.h5"), os.path.join(work, "out", "long.h5")
+    r = run(2, sweep, ["long.json", "-o", ref, "-q"], work)
+    check(r.returncode == 0, "long.json uninterrupted: exit %d\n%s" % (r.returncode, r.stderr[-1500:]))
+    got = kill_after_records(tool, sweep, work, ["long.json", "-o", out, "-q", "--flush-every", "0.2"],
+                             out + ".journal", n_records)
+    check(0 < got < len(plan_ids(sweep, os.path.join(work, "long.json"), work)), "killed mid-sweep: %d records" % got)
+    r = run(2, sweep, ["long.json", "-o", out, "-q"], work)
+    check(r.returncode == 0, "long.json resumed: exit %d\n%s" % (r.returncode, r.stderr[-1500:]))
+    return ref, out

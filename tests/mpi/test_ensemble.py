@@ -182,16 +182,7 @@ c.check(len(recs) == len(ids) and sorted(recs[len(ids0):]) == sorted(ids[len(ids
         "no input retrained: the journal gained exactly the ensembles' records (%d -> %d)" % (len(ids0), len(recs)))
 
 # --- killed mid-sweep and resumed
-steps = c.steps_for(sweep, work, 0.5)
-c.write_spec(work, name="long.json", formats=FORMATS, seeds=3, train={"steps": steps, "batch": 4, "seq": 12},
-             eval=dict(EVAL, combos=COMBOS))
-ref, _ = run(2, "long.json", "out/long-ref.h5")
-out = os.path.join(work, "out", "long.h5")
-c.kill_after_records(tool, sweep, work, ["long.json", "-o", "out/long.h5", "-q", "--flush-every", "0.2"], out + ".journal", 4)
-n_before = len(c.journal_records(tool, out + ".journal")[0])
-c.check(0 < n_before < len(c.plan_ids(sweep, os.path.join(work, "long.json"), work)), "killed mid-sweep: %d records" % n_before)
-r2, _ = run(2, "long.json", "out/long.h5")
-same(ref, r2, "killed and resumed")
+same(*c.killed_and_resumed(tool, sweep, work, 4, formats=FORMATS, eval=dict(EVAL, combos=COMBOS)), "killed and resumed")
 
 # --- a failed input: the ensembles holding it fail naming it; its own user's ensemble still runs
 bad = job_of("norm", "alba", seeds[0])

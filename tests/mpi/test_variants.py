@@ -103,16 +103,8 @@ with h5py.File(g, "r") as fg, h5py.File(p0, "r") as fp:
     c.check(np.array_equal(fg["loss"][()], fp["loss"][()], equal_nan=True), "no job retrained (loss curves kept)")
 
 # --- killed mid-sweep and resumed: the file of an uninterrupted run
-steps = c.steps_for(sweep, work, 0.5)
-c.write_spec(work, name="long.json", formats={"none": {}, "norm": {"lr": 1e-2}}, seeds=3,
-             train={"steps": steps, "batch": 4, "seq": 12}, eval=dict(EVAL, variants=VARIANTS))
-ref = run(2, "long.json", "out/long-ref.h5")
-out = os.path.join(work, "out", "long.h5")
-journal = out + ".journal"
-
-c.kill_after_records(tool, sweep, work, ["long.json", "-o", "out/long.h5", "-q", "--flush-every", "0.2"], journal, 2)
-r = run(2, "long.json", "out/long.h5")
-same_variants(ref, r, "killed and resumed")
+same_variants(*c.killed_and_resumed(tool, sweep, work, 2, formats={"none": {}, "norm": {"lr": 1e-2}},
+                                    eval=dict(EVAL, variants=VARIANTS)), "killed and resumed")
 
 # --- two paths: sweep run's cell and sweep eval on the adapter sweep train makes for that job
 with h5py.File(v1, "r") as f:
