@@ -371,9 +371,44 @@ static void softmax_backward_row(real *ds, const real *p, int len, int end) {
 }
 
 // The product path's row passes (engine/attention.c), with the score scale applied here instead of
-// in the products: three passes forward (max, exp and sum, normalise), two backward (dot, update).
-// scale > 0, so the largest scaled score is scale times the largest score.
-void attention_softmax_row(real *p, const real *s, real scale, int len, int end) {
+// in the products, each writing the next product's operand as it goes: forward three passes over the
+// row (max; exp and sum; normalise, with the copy or the bf16 rounding), backward two (dot; update,
+// with the rounding). scale > 0, so the largest scaled score is scale times the largest score.
+
+#if OPS_AVX512
+// x rounded to bf16 in the low half of each lane, as mat_round_bf16 and f32_to_bf16 round it (nearest
+// even; NaN stays NaN, quiet); stored with _mm512_mask_cvtepi32_storeu_epi16
+static inline __m512i round_bf16_512(__m512 x) {
+    __m512i u = _mm512_castps_si512(x), hi = _mm512_srli_epi32(u, 16);
+    __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
+                                                                       _mm512_and_si512(hi, _mm512_set1_epi32(1)))), 16);
+    __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
+                                            _mm512_set1_epi32(0x7f800000));
+    return _mm512_mask_or_epi32(r, nan, hi, _mm512_set1_epi32(0x40));
+}
+#endif
+
+// x[0..n) *= a, with the products also to c (fp32) or c16 (bf16) when not NULL
+static void scale_row_out(real *x, real *c, uint16_t *c16, int n, real a) {
+#if OPS_AVX512
+    __m512 av = _mm512_set1_ps(a);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 k = tail_mask(n - i);
+        __m512 y = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), av);
+        _mm512_mask_storeu_ps(x + i, k, y);
+        if (c) _mm512_mask_storeu_ps(c + i, k, y);
+        if (c16) _mm512_mask_cvtepi32_storeu_epi16(c16 + i, k, round_bf16_512(y));
+    }
+#else
+    for (int i = 0; i < n; i++) {
+        x[i] *= a;
+        if (c) c[i] = x[i];
+        if (c16) c16[i] = f32_to_bf16((float)x[i]);
+    }
+#endif
+}
+
+void attention_softmax_row(real *p, real *pc, uint16_t *p16, const real *s, real scale, int len, int end) {
     real mx = row_max(s, len) * scale;
     double sum;
 #if OPS_AVX512
@@ -389,11 +424,13 @@ void attention_softmax_row(real *p, const real *s, real scale, int len, int end)
     sum = 0;
     for (int i = 0; i < len; i++) sum += p[i] = exp(s[i] * scale - mx);
 #endif
-    scale_row(p, len, (real)(1.0 / sum));
+    scale_row_out(p, pc, p16, len, (real)(1.0 / sum));
     memset(p + len, 0, (size_t)(end - len) * sizeof(real));
+    if (pc) memset(pc + len, 0, (size_t)(end - len) * sizeof(real));
+    if (p16) memset(p16 + len, 0, (size_t)(end - len) * sizeof(uint16_t));
 }
 
-void attention_softmax_backward_row(real *ds, const real *p, real scale, int len, int end) {
+void attention_softmax_backward_row(real *ds, uint16_t *ds16, const real *p, real scale, int len, int end) {
     real d = (real)dot(p, ds, len);
 #if OPS_AVX512
     __m512 dv = _mm512_set1_ps(d), sc = _mm512_set1_ps(scale);
@@ -401,12 +438,18 @@ void attention_softmax_backward_row(real *ds, const real *p, real scale, int len
         __mmask16 k = tail_mask(len - i);
         __m512 g = _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, p + i), sc),
                                  _mm512_sub_ps(_mm512_maskz_loadu_ps(k, ds + i), dv));
-        _mm512_mask_storeu_ps(ds + i, k, g);
+        if (ds16) _mm512_mask_cvtepi32_storeu_epi16(ds16 + i, k, round_bf16_512(g));
+        else _mm512_mask_storeu_ps(ds + i, k, g);
     }
 #else
-    for (int i = 0; i < len; i++) ds[i] = p[i] * scale * (ds[i] - d);
+    for (int i = 0; i < len; i++) {
+        real g = p[i] * scale * (ds[i] - d);
+        if (ds16) ds16[i] = f32_to_bf16((float)g);
+        else ds[i] = g;
+    }
 #endif
-    memset(ds + len, 0, (size_t)(end - len) * sizeof(real));
+    if (ds16) memset(ds16 + len, 0, (size_t)(end - len) * sizeof(uint16_t));
+    else memset(ds + len, 0, (size_t)(end - len) * sizeof(real));
 }
 
 // one (batch, KV head) and the query heads that share it: dk and dv of a KV head have one writer
