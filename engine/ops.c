@@ -584,8 +584,8 @@ double cross_entropy_forward(const real *logits, const int *targets, int n, int 
     return count ? total / count : 0;
 }
 
-void cross_entropy_forward_sum(const real *logits, const int *targets, int n, int vocab, real *nll, double *total,
-                               long *count) {
+// The calling thread's buffer of n rows' losses, kept between calls.
+static double *row_losses(int n) {
     static _Thread_local double *row_loss;
     static _Thread_local int row_cap;
     if (n > row_cap) {
@@ -593,10 +593,21 @@ void cross_entropy_forward_sum(const real *logits, const int *targets, int n, in
         row_loss = xmalloc((size_t)n * sizeof(double));
         row_cap = n;
     }
+    return row_loss;
+}
+
+// The rows' losses added to *total in row order, whatever the thread count or the chunks.
+static void sum_losses(const double *row_loss, const int *targets, int n, double *total, long *count) {
+    for (int i = 0; i < n; i++)
+        if (targets[i] >= 0) { *total += row_loss[i]; (*count)++; }
+}
+
+void cross_entropy_forward_sum(const real *logits, const int *targets, int n, int vocab, real *nll, double *total,
+                               long *count) {
+    double *row_loss = row_losses(n);
     CrossEntropyArgs a = { .logits = logits, .nll = nll, .loss = row_loss, .targets = targets, .n = n, .vocab = vocab };
     parallel_for((n + CE_ROWS - 1) / CE_ROWS, cross_entropy_forward_rows, &a);
-    for (int i = 0; i < n; i++)   // summed in row order, whatever the thread count or the chunks
-        if (targets[i] >= 0) { *total += row_loss[i]; (*count)++; }
+    sum_losses(row_loss, targets, n, total, count);
 }
 
 static void cross_entropy_backward_rows(void *ctx, int item, int worker) {
@@ -626,4 +637,37 @@ void cross_entropy_backward(real *dlogits, const real *logits, const int *target
 void cross_entropy_backward_scaled(real *dlogits, const real *logits, const int *targets, int n, int vocab, real g) {
     CrossEntropyArgs a = { .logits = logits, .dlogits = dlogits, .targets = targets, .n = n, .vocab = vocab, .g = g };
     parallel_for((n + CE_ROWS - 1) / CE_ROWS, cross_entropy_backward_rows, &a);
+}
+
+// Forward and backward of a row in one pass over its logits: the max, then the exps written to d with
+// their sum (the same sum, hence the same loss, as the forward's), then d scaled in place. Each value
+// is the one cross_entropy_forward_rows and cross_entropy_backward_rows compute.
+static void cross_entropy_both_rows(void *ctx, int item, int worker) {
+    (void)worker;
+    const CrossEntropyArgs *a = ctx;
+    for (int i = item * CE_ROWS; i < imin((item + 1) * CE_ROWS, a->n); i++) {
+        real *d = a->dlogits + (size_t)i * a->vocab;
+        const real *row = a->logits + (size_t)i * a->vocab;
+        int t = a->targets[i];
+        double loss = 0;
+        if (t < 0) memset(d, 0, (size_t)a->vocab * sizeof(real));
+        else {
+            real mx = row_max(row, a->vocab), rt = row[t];   // read before d (maybe row) is written
+            double sum = exp_shift_sum(d, row, a->vocab, mx);
+            loss = mx + log(sum) - rt;
+            scale_row(d, a->vocab, (real)(a->g / sum));
+            d[t] -= a->g;
+        }
+        a->loss[i] = loss;
+        if (a->nll) a->nll[i] = (real)loss;
+    }
+}
+
+void cross_entropy_forward_backward(real *dlogits, const real *logits, const int *targets, int n, int vocab, real g,
+                                    real *nll, double *total, long *count) {
+    double *row_loss = row_losses(n);
+    CrossEntropyArgs a = { .logits = logits, .dlogits = dlogits, .nll = nll, .loss = row_loss, .targets = targets,
+                           .n = n, .vocab = vocab, .g = g };
+    parallel_for((n + CE_ROWS - 1) / CE_ROWS, cross_entropy_both_rows, &a);
+    sum_losses(row_loss, targets, n, total, count);
 }

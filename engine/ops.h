@@ -71,4 +71,9 @@ void cross_entropy_backward(real *dlogits, const real *logits, const int *target
 void cross_entropy_forward_sum(const real *logits, const int *targets, int n, int vocab, real *nll, double *total,
                                long *count);
 void cross_entropy_backward_scaled(real *dlogits, const real *logits, const int *targets, int n, int vocab, real g);
+// Both at once for a training step, one pass per row over the logits (read once where the two above
+// make five passes): _forward_sum's *total, *count and nll, and _backward_scaled's dlogits (may
+// alias logits), each bit for bit as those give them.
+void cross_entropy_forward_backward(real *dlogits, const real *logits, const int *targets, int n, int vocab, real g,
+                                    real *nll, double *total, long *count);
 
