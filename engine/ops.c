@@ -372,8 +372,8 @@ static void softmax_backward_row(real *ds, const real *p, int len, int end) {
 
 // The product path's row passes (engine/attention.c), with the score scale applied here instead of
 // in the products, each writing the next product's operand as it goes: forward three passes over the
-// row (max; exp and sum; normalise, with the copy or the bf16 rounding), backward two (dot; update,
-// with the rounding). scale > 0, so the largest scaled score is scale times the largest score.
+// row (max; exp and sum; normalise, with the copy or the bf16 rounding), backward two (dot, with P's
+// copy or rounding; update, with the rounding). scale > 0, so the largest scaled score is scale times the largest score.
 
 #if OPS_AVX512
 // x rounded to bf16 in the low half of each lane, as mat_round_bf16 and f32_to_bf16 round it (nearest
@@ -430,9 +430,20 @@ void attention_softmax_row(real *p, real *pc, uint16_t *p16, const real *s, real
     if (p16) memset(p16 + len, 0, (size_t)(end - len) * sizeof(uint16_t));
 }
 
-void attention_softmax_backward_row(real *ds, uint16_t *ds16, const real *p, real scale, int len, int end) {
-    real d = (real)dot(p, ds, len);
+void attention_softmax_backward_row(real *ds, uint16_t *ds16, real *pc, uint16_t *p16, const real *p, real scale,
+                                    int len, int end) {
+    // sum(P dP) as dot() sums it, with P's copy for the dV product written on the way
+    real d;
 #if OPS_AVX512
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < len; i += 16) {
+        __mmask16 k = tail_mask(len - i);
+        __m512 pv = _mm512_maskz_loadu_ps(k, p + i);
+        acc = _mm512_fmadd_ps(pv, _mm512_maskz_loadu_ps(k, ds + i), acc);
+        if (pc) _mm512_mask_storeu_ps(pc + i, k, pv);
+        if (p16) _mm512_mask_cvtepi32_storeu_epi16(p16 + i, k, round_bf16_512(pv));
+    }
+    d = (real)(double)_mm512_reduce_add_ps(acc);
     __m512 dv = _mm512_set1_ps(d), sc = _mm512_set1_ps(scale);
     for (int i = 0; i < len; i += 16) {
         __mmask16 k = tail_mask(len - i);
@@ -442,12 +453,21 @@ void attention_softmax_backward_row(real *ds, uint16_t *ds16, const real *p, rea
         else _mm512_mask_storeu_ps(ds + i, k, g);
     }
 #else
+    double sum = 0;
+    for (int i = 0; i < len; i++) {
+        sum += (double)p[i] * ds[i];
+        if (pc) pc[i] = p[i];
+        if (p16) p16[i] = f32_to_bf16((float)p[i]);
+    }
+    d = (real)sum;
     for (int i = 0; i < len; i++) {
         real g = p[i] * scale * (ds[i] - d);
         if (ds16) ds16[i] = f32_to_bf16((float)g);
         else ds[i] = g;
     }
 #endif
+    if (pc) memset(pc + len, 0, (size_t)(end - len) * sizeof(real));
+    if (p16) memset(p16 + len, 0, (size_t)(end - len) * sizeof(uint16_t));
     if (ds16) memset(ds16 + len, 0, (size_t)(end - len) * sizeof(uint16_t));
     else memset(ds + len, 0, (size_t)(end - len) * sizeof(real));
 }

@@ -47,9 +47,11 @@ void attention_backward(real *dq, real *dk, real *dv, const real *dout, const re
 // (the causal prefix) in a buffer of end >= len, scale > 0: p = softmax(scale * s), p[len..end) = 0,
 // the same [0, end) also to pc (fp32) or p16 (rounded to bf16) where not NULL, the next product's
 // operand; and on ds = dP: scale * P * (dP - sum(P dP)), 0 on [len, end), in place on ds, or only
-// rounded to bf16 into ds16 where not NULL (ds is then left as it was: dP).
+// rounded to bf16 into ds16 where not NULL (ds is then left as it was: dP), with P's row [0, end)
+// (0 past len) copied to pc or rounded into p16 where not NULL, for the dV product.
 void attention_softmax_row(real *p, real *pc, uint16_t *p16, const real *s, real scale, int len, int end);
-void attention_softmax_backward_row(real *ds, uint16_t *ds16, const real *p, real scale, int len, int end);
+void attention_softmax_backward_row(real *ds, uint16_t *ds16, real *pc, uint16_t *p16, const real *p, real scale,
+                                    int len, int end);
 
 // out = silu(gate) * up, elementwise over n values
 void swiglu_forward(real *out, const real *gate, const real *up, long n);
