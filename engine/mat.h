@@ -39,6 +39,11 @@ typedef struct MatContext MatContext;
 void mat_forward(MatContext *mc, real *y, const real *x, const Mat *W, int n, int accumulate);
 // dx[n][cols] += dy[n][rows] . W
 void mat_backward_input(MatContext *mc, real *dx, const real *dy, const Mat *W, int n);
+// 1 when mat_backward_input at mc's precision rounds dy to bf16 (round to nearest even) for its
+// product; mat_backward_input_bf16 is then the same product on dy already rounded, the same bits, for
+// a caller that writes dy in bf16 in the first place (engine/model.c: the loss's gradient).
+int mat_backward_input_rounds_bf16(const MatContext *mc, const Mat *W);
+void mat_backward_input_bf16(MatContext *mc, real *dx, const uint16_t *dyb, const Mat *W, int n);
 // dW[rows][cols] += dy^T . x  (weight gradients exist only for trainable MAT_REAL weights)
 void mat_backward_weight(MatContext *mc, real *dW, const real *dy, const real *x, int n, int rows, int cols);
 // rows [r0, r1) of W decoded into out[(r1-r0)][cols]

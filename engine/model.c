@@ -33,6 +33,8 @@ struct Acts {
     real *logits;           // [n][vocab], or [loss_rows][vocab]
     int loss_grad;          // what the last forward left of the loss's gradient (model_forward_train):
                             // LOSS_GRAD_NONE, _DLOGITS (dlogits), _DXN (dxn: the head's input gradient)
+    int dlogits_bf16;       // dlogits holds the gradient rounded to bf16 ([rows][vocab] uint16_t), as the
+                            // head's backward product would round it (mat_backward_input_rounds_bf16)
     real *lora_u;           // [L][7][n][r] x A^T of each LoRA pair, allocated on first LoRA forward
     int lora_rank;
     // backward scratch
@@ -288,17 +290,23 @@ static real loss_scale(const int *targets, int n) {
 // dlogits of rows r0 .. r0 + m times the head, into their rows of dxn (zeroed before the first)
 static void head_backward_input(const Weights *w, Acts *a, int r0, int m) {
     double t0 = prof_start(a->prof);
-    mat_backward_input(w->mc, a->dxn + (size_t)r0 * w->cfg.dim, a->dlogits, &w->head, m);
+    real *dx = a->dxn + (size_t)r0 * w->cfg.dim;
+    if (a->dlogits_bf16) mat_backward_input_bf16(w->mc, dx, (const uint16_t *)a->dlogits, &w->head, m);
+    else mat_backward_input(w->mc, dx, a->dlogits, &w->head, m);
     prof_add_product(a->prof, PROD_BACKWARD_INPUT, m, w->cfg.vocab, w->cfg.dim, t0);
 }
 
 // The training step's loss with its gradient (train): in one piece, dlogits with the loss; in row
 // chunks, each chunk's dlogits with its loss and at once its rows of dxn, so that the backward needs
 // neither the logits again nor another head product. The same calls on the same data as the backward
-// would make: the same bits.
-static double loss_forward(const Weights *w, Acts *a, const int *targets, int n, int train) {
+// would make: the same bits. Where the head's backward product rounds its input to bf16 and nothing
+// else reads dlogits (not a full fine-tune: its head gradient does), the gradient is written rounded
+// (bf16), the same bits as that product's own rounding, in half the bytes and one pass less.
+static double loss_forward(const Weights *w, const Adapter *ad, Acts *a, const int *targets, int n, int train) {
     int V = w->cfg.vocab;
     a->loss_grad = LOSS_GRAD_NONE;
+    a->dlogits_bf16 = train && !(ad && ad->format == FMT_FULL) && mat_backward_input_rounds_bf16(w->mc, &w->head);
+    uint16_t *d16 = a->dlogits_bf16 ? (uint16_t *)a->dlogits : NULL;
     if (!a->loss_rows) {
         head_forward(w, a, 0, n);
         if (!targets) return 0;
@@ -307,7 +315,7 @@ static double loss_forward(const Weights *w, Acts *a, const int *targets, int n,
         if (!train) TIMED(PROF_LOSS, cross_entropy_forward_sum(a->logits, targets, n, V, NULL, &total, &count));
         else {
             real g = loss_scale(targets, n);
-            TIMED(PROF_LOSS, cross_entropy_forward_backward(a->dlogits, a->logits, targets, n, V, g, NULL, &total, &count));
+            TIMED(PROF_LOSS, cross_entropy_forward_backward(a->dlogits, d16, a->logits, targets, n, V, g, NULL, &total, &count));
             a->loss_grad = LOSS_GRAD_DLOGITS;
         }
         return count ? total / count : 0;
@@ -326,7 +334,7 @@ static double loss_forward(const Weights *w, Acts *a, const int *targets, int n,
             TIMED(PROF_LOSS, cross_entropy_forward_sum(a->logits, targets + r0, m, V, NULL, &total, &count));
             continue;
         }
-        TIMED(PROF_LOSS, cross_entropy_forward_backward(a->dlogits, a->logits, targets + r0, m, V, g, NULL, &total, &count));
+        TIMED(PROF_LOSS, cross_entropy_forward_backward(a->dlogits, d16, a->logits, targets + r0, m, V, g, NULL, &total, &count));
         head_backward_input(w, a, r0, m);
     }
     if (train) a->loss_grad = LOSS_GRAD_DXN;
@@ -348,7 +356,7 @@ static double forward(const Weights *w, const Adapter *ad, Acts *a, const int *t
     TIMED(PROF_EMBED, embedding_forward(a->x, tokens, n, &w->embed));
     for (int l = 0; l < L; l++) layer_forward(w, ad, a, l, B, T, 0);
     TIMED(PROF_NORM, rmsnorm_forward(a->xnf, a->rstdf, a->x + L * N * d, w->final_norm, n, d, c->norm_eps));
-    return loss_forward(w, a, targets, n, train);
+    return loss_forward(w, ad, a, targets, n, train);
 }
 
 double model_forward(const Weights *w, const Adapter *ad, Acts *a, const int *tokens,
@@ -430,6 +438,7 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
         }
     }
     a->loss_grad = LOSS_GRAD_NONE;   // used once
+    a->dlogits_bf16 = 0;
     // Tied: the head's gradient lands on the embedding, which also gets the lookup's gradient below.
     if (full) {
         double t0 = prof_start(a->prof);
