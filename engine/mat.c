@@ -200,10 +200,12 @@ void mat_backward_input(MatContext *mc, real *dx, const real *dy, const Mat *W, 
     }
 }
 
+int mat_backward_input_rounds_bf16_at(MatPrecision p, MatType t) {
+    return t != MAT_INT4 && (p == MAT_PREC_BF16 || p == MAT_PREC_INT8) && !(p == MAT_PREC_INT8 && t == MAT_TERNARY);
+}
+
 int mat_backward_input_rounds_bf16(const MatContext *mc, const Mat *W) {
-    MatPrecision p = mat_context_precision(mc);
-    return W->rows > 0 && W->cols > 0 && W->type != MAT_INT4 && (p == MAT_PREC_BF16 || p == MAT_PREC_INT8) &&
-           !(p == MAT_PREC_INT8 && W->type == MAT_TERNARY);
+    return W->rows > 0 && W->cols > 0 && mat_backward_input_rounds_bf16_at(mat_context_precision(mc), W->type);
 }
 
 void mat_backward_input_bf16(MatContext *mc, real *dx, const uint16_t *dyb, const Mat *W, int n) {

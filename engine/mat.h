@@ -92,6 +92,8 @@ const char *mat_precision_backend(MatPrecision p);
 MatContext *mat_context_create(MatPrecision p);   // p out of range: fp32
 void mat_context_free(MatContext *mc);
 MatPrecision mat_context_precision(const MatContext *mc);   // NULL: fp32
+// mat_backward_input_rounds_bf16 for a weight of type t at precision p (engine/memest.c, no weights)
+int mat_backward_input_rounds_bf16_at(MatPrecision p, MatType t);
 void mat_cache_clear(MatContext *mc);
 size_t mat_cache_bytes(const MatContext *mc);   // bytes held by the context's converted weights
 // A buffer of at least `bytes` owned by mc for its caller's work between products (grown as needed,

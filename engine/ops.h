@@ -76,8 +76,8 @@ void cross_entropy_backward_scaled(real *dlogits, const real *logits, const int 
 // Both at once for a training step, one pass per row over the logits (read once where the two above
 // make five passes): _forward_sum's *total, *count and nll, and _backward_scaled's dlogits (may
 // alias logits), each bit for bit as those give them; or, when dlogits16 is not NULL, that gradient
-// rounded to bf16 there as mat_round_bf16 rounds (dlogits then unused: may be NULL), for a product
-// that reads it in bf16 (mat_backward_input_bf16).
+// rounded to bf16 there as mat_round_bf16 rounds (dlogits then unused: may be NULL; dlogits16 must
+// not overlap logits), for a product that reads it in bf16 (mat_backward_input_bf16).
 void cross_entropy_forward_backward(real *dlogits, uint16_t *dlogits16, const real *logits, const int *targets, int n,
                                     int vocab, real g, real *nll, double *total, long *count);
 
