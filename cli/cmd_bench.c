@@ -148,7 +148,7 @@ static int bench_format(BenchResult *r, AdapterFormat f, const Weights *base, co
             acts_set_profile(acts, p);
             double s0 = now_seconds(), c0 = cpu_seconds();
             adapter_zero_grad(&ad);
-            r->final_loss = model_forward(&eff, adp, acts, tokens, targets, B, T);
+            r->final_loss = model_forward_train(&eff, adp, acts, tokens, targets, B, T);
             model_backward(&eff, adp, acts, tokens, targets, B, T);
             if (p) p->phase = PROF_UPDATE;
             double u0 = prof_start(p);

@@ -145,13 +145,12 @@ static void forward_group(void *ctx, int item, int worker) {
         for (int i0 = 0; i0 < T; i0 += ATTENTION_ROWS) {
             int i1 = i0 + ATTENTION_ROWS < T ? i0 + ATTENTION_ROWS : T, m = i1 - i0;
             product(a, w, a->scores, 0, 1, m, i1, hd, Q + (size_t)i0 * hd, K, w->s, 0);   // S = Q K^T
-            for (int t = i0; t < i1; t++) {
-                real *pt = w->p + (size_t)(t - i0) * i1;
-                attention_softmax_row(pt, w->s + (size_t)(t - i0) * i1, scale, t + 1, i1);
-                memcpy(P + (size_t)t * T, pt, (size_t)i1 * sizeof(real));
+            for (int t = i0; t < i1; t++) {   // P's row into att, and at once into PV's operand
+                size_t r = (size_t)(t - i0) * i1;
+                attention_softmax_row(P + (size_t)t * T, a->half ? NULL : w->p + r, a->half ? w->hp + r : NULL,
+                                      w->s + r, scale, t + 1, i1);
                 memset(P + (size_t)t * T + i1, 0, (size_t)(T - i1) * sizeof(real));
             }
-            if (a->half) mat_act_round_bf16(w->hp, w->p, (size_t)m * i1);
             product_rest(a, w, 0, 0, m, hd, i1, w->p, w->hp, V, V16, O + (size_t)i0 * hd, 0);   // O = P V
         }
         scatter(a->out + qoff, O, T, hd, qs);
@@ -192,14 +191,13 @@ static void backward_group(void *ctx, int item, int worker) {
             int i1 = i0 + ATTENTION_ROWS < T ? i0 + ATTENTION_ROWS : T, m = i1 - i0;
             const real *dOb = dO + (size_t)i0 * hd, *Qb = Q + (size_t)i0 * hd;
             const uint16_t *dOb16 = dO16 + (size_t)i0 * hd, *Qb16 = Q16 + (size_t)i0 * hd;
-            for (int t = i0; t < i1; t++)   // the block's probabilities, packed [m][i1]
-                if (a->half) mat_act_round_bf16(w->hp + (size_t)(t - i0) * i1, P + (size_t)t * T, (size_t)i1);
-                else memcpy(w->p + (size_t)(t - i0) * i1, P + (size_t)t * T, (size_t)i1 * sizeof(real));
             product_rest(a, w, 0, 1, m, i1, hd, dOb, dOb16, V, V16, w->s, 0);      // dP = dO V^T
+            for (int t = i0; t < i1; t++) {   // dS (in place, or at bf16 into its bf16 block), and the
+                size_t r = (size_t)(t - i0) * i1;   // block's probabilities packed [m][i1] on the way
+                attention_softmax_backward_row(w->s + r, a->half ? w->hs + r : NULL, a->half ? NULL : w->p + r,
+                                               a->half ? w->hp + r : NULL, P + (size_t)t * T, scale, t + 1, i1);
+            }
             product_rest(a, w, 1, 0, i1, hd, m, w->p, w->hp, dOb, dOb16, dV, 1);   // dV += P^T dO
-            for (int t = i0; t < i1; t++)
-                attention_softmax_backward_row(w->s + (size_t)(t - i0) * i1, P + (size_t)t * T, scale, t + 1, i1);
-            if (a->half) mat_act_round_bf16(w->hs, w->s, (size_t)m * i1);
             product_rest(a, w, 0, 0, m, hd, i1, w->s, w->hs, K, K16, dQ + (size_t)i0 * hd, 0);   // dQ = dS K
             product_rest(a, w, 1, 0, i1, hd, m, w->s, w->hs, Qb, Qb16, dK, 1);                   // dK += dS^T Q
         }

@@ -200,6 +200,18 @@ void mat_backward_input(MatContext *mc, real *dx, const real *dy, const Mat *W, 
     }
 }
 
+int mat_backward_input_rounds_bf16_at(MatPrecision p, MatType t) {
+    return t != MAT_INT4 && (p == MAT_PREC_BF16 || p == MAT_PREC_INT8) && !(p == MAT_PREC_INT8 && t == MAT_TERNARY);
+}
+
+int mat_backward_input_rounds_bf16(const MatContext *mc, const Mat *W) {
+    return W->rows > 0 && W->cols > 0 && mat_backward_input_rounds_bf16_at(mat_context_precision(mc), W->type);
+}
+
+void mat_backward_input_bf16(MatContext *mc, real *dx, const uint16_t *dyb, const Mat *W, int n) {
+    if (n > 0) mat_bf16_backward_input_rounded(mc, dx, dyb, W, n);
+}
+
 void mat_backward_weight(MatContext *mc, real *dW, const real *dy, const real *x, int n, int rows, int cols) {
     if (n <= 0 || rows <= 0 || cols <= 0) return;
     MatPrecision p = mat_context_precision(mc);

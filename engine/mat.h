@@ -39,6 +39,11 @@ typedef struct MatContext MatContext;
 void mat_forward(MatContext *mc, real *y, const real *x, const Mat *W, int n, int accumulate);
 // dx[n][cols] += dy[n][rows] . W
 void mat_backward_input(MatContext *mc, real *dx, const real *dy, const Mat *W, int n);
+// 1 when mat_backward_input at mc's precision rounds dy to bf16 (round to nearest even) for its
+// product; mat_backward_input_bf16 is then the same product on dy already rounded, the same bits, for
+// a caller that writes dy in bf16 in the first place (engine/model.c: the loss's gradient).
+int mat_backward_input_rounds_bf16(const MatContext *mc, const Mat *W);
+void mat_backward_input_bf16(MatContext *mc, real *dx, const uint16_t *dyb, const Mat *W, int n);
 // dW[rows][cols] += dy^T . x  (weight gradients exist only for trainable MAT_REAL weights)
 void mat_backward_weight(MatContext *mc, real *dW, const real *dy, const real *x, int n, int rows, int cols);
 // rows [r0, r1) of W decoded into out[(r1-r0)][cols]
@@ -87,6 +92,8 @@ const char *mat_precision_backend(MatPrecision p);
 MatContext *mat_context_create(MatPrecision p);   // p out of range: fp32
 void mat_context_free(MatContext *mc);
 MatPrecision mat_context_precision(const MatContext *mc);   // NULL: fp32
+// mat_backward_input_rounds_bf16 for a weight of type t at precision p (engine/memest.c, no weights)
+int mat_backward_input_rounds_bf16_at(MatPrecision p, MatType t);
 void mat_cache_clear(MatContext *mc);
 size_t mat_cache_bytes(const MatContext *mc);   // bytes held by the context's converted weights
 // A buffer of at least `bytes` owned by mc for its caller's work between products (grown as needed,

@@ -70,6 +70,8 @@ MatDnnl *mat_use_dnnl(MatContext *mc);
 // mat_lowp.c
 void mat_bf16_forward(MatContext *mc, real *y, const real *x, const Mat *W, int n, int accumulate);
 void mat_bf16_backward_input(MatContext *mc, real *dx, const real *dy, const Mat *W, int n);
+// the same on dy already rounded to bf16 (dyb must not be scratch slot 0 or 1)
+void mat_bf16_backward_input_rounded(MatContext *mc, real *dx, const uint16_t *dyb, const Mat *W, int n);
 void mat_bf16_backward_weight(MatContext *mc, real *dW, const real *dy, const real *x, int n, int rows, int cols);
 void mat_int8_forward(MatContext *mc, real *y, const real *x, const Mat *W, int n, int accumulate);
 void mat_int8_backward_input(MatContext *mc, real *dx, const real *dy, const Mat *W, int n);

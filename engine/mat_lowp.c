@@ -22,9 +22,14 @@ void mat_bf16_forward(MatContext *mc, real *y, const real *x, const Mat *W, int 
 
 void mat_bf16_backward_input(MatContext *mc, real *dx, const real *dy, const Mat *W, int n) {
     size_t ny = (size_t)n * W->rows;
-    const uint16_t *wb = mat_prepared(mc, W, PREP_BF16);
     uint16_t *dyb = mat_scratch(mc, 0, ny * sizeof(uint16_t));
     mat_round_bf16(dyb, dy, ny);
+    mat_bf16_backward_input_rounded(mc, dx, dyb, W, n);
+}
+
+void mat_bf16_backward_input_rounded(MatContext *mc, real *dx, const uint16_t *dyb, const Mat *W, int n) {
+    size_t ny = (size_t)n * W->rows;
+    const uint16_t *wb = mat_prepared(mc, W, PREP_BF16);
     if (mat_use_dnnl(mc) && !mat_dnnl_gemm(mc->dnnl, MAT_DNNL_BF16, 0, 0, n, W->cols, W->rows, dyb, wb, dx, 1)) return;
     real *dyr = mat_scratch(mc, 1, ny * sizeof(real));
     mat_bf16_to_real(dyr, dyb, ny);

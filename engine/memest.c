@@ -61,15 +61,17 @@ static size_t trainable(const MemJob *j) {
 }
 
 // engine/mat.c's context scratch for n tokens at precision p: bf16 inputs (the head's output
-// gradient, over the rows of one loss chunk, is the widest), int8 activations and int32 sums of
-// ternary products; full FT's weight gradients add the bf16 inputs of mat_backward_weight. Grown,
-// never shrunk: the max over phases.
+// gradient, over the rows of one loss chunk, is the widest, unless the loss writes it in bf16
+// itself: engine/model.c, not for full FT), int8 activations and int32 sums of ternary products;
+// full FT's weight gradients add the bf16 inputs of mat_backward_weight. Grown, never shrunk: the
+// max over phases.
 static size_t scratch_bytes(const MemJob *j, size_t n, int backward, int loss_rows) {
     const ModelConfig *c = &j->cfg;
     if (j->precision != MAT_PREC_BF16 && j->precision != MAT_PREC_INT8) return 0;
     size_t wide = max2((size_t)c->dim, (size_t)c->ffn_dim);
     size_t nl = loss_rows > 0 && (size_t)loss_rows < n ? (size_t)loss_rows : n;
-    size_t s = max2(n * wide, backward ? nl * (size_t)c->vocab : 0) * 2;
+    int head_scratch = backward && (j->format == FMT_FULL || !mat_backward_input_rounds_bf16_at(j->precision, j->head));
+    size_t s = max2(n * wide, head_scratch ? nl * (size_t)c->vocab : 0) * 2;
     if (j->precision == MAT_PREC_INT8) s += n * wide * (4 + 4 + 4);   // slots 1, 3, and int8 rows in 0
     if (backward && j->format == FMT_FULL) s += n * wide * 2;
     return s;

@@ -31,6 +31,10 @@ struct Acts {
     int loss_rows;          // rows of logits held at a time (0: all n): the head and the loss go over
                             // row chunks, and the backward computes each chunk's logits again
     real *logits;           // [n][vocab], or [loss_rows][vocab]
+    int loss_grad;          // what the last forward left of the loss's gradient (model_forward_train):
+                            // LOSS_GRAD_NONE, _DLOGITS (dlogits), _DXN (dxn: the head's input gradient)
+    int dlogits_bf16;       // dlogits holds the gradient rounded to bf16 ([rows][vocab] uint16_t), as the
+                            // head's backward product would round it (mat_backward_input_rounds_bf16)
     real *lora_u;           // [L][7][n][r] x A^T of each LoRA pair, allocated on first LoRA forward
     int lora_rank;
     // backward scratch
@@ -42,6 +46,8 @@ struct Acts {
     Rng noise_rng;
     Profile *prof;          // where the time goes (sweep bench --profile); NULL: not measured
 };
+
+enum { LOSS_GRAD_NONE, LOSS_GRAD_DLOGITS, LOSS_GRAD_DXN };
 
 // Runs one op, adding its time to the job's profile under kind k when there is one.
 #define TIMED(k, op) do { double t0_ = prof_start(a->prof); op; prof_add(a->prof, k, t0_); } while (0)
@@ -273,8 +279,70 @@ static void head_forward(const Weights *w, Acts *a, int r0, int m) {
     prof_add_product(a->prof, PROD_FORWARD, m, w->cfg.vocab, d, t0);
 }
 
-double model_forward(const Weights *w, const Adapter *ad, Acts *a, const int *tokens,
-                     const int *targets, int B, int T) {
+// The loss's gradient is dloss / count for each counted row (the same division in both paths).
+static real loss_scale(const int *targets, int n) {
+    long count = 0;
+    for (int i = 0; i < n; i++) count += targets[i] >= 0;
+    real dloss = 1;
+    return count ? (real)(dloss / count) : 0;
+}
+
+// dlogits of rows r0 .. r0 + m times the head, into their rows of dxn (zeroed before the first)
+static void head_backward_input(const Weights *w, Acts *a, int r0, int m) {
+    double t0 = prof_start(a->prof);
+    real *dx = a->dxn + (size_t)r0 * w->cfg.dim;
+    if (a->dlogits_bf16) mat_backward_input_bf16(w->mc, dx, (const uint16_t *)a->dlogits, &w->head, m);
+    else mat_backward_input(w->mc, dx, a->dlogits, &w->head, m);
+    prof_add_product(a->prof, PROD_BACKWARD_INPUT, m, w->cfg.vocab, w->cfg.dim, t0);
+}
+
+// The training step's loss with its gradient (train): in one piece, dlogits with the loss; in row
+// chunks, each chunk's dlogits with its loss and at once its rows of dxn, so that the backward needs
+// neither the logits again nor another head product. The same calls on the same data as the backward
+// would make: the same bits. Where the head's backward product rounds its input to bf16 and nothing
+// else reads dlogits (not a full fine-tune: its head gradient does), the gradient is written rounded
+// (bf16), the same bits as that product's own rounding, in half the bytes and one pass less.
+static double loss_forward(const Weights *w, const Adapter *ad, Acts *a, const int *targets, int n, int train) {
+    int V = w->cfg.vocab;
+    a->loss_grad = LOSS_GRAD_NONE;
+    a->dlogits_bf16 = train && !(ad && ad->format == FMT_FULL) && mat_backward_input_rounds_bf16(w->mc, &w->head);
+    uint16_t *d16 = a->dlogits_bf16 ? (uint16_t *)a->dlogits : NULL;
+    if (!a->loss_rows) {
+        head_forward(w, a, 0, n);
+        if (!targets) return 0;
+        double total = 0;
+        long count = 0;
+        if (!train) TIMED(PROF_LOSS, cross_entropy_forward_sum(a->logits, targets, n, V, NULL, &total, &count));
+        else {
+            real g = loss_scale(targets, n);
+            TIMED(PROF_LOSS, cross_entropy_forward_backward(a->dlogits, d16, a->logits, targets, n, V, g, NULL, &total, &count));
+            a->loss_grad = LOSS_GRAD_DLOGITS;
+        }
+        return count ? total / count : 0;
+    }
+    // Row chunks: each row's logits and loss are computed by the same calls on the same data as in
+    // one piece, and the losses summed in row order (cross_entropy_forward_sum): the same bits.
+    if (!targets) return 0;   // nobody can read the logits of a chunked forward
+    double total = 0;
+    long count = 0;
+    real g = train ? loss_scale(targets, n) : 0;
+    if (train) TIMED(PROF_COPY, memset(a->dxn, 0, (size_t)n * w->cfg.dim * sizeof(real)));
+    for (int r0 = 0; r0 < n; r0 += a->loss_rows) {
+        int m = n - r0 < a->loss_rows ? n - r0 : a->loss_rows;
+        head_forward(w, a, r0, m);
+        if (!train) {
+            TIMED(PROF_LOSS, cross_entropy_forward_sum(a->logits, targets + r0, m, V, NULL, &total, &count));
+            continue;
+        }
+        TIMED(PROF_LOSS, cross_entropy_forward_backward(a->dlogits, d16, a->logits, targets + r0, m, V, g, NULL, &total, &count));
+        head_backward_input(w, a, r0, m);
+    }
+    if (train) a->loss_grad = LOSS_GRAD_DXN;
+    return count ? total / count : 0;
+}
+
+static double forward(const Weights *w, const Adapter *ad, Acts *a, const int *tokens, const int *targets,
+                      int B, int T, int train) {
     const ModelConfig *c = &w->cfg;
     if (B > a->Bmax || T > a->Tmax || B < 1 || T < 1) {
         fprintf(stderr, "sweep: model_forward: batch %d x %d exceeds the buffers (%d x %d)\n", B, T,
@@ -288,23 +356,17 @@ double model_forward(const Weights *w, const Adapter *ad, Acts *a, const int *to
     TIMED(PROF_EMBED, embedding_forward(a->x, tokens, n, &w->embed));
     for (int l = 0; l < L; l++) layer_forward(w, ad, a, l, B, T, 0);
     TIMED(PROF_NORM, rmsnorm_forward(a->xnf, a->rstdf, a->x + L * N * d, w->final_norm, n, d, c->norm_eps));
-    if (!a->loss_rows) {
-        head_forward(w, a, 0, n);
-        double loss = 0;
-        if (targets) TIMED(PROF_LOSS, loss = cross_entropy_forward(a->logits, targets, n, c->vocab, NULL));
-        return loss;
-    }
-    // Row chunks: each row's logits and loss are computed by the same calls on the same data as in
-    // one piece, and the losses summed in row order (cross_entropy_forward_sum): the same bits.
-    if (!targets) return 0;   // nobody can read the logits of a chunked forward
-    double total = 0;
-    long count = 0;
-    for (int r0 = 0; r0 < n; r0 += a->loss_rows) {
-        int m = n - r0 < a->loss_rows ? n - r0 : a->loss_rows;
-        head_forward(w, a, r0, m);
-        TIMED(PROF_LOSS, cross_entropy_forward_sum(a->logits, targets + r0, m, c->vocab, NULL, &total, &count));
-    }
-    return count ? total / count : 0;
+    return loss_forward(w, ad, a, targets, n, train);
+}
+
+double model_forward(const Weights *w, const Adapter *ad, Acts *a, const int *tokens,
+                     const int *targets, int B, int T) {
+    return forward(w, ad, a, tokens, targets, B, T, 0);
+}
+
+double model_forward_train(const Weights *w, const Adapter *ad, Acts *a, const int *tokens,
+                           const int *targets, int B, int T) {
+    return forward(w, ad, a, tokens, targets, B, T, targets != NULL);
 }
 
 // Gradient slots of one layer's trainable tensors (NULL where frozen).
@@ -358,27 +420,25 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
         fprintf(stderr, "sweep: model_backward: a full fine-tune needs the whole logits (acts_create_chunked)\n");
         abort();
     }
-    TIMED(PROF_COPY, memset(a->dxn, 0, nd));
-    if (!a->loss_rows) {
-        TIMED(PROF_LOSS, cross_entropy_backward(a->dlogits, a->logits, targets, n, c->vocab, 1));
-        double t0 = prof_start(a->prof);
-        mat_backward_input(w->mc, a->dxn, a->dlogits, &w->head, n);
-        prof_add_product(a->prof, PROD_BACKWARD_INPUT, n, c->vocab, d, t0);
-    } else {
+    // The head's input gradient into dxn, from what model_forward_train left, else from the logits.
+    if (a->loss_grad != LOSS_GRAD_DXN) TIMED(PROF_COPY, memset(a->dxn, 0, nd));
+    if (a->loss_grad == LOSS_GRAD_DLOGITS) head_backward_input(w, a, 0, n);
+    else if (a->loss_grad == LOSS_GRAD_NONE && !a->loss_rows) {
+        TIMED(PROF_LOSS, cross_entropy_backward_scaled(a->dlogits, a->logits, targets, n, c->vocab, loss_scale(targets, n)));
+        head_backward_input(w, a, 0, n);
+    } else if (a->loss_grad == LOSS_GRAD_NONE) {
         // Row chunks: each chunk's logits again, its dlogits with the whole batch's 1 / count, and
         // its rows of dxn; row by row the same calls on the same data as in one piece.
-        long count = 0;
-        for (int i = 0; i < n; i++) count += targets[i] >= 0;
-        real dloss = 1, g = count ? (real)(dloss / count) : 0;
+        real g = loss_scale(targets, n);
         for (int r0 = 0; r0 < n; r0 += a->loss_rows) {
             int m = n - r0 < a->loss_rows ? n - r0 : a->loss_rows;
             head_forward(w, a, r0, m);
             TIMED(PROF_LOSS, cross_entropy_backward_scaled(a->dlogits, a->logits, targets + r0, m, c->vocab, g));
-            double t0 = prof_start(a->prof);
-            mat_backward_input(w->mc, a->dxn + (size_t)r0 * d, a->dlogits, &w->head, m);
-            prof_add_product(a->prof, PROD_BACKWARD_INPUT, m, c->vocab, d, t0);
+            head_backward_input(w, a, r0, m);
         }
     }
+    a->loss_grad = LOSS_GRAD_NONE;   // used once
+    a->dlogits_bf16 = 0;
     // Tied: the head's gradient lands on the embedding, which also gets the lookup's gradient below.
     if (full) {
         double t0 = prof_start(a->prof);

@@ -41,6 +41,12 @@ const real *acts_logits(const Acts *a);
 // When targets is not NULL returns the mean cross-entropy over targets >= 0, else 0.
 double model_forward(const Weights *w, const Adapter *ad, Acts *a, const int *tokens,
                      const int *targets, int B, int T);
+// The same for a training step, whose model_backward follows: the loss's gradient is computed with the
+// loss, in one pass over each row of logits (cross_entropy_forward_backward), and with row chunks each
+// chunk's head input gradient too, so the backward neither reads the logits again nor recomputes them.
+// The loss and the gradients are the same bits as model_forward's and model_backward's.
+double model_forward_train(const Weights *w, const Adapter *ad, Acts *a, const int *tokens,
+                           const int *targets, int B, int T);
 // Backward of the last forward (with targets): accumulates d(mean loss)/d(trainable) into ad->grads.
 // Only what the adapter trains gets weight gradients; frozen weights cost no weight-gradient GEMMs.
 void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, const int *targets,

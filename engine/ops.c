@@ -371,9 +371,44 @@ static void softmax_backward_row(real *ds, const real *p, int len, int end) {
 }
 
 // The product path's row passes (engine/attention.c), with the score scale applied here instead of
-// in the products: three passes forward (max, exp and sum, normalise), two backward (dot, update).
-// scale > 0, so the largest scaled score is scale times the largest score.
-void attention_softmax_row(real *p, const real *s, real scale, int len, int end) {
+// in the products, each writing the next product's operand as it goes: forward three passes over the
+// row (max; exp and sum; normalise, with the copy or the bf16 rounding), backward two (dot, with P's
+// copy or rounding; update, with the rounding). scale > 0, so the largest scaled score is scale times the largest score.
+
+#if OPS_AVX512
+// x rounded to bf16 in the low half of each lane, as mat_round_bf16 and f32_to_bf16 round it (nearest
+// even; NaN stays NaN, quiet); stored with _mm512_mask_cvtepi32_storeu_epi16
+static inline __m512i round_bf16_512(__m512 x) {
+    __m512i u = _mm512_castps_si512(x), hi = _mm512_srli_epi32(u, 16);
+    __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
+                                                                       _mm512_and_si512(hi, _mm512_set1_epi32(1)))), 16);
+    __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
+                                            _mm512_set1_epi32(0x7f800000));
+    return _mm512_mask_or_epi32(r, nan, hi, _mm512_set1_epi32(0x40));
+}
+#endif
+
+// x[0..n) *= a, with the products also to c (fp32) or c16 (bf16) when not NULL
+static void scale_row_out(real *x, real *c, uint16_t *c16, int n, real a) {
+#if OPS_AVX512
+    __m512 av = _mm512_set1_ps(a);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 k = tail_mask(n - i);
+        __m512 y = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), av);
+        _mm512_mask_storeu_ps(x + i, k, y);
+        if (c) _mm512_mask_storeu_ps(c + i, k, y);
+        if (c16) _mm512_mask_cvtepi32_storeu_epi16(c16 + i, k, round_bf16_512(y));
+    }
+#else
+    for (int i = 0; i < n; i++) {
+        x[i] *= a;
+        if (c) c[i] = x[i];
+        if (c16) c16[i] = f32_to_bf16((float)x[i]);
+    }
+#endif
+}
+
+void attention_softmax_row(real *p, real *pc, uint16_t *p16, const real *s, real scale, int len, int end) {
     real mx = row_max(s, len) * scale;
     double sum;
 #if OPS_AVX512
@@ -389,24 +424,52 @@ void attention_softmax_row(real *p, const real *s, real scale, int len, int end)
     sum = 0;
     for (int i = 0; i < len; i++) sum += p[i] = exp(s[i] * scale - mx);
 #endif
-    scale_row(p, len, (real)(1.0 / sum));
+    scale_row_out(p, pc, p16, len, (real)(1.0 / sum));
     memset(p + len, 0, (size_t)(end - len) * sizeof(real));
+    if (pc) memset(pc + len, 0, (size_t)(end - len) * sizeof(real));
+    if (p16) memset(p16 + len, 0, (size_t)(end - len) * sizeof(uint16_t));
 }
 
-void attention_softmax_backward_row(real *ds, const real *p, real scale, int len, int end) {
-    real d = (real)dot(p, ds, len);
+void attention_softmax_backward_row(real *ds, uint16_t *ds16, real *pc, uint16_t *p16, const real *p, real scale,
+                                    int len, int end) {
+    // sum(P dP) as dot() sums it, with P's copy for the dV product written on the way
+    real d;
 #if OPS_AVX512
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < len; i += 16) {
+        __mmask16 k = tail_mask(len - i);
+        __m512 pv = _mm512_maskz_loadu_ps(k, p + i);
+        acc = _mm512_fmadd_ps(pv, _mm512_maskz_loadu_ps(k, ds + i), acc);
+        if (pc) _mm512_mask_storeu_ps(pc + i, k, pv);
+        if (p16) _mm512_mask_cvtepi32_storeu_epi16(p16 + i, k, round_bf16_512(pv));
+    }
+    d = (real)(double)_mm512_reduce_add_ps(acc);
     __m512 dv = _mm512_set1_ps(d), sc = _mm512_set1_ps(scale);
     for (int i = 0; i < len; i += 16) {
         __mmask16 k = tail_mask(len - i);
         __m512 g = _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, p + i), sc),
                                  _mm512_sub_ps(_mm512_maskz_loadu_ps(k, ds + i), dv));
-        _mm512_mask_storeu_ps(ds + i, k, g);
+        if (ds16) _mm512_mask_cvtepi32_storeu_epi16(ds16 + i, k, round_bf16_512(g));
+        else _mm512_mask_storeu_ps(ds + i, k, g);
     }
 #else
-    for (int i = 0; i < len; i++) ds[i] = p[i] * scale * (ds[i] - d);
+    double sum = 0;
+    for (int i = 0; i < len; i++) {
+        sum += (double)p[i] * ds[i];
+        if (pc) pc[i] = p[i];
+        if (p16) p16[i] = f32_to_bf16((float)p[i]);
+    }
+    d = (real)sum;
+    for (int i = 0; i < len; i++) {
+        real g = p[i] * scale * (ds[i] - d);
+        if (ds16) ds16[i] = f32_to_bf16((float)g);
+        else ds[i] = g;
+    }
 #endif
-    memset(ds + len, 0, (size_t)(end - len) * sizeof(real));
+    if (pc) memset(pc + len, 0, (size_t)(end - len) * sizeof(real));
+    if (p16) memset(p16 + len, 0, (size_t)(end - len) * sizeof(uint16_t));
+    if (ds16) memset(ds16 + len, 0, (size_t)(end - len) * sizeof(uint16_t));
+    else memset(ds + len, 0, (size_t)(end - len) * sizeof(real));
 }
 
 // one (batch, KV head) and the query heads that share it: dk and dv of a KV head have one writer
@@ -512,6 +575,8 @@ enum { CE_ROWS = 16 };   // rows per parallel item
 typedef struct {
     const real *logits;
     real *dlogits, *nll;
+    uint16_t *dlogits16;   // the gradient rounded to bf16 (cross_entropy_forward_backward), else NULL
+    real *rows;            // with it, a row of exps per worker
     double *loss;
     const int *targets;
     int n, vocab;
@@ -541,8 +606,8 @@ double cross_entropy_forward(const real *logits, const int *targets, int n, int 
     return count ? total / count : 0;
 }
 
-void cross_entropy_forward_sum(const real *logits, const int *targets, int n, int vocab, real *nll, double *total,
-                               long *count) {
+// The calling thread's buffer of n rows' losses, kept between calls.
+static double *row_losses(int n) {
     static _Thread_local double *row_loss;
     static _Thread_local int row_cap;
     if (n > row_cap) {
@@ -550,10 +615,21 @@ void cross_entropy_forward_sum(const real *logits, const int *targets, int n, in
         row_loss = xmalloc((size_t)n * sizeof(double));
         row_cap = n;
     }
+    return row_loss;
+}
+
+// The rows' losses added to *total in row order, whatever the thread count or the chunks.
+static void sum_losses(const double *row_loss, const int *targets, int n, double *total, long *count) {
+    for (int i = 0; i < n; i++)
+        if (targets[i] >= 0) { *total += row_loss[i]; (*count)++; }
+}
+
+void cross_entropy_forward_sum(const real *logits, const int *targets, int n, int vocab, real *nll, double *total,
+                               long *count) {
+    double *row_loss = row_losses(n);
     CrossEntropyArgs a = { .logits = logits, .nll = nll, .loss = row_loss, .targets = targets, .n = n, .vocab = vocab };
     parallel_for((n + CE_ROWS - 1) / CE_ROWS, cross_entropy_forward_rows, &a);
-    for (int i = 0; i < n; i++)   // summed in row order, whatever the thread count or the chunks
-        if (targets[i] >= 0) { *total += row_loss[i]; (*count)++; }
+    sum_losses(row_loss, targets, n, total, count);
 }
 
 static void cross_entropy_backward_rows(void *ctx, int item, int worker) {
@@ -583,4 +659,70 @@ void cross_entropy_backward(real *dlogits, const real *logits, const int *target
 void cross_entropy_backward_scaled(real *dlogits, const real *logits, const int *targets, int n, int vocab, real g) {
     CrossEntropyArgs a = { .logits = logits, .dlogits = dlogits, .targets = targets, .n = n, .vocab = vocab, .g = g };
     parallel_for((n + CE_ROWS - 1) / CE_ROWS, cross_entropy_backward_rows, &a);
+}
+
+// out[i] = x[i] * a rounded to bf16, and out[t] = (x[t] * a - g) rounded: the values scale_row and
+// `d[t] -= g` leave, as mat_round_bf16 rounds them
+static void scale_round_row(uint16_t *out, const real *x, int n, real a, int t, real g) {
+#if OPS_AVX512
+    __m512 av = _mm512_set1_ps(a), gv = _mm512_set1_ps(g);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 k = tail_mask(n - i);
+        __m512 y = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), av);
+        if (t >= i && t < i + 16) y = _mm512_mask_sub_ps(y, (__mmask16)(1u << (t - i)), y, gv);
+        _mm512_mask_cvtepi32_storeu_epi16(out + i, k, round_bf16_512(y));
+    }
+#else
+    for (int i = 0; i < n; i++) {
+        real y = x[i] * a;
+        if (i == t) y -= g;
+        out[i] = f32_to_bf16((float)y);
+    }
+#endif
+}
+
+// Forward and backward of a row in one pass over its logits: the max, then the exps written to d with
+// their sum (the same sum, hence the same loss, as the forward's), then d scaled in place. Each value
+// is the one cross_entropy_forward_rows and cross_entropy_backward_rows compute.
+static void cross_entropy_both_rows(void *ctx, int item, int worker) {
+    const CrossEntropyArgs *a = ctx;
+    for (int i = item * CE_ROWS; i < imin((item + 1) * CE_ROWS, a->n); i++) {
+        uint16_t *d16 = a->dlogits16 ? a->dlogits16 + (size_t)i * a->vocab : NULL;
+        real *d = d16 ? a->rows + (size_t)worker * a->vocab : a->dlogits + (size_t)i * a->vocab;
+        const real *row = a->logits + (size_t)i * a->vocab;
+        int t = a->targets[i];
+        double loss = 0;
+        if (t < 0) {
+            if (d16) memset(d16, 0, (size_t)a->vocab * sizeof(uint16_t));
+            else memset(d, 0, (size_t)a->vocab * sizeof(real));
+        } else {
+            real mx = row_max(row, a->vocab), rt = row[t];   // read before d (maybe row) is written
+            double sum = exp_shift_sum(d, row, a->vocab, mx);
+            loss = mx + log(sum) - rt;
+            if (d16) scale_round_row(d16, d, a->vocab, (real)(a->g / sum), t, a->g);
+            else {
+                scale_row(d, a->vocab, (real)(a->g / sum));
+                d[t] -= a->g;
+            }
+        }
+        a->loss[i] = loss;
+        if (a->nll) a->nll[i] = (real)loss;
+    }
+}
+
+void cross_entropy_forward_backward(real *dlogits, uint16_t *dlogits16, const real *logits, const int *targets, int n,
+                                    int vocab, real g, real *nll, double *total, long *count) {
+    double *row_loss = row_losses(n);
+    static _Thread_local real *rows;   // the exps of a row per worker, when the gradient goes to bf16
+    static _Thread_local size_t rows_cap;
+    size_t need = dlogits16 ? (size_t)parallel_threads((n + CE_ROWS - 1) / CE_ROWS) * vocab : 0;
+    if (need > rows_cap) {
+        free(rows);
+        rows = xaligned(need * sizeof(real));
+        rows_cap = need;
+    }
+    CrossEntropyArgs a = { .logits = logits, .dlogits = dlogits, .dlogits16 = dlogits16, .rows = rows, .nll = nll,
+                           .loss = row_loss, .targets = targets, .n = n, .vocab = vocab, .g = g };
+    parallel_for((n + CE_ROWS - 1) / CE_ROWS, cross_entropy_both_rows, &a);
+    sum_losses(row_loss, targets, n, total, count);
 }

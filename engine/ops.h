@@ -44,10 +44,14 @@ void attention_backward(real *dq, real *dk, real *dv, const real *dout, const re
                         int B, int T, int n_heads, int n_kv_heads, int hd, real *scratch);
 
 // Row passes of the attention's product path (engine/attention.h), one query row of len keys
-// (the causal prefix) in a buffer of end >= len, scale > 0: p = softmax(scale * s), p[len..end) = 0;
-// and in place on ds = dP: ds = scale * P * (dP - sum(P dP)), ds[len..end) = 0.
-void attention_softmax_row(real *p, const real *s, real scale, int len, int end);
-void attention_softmax_backward_row(real *ds, const real *p, real scale, int len, int end);
+// (the causal prefix) in a buffer of end >= len, scale > 0: p = softmax(scale * s), p[len..end) = 0,
+// the same [0, end) also to pc (fp32) or p16 (rounded to bf16) where not NULL, the next product's
+// operand; and on ds = dP: scale * P * (dP - sum(P dP)), 0 on [len, end), in place on ds, or only
+// rounded to bf16 into ds16 where not NULL (ds is then left as it was: dP), with P's row [0, end)
+// (0 past len) copied to pc or rounded into p16 where not NULL, for the dV product.
+void attention_softmax_row(real *p, real *pc, uint16_t *p16, const real *s, real scale, int len, int end);
+void attention_softmax_backward_row(real *ds, uint16_t *ds16, real *pc, uint16_t *p16, const real *p, real scale,
+                                    int len, int end);
 
 // out = silu(gate) * up, elementwise over n values
 void swiglu_forward(real *out, const real *gate, const real *up, long n);
@@ -69,4 +73,11 @@ void cross_entropy_backward(real *dlogits, const real *logits, const int *target
 void cross_entropy_forward_sum(const real *logits, const int *targets, int n, int vocab, real *nll, double *total,
                                long *count);
 void cross_entropy_backward_scaled(real *dlogits, const real *logits, const int *targets, int n, int vocab, real g);
+// Both at once for a training step, one pass per row over the logits (read once where the two above
+// make five passes): _forward_sum's *total, *count and nll, and _backward_scaled's dlogits (may
+// alias logits), each bit for bit as those give them; or, when dlogits16 is not NULL, that gradient
+// rounded to bf16 there as mat_round_bf16 rounds (dlogits then unused: may be NULL; dlogits16 must
+// not overlap logits), for a product that reads it in bf16 (mat_backward_input_bf16).
+void cross_entropy_forward_backward(real *dlogits, uint16_t *dlogits16, const real *logits, const int *targets, int n,
+                                    int vocab, real g, real *nll, double *total, long *count);
 

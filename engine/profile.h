@@ -13,7 +13,9 @@ typedef enum {
     PROF_ROPE,
     PROF_SWIGLU,
     PROF_EMBED,      // the token lookup and its gradient
-    PROF_LOSS,       // cross-entropy over the vocabulary
+    PROF_LOSS,       // cross-entropy over the vocabulary; a training step (model_forward_train) computes
+                     // its gradient with the loss, so all of it shows in the forward phase, as does the
+                     // head's input-gradient product when the loss goes over row chunks
     PROF_COPY,       // residual copies and zeroed gradient buffers
     PROF_RESIDUAL,   // biases, steering vectors, evaluation noise
     PROF_OPTIMIZER,  // AdamW (the caller times it: prof_add with phase PROF_UPDATE)

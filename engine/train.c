@@ -75,7 +75,7 @@ int train_adapter_on(const Weights *base, Adapter *ad, const int *tokens, long n
         }
         adapter_zero_grad(ad);
         const Weights *w = fn ? fn(fnctx) : &eff;
-        double loss = model_forward(w, ad, acts, in, tg, B, T);
+        double loss = model_forward_train(w, ad, acts, in, tg, B, T);
         res->steps_done = step;
         res->final_loss = loss;
         if (loss_curve) loss_curve[step - 1] = (float)loss;

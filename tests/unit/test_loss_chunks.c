@@ -1,6 +1,6 @@
 // The head and the loss over row chunks (acts_create_chunked) against one piece: the same loss and
 // the same gradients, bit for bit, at every precision, for each format that may chunk (norm, LoRA,
-// steer), with and without per-layer recomputation, with ignored targets inside chunks and a short
+// steer), with and without per-layer recomputation, through model_forward or model_forward_train, with ignored targets inside chunks and a short
 // last chunk; the forward-only evaluation's one slot and chunks; a training run with --recompute
 // (which chunks) against one without.
 #include <stdio.h>
@@ -20,11 +20,13 @@ static Weights base;
 enum { B = 3, T = 48 };
 
 // Loss and gradients of one step on (in, tg) with the given Acts layout; grads copied to out.
-static double step(const Weights *w, Adapter *ad, int recompute, int rows, const int *in, const int *tg, real *out) {
+// train: through model_forward_train (the loss's gradient with the loss), else model_forward.
+static double step(const Weights *w, Adapter *ad, int recompute, int rows, int train, const int *in, const int *tg,
+                   real *out) {
     Acts *a = acts_create_chunked(&w->cfg, B, T, recompute, rows);
     CHECK((acts_logits(a) == NULL) == (rows > 0 && rows < B * T), "acts_logits is NULL exactly when chunked");
     adapter_zero_grad(ad);
-    double loss = model_forward(w, ad, a, in, tg, B, T);
+    double loss = train ? model_forward_train(w, ad, a, in, tg, B, T) : model_forward(w, ad, a, in, tg, B, T);
     model_backward(w, ad, a, in, tg, B, T);
     memcpy(out, ad->grads, ad->n * sizeof(real));
     acts_free(a);
@@ -42,16 +44,21 @@ static void check_format(MatPrecision p, AdapterFormat f, const int *in, const i
     Weights eff;
     adapter_apply(&ad, &w, &eff);
     real *g0 = xmalloc(ad.n * sizeof(real)), *g1 = xmalloc(ad.n * sizeof(real));
-    double l0 = step(&eff, &ad, 0, 0, in, tg, g0);
+    double l0 = step(&eff, &ad, 0, 0, 0, in, tg, g0);
+    // model_forward_train in one piece: the same bits at every precision (the same calls)
+    double lt = step(&eff, &ad, 0, 0, 1, in, tg, g1);
+    CHECK(!memcmp(&l0, &lt, sizeof l0) && !memcmp(g0, g1, ad.n * sizeof(real)),
+          "%s %s: model_forward_train's loss %.17g (%.17g) or gradients differ", mat_precision_name(p), format_name(f),
+          lt, l0);
     // Bit for bit where model_loss_rows chunks (oneDNN); OpenBLAS's sgemm gives a row other bits in
     // a chunk (model_loss_rows is 0 there): its chunks only as close as float rounding.
     int exact = model_loss_rows(&eff) > 0;
     CHECK(exact == (p != MAT_PREC_FP32 && strcmp(mat_precision_backend(p), "openblas")),
           "%s: model_loss_rows %d", mat_precision_name(p), model_loss_rows(&eff));
     const int rows[] = { 64, 128, B * T, 4 * B * T };
-    for (int rc = 0; rc < 2; rc++)
+    for (int rc = 0; rc < 4; rc++)   // recompute rc % 2, model_forward_train rc / 2
         for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
-            double l1 = step(&eff, &ad, rc, rows[k], in, tg, g1);
+            double l1 = step(&eff, &ad, rc % 2, rows[k], rc / 2, in, tg, g1);
             if (!exact) {
                 double worst = 0;
                 for (size_t i = 0; i < ad.n; i++) {
@@ -62,12 +69,12 @@ static void check_format(MatPrecision p, AdapterFormat f, const int *in, const i
                       "within %.2g", mat_precision_name(p), format_name(f), rows[k], l1, l0, worst);
                 continue;
             }
-            CHECK(!memcmp(&l0, &l1, sizeof l0), "%s %s, %d rows a chunk, recompute %d: loss %.17g, one piece %.17g",
-                  mat_precision_name(p), format_name(f), rows[k], rc, l1, l0);
+            CHECK(!memcmp(&l0, &l1, sizeof l0), "%s %s, %d rows a chunk, recompute %d, train %d: loss %.17g, one piece %.17g",
+                  mat_precision_name(p), format_name(f), rows[k], rc % 2, rc / 2, l1, l0);
             size_t at = 0;
             while (at < ad.n && !memcmp(&g0[at], &g1[at], sizeof(real))) at++;
-            CHECK(at == ad.n, "%s %s, %d rows a chunk, recompute %d: gradient %zu differs (%.9g, one piece %.9g)",
-                  mat_precision_name(p), format_name(f), rows[k], rc, at, at < ad.n ? (double)g1[at] : 0.0,
+            CHECK(at == ad.n, "%s %s, %d rows a chunk, recompute %d, train %d: gradient %zu differs (%.9g, one piece %.9g)",
+                  mat_precision_name(p), format_name(f), rows[k], rc % 2, rc / 2, at, at < ad.n ? (double)g1[at] : 0.0,
                   at < ad.n ? (double)g0[at] : 0.0);
         }
     free(g0);

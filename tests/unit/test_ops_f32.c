@@ -56,6 +56,25 @@ static void test_cross_entropy(void) {
     CHECK(wb < 6e-7, "cross-entropy backward (in place) vs double softmax - onehot: %.3e", wb);
     CHECK(zero_ignored, "cross-entropy backward zeroes ignored rows");
 
+    // forward and backward in one pass: the same bits as the two, in fp32 and rounded to bf16 (as
+    // mat_round_bf16 rounds the fp32 gradient), with the target's lane in a full vector and the tail
+    float *d1 = malloc(sizeof(float) * n * V), nll1[6];
+    uint16_t *h1 = malloc(sizeof(uint16_t) * n * V), *h0 = malloc(sizeof(uint16_t) * n * V);
+    for (long i = 0; i < (long)n * V; i++) h1[i] = 0x3f80, d1[i] = 7;
+    mat_act_round_bf16(h0, d, (size_t)n * V);
+    float g = dloss / 5;
+    double tot[2] = { 0, 0 };
+    long cnt[2] = { 0, 0 };
+    cross_entropy_forward_backward(d1, NULL, logits, targets, n, V, g, nll1, &tot[0], &cnt[0]);
+    CHECK(!memcmp(d1, d, sizeof(float) * n * V) && !memcmp(nll1, nll, sizeof nll) && tot[0] / cnt[0] == loss,
+          "cross_entropy_forward_backward: the same loss and gradient bits as forward and backward");
+    cross_entropy_forward_backward(NULL, h1, logits, targets, n, V, g, NULL, &tot[1], &cnt[1]);
+    long at = 0;
+    while (at < (long)n * V && h1[at] == h0[at]) at++;
+    CHECK(at == (long)n * V && tot[1] == tot[0] && cnt[1] == 5,
+          "cross_entropy_forward_backward to bf16: element %ld differs from the rounded gradient", at);
+    free(d1); free(h1); free(h0);
+
     // a NaN logit must surface in the loss (divergence detection depends on it)
     logits[4 * V + 100] = NAN;
     CHECK(isnan(cross_entropy_forward(logits, targets, n, V, NULL)), "a NaN logit gives a NaN loss");

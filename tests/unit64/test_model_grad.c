@@ -100,6 +100,11 @@ static void check_format(const char *label, const Weights *base, AdapterFormat f
     model_backward(&eff, &ad, acts, tok, tgt, B, T);
     double *analytic = malloc(ad.n * sizeof(double)), *numeric = malloc(ad.n * sizeof(double));
     for (size_t i = 0; i < ad.n; i++) analytic[i] = ad.grads[i];
+    // a training step's forward (the loss's gradient with the loss): the same gradient, bit for bit
+    adapter_zero_grad(&ad);
+    model_forward_train(&eff, &ad, acts, tok, tgt, B, T);
+    model_backward(&eff, &ad, acts, tok, tgt, B, T);
+    CHECK(!memcmp(analytic, ad.grads, ad.n * sizeof(double)), "%s: model_forward_train's gradient differs", label);
     const double h = 1e-5;
     for (size_t i = 0; i < ad.n; i++) {
         real p = ad.params[i];

@@ -419,6 +419,24 @@ static void test_cross_entropy(void) {
     double wa = tl_max_relerr(big, d, (long)n * V, 1e-12, NULL);
     CHECK(wa < 1e-12, "cross-entropy backward in place (logits + 1000) equals out of place: %.3e", wa);
 
+    // forward and backward in one pass: the same loss, row losses and gradient, also in place (d2 starts
+    // from garbage; the shared rng left alone, as the later tests draw from it)
+    double *d2 = malloc(sizeof(double) * n * V), *nll2 = malloc(sizeof(double) * n), sum = 0;
+    for (long i = 0; i < (long)n * V; i++) d2[i] = 5 + i % 3;
+    long counted = 0;
+    cross_entropy_forward_backward(d2, NULL, g_x, targets, n, V, (real)(DLOSS / 7), nll2, &sum, &counted);
+    int same = !memcmp(d2, d, sizeof(double) * n * V);
+    CHECK(counted == 7 && sum / counted == loss && !memcmp(nll2, nll, sizeof(double) * n) && same,
+          "cross_entropy_forward_backward: count %ld, loss %.17g (%.17g), gradient the same bits %d", counted,
+          sum / counted, loss, same);
+    report("cross_entropy_forward_backward", "logits", fd_check(loss_ce, g_x, d2, (long)n * V, 0));
+    double *in_place = copy(g_x, (long)n * V);
+    sum = 0, counted = 0;
+    cross_entropy_forward_backward(in_place, NULL, in_place, targets, n, V, (real)(DLOSS / 7), NULL, &sum, &counted);
+    CHECK(sum / counted == loss && !memcmp(in_place, d, sizeof(double) * n * V),
+          "cross_entropy_forward_backward in place: loss %.17g (%.17g)", sum / counted, loss);
+    free(d2); free(nll2); free(in_place);
+
     // no counted target: loss 0 and zero gradient, no NaN
     int none[10] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 };
     double l0 = cross_entropy_forward(g_x, none, n, V, NULL);
