@@ -11,6 +11,9 @@
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -136,6 +139,10 @@ static double dot3(const real *a, const real *b, const real *c, int n) {
 // ---------------------------------------------------------------------------------------------
 // Fork-join over independent items, on as many threads as BLAS may use (engine_set_threads).
 // Every item writes its own outputs, so results are the same for any thread count.
+// With OpenMP (GCC's libgomp, the runtime oneDNN's products already run on) the workers are OpenMP's
+// team: threads kept between regions, which spin briefly and then sleep, so a region costs
+// microseconds and the rank has one pool, not two competing for its cores. Without it (another
+// compiler), threads are created per call.
 
 enum { PAR_MAX_THREADS = PAR_WORKERS };
 
@@ -146,17 +153,19 @@ typedef struct {
     atomic_int next;
 } ParallelFor;
 
-typedef struct { ParallelFor *pf; int worker; } ParallelWorker;
-
 static void parallel_run(ParallelFor *pf, int worker) {
     for (int i; (i = atomic_fetch_add(&pf->next, 1)) < pf->n;) pf->fn(pf->ctx, i, worker);
 }
+
+#ifndef _OPENMP
+typedef struct { ParallelFor *pf; int worker; } ParallelWorker;
 
 static void *parallel_thread(void *arg) {
     ParallelWorker *w = arg;
     parallel_run(w->pf, w->worker);
     return NULL;
 }
+#endif
 
 int parallel_threads(int n_items) {
     int t = openblas_get_num_threads();
@@ -164,16 +173,22 @@ int parallel_threads(int n_items) {
     return t < n_items ? (t > 1 ? t : 1) : n_items;
 }
 
-// fn(ctx, item, worker) for item in [0, n); worker in [0, parallel_threads(n)) names the thread
+// fn(ctx, item, worker) for item in [0, n); worker in [0, parallel_threads(n)) names the thread.
+// BLAS is set to one thread for the region: each worker's own gemms run in the worker, and a
+// parallel_for inside a worker runs inline.
 void parallel_for(int n, void (*fn)(void *, int, int), void *ctx) {
     int threads = parallel_threads(n);
     ParallelFor pf = { fn, ctx, n, 0 };
     if (threads <= 1) { parallel_run(&pf, 0); return; }
+    int blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+    parallel_run(&pf, omp_get_thread_num());   // a smaller team leaves the items to those that run
+#else
     pthread_t tid[PAR_MAX_THREADS];
     ParallelWorker w[PAR_MAX_THREADS];
     int started[PAR_MAX_THREADS] = { 0 };
-    int blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);   // each worker's own gemms run in the worker
     for (int t = 1; t < threads; t++) {
         w[t] = (ParallelWorker){ &pf, t };
         started[t] = pthread_create(&tid[t], NULL, parallel_thread, &w[t]) == 0;
@@ -181,6 +196,7 @@ void parallel_for(int n, void (*fn)(void *, int, int), void *ctx) {
     parallel_run(&pf, 0);   // a thread that failed to start leaves its items to this one
     for (int t = 1; t < threads; t++)
         if (started[t]) pthread_join(tid[t], NULL);
+#endif
     openblas_set_num_threads(blas_threads);
 }
 
