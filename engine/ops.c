@@ -229,30 +229,83 @@ void embedding_backward(real *demb, const real *dout, const int *tokens, int n, 
 }
 
 // ---------------------------------------------------------------------------------------------
+// Row-wise and element-wise passes split over threads: rows (or tokens) in items of OPS_ROWS, elements
+// in items of OPS_ELEMS, a multiple of 16, so every vector and tail falls where it does on one thread.
+
+enum { OPS_ROWS = 32, OPS_ELEMS = 1 << 14 };
+
+static inline int imin(int a, int b) { return a < b ? a : b; }
+static inline long lmin(long a, long b) { return a < b ? a : b; }
+static inline int items_of(long n, long per) { return (int)((n + per - 1) / per); }
+
+// ---------------------------------------------------------------------------------------------
 // RMSNorm
 
-void rmsnorm_forward(real *out, real *rstd, const real *x, const real *gain, int n, int dim, double eps) {
-    for (int i = 0; i < n; i++) {
+typedef struct {
+    real *out, *rstd, *dx, *dgain;
+    const real *x, *gain, *dout, *rstd_in;
+    int n, dim;
+    double eps;
+} NormArgs;
+
+static void rmsnorm_forward_rows(void *ctx, int item, int worker) {
+    (void)worker;
+    const NormArgs *a = ctx;
+    int dim = a->dim;
+    const real *x = a->x, *gain = a->gain;
+    real *out = a->out;
+    for (int i = item * OPS_ROWS; i < imin((item + 1) * OPS_ROWS, a->n); i++) {
         const real *xi = x + (size_t)i * dim;
         real *oi = out + (size_t)i * dim;
-        real r = (real)(1.0 / sqrt(dot(xi, xi, dim) / dim + eps));
-        rstd[i] = r;
+        real r = (real)(1.0 / sqrt(dot(xi, xi, dim) / dim + a->eps));
+        a->rstd[i] = r;
         for (int j = 0; j < dim; j++) oi[j] = xi[j] * r * gain[j];
     }
 }
 
+void rmsnorm_forward(real *out, real *rstd, const real *x, const real *gain, int n, int dim, double eps) {
+    NormArgs a = { .out = out, .rstd = rstd, .x = x, .gain = gain, .n = n, .dim = dim, .eps = eps };
+    parallel_for(items_of(n, OPS_ROWS), rmsnorm_forward_rows, &a);
+}
+
 // With y = x r g and r = (mean x^2 + eps)^-1/2:  dx = r (g dy) - x r^3 / dim * sum(g dy x).
-void rmsnorm_backward(real *dx, real *dgain, const real *dout, const real *x, const real *gain,
-                      const real *rstd, int n, int dim) {
-    for (int i = 0; i < n; i++) {
+static void rmsnorm_backward_rows(void *ctx, int item, int worker) {
+    (void)worker;
+    const NormArgs *a = ctx;
+    int dim = a->dim;
+    const real *x = a->x, *dout = a->dout, *gain = a->gain;
+    real *dx = a->dx;
+    for (int i = item * OPS_ROWS; i < imin((item + 1) * OPS_ROWS, a->n); i++) {
         const real *xi = x + (size_t)i * dim, *di = dout + (size_t)i * dim;
         real *dxi = dx + (size_t)i * dim;
-        real r = rstd[i];
+        real r = a->rstd_in[i];
         real c = (real)(dot3(di, gain, xi, dim) * r * r * r / dim);
         for (int j = 0; j < dim; j++) dxi[j] += r * gain[j] * di[j] - c * xi[j];
-        if (dgain)
-            for (int j = 0; j < dim; j++) dgain[j] += di[j] * xi[j] * r;
     }
+}
+
+// The gains' gradient, a sum over rows, split by columns instead: each item owns OPS_COLS gains and
+// adds the rows in row order, as one thread does, so the sums are the same for any thread count.
+enum { OPS_COLS = 64 };
+
+static void rmsnorm_dgain_cols(void *ctx, int item, int worker) {
+    (void)worker;
+    const NormArgs *a = ctx;
+    int dim = a->dim, j0 = item * OPS_COLS, j1 = imin(j0 + OPS_COLS, dim);
+    const real *x = a->x, *dout = a->dout;
+    real *dgain = a->dgain;
+    for (int i = 0; i < a->n; i++) {
+        const real *xi = x + (size_t)i * dim, *di = dout + (size_t)i * dim;
+        real r = a->rstd_in[i];
+        for (int j = j0; j < j1; j++) dgain[j] += di[j] * xi[j] * r;
+    }
+}
+
+void rmsnorm_backward(real *dx, real *dgain, const real *dout, const real *x, const real *gain,
+                      const real *rstd, int n, int dim) {
+    NormArgs a = { .dx = dx, .dgain = dgain, .x = x, .gain = gain, .dout = dout, .rstd_in = rstd, .n = n, .dim = dim };
+    parallel_for(items_of(n, OPS_ROWS), rmsnorm_backward_rows, &a);
+    if (dgain) parallel_for(items_of(dim, OPS_COLS), rmsnorm_dgain_cols, &a);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -294,22 +347,38 @@ void rope_tables_scaled(real *cos_t, real *sin_t, int T, int hd, double theta, c
     }
 }
 
-// Rotates each pair (j, j + hd/2) of every head by +angle (sign 1) or -angle (sign -1).
-static void rope_rotate(real *x, const real *cos_t, const real *sin_t, int B, int T, int heads, int hd,
-                        real sign) {
-    int half = hd / 2;
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
-            const real *c = cos_t + (size_t)t * half, *s = sin_t + (size_t)t * half;
-            for (int h = 0; h < heads; h++) {
-                real *v = x + (((size_t)b * T + t) * heads + h) * hd;
-                for (int j = 0; j < half; j++) {
-                    real x1 = v[j], x2 = v[j + half], sj = sign * s[j];
-                    v[j] = x1 * c[j] - x2 * sj;
-                    v[j + half] = x2 * c[j] + x1 * sj;
-                }
+typedef struct {
+    real *x;
+    const real *cos_t, *sin_t;
+    int B, T, heads, hd;
+    real sign;
+} RopeArgs;
+
+// Rotates each pair (j, j + hd/2) of every head by +angle (sign 1) or -angle (sign -1), for the
+// tokens (b, t) of one item.
+static void rope_rotate_rows(void *ctx, int item, int worker) {
+    (void)worker;
+    const RopeArgs *a = ctx;
+    int half = a->hd / 2, T = a->T, heads = a->heads, hd = a->hd;
+    real *x = a->x, sign = a->sign;
+    for (int bt = item * OPS_ROWS; bt < imin((item + 1) * OPS_ROWS, a->B * T); bt++) {
+        int t = bt % T;
+        const real *c = a->cos_t + (size_t)t * half, *s = a->sin_t + (size_t)t * half;
+        for (int h = 0; h < heads; h++) {
+            real *v = x + ((size_t)bt * heads + h) * hd;
+            for (int j = 0; j < half; j++) {
+                real x1 = v[j], x2 = v[j + half], sj = sign * s[j];
+                v[j] = x1 * c[j] - x2 * sj;
+                v[j + half] = x2 * c[j] + x1 * sj;
             }
         }
+    }
+}
+
+static void rope_rotate(real *x, const real *cos_t, const real *sin_t, int B, int T, int heads, int hd,
+                        real sign) {
+    RopeArgs a = { x, cos_t, sin_t, B, T, heads, hd, sign };
+    parallel_for(items_of((long)B * T, OPS_ROWS), rope_rotate_rows, &a);
 }
 
 void rope_forward(real *x, const real *cos_t, const real *sin_t, int B, int T, int heads, int hd) {
@@ -325,8 +394,6 @@ void rope_backward(real *d, const real *cos_t, const real *sin_t, int B, int T, 
 // rows; a block of rows [i0, i1) only meets keys [0, i1), so the masked half is mostly skipped.
 
 enum { ATT_BLOCK = 64 };
-
-static inline int imin(int a, int b) { return a < b ? a : b; }
 
 // p[0..len) becomes softmax(p[0..len)); p[len..end) becomes 0 (masked keys)
 static void softmax_causal_row(real *p, int len, int end) {
@@ -470,8 +537,13 @@ void attention_backward(real *dq, real *dk, real *dv, const real *dout, const re
 // ---------------------------------------------------------------------------------------------
 // SwiGLU: out = silu(gate) * up, silu(g) = g * sigmoid(g)
 
-void swiglu_forward(real *out, const real *gate, const real *up, long n) {
-    long i = 0;
+typedef struct {
+    real *out, *dgate, *dup;
+    const real *gate, *up, *dout;
+    long n;
+} SwigluArgs;
+
+static void swiglu_forward_part(real *out, const real *gate, const real *up, long i, long n) {
 #if OPS_AVX512
     __m512 one = _mm512_set1_ps(1.0f);
     for (; i + 16 <= n; i += 16) {
@@ -486,9 +558,21 @@ void swiglu_forward(real *out, const real *gate, const real *up, long n) {
     }
 }
 
+static void swiglu_forward_item(void *ctx, int item, int worker) {
+    (void)worker;
+    const SwigluArgs *a = ctx;
+    long i0 = (long)item * OPS_ELEMS;
+    swiglu_forward_part(a->out, a->gate, a->up, i0, lmin(i0 + OPS_ELEMS, a->n));
+}
+
+void swiglu_forward(real *out, const real *gate, const real *up, long n) {
+    SwigluArgs a = { .out = out, .gate = gate, .up = up, .n = n };
+    parallel_for(items_of(n, OPS_ELEMS), swiglu_forward_item, &a);
+}
+
 // d silu(g) / dg = s (1 + g (1 - s)) with s = sigmoid(g)
-void swiglu_backward(real *dgate, real *dup, const real *dout, const real *gate, const real *up, long n) {
-    long i = 0;
+static void swiglu_backward_part(real *dgate, real *dup, const real *dout, const real *gate, const real *up,
+                                 long i, long n) {
 #if OPS_AVX512
     __m512 one = _mm512_set1_ps(1.0f);
     for (; i + 16 <= n; i += 16) {
@@ -505,6 +589,18 @@ void swiglu_backward(real *dgate, real *dup, const real *dout, const real *gate,
         dgate[i] += dout[i] * up[i] * s * (1 + g * (1 - s));
         dup[i] += dout[i] * g * s;
     }
+}
+
+static void swiglu_backward_item(void *ctx, int item, int worker) {
+    (void)worker;
+    const SwigluArgs *a = ctx;
+    long i0 = (long)item * OPS_ELEMS;
+    swiglu_backward_part(a->dgate, a->dup, a->dout, a->gate, a->up, i0, lmin(i0 + OPS_ELEMS, a->n));
+}
+
+void swiglu_backward(real *dgate, real *dup, const real *dout, const real *gate, const real *up, long n) {
+    SwigluArgs a = { .dgate = dgate, .dup = dup, .dout = dout, .gate = gate, .up = up, .n = n };
+    parallel_for(items_of(n, OPS_ELEMS), swiglu_backward_item, &a);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -204,6 +204,36 @@ static void test_thread_count(void) {
     free(q); free(k); free(v); free(dout); free(logits); free(targets);
 }
 
+// RMSNorm, RoPE and SwiGLU split rows and elements over threads too (the gains' gradient, a sum over
+// rows, by columns, each summed in row order): the same numbers at any thread count, tails and all.
+static void test_thread_count_rows(void) {
+    int B = 3, T = 77, H = 4, hd = 48, n = B * T, dim = H * hd;
+    long ne = (long)n * 3 * 1000 + 5;   // several items of elements and a tail of 5
+    float *x = rnd((long)n * dim, 2), *gain = rnd(dim, 1), *dout = rnd((long)n * dim, 1);
+    float *g = rnd(ne, 4), *u = rnd(ne, 1), *de = rnd(ne, 1), *ct = rnd((long)T * hd / 2, 1), *st = rnd((long)T * hd / 2, 1);
+    float *res[2][7];
+    long sizes[7] = { (long)n * dim, n, (long)n * dim, dim, ne, ne, ne };
+    int threads[2] = { 1, 3 };
+    for (int r = 0; r < 2; r++) {
+        engine_set_threads(threads[r]);
+        for (int j = 0; j < 7; j++) res[r][j] = calloc(sizes[j], sizeof(float));
+        rmsnorm_forward(res[r][0], res[r][1], x, gain, n, dim, 1e-5);
+        rope_forward(res[r][0], ct, st, B, T, H, hd);
+        rope_backward(res[r][0], ct, st, B, T, H, hd);
+        for (long i = 0; i < (long)n * dim; i++) res[r][2][i] = 0.5f;
+        rmsnorm_backward(res[r][2], res[r][3], dout, x, gain, res[r][1], n, dim);
+        swiglu_forward(res[r][4], g, u, ne);
+        swiglu_backward(res[r][5], res[r][6], de, g, u, ne);
+    }
+    engine_set_threads(1);
+    const char *names[7] = { "rmsnorm+rope out", "rstd", "rmsnorm dx", "rmsnorm dgain", "swiglu out", "swiglu dgate", "swiglu dup" };
+    for (int j = 0; j < 7; j++) {
+        CHECK(!memcmp(res[0][j], res[1][j], sizeof(float) * sizes[j]), "%s identical at 1 and 3 threads", names[j]);
+        free(res[0][j]); free(res[1][j]);
+    }
+    free(x); free(gain); free(dout); free(g); free(u); free(de); free(ct); free(st);
+}
+
 int main(void) {
     rng_seed(&rng, 11);
     engine_set_threads(1);
@@ -212,5 +242,6 @@ int main(void) {
     test_rmsnorm();
     test_attention();
     test_thread_count();
+    test_thread_count_rows();
     return tl_finish("test_ops_f32");
 }
