@@ -184,7 +184,12 @@ void parallel_for(int n, void (*fn)(void *, int, int), void *ctx) {
     openblas_set_num_threads(1);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
-    parallel_run(&pf, omp_get_thread_num());   // a smaller team leaves the items to those that run
+    {
+        // a worker's own oneDNN products run on the worker alone: oneDNN sizes a primitive by
+        // omp_get_max_threads() when it is made, and the team's tasks inherit the rank's count
+        omp_set_num_threads(1);
+        parallel_run(&pf, omp_get_thread_num());   // a smaller team leaves the items to those that run
+    }
 #else
     pthread_t tid[PAR_MAX_THREADS];
     ParallelWorker w[PAR_MAX_THREADS];
@@ -601,6 +606,33 @@ static void swiglu_backward_item(void *ctx, int item, int worker) {
 void swiglu_backward(real *dgate, real *dup, const real *dout, const real *gate, const real *up, long n) {
     SwigluArgs a = { .dgate = dgate, .dup = dup, .dout = dout, .gate = gate, .up = up, .n = n };
     parallel_for(items_of(n, OPS_ELEMS), swiglu_backward_item, &a);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Copies and zeroed buffers, split over threads in items of OPS_ELEMS
+
+typedef struct {
+    real *dst;
+    const real *src;   // NULL: zero
+    long n;
+} CopyArgs;
+
+static void copy_item(void *ctx, int item, int worker) {
+    (void)worker;
+    const CopyArgs *a = ctx;
+    long i0 = (long)item * OPS_ELEMS, m = lmin(i0 + OPS_ELEMS, a->n) - i0;
+    if (a->src) memcpy(a->dst + i0, a->src + i0, (size_t)m * sizeof(real));
+    else memset(a->dst + i0, 0, (size_t)m * sizeof(real));
+}
+
+void copy_reals(real *dst, const real *src, long n) {
+    CopyArgs a = { dst, src, n };
+    parallel_for(items_of(n, OPS_ELEMS), copy_item, &a);
+}
+
+void zero_reals(real *x, long n) {
+    CopyArgs a = { x, NULL, n };
+    parallel_for(items_of(n, OPS_ELEMS), copy_item, &a);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -53,6 +53,10 @@ void attention_softmax_backward_row(real *ds, const real *p, real scale, int len
 void swiglu_forward(real *out, const real *gate, const real *up, long n);
 void swiglu_backward(real *dgate, real *dup, const real *dout, const real *gate, const real *up, long n);
 
+// dst[0..n) = src[0..n), and x[0..n) = 0, on parallel_for's threads (the buffers must not overlap)
+void copy_reals(real *dst, const real *src, long n);
+void zero_reals(real *x, long n);
+
 // y[i][r] += b[r]
 void bias_forward(real *y, const real *b, int n, int rows);
 void bias_backward(real *db, const real *dy, int n, int rows);
