@@ -9,7 +9,8 @@
 
 // Fork-join over independent items on as many threads as BLAS may use (engine_set_threads), at
 // most 64: fn(ctx, item, worker) for item in [0, n), worker in [0, parallel_threads(n)) naming the
-// thread (0 is the caller). BLAS runs one thread per worker inside.
+// thread (0 is the caller). BLAS and oneDNN run one thread per worker inside. The workers are
+// OpenMP's team in a GCC build (the threads oneDNN's products run on, kept between calls).
 enum { PAR_WORKERS = 64 };
 int parallel_threads(int n_items);
 void parallel_for(int n, void (*fn)(void *ctx, int item, int worker), void *ctx);
