@@ -308,6 +308,19 @@ static void rmsnorm_dgain_cols(void *ctx, int item, int worker) {
 
 void rmsnorm_backward(real *dx, real *dgain, const real *dout, const real *x, const real *gain,
                       const real *rstd, int n, int dim) {
+    if (dgain && parallel_threads(items_of(n, OPS_ROWS)) <= 1) {
+        // one thread: dx and the gains' gradient in one pass over the rows (the same sums, in the
+        // same order, as the two passes below; x and dout read once)
+        for (int i = 0; i < n; i++) {
+            const real *xi = x + (size_t)i * dim, *di = dout + (size_t)i * dim;
+            real *dxi = dx + (size_t)i * dim;
+            real r = rstd[i];
+            real c = (real)(dot3(di, gain, xi, dim) * r * r * r / dim);
+            for (int j = 0; j < dim; j++) dxi[j] += r * gain[j] * di[j] - c * xi[j];
+            for (int j = 0; j < dim; j++) dgain[j] += di[j] * xi[j] * r;
+        }
+        return;
+    }
     NormArgs a = { .dx = dx, .dgain = dgain, .x = x, .gain = gain, .dout = dout, .rstd_in = rstd, .n = n, .dim = dim };
     parallel_for(items_of(n, OPS_ROWS), rmsnorm_backward_rows, &a);
     if (dgain) parallel_for(items_of(dim, OPS_COLS), rmsnorm_dgain_cols, &a);
