@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "engine/util.h"
+#include "engine/ops.h"
 
 int adamw_alloc(Adapter *a) {
     free(a->m);
@@ -38,6 +39,36 @@ void adamw_end(Adapter *a) {
     memset((void *)phi, 0, hi - phi);
 }
 
+// The update is element-wise: split over parallel_for's threads in items of ADAMW_ELEMS (the
+// gradient's norm, in adamw_step, stays one sum in index order).
+enum { ADAMW_ELEMS = 1 << 14 };
+
+typedef struct {
+    float *m, *v;
+    real *p;
+    const real *g;
+    size_t n;
+    double clip, beta1, beta2, eps, step_size, bc2_sqrt, decay;
+} AdamwArgs;
+
+static void adamw_update(void *ctx, int item, int worker) {
+    (void)worker;
+    const AdamwArgs *a = ctx;
+    float *m = a->m, *v = a->v;
+    real *p = a->p;
+    const real *g = a->g;
+    double clip = a->clip, beta1 = a->beta1, beta2 = a->beta2, eps = a->eps;
+    double step_size = a->step_size, bc2_sqrt = a->bc2_sqrt, decay = a->decay;
+    size_t i0 = (size_t)item * ADAMW_ELEMS, i1 = i0 + ADAMW_ELEMS < a->n ? i0 + ADAMW_ELEMS : a->n;
+    for (size_t i = i0; i < i1; i++) {
+        double gi = g[i] * clip;
+        m[i] = (float)(beta1 * m[i] + (1 - beta1) * gi);
+        v[i] = (float)(beta2 * v[i] + (1 - beta2) * gi * gi);
+        double denom = sqrt((double)v[i]) / bc2_sqrt + eps;
+        p[i] = (real)(p[i] * decay - step_size * m[i] / denom);
+    }
+}
+
 double adamw_step(Adapter *a, int t, double lr, double beta1, double beta2, double eps,
                   double weight_decay, double grad_clip) {
     double sumsq = 0;
@@ -49,15 +80,7 @@ double adamw_step(Adapter *a, int t, double lr, double beta1, double beta2, doub
     if (grad_clip > 0 && norm > grad_clip) clip = grad_clip / (norm + 1e-6);
     double bc1 = 1.0 - pow(beta1, t), bc2 = 1.0 - pow(beta2, t);
     double step_size = lr / bc1, bc2_sqrt = sqrt(bc2), decay = 1.0 - lr * weight_decay;
-    float *m = a->m, *v = a->v;
-    real *p = a->params;
-    const real *g = a->grads;
-    for (size_t i = 0; i < a->n; i++) {
-        double gi = g[i] * clip;
-        m[i] = (float)(beta1 * m[i] + (1 - beta1) * gi);
-        v[i] = (float)(beta2 * v[i] + (1 - beta2) * gi * gi);
-        double denom = sqrt((double)v[i]) / bc2_sqrt + eps;
-        p[i] = (real)(p[i] * decay - step_size * m[i] / denom);
-    }
+    AdamwArgs args = { a->m, a->v, a->params, a->grads, a->n, clip, beta1, beta2, eps, step_size, bc2_sqrt, decay };
+    parallel_for((int)((a->n + ADAMW_ELEMS - 1) / ADAMW_ELEMS), adamw_update, &args);
     return norm;
 }

@@ -254,7 +254,7 @@ static void layer_forward(const Weights *w, const Adapter *ad, Acts *a, int l, i
     proj_forward(w->mc, a->prof, la.v, la.xn1, &lw->v, lw->bv, LP(2), 0);
     TIMED(PROF_ROPE, rope_forward(la.q, a->cos_t, a->sin_t, B, T, H, hd); rope_forward(la.k, a->cos_t, a->sin_t, B, T, KV, hd));
     attention_forward_mc(w->mc, a->prof, la.ao, la.att, la.q, la.k, la.v, B, T, H, KV, hd);
-    TIMED(PROF_COPY, memcpy(la.x_mid, la.x, (size_t)n * d * sizeof(real)));
+    TIMED(PROF_COPY, copy_reals(la.x_mid, la.x, (long)n * d));
     proj_forward(w->mc, a->prof, la.x_mid, la.ao, &lw->o, NULL, LP(3), 1);
     TIMED(PROF_NORM, rmsnorm_forward(la.xn2, la.rstd2, la.x_mid, lw->ffn_norm, n, d, c->norm_eps));
     proj_forward(w->mc, a->prof, la.gate, la.xn2, &lw->gate, NULL, LP(4), 0);
@@ -264,7 +264,7 @@ static void layer_forward(const Weights *w, const Adapter *ad, Acts *a, int l, i
         if (lp && lp[6].A) TIMED(PROF_LORA, lora_u_forward(lora_u_of(a, l, 6), la.hid, &lp[6], r, n, f));
         return;
     }
-    TIMED(PROF_COPY, memcpy(la.x_next, la.x_mid, (size_t)n * d * sizeof(real)));
+    TIMED(PROF_COPY, copy_reals(la.x_next, la.x_mid, (long)n * d));
     proj_forward(w->mc, a->prof, la.x_next, la.hid, &lw->down, NULL, LP(6), 1);
     if (steer_of(ad, l)) TIMED(PROF_RESIDUAL, bias_forward(la.x_next, steer_of(ad, l), n, d));   // the residual stream, steered
     if (a->noise_on) TIMED(PROF_RESIDUAL, add_noise(a, la.x_next, n, d));
@@ -466,25 +466,24 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
 #define LP(t) (lp ? &lp[t] : NULL), s, (r ? lora_u_of(a, l, t) : NULL), a->lora_du, r, n
 
         // x_next = x_mid + down(silu(gate(xn2)) * up(xn2)), xn2 = norm2(x_mid)
-        TIMED(PROF_COPY, memset(a->dhid, 0, (size_t)n * f * sizeof(real)));
+        TIMED(PROF_COPY, zero_reals(a->dhid, (long)n * f));
         proj_backward(w->mc, a->prof, a->dhid, a->dres, hid, &lw->down, g.down, NULL, LP(6));
-        TIMED(PROF_COPY, memset(a->dgate, 0, (size_t)n * f * sizeof(real)); memset(a->dup, 0, (size_t)n * f * sizeof(real)));
+        TIMED(PROF_COPY, zero_reals(a->dgate, (long)n * f); zero_reals(a->dup, (long)n * f));
         TIMED(PROF_SWIGLU, swiglu_backward(a->dgate, a->dup, a->dhid, gate, up, (long)n * f));
-        TIMED(PROF_COPY, memset(a->dxn, 0, nd));
+        TIMED(PROF_COPY, zero_reals(a->dxn, (long)n * d));
         proj_backward(w->mc, a->prof, a->dxn, a->dgate, xn2, &lw->gate, g.gate, NULL, LP(4));
         proj_backward(w->mc, a->prof, a->dxn, a->dup, xn2, &lw->up, g.up, NULL, LP(5));
         TIMED(PROF_NORM, rmsnorm_backward(a->dres, g.ffn_norm, a->dxn, x_mid, lw->ffn_norm, la.rstd2, n, d));
 
         // x_mid = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1))), xn1 = norm1(x)
-        TIMED(PROF_COPY, memset(a->dattn, 0, (size_t)n * qd * sizeof(real)));
+        TIMED(PROF_COPY, zero_reals(a->dattn, (long)n * qd));
         proj_backward(w->mc, a->prof, a->dattn, a->dres, ao, &lw->o, g.o, NULL, LP(3));
-        TIMED(PROF_COPY, memset(a->dq, 0, (size_t)n * qd * sizeof(real)); memset(a->dk, 0, (size_t)n * kvd * sizeof(real));
-                         memset(a->dv, 0, (size_t)n * kvd * sizeof(real)));
+        TIMED(PROF_COPY, zero_reals(a->dq, (long)n * qd); zero_reals(a->dk, (long)n * kvd); zero_reals(a->dv, (long)n * kvd));
         attention_backward_mc(w->mc, a->prof, a->dq, a->dk, a->dv, a->dattn, att, q, k, v, B, T, H, KV, hd,
                               a->att_scratch);
         TIMED(PROF_ROPE, rope_backward(a->dq, a->cos_t, a->sin_t, B, T, H, hd); rope_backward(a->dk, a->cos_t, a->sin_t, B, T, KV, hd));
         real *dxn = need_dx0 ? a->dxn : NULL;
-        if (dxn) TIMED(PROF_COPY, memset(dxn, 0, nd));
+        if (dxn) TIMED(PROF_COPY, zero_reals(dxn, (long)n * d));
         proj_backward(w->mc, a->prof, dxn, a->dq, xn1, &lw->q, g.q, g.bq, LP(0));
         proj_backward(w->mc, a->prof, dxn, a->dk, xn1, &lw->k, g.k, g.bk, LP(1));
         proj_backward(w->mc, a->prof, dxn, a->dv, xn1, &lw->v, g.v, g.bv, LP(2));

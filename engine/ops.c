@@ -11,6 +11,9 @@
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -136,6 +139,10 @@ static double dot3(const real *a, const real *b, const real *c, int n) {
 // ---------------------------------------------------------------------------------------------
 // Fork-join over independent items, on as many threads as BLAS may use (engine_set_threads).
 // Every item writes its own outputs, so results are the same for any thread count.
+// With OpenMP (GCC's libgomp, the runtime oneDNN's products already run on) the workers are OpenMP's
+// team: threads kept between regions, which spin briefly and then sleep, so a region costs
+// microseconds and the rank has one pool, not two competing for its cores. Without it (another
+// compiler), threads are created per call.
 
 enum { PAR_MAX_THREADS = PAR_WORKERS };
 
@@ -146,17 +153,19 @@ typedef struct {
     atomic_int next;
 } ParallelFor;
 
-typedef struct { ParallelFor *pf; int worker; } ParallelWorker;
-
 static void parallel_run(ParallelFor *pf, int worker) {
     for (int i; (i = atomic_fetch_add(&pf->next, 1)) < pf->n;) pf->fn(pf->ctx, i, worker);
 }
+
+#ifndef _OPENMP
+typedef struct { ParallelFor *pf; int worker; } ParallelWorker;
 
 static void *parallel_thread(void *arg) {
     ParallelWorker *w = arg;
     parallel_run(w->pf, w->worker);
     return NULL;
 }
+#endif
 
 int parallel_threads(int n_items) {
     int t = openblas_get_num_threads();
@@ -164,16 +173,27 @@ int parallel_threads(int n_items) {
     return t < n_items ? (t > 1 ? t : 1) : n_items;
 }
 
-// fn(ctx, item, worker) for item in [0, n); worker in [0, parallel_threads(n)) names the thread
+// fn(ctx, item, worker) for item in [0, n); worker in [0, parallel_threads(n)) names the thread.
+// BLAS is set to one thread for the region: each worker's own gemms run in the worker, and a
+// parallel_for inside a worker runs inline.
 void parallel_for(int n, void (*fn)(void *, int, int), void *ctx) {
     int threads = parallel_threads(n);
     ParallelFor pf = { fn, ctx, n, 0 };
     if (threads <= 1) { parallel_run(&pf, 0); return; }
+    int blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+    {
+        // a worker's own oneDNN products run on the worker alone: oneDNN sizes a primitive by
+        // omp_get_max_threads() when it is made, and the team's tasks inherit the rank's count
+        omp_set_num_threads(1);
+        parallel_run(&pf, omp_get_thread_num());   // a smaller team leaves the items to those that run
+    }
+#else
     pthread_t tid[PAR_MAX_THREADS];
     ParallelWorker w[PAR_MAX_THREADS];
     int started[PAR_MAX_THREADS] = { 0 };
-    int blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);   // each worker's own gemms run in the worker
     for (int t = 1; t < threads; t++) {
         w[t] = (ParallelWorker){ &pf, t };
         started[t] = pthread_create(&tid[t], NULL, parallel_thread, &w[t]) == 0;
@@ -181,6 +201,7 @@ void parallel_for(int n, void (*fn)(void *, int, int), void *ctx) {
     parallel_run(&pf, 0);   // a thread that failed to start leaves its items to this one
     for (int t = 1; t < threads; t++)
         if (started[t]) pthread_join(tid[t], NULL);
+#endif
     openblas_set_num_threads(blas_threads);
 }
 
@@ -213,30 +234,96 @@ void embedding_backward(real *demb, const real *dout, const int *tokens, int n, 
 }
 
 // ---------------------------------------------------------------------------------------------
+// Row-wise and element-wise passes split over threads: rows (or tokens) in items of OPS_ROWS, elements
+// in items of OPS_ELEMS, a multiple of 16, so every vector and tail falls where it does on one thread.
+
+enum { OPS_ROWS = 32, OPS_ELEMS = 1 << 14 };
+
+static inline int imin(int a, int b) { return a < b ? a : b; }
+static inline long lmin(long a, long b) { return a < b ? a : b; }
+static inline int items_of(long n, long per) { return (int)((n + per - 1) / per); }
+
+// ---------------------------------------------------------------------------------------------
 // RMSNorm
 
-void rmsnorm_forward(real *out, real *rstd, const real *x, const real *gain, int n, int dim, double eps) {
-    for (int i = 0; i < n; i++) {
+typedef struct {
+    real *out, *rstd, *dx, *dgain;
+    const real *x, *gain, *dout, *rstd_in;
+    int n, dim;
+    double eps;
+} NormArgs;
+
+static void rmsnorm_forward_rows(void *ctx, int item, int worker) {
+    (void)worker;
+    const NormArgs *a = ctx;
+    int dim = a->dim;
+    const real *x = a->x, *gain = a->gain;
+    real *out = a->out;
+    for (int i = item * OPS_ROWS; i < imin((item + 1) * OPS_ROWS, a->n); i++) {
         const real *xi = x + (size_t)i * dim;
         real *oi = out + (size_t)i * dim;
-        real r = (real)(1.0 / sqrt(dot(xi, xi, dim) / dim + eps));
-        rstd[i] = r;
+        real r = (real)(1.0 / sqrt(dot(xi, xi, dim) / dim + a->eps));
+        a->rstd[i] = r;
         for (int j = 0; j < dim; j++) oi[j] = xi[j] * r * gain[j];
     }
 }
 
+void rmsnorm_forward(real *out, real *rstd, const real *x, const real *gain, int n, int dim, double eps) {
+    NormArgs a = { .out = out, .rstd = rstd, .x = x, .gain = gain, .n = n, .dim = dim, .eps = eps };
+    parallel_for(items_of(n, OPS_ROWS), rmsnorm_forward_rows, &a);
+}
+
 // With y = x r g and r = (mean x^2 + eps)^-1/2:  dx = r (g dy) - x r^3 / dim * sum(g dy x).
-void rmsnorm_backward(real *dx, real *dgain, const real *dout, const real *x, const real *gain,
-                      const real *rstd, int n, int dim) {
-    for (int i = 0; i < n; i++) {
+static void rmsnorm_backward_rows(void *ctx, int item, int worker) {
+    (void)worker;
+    const NormArgs *a = ctx;
+    int dim = a->dim;
+    const real *x = a->x, *dout = a->dout, *gain = a->gain;
+    real *dx = a->dx;
+    for (int i = item * OPS_ROWS; i < imin((item + 1) * OPS_ROWS, a->n); i++) {
         const real *xi = x + (size_t)i * dim, *di = dout + (size_t)i * dim;
         real *dxi = dx + (size_t)i * dim;
-        real r = rstd[i];
+        real r = a->rstd_in[i];
         real c = (real)(dot3(di, gain, xi, dim) * r * r * r / dim);
         for (int j = 0; j < dim; j++) dxi[j] += r * gain[j] * di[j] - c * xi[j];
-        if (dgain)
-            for (int j = 0; j < dim; j++) dgain[j] += di[j] * xi[j] * r;
     }
+}
+
+// The gains' gradient, a sum over rows, split by columns instead: each item owns OPS_COLS gains and
+// adds the rows in row order, as one thread does, so the sums are the same for any thread count.
+enum { OPS_COLS = 64 };
+
+static void rmsnorm_dgain_cols(void *ctx, int item, int worker) {
+    (void)worker;
+    const NormArgs *a = ctx;
+    int dim = a->dim, j0 = item * OPS_COLS, j1 = imin(j0 + OPS_COLS, dim);
+    const real *x = a->x, *dout = a->dout;
+    real *dgain = a->dgain;
+    for (int i = 0; i < a->n; i++) {
+        const real *xi = x + (size_t)i * dim, *di = dout + (size_t)i * dim;
+        real r = a->rstd_in[i];
+        for (int j = j0; j < j1; j++) dgain[j] += di[j] * xi[j] * r;
+    }
+}
+
+void rmsnorm_backward(real *dx, real *dgain, const real *dout, const real *x, const real *gain,
+                      const real *rstd, int n, int dim) {
+    if (dgain && parallel_threads(items_of(n, OPS_ROWS)) <= 1) {
+        // one thread: dx and the gains' gradient in one pass over the rows (the same sums, in the
+        // same order, as the two passes below; x and dout read once)
+        for (int i = 0; i < n; i++) {
+            const real *xi = x + (size_t)i * dim, *di = dout + (size_t)i * dim;
+            real *dxi = dx + (size_t)i * dim;
+            real r = rstd[i];
+            real c = (real)(dot3(di, gain, xi, dim) * r * r * r / dim);
+            for (int j = 0; j < dim; j++) dxi[j] += r * gain[j] * di[j] - c * xi[j];
+            for (int j = 0; j < dim; j++) dgain[j] += di[j] * xi[j] * r;
+        }
+        return;
+    }
+    NormArgs a = { .dx = dx, .dgain = dgain, .x = x, .gain = gain, .dout = dout, .rstd_in = rstd, .n = n, .dim = dim };
+    parallel_for(items_of(n, OPS_ROWS), rmsnorm_backward_rows, &a);
+    if (dgain) parallel_for(items_of(dim, OPS_COLS), rmsnorm_dgain_cols, &a);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -278,22 +365,38 @@ void rope_tables_scaled(real *cos_t, real *sin_t, int T, int hd, double theta, c
     }
 }
 
-// Rotates each pair (j, j + hd/2) of every head by +angle (sign 1) or -angle (sign -1).
-static void rope_rotate(real *x, const real *cos_t, const real *sin_t, int B, int T, int heads, int hd,
-                        real sign) {
-    int half = hd / 2;
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
-            const real *c = cos_t + (size_t)t * half, *s = sin_t + (size_t)t * half;
-            for (int h = 0; h < heads; h++) {
-                real *v = x + (((size_t)b * T + t) * heads + h) * hd;
-                for (int j = 0; j < half; j++) {
-                    real x1 = v[j], x2 = v[j + half], sj = sign * s[j];
-                    v[j] = x1 * c[j] - x2 * sj;
-                    v[j + half] = x2 * c[j] + x1 * sj;
-                }
+typedef struct {
+    real *x;
+    const real *cos_t, *sin_t;
+    int B, T, heads, hd;
+    real sign;
+} RopeArgs;
+
+// Rotates each pair (j, j + hd/2) of every head by +angle (sign 1) or -angle (sign -1), for the
+// tokens (b, t) of one item.
+static void rope_rotate_rows(void *ctx, int item, int worker) {
+    (void)worker;
+    const RopeArgs *a = ctx;
+    int half = a->hd / 2, T = a->T, heads = a->heads, hd = a->hd;
+    real *x = a->x, sign = a->sign;
+    for (int bt = item * OPS_ROWS; bt < imin((item + 1) * OPS_ROWS, a->B * T); bt++) {
+        int t = bt % T;
+        const real *c = a->cos_t + (size_t)t * half, *s = a->sin_t + (size_t)t * half;
+        for (int h = 0; h < heads; h++) {
+            real *v = x + ((size_t)bt * heads + h) * hd;
+            for (int j = 0; j < half; j++) {
+                real x1 = v[j], x2 = v[j + half], sj = sign * s[j];
+                v[j] = x1 * c[j] - x2 * sj;
+                v[j + half] = x2 * c[j] + x1 * sj;
             }
         }
+    }
+}
+
+static void rope_rotate(real *x, const real *cos_t, const real *sin_t, int B, int T, int heads, int hd,
+                        real sign) {
+    RopeArgs a = { x, cos_t, sin_t, B, T, heads, hd, sign };
+    parallel_for(items_of((long)B * T, OPS_ROWS), rope_rotate_rows, &a);
 }
 
 void rope_forward(real *x, const real *cos_t, const real *sin_t, int B, int T, int heads, int hd) {
@@ -309,8 +412,6 @@ void rope_backward(real *d, const real *cos_t, const real *sin_t, int B, int T, 
 // rows; a block of rows [i0, i1) only meets keys [0, i1), so the masked half is mostly skipped.
 
 enum { ATT_BLOCK = 64 };
-
-static inline int imin(int a, int b) { return a < b ? a : b; }
 
 // p[0..len) becomes softmax(p[0..len)); p[len..end) becomes 0 (masked keys)
 static void softmax_causal_row(real *p, int len, int end) {
@@ -517,8 +618,13 @@ void attention_backward(real *dq, real *dk, real *dv, const real *dout, const re
 // ---------------------------------------------------------------------------------------------
 // SwiGLU: out = silu(gate) * up, silu(g) = g * sigmoid(g)
 
-void swiglu_forward(real *out, const real *gate, const real *up, long n) {
-    long i = 0;
+typedef struct {
+    real *out, *dgate, *dup;
+    const real *gate, *up, *dout;
+    long n;
+} SwigluArgs;
+
+static void swiglu_forward_part(real *out, const real *gate, const real *up, long i, long n) {
 #if OPS_AVX512
     __m512 one = _mm512_set1_ps(1.0f);
     for (; i + 16 <= n; i += 16) {
@@ -533,9 +639,21 @@ void swiglu_forward(real *out, const real *gate, const real *up, long n) {
     }
 }
 
+static void swiglu_forward_item(void *ctx, int item, int worker) {
+    (void)worker;
+    const SwigluArgs *a = ctx;
+    long i0 = (long)item * OPS_ELEMS;
+    swiglu_forward_part(a->out, a->gate, a->up, i0, lmin(i0 + OPS_ELEMS, a->n));
+}
+
+void swiglu_forward(real *out, const real *gate, const real *up, long n) {
+    SwigluArgs a = { .out = out, .gate = gate, .up = up, .n = n };
+    parallel_for(items_of(n, OPS_ELEMS), swiglu_forward_item, &a);
+}
+
 // d silu(g) / dg = s (1 + g (1 - s)) with s = sigmoid(g)
-void swiglu_backward(real *dgate, real *dup, const real *dout, const real *gate, const real *up, long n) {
-    long i = 0;
+static void swiglu_backward_part(real *dgate, real *dup, const real *dout, const real *gate, const real *up,
+                                 long i, long n) {
 #if OPS_AVX512
     __m512 one = _mm512_set1_ps(1.0f);
     for (; i + 16 <= n; i += 16) {
@@ -552,6 +670,45 @@ void swiglu_backward(real *dgate, real *dup, const real *dout, const real *gate,
         dgate[i] += dout[i] * up[i] * s * (1 + g * (1 - s));
         dup[i] += dout[i] * g * s;
     }
+}
+
+static void swiglu_backward_item(void *ctx, int item, int worker) {
+    (void)worker;
+    const SwigluArgs *a = ctx;
+    long i0 = (long)item * OPS_ELEMS;
+    swiglu_backward_part(a->dgate, a->dup, a->dout, a->gate, a->up, i0, lmin(i0 + OPS_ELEMS, a->n));
+}
+
+void swiglu_backward(real *dgate, real *dup, const real *dout, const real *gate, const real *up, long n) {
+    SwigluArgs a = { .dgate = dgate, .dup = dup, .dout = dout, .gate = gate, .up = up, .n = n };
+    parallel_for(items_of(n, OPS_ELEMS), swiglu_backward_item, &a);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Copies and zeroed buffers, split over threads in items of OPS_ELEMS
+
+typedef struct {
+    real *dst;
+    const real *src;   // NULL: zero
+    long n;
+} CopyArgs;
+
+static void copy_item(void *ctx, int item, int worker) {
+    (void)worker;
+    const CopyArgs *a = ctx;
+    long i0 = (long)item * OPS_ELEMS, m = lmin(i0 + OPS_ELEMS, a->n) - i0;
+    if (a->src) memcpy(a->dst + i0, a->src + i0, (size_t)m * sizeof(real));
+    else memset(a->dst + i0, 0, (size_t)m * sizeof(real));
+}
+
+void copy_reals(real *dst, const real *src, long n) {
+    CopyArgs a = { dst, src, n };
+    parallel_for(items_of(n, OPS_ELEMS), copy_item, &a);
+}
+
+void zero_reals(real *x, long n) {
+    CopyArgs a = { x, NULL, n };
+    parallel_for(items_of(n, OPS_ELEMS), copy_item, &a);
 }
 
 // ---------------------------------------------------------------------------------------------

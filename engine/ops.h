@@ -9,7 +9,8 @@
 
 // Fork-join over independent items on as many threads as BLAS may use (engine_set_threads), at
 // most 64: fn(ctx, item, worker) for item in [0, n), worker in [0, parallel_threads(n)) naming the
-// thread (0 is the caller). BLAS runs one thread per worker inside.
+// thread (0 is the caller). BLAS and oneDNN run one thread per worker inside. The workers are
+// OpenMP's team in a GCC build (the threads oneDNN's products run on, kept between calls).
 enum { PAR_WORKERS = 64 };
 int parallel_threads(int n_items);
 void parallel_for(int n, void (*fn)(void *ctx, int item, int worker), void *ctx);
@@ -56,6 +57,10 @@ void attention_softmax_backward_row(real *ds, uint16_t *ds16, real *pc, uint16_t
 // out = silu(gate) * up, elementwise over n values
 void swiglu_forward(real *out, const real *gate, const real *up, long n);
 void swiglu_backward(real *dgate, real *dup, const real *dout, const real *gate, const real *up, long n);
+
+// dst[0..n) = src[0..n), and x[0..n) = 0, on parallel_for's threads (the buffers must not overlap)
+void copy_reals(real *dst, const real *src, long n);
+void zero_reals(real *x, long n);
 
 // y[i][r] += b[r]
 void bias_forward(real *y, const real *b, int n, int rows);

@@ -3,6 +3,7 @@
 // finite differences in tests/unit64/test_ops_grad.c; this checks that the float kernels agree.
 // Tolerances are a few float ulps, tight enough that an exp polynomial off by 1e-6 fails.
 #include "engine/ops.h"
+#include "engine/adamw.h"
 #include "engine/rng.h"
 #include "testlib.h"
 #include <stdlib.h>
@@ -223,6 +224,73 @@ static void test_thread_count(void) {
     free(q); free(k); free(v); free(dout); free(logits); free(targets);
 }
 
+// RMSNorm, RoPE and SwiGLU split rows and elements over threads too (the gains' gradient, a sum over
+// rows, by columns, each summed in row order): the same numbers at any thread count, tails and all.
+static void test_thread_count_rows(void) {
+    int B = 3, T = 77, H = 4, hd = 48, n = B * T, dim = H * hd;
+    long ne = (long)n * 3 * 1000 + 5;   // several items of elements and a tail of 5
+    float *x = rnd((long)n * dim, 2), *gain = rnd(dim, 1), *dout = rnd((long)n * dim, 1);
+    float *g = rnd(ne, 4), *u = rnd(ne, 1), *de = rnd(ne, 1), *ct = rnd((long)T * hd / 2, 1), *st = rnd((long)T * hd / 2, 1);
+    float *res[2][7];
+    long sizes[7] = { (long)n * dim, n, (long)n * dim, dim, ne, ne, ne };
+    int threads[2] = { 1, 3 };
+    for (int r = 0; r < 2; r++) {
+        engine_set_threads(threads[r]);
+        for (int j = 0; j < 7; j++) res[r][j] = calloc(sizes[j], sizeof(float));
+        rmsnorm_forward(res[r][0], res[r][1], x, gain, n, dim, 1e-5);
+        rope_forward(res[r][0], ct, st, B, T, H, hd);
+        rope_backward(res[r][0], ct, st, B, T, H, hd);
+        for (long i = 0; i < (long)n * dim; i++) res[r][2][i] = 0.5f;
+        rmsnorm_backward(res[r][2], res[r][3], dout, x, gain, res[r][1], n, dim);
+        swiglu_forward(res[r][4], g, u, ne);
+        swiglu_backward(res[r][5], res[r][6], de, g, u, ne);
+    }
+    engine_set_threads(1);
+    const char *names[7] = { "rmsnorm+rope out", "rstd", "rmsnorm dx", "rmsnorm dgain", "swiglu out", "swiglu dgate", "swiglu dup" };
+    for (int j = 0; j < 7; j++) {
+        CHECK(!memcmp(res[0][j], res[1][j], sizeof(float) * sizes[j]), "%s identical at 1 and 3 threads", names[j]);
+        free(res[0][j]); free(res[1][j]);
+    }
+    free(x); free(gain); free(dout); free(g); free(u); free(de); free(ct); free(st);
+}
+
+// AdamW's update and the copies split elements over threads (the gradient's norm stays one sum): the
+// same parameters, moments and bytes at 1 and 3 threads, over several items and a tail.
+static void test_thread_count_elems(void) {
+    long ne = 64 * 16384 + 77;   // enough items that every worker gets some
+    float *g = rnd(ne, 1), *p0 = rnd(ne, 1), *res[2][4];
+    double norm[2];
+    int threads[2] = { 1, 3 };
+    for (int r = 0; r < 2; r++) {
+        engine_set_threads(threads[r]);
+        Adapter ad = { .n = (size_t)ne };
+        ad.params = malloc(sizeof(float) * ne);
+        ad.grads = g;
+        memcpy(ad.params, p0, sizeof(float) * ne);
+        adamw_alloc(&ad);
+        for (int t = 1; t <= 3; t++) norm[r] = adamw_step(&ad, t, 1e-2, 0.9, 0.95, 1e-8, 0.1, 0.5);
+        res[r][0] = ad.params;
+        res[r][1] = ad.m;
+        res[r][2] = ad.v;
+        res[r][3] = malloc(sizeof(float) * ne);
+        copy_reals(res[r][3], g, ne);
+        zero_reals(res[r][3] + 5, ne - 10);
+    }
+    engine_set_threads(1);
+    CHECK(norm[0] == norm[1], "adamw gradient norm identical at 1 and 3 threads");
+    for (int r = 0; r < 2; r++) {
+        long bad = 0;
+        for (long i = 0; i < ne; i++) bad += res[r][3][i] != (i < 5 || i >= ne - 5 ? g[i] : 0.0f);
+        CHECK(bad == 0, "copy_reals then zero_reals at %d threads: %ld values wrong", threads[r], bad);
+    }
+    const char *names[4] = { "adamw params", "adamw m", "adamw v", "copy_reals/zero_reals" };
+    for (int j = 0; j < 4; j++) {
+        CHECK(!memcmp(res[0][j], res[1][j], sizeof(float) * ne), "%s identical at 1 and 3 threads", names[j]);
+        free(res[0][j]); free(res[1][j]);
+    }
+    free(g); free(p0);
+}
+
 int main(void) {
     rng_seed(&rng, 11);
     engine_set_threads(1);
@@ -231,5 +299,7 @@ int main(void) {
     test_rmsnorm();
     test_attention();
     test_thread_count();
+    test_thread_count_rows();
+    test_thread_count_elems();
     return tl_finish("test_ops_f32");
 }
