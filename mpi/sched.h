@@ -78,6 +78,8 @@ void sched_write_state(Sched *s, int finished);
 void sched_mark_written(Sched *s, int j);
 // sched_take.c
 void sched_take_result(Sched *s, JobResult *r, int rank);
+// sched_take_result of a result decoded from payload[len], which is journalled as it came (payload NULL: encoded)
+void sched_take_received(Sched *s, JobResult *r, int rank, const unsigned char *payload, size_t len);
 int sched_poll_workers(Sched *s);
 int sched_poll_local(Sched *s);
 // sched_dispatch.c

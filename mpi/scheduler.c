@@ -70,9 +70,12 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
             JobResult r;   // sleeping in poll() on the runner's socket doubles as the wait
             cpuphase_to(&s.cpu, CPU_WAIT);
             if (s.local.job >= 0) {
-                if (runner_poll(&s.local, ctx, ns, &r)) {
-                    sched_take_result(&s, &r, 0);
+                unsigned char *payload;
+                size_t len;
+                if (runner_poll(&s.local, ctx, ns, &r, &payload, &len)) {
+                    sched_take_received(&s, &r, 0, payload, len);
                     job_result_free(&r);
+                    free(payload);
                     sched_backoff(&b, sched_wait_cap_ns(&s));
                 }
             } else if (ns) {
