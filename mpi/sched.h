@@ -36,7 +36,6 @@ typedef struct {
     char (*tok_hash)[17];        // [bases]: the tokenizer file's bytes, "" when the base carries it
     char (*eval_hash)[17];       // [eval texts]: the text's bytes, for sweep merge's check
     double typical_job;          // seconds, a moving average of finished jobs (0: none yet)
-    double job_spread;           // seconds, a moving average of |a finished job - typical_job|
     double *since;               // [nranks]: wall-clock start of the rank's job (for sweep status)
     char (*rank_host)[64];       // [nranks]: host of each rank, from its first READY, else its results ("" unknown)
     int state_dirty;             // the running set changed since OUTPUT.state was written
@@ -84,7 +83,8 @@ int sched_poll_workers(Sched *s);
 int sched_poll_local(Sched *s);
 // sched_dispatch.c
 int sched_release_held(Sched *s);
-void sched_dispatch(Sched *s);
+// Hands out what it can; returns the number of jobs sent to workers over MPI.
+int sched_dispatch(Sched *s);
 // sched_wait.c
 long sched_wait_cap_ns(const Sched *s);
 long sched_expected_wait_ns(const Sched *s, long cap);

@@ -47,10 +47,10 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
         int active = 0;
         while (sched_poll_workers(&s)) active = 1;
         active |= sched_poll_local(&s);
-        sched_dispatch(&s);
         // What arrived while sched_dispatch() was sending (a send to a far node can take seconds) is read
-        // before anyone is judged silent.
-        while (sched_poll_workers(&s)) active = 1;
+        // before anyone is judged silent; when it sent nothing, the look above was just made.
+        if (sched_dispatch(&s))
+            while (sched_poll_workers(&s)) active = 1;
         for (int r; (r = sched_silent_worker(&s));) sched_lose_rank(&s, r);
         if (!sched_any_running(&s) && !s.aborts_pending && (s.stopping || s.lost.n_dead || (s.qi >= s.qn && !sched_release_held(&s)))) {
             int waiting = 0;   // a worker's first READY is received before STOP, so no message is left over
