@@ -80,7 +80,8 @@ void sched_take_result(Sched *s, JobResult *r, int rank);
 // sched_take_result of a result decoded from payload[len], which is journalled as it came (payload NULL: encoded)
 void sched_take_received(Sched *s, JobResult *r, int rank, const unsigned char *payload, size_t len);
 int sched_poll_workers(Sched *s);
-int sched_poll_local(Sched *s);
+// rank 0's own job: its --job-timeout, and its result unless look is 0 (the wait just looked)
+int sched_poll_local(Sched *s, int look);
 // sched_dispatch.c
 int sched_release_held(Sched *s);
 // Hands out what it can; returns the number of jobs sent to workers over MPI.

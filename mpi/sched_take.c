@@ -96,7 +96,7 @@ int sched_poll_workers(Sched *s) {
     return 1;
 }
 
-int sched_poll_local(Sched *s) {
+int sched_poll_local(Sched *s, int look) {
     if (s->local.job < 0) return 0;
     JobResult r;
     if (s->o->job_timeout > 0 && now_seconds() - s->local.started > s->o->job_timeout) {
@@ -111,7 +111,7 @@ int sched_poll_local(Sched *s) {
     }
     unsigned char *payload;
     size_t len;
-    if (!runner_poll(&s->local, s->ctx, 0, &r, &payload, &len)) return 0;
+    if (!look || !runner_poll(&s->local, s->ctx, 0, &r, &payload, &len)) return 0;
     sched_take_received(s, &r, 0, payload, len);
     job_result_free(&r);
     free(payload);

@@ -31,6 +31,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
     for (int r = 0; r < s.nranks; r++) s.heard[r] = wall0;
     Backoff b;
     backoff_init(&b);
+    int runner_looked = 0;   // the last wait was a poll on the runner's socket and nothing came
     for (;;) {
         s.wakeups++;
         cpuphase_to(&s.cpu, CPU_LOOP);
@@ -46,7 +47,8 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
         }
         int active = 0;
         while (sched_poll_workers(&s)) active = 1;
-        active |= sched_poll_local(&s);
+        active |= sched_poll_local(&s, !runner_looked);
+        runner_looked = 0;
         // What arrived while sched_dispatch() was sending (a send to a far node can take seconds) is read
         // before anyone is judged silent; when it sent nothing, the look above was just made.
         if (sched_dispatch(&s))
@@ -77,7 +79,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
                     job_result_free(&r);
                     free(payload);
                     sched_backoff(&b, sched_wait_cap_ns(&s));
-                }
+                } else runner_looked = 1;
             } else if (ns) {
                 struct timespec ts = { ns / 1000000000, ns % 1000000000 };
                 nanosleep(&ts, NULL);
