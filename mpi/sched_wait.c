@@ -15,10 +15,10 @@ long sched_wait_cap_ns(const Sched *s) {
 // one (its start plus a typical job; heartbeats are seconds apart): rank 0 sleeps a quarter of the
 // time to the nearest expected end, within one cap and 10 caps, instead of polling at the cap all
 // along (a wakeup costs 5-60 us: at a 1 ms cap that alone was 1-4% of a core on tiny jobs). Far from
-// an expected end it sleeps 10 caps; close to it the cap; a job that runs over is looked at less
-// often the later it is. A result waits at most about a quarter of its distance from the expected
-// end (a job ending early, 10 caps at most). Before, it slept through 70-95% of a typical job and
-// then polled at the cap until the result came: most of the wakeups.
+// an expected end it sleeps 10 caps, close to it the cap, and a job that runs over is looked at less
+// often the later it is. A result then waits at most the cap or a third of its distance from the
+// expected end (a quarter when late), whichever is more, and never more than 10 caps. Before, rank 0
+// slept through 70-95% of a typical job, then polled at the cap until the result came: most wakeups.
 long sched_expected_wait_ns(const Sched *s, long cap) {
     if (s->typical_job <= 0 || s->stopping || s->nranks < 2) return 0;
     double now = runstate_now(), nearest = INFINITY;
