@@ -36,6 +36,7 @@ typedef struct {
     char (*tok_hash)[17];        // [bases]: the tokenizer file's bytes, "" when the base carries it
     char (*eval_hash)[17];       // [eval texts]: the text's bytes, for sweep merge's check
     double typical_job;          // seconds, a moving average of finished jobs (0: none yet)
+    double job_spread;           // seconds, a moving average of |a finished job - typical_job|
     double *since;               // [nranks]: wall-clock start of the rank's job (for sweep status)
     char (*rank_host)[64];       // [nranks]: host of each rank, from its first READY, else its results ("" unknown)
     int state_dirty;             // the running set changed since OUTPUT.state was written

@@ -1,6 +1,7 @@
 // Results coming in: from workers over MPI and from rank 0's runner; each is journalled, then counted
 // or queued for a retry.
 #include "mpi/sched.h"
+#include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ static void journal_result(Sched *s, JobResult *r, int rank, const unsigned char
     s->prog.running--;
     s->state_dirty = 1;
     if (rank > 0 && r->host[0]) snprintf(s->rank_host[rank], sizeof s->rank_host[rank], "%s", r->host);
+    s->job_spread = s->typical_job > 0 ? 0.8 * s->job_spread + 0.2 * fabs(r->seconds - s->typical_job) : 0;
     s->typical_job = s->typical_job > 0 ? 0.8 * s->typical_job + 0.2 * r->seconds : r->seconds;
     r->attempts = s->attempt[j];
     if (rank == 0) { r->rank = 0; gethostname(r->host, sizeof r->host - 1); }

@@ -12,21 +12,22 @@ long sched_wait_cap_ns(const Sched *s) {
 }
 
 // While every worker runs a job, the next message is most likely a result near the expected end of
-// one (its start plus a typical job; heartbeats are seconds apart): rank 0 sleeps a quarter of the
-// time to the nearest expected end, within one cap and 10 caps, instead of polling at the cap all
-// along (a wakeup costs 5-60 us: at a 1 ms cap that alone was 1-4% of a core on tiny jobs). Far from
-// an expected end it sleeps 10 caps, close to it the cap, and a job that runs over is looked at less
-// often the later it is. A result then waits at most the cap or a third of its distance from the
-// expected end (a quarter when late), whichever is more, and never more than 10 caps. Before, rank 0
-// slept through 70-95% of a typical job, then polled at the cap until the result came: most wakeups.
+// one (its start plus a typical job; heartbeats are seconds apart). Within the jobs' spread of an
+// expected end (at most 30% of a typical job) rank 0 polls at the cap, as results mostly come
+// there; farther out it sleeps a quarter of the time to that window, within one cap and 10 caps,
+// instead of polling at the cap (a wakeup costs 5-60 us: at a 1 ms cap that alone was 1-4% of a core
+// on tiny jobs). So it sleeps 10 caps through most of a job, and a job that runs over the window is
+// looked at less often the later it is: a result outside the window waits at most the cap or a
+// third of its distance from the window, whichever is more, and never more than 10 caps. Before,
+// rank 0 polled at the cap from the window's start until the result came, however late.
 long sched_expected_wait_ns(const Sched *s, long cap) {
     if (s->typical_job <= 0 || s->stopping || s->nranks < 2) return 0;
-    double now = runstate_now(), nearest = INFINITY;
+    double now = runstate_now(), nearest = INFINITY, margin = fmin(s->job_spread, 0.3 * s->typical_job);
     for (int r = 1; r < s->nranks; r++) {
         if (s->running[r] < 0) return 0;   // idle or starting: a READY may come at any time
         nearest = fmin(nearest, fabs(s->since[r] + s->typical_job - now));
     }
-    double ns = nearest / 4 * 1e9;
+    double ns = fmax(0.0, nearest - margin) / 4 * 1e9;
     return ns > 10.0 * cap ? 10 * cap : (long)ns;
 }
 
