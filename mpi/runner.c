@@ -196,7 +196,9 @@ static void crashed(JobResult *r, const JobContext *ctx, int j, const char *msg)
     snprintf(r->message, sizeof r->message, "%s", msg);
 }
 
-int runner_poll(Runner *rn, const JobContext *ctx, long timeout_ns, JobResult *r) {
+int runner_poll(Runner *rn, const JobContext *ctx, long timeout_ns, JobResult *r, unsigned char **payload,
+                size_t *len) {
+    if (payload) *payload = NULL;
     if (rn->job < 0) return 0;
     for (;;) {
         Frame f;
@@ -206,6 +208,10 @@ int runner_poll(Runner *rn, const JobContext *ctx, long timeout_ns, JobResult *r
                 if (result_decode(rn->buf + sizeof f, f.len, r, err, sizeof err)) {
                     snprintf(msg, sizeof msg, "crashed: unreadable result (%s)", err);
                     crashed(r, ctx, rn->job, msg);
+                } else if (payload) {   // journalled as it came (results/journal.h journal_write_received)
+                    *payload = xmalloc(f.len ? f.len : 1);
+                    memcpy(*payload, rn->buf + sizeof f, f.len);
+                    *len = f.len;
                 }
                 r->job = rn->job;
                 consume(rn, &f);

@@ -31,8 +31,10 @@ int runner_start(Runner *rn, JobContext *ctx);
 // one died. 0 ok, -1 when there is no runner to run it.
 int runner_run(Runner *rn, JobContext *ctx, int j, const JobResult *prev);
 // Waits up to timeout_ns for the running job. Returns 1 when it has ended, with r filled (a crash, or
-// the runner's own death, becomes a JOB_CRASHED result), else 0.
-int runner_poll(Runner *rn, const JobContext *ctx, long timeout_ns, JobResult *r);
+// the runner's own death, becomes a JOB_CRASHED result), else 0. *payload (when payload is not NULL):
+// the encoded result r was decoded from (malloc'd, *len bytes), NULL when r was made here.
+int runner_poll(Runner *rn, const JobContext *ctx, long timeout_ns, JobResult *r, unsigned char **payload,
+                size_t *len);
 // Kills the running job and waits until the runner confirms it (a result that raced it is dropped).
 void runner_abort(Runner *rn);
 // Closes the socket and reaps the runner.

@@ -79,11 +79,15 @@ void sched_write_state(Sched *s, int end_status);
 void sched_mark_written(Sched *s, int j);
 // sched_take.c
 void sched_take_result(Sched *s, JobResult *r, int rank);
+// sched_take_result of a result decoded from payload[len], which is journalled as it came (payload NULL: encoded)
+void sched_take_received(Sched *s, JobResult *r, int rank, const unsigned char *payload, size_t len);
 int sched_poll_workers(Sched *s);
-int sched_poll_local(Sched *s);
+// rank 0's own job: its --job-timeout, and its result unless look is 0 (the wait just looked)
+int sched_poll_local(Sched *s, int look);
 // sched_dispatch.c
 int sched_release_held(Sched *s);
-void sched_dispatch(Sched *s);
+// Hands out what it can; returns the number of jobs sent to workers over MPI.
+int sched_dispatch(Sched *s);
 // sched_wait.c
 long sched_wait_cap_ns(const Sched *s);
 long sched_expected_wait_ns(const Sched *s, long cap);

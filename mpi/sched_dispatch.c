@@ -68,12 +68,13 @@ static const JobResult *prev_of(Sched *s, int j, JobResult *tmp) {
     return tmp;
 }
 
-void sched_dispatch(Sched *s) {
+int sched_dispatch(Sched *s) {
+    int sent = 0;
     sched_release_held(s);
     for (int rank = 1; rank < s->nranks; rank++) {
         if (s->running[rank] != -1 || !lost_usable(&s->lost, rank)) continue;
         int j = next_job(s, rank);
-        if (j < 0 && (s->stopping || s->lost.n_dead || s->qi >= s->qn)) return;
+        if (j < 0 && (s->stopping || s->lost.n_dead || s->qi >= s->qn)) return sent;
         if (j < 0) continue;   // nothing fits beside that node's running jobs: another node may take one
         int was = cpuphase_to(&s->cpu, CPU_DISPATCH);
         JobResult tmp = { 0 };
@@ -95,12 +96,13 @@ void sched_dispatch(Sched *s) {
         s->state_dirty = 1;
         s->heard[rank] = now_seconds();
         s->prog.running++;
+        sent++;
         cpuphase_to(&s->cpu, was);
     }
     // Dry jobs measure the hand-out to workers: rank 0 keeps its own slot only when it is alone.
     if (s->running[0] == -1 && !(s->o->dry_jobs && s->nranks > 1)) {
         int j = next_job(s, 0);
-        if (j < 0) return;
+        if (j < 0) return sent;
         int was = cpuphase_to(&s->cpu, CPU_DISPATCH);
         s->running[0] = j;
         s->since[0] = runstate_now();
@@ -114,7 +116,7 @@ void sched_dispatch(Sched *s) {
             JobResult tmp = { 0 };
             int failed = runner_run(&s->local, s->ctx, j, prev_of(s, j, &tmp));
             job_result_free(&tmp);
-            if (!failed) return;
+            if (!failed) return sent;
             JobResult r;
             dry_result(s->ctx, j, &r);
             r.status = JOB_ERROR;
@@ -123,4 +125,5 @@ void sched_dispatch(Sched *s) {
         }
         cpuphase_to(&s->cpu, was);
     }
+    return sent;
 }

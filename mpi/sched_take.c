@@ -11,7 +11,7 @@
 #include "mpi/worker.h"
 
 // A result came back (from a worker or the local child): journal it, then count it or retry it.
-static void journal_result(Sched *s, JobResult *r, int rank) {
+static void journal_result(Sched *s, JobResult *r, int rank, const unsigned char *payload, size_t len) {
     int j = r->job;
     if (s->abort_sent[rank]) {   // finished before the abort reached it: the result still counts
         s->abort_sent[rank] = 0;
@@ -33,12 +33,12 @@ static void journal_result(Sched *s, JobResult *r, int rank) {
     if (s->o->dry_jobs) { s->prog.done++; return; }
     char err[512];
     s->results++;
-    if (journal_write(&s->journal, r, 0, err, sizeof err)) {
+    if (journal_write_received(&s->journal, r, payload, len, 0, err, sizeof err)) {
         fprintf(stderr, "sweep: %s\n", err);
         exit(3);   // a result that cannot be journalled must not count as done
     }
-    sched_mark_written(s, j);
-    if (r->status == JOB_OK || journal_job_finished(r, s->plan, &s->plan->jobs[j])) {
+    sched_mark_written(s, j);   // r's arrays are the journal's now
+    if (r->status == JOB_OK || journal_job_finished(journal_find(&s->journal.c, r->id), s->plan, &s->plan->jobs[j])) {
         s->prog.done++;
         if (r->status != JOB_OK) {
             s->prog.failed++;
@@ -54,11 +54,13 @@ static void journal_result(Sched *s, JobResult *r, int rank) {
     }
 }
 
-void sched_take_result(Sched *s, JobResult *r, int rank) {
+void sched_take_received(Sched *s, JobResult *r, int rank, const unsigned char *payload, size_t len) {
     int was = cpuphase_to(&s->cpu, CPU_JOURNAL);
-    journal_result(s, r, rank);
+    journal_result(s, r, rank, payload, len);
     cpuphase_to(&s->cpu, was);
 }
+
+void sched_take_result(Sched *s, JobResult *r, int rank) { sched_take_received(s, r, rank, NULL, 0); }
 
 // One message from a worker, if any is waiting; returns 1 if one was handled.
 int sched_poll_workers(Sched *s) {
@@ -89,14 +91,14 @@ int sched_poll_workers(Sched *s) {
             exit(3);
         }
         cpuphase_to(&s->cpu, was);
-        sched_take_result(s, &r, rank);
+        sched_take_received(s, &r, rank, buf, len);
         job_result_free(&r);
     }
     free(buf);
     return 1;
 }
 
-int sched_poll_local(Sched *s) {
+int sched_poll_local(Sched *s, int look) {
     if (s->local.job < 0) return 0;
     JobResult r;
     if (s->o->job_timeout > 0 && now_seconds() - s->local.started > s->o->job_timeout) {
@@ -109,8 +111,11 @@ int sched_poll_local(Sched *s) {
         sched_take_result(s, &r, 0);
         return 1;
     }
-    if (!runner_poll(&s->local, s->ctx, 0, &r)) return 0;
-    sched_take_result(s, &r, 0);
+    unsigned char *payload;
+    size_t len;
+    if (!look || !runner_poll(&s->local, s->ctx, 0, &r, &payload, &len)) return 0;
+    sched_take_received(s, &r, 0, payload, len);
     job_result_free(&r);
+    free(payload);
     return 1;
 }

@@ -31,6 +31,7 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
     for (int r = 0; r < s.nranks; r++) s.heard[r] = wall0;
     Backoff b;
     backoff_init(&b);
+    int runner_looked = 0;   // the last wait was a poll on the runner's socket and nothing came
     for (;;) {
         s.wakeups++;
         cpuphase_to(&s.cpu, CPU_LOOP);
@@ -46,11 +47,12 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
         }
         int active = 0;
         while (sched_poll_workers(&s)) active = 1;
-        active |= sched_poll_local(&s);
-        sched_dispatch(&s);
+        active |= sched_poll_local(&s, !runner_looked);
+        runner_looked = 0;
         // What arrived while sched_dispatch() was sending (a send to a far node can take seconds) is read
-        // before anyone is judged silent.
-        while (sched_poll_workers(&s)) active = 1;
+        // before anyone is judged silent; when it sent nothing, the look above was just made.
+        if (sched_dispatch(&s))
+            while (sched_poll_workers(&s)) active = 1;
         for (int r; (r = sched_silent_worker(&s));) sched_lose_rank(&s, r);
         if (!sched_any_running(&s) && !s.aborts_pending && (s.stopping || s.lost.n_dead || (s.qi >= s.qn && !sched_release_held(&s)))) {
             int waiting = 0;   // a worker's first READY is received before STOP, so no message is left over
@@ -70,11 +72,14 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
             JobResult r;   // sleeping in poll() on the runner's socket doubles as the wait
             cpuphase_to(&s.cpu, CPU_WAIT);
             if (s.local.job >= 0) {
-                if (runner_poll(&s.local, ctx, ns, &r)) {
-                    sched_take_result(&s, &r, 0);
+                unsigned char *payload;
+                size_t len;
+                if (runner_poll(&s.local, ctx, ns, &r, &payload, &len)) {
+                    sched_take_received(&s, &r, 0, payload, len);
                     job_result_free(&r);
+                    free(payload);
                     sched_backoff(&b, sched_wait_cap_ns(&s));
-                }
+                } else runner_looked = 1;
             } else if (ns) {
                 struct timespec ts = { ns / 1000000000, ns % 1000000000 };
                 nanosleep(&ts, NULL);

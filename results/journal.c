@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include "engine/util.h"
 
@@ -23,13 +24,14 @@ void journal_plan_hash(const Plan *plan, char out[17]) {
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n) {
+// Writes all of the parts with as few writev calls as it takes (one, to a regular file).
+static int write_all(int fd, struct iovec *v, int n) {
     while (n) {
-        ssize_t w = write(fd, p, n);
+        ssize_t w = writev(fd, v, n);
         if (w < 0 && errno == EINTR) continue;
         if (w < 0) return -1;
-        p += w;
-        n -= (size_t)w;
+        for (; n && (size_t)w >= v->iov_len; v++, n--) w -= (ssize_t)v->iov_len;
+        if (n) { v->iov_base = (char *)v->iov_base + w; v->iov_len -= (size_t)w; }
     }
     return 0;
 }
@@ -37,20 +39,21 @@ static int write_all(int fd, const unsigned char *p, size_t n) {
 // One write and an fsync per record; a failed append is cut off again so that the next one does
 // not land after a half record (which would read as corruption, not as a torn tail).
 // One write(2) per record, so a killed process never leaves half of one it had returned from; the
-// fsync follows at once (sync) or with the next journal_sync.
-static int append_record(Journal *j, uint32_t type, const Buf *payload, int sync, char *err, size_t errlen) {
-    Buf rec = {0};
-    jr_frame(&rec, type, payload);
+// fsync follows at once (sync) or with the next journal_sync. The payload is a[an] then b[bn].
+static int append_record(Journal *j, uint32_t type, const unsigned char *a, size_t an, const unsigned char *b,
+                         size_t bn, int sync, char *err, size_t errlen) {
+    unsigned char frame[FRAME_BYTES];
+    jr_frame_bytes(frame, type, a, an, b, bn);
+    struct iovec v[3] = { { frame, sizeof frame }, { (void *)a, an }, { (void *)b, bn } };
     int rc = 0;
-    if (write_all(j->fd, rec.p, rec.n) != 0) {
+    if (write_all(j->fd, v, 3) != 0) {
         errf(err, errlen, "%s: append failed: %s", j->path, strerror(errno));
         if (ftruncate(j->fd, (off_t)j->c.valid_bytes) == 0) (void)fsync(j->fd);
         rc = -1;
     } else {
-        j->c.valid_bytes += rec.n;
+        j->c.valid_bytes += sizeof frame + an + bn;
         if (sync) rc = journal_sync(j, err, errlen);
     }
-    free(rec.p);
     return rc;
 }
 
@@ -75,7 +78,7 @@ static int append_header(Journal *j, const Plan *plan, char *err, size_t errlen)
     snprintf(h.version, sizeof h.version, "%s", SWEEP_VERSION);
     Buf b = {0};
     jr_encode_header(&b, &h);
-    int rc = append_record(j, REC_HEADER, &b, 1, err, errlen);
+    int rc = append_record(j, REC_HEADER, b.p, b.n, NULL, 0, 1, err, errlen);
     free(b.p);
     if (rc == 0) { j->c.header = h; j->c.n_headers++; }
     return rc;
@@ -221,12 +224,40 @@ int journal_write(Journal *j, const JobResult *r, int sync, char *err, size_t er
     rec.max_param_tensor[sizeof rec.max_param_tensor - 1] = 0;
     Buf b = {0};
     jr_encode_result(&b, &rec, keep);
-    int rc = append_record(j, REC_RESULT_PARAM, &b, sync, err, errlen);
+    int rc = append_record(j, REC_RESULT_PARAM, b.p, b.n, NULL, 0, sync, err, errlen);
     free(b.p);
     if (rc) return rc;
     JobResult copy;
     copy_result(&copy, &rec, keep);
     jr_contents_put(&j->c, &copy);
+    return 0;
+}
+
+int journal_write_received(Journal *j, JobResult *r, const unsigned char *payload, size_t len, int sync,
+                           char *err, size_t errlen) {
+    size_t head = payload ? jr_result_head_bytes(payload, len) : 0;
+    int keep = r->adapter_n && r->adapter_n <= j->keep_adapter_max / sizeof(float);
+    if (!head || (r->adapter_n && !keep)) {   // made by rank 0, or the adapter is left out: encoded anew
+        int rc = journal_write(j, r, sync, err, errlen);
+        if (rc == 0) job_result_free(r);
+        return rc;
+    }
+    char why[256];
+    if (jr_check_result(r, why, sizeof why) != 0) {
+        errf(err, errlen, "%s: %s", j->path, why);
+        return -1;
+    }
+    JobResult rec = *r;   // the head's strings bounded as journal_write bounds them; the tail's came decoded
+    rec.message[sizeof rec.message - 1] = 0;
+    rec.host[sizeof rec.host - 1] = 0;
+    Buf b = {0};
+    jr_encode_result_head(&b, &rec);
+    int rc = append_record(j, REC_RESULT_PARAM, b.p, b.n, payload + head, len - head, sync, err, errlen);
+    free(b.p);
+    if (rc) return rc;
+    jr_contents_put(&j->c, &rec);   // the arrays move, not copied: a copy of 1,000 cells is 120 KB of new pages
+    r->loss_curve = NULL; r->evals = NULL; r->adapter = NULL;
+    job_result_free(r);
     return 0;
 }
 

@@ -75,6 +75,14 @@ int journal_open(Journal *j, const char *path, const Plan *plan, size_t keep_ada
 int journal_append(Journal *j, const JobResult *r, char *err, size_t errlen);
 // journal_append with the fsync left to journal_sync when sync is 0.
 int journal_write(Journal *j, const JobResult *r, int sync, char *err, size_t errlen);
+// journal_write of r, which result_decode read from payload[len] (a result_encode payload, as sent
+// between ranks) and whose head alone (id to host: the attempts, rank and host rank 0 sets) may have
+// changed since: the rest of the payload is appended as it came instead of encoded again (a 1,000-cell
+// result is ~49 KB). The record's bytes are journal_write's; payload NULL (or an adapter left out) is
+// journal_write. On success r's arrays belong to the journal (r is left without them: journal_find
+// gives the record).
+int journal_write_received(Journal *j, JobResult *r, const unsigned char *payload, size_t len, int sync,
+                           char *err, size_t errlen);
 // Fsyncs what was written since the last sync (nothing to do: no call). 0 ok, -1 with a message.
 int journal_sync(Journal *j, char *err, size_t errlen);
 void journal_close(Journal *j);   // syncs what is pending first

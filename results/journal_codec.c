@@ -94,17 +94,25 @@ static void get_str(Cur *c, char *dst, size_t cap, const char *field) {
 
 // ---- records
 
+static void put_u64_at(unsigned char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+void jr_frame_bytes(unsigned char out[FRAME_BYTES], uint32_t type, const unsigned char *a, size_t an,
+                    const unsigned char *b, size_t bn) {
+    put_u64_at(out, (uint64_t)JOURNAL_MAGIC | (uint64_t)type << 32);
+    put_u64_at(out + 8, (uint64_t)an + bn);
+    uint64_t sum = fnv1a64(out, 16, FNV1A64_INIT);
+    if (an) sum = fnv1a64(a, an, sum);
+    if (bn) sum = fnv1a64(b, bn, sum);
+    put_u64_at(out + 16, sum);
+}
+
 void jr_frame(Buf *out, uint32_t type, const Buf *payload) {
-    Buf head = {0};
-    put_u32(&head, JOURNAL_MAGIC);
-    put_u32(&head, type);
-    put_u64(&head, payload->n);
-    uint64_t sum = fnv1a64(head.p, head.n, FNV1A64_INIT);
-    sum = fnv1a64(payload->p, payload->n, sum);
-    put_u64(&head, sum);
-    buf_put(out, head.p, head.n);
+    unsigned char head[FRAME_BYTES];
+    jr_frame_bytes(head, type, payload->p, payload->n, NULL, 0);
+    buf_put(out, head, sizeof head);
     if (payload->n) buf_put(out, payload->p, payload->n);
-    free(head.p);
 }
 
 void jr_encode_header(Buf *b, const JournalHeader *h) {
@@ -116,7 +124,7 @@ void jr_encode_header(Buf *b, const JournalHeader *h) {
     put_str(b, h->version);
 }
 
-void jr_encode_result(Buf *b, const JobResult *r, int keep_adapter) {
+void jr_encode_result_head(Buf *b, const JobResult *r) {
     put_str(b, r->id);
     put_u32(b, (uint32_t)r->job);
     put_u32(b, (uint32_t)r->status);
@@ -125,6 +133,20 @@ void jr_encode_result(Buf *b, const JobResult *r, int keep_adapter) {
     put_f64(b, r->seconds);
     put_u32(b, (uint32_t)r->rank);
     put_str(b, r->host);
+}
+
+size_t jr_result_head_bytes(const unsigned char *p, size_t len) {
+    Cur c = {p, len, 0, NULL};
+    take(&c, get_u32(&c, "id"), "id");
+    take(&c, 12, "job, status, attempts");
+    take(&c, get_u32(&c, "message"), "message");
+    take(&c, 12, "seconds, rank");
+    take(&c, get_u32(&c, "host"), "host");
+    return c.bad ? 0 : c.at;
+}
+
+void jr_encode_result(Buf *b, const JobResult *r, int keep_adapter) {
+    jr_encode_result_head(b, r);
     put_u64(b, (uint64_t)r->tokens);
     put_f64(b, r->final_loss);
     put_u64(b, r->adapter_bytes_fp32);

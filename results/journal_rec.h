@@ -27,8 +27,16 @@ typedef struct { const unsigned char *p; size_t n, at; const char *bad; } Cur;
 uint32_t jr_get_u32_at(const unsigned char *p);
 uint64_t jr_get_u64_at(const unsigned char *p);
 void jr_frame(Buf *out, uint32_t type, const Buf *payload);
+// The frame (magic, type, length, checksum) of the payload made of a[an] then b[bn].
+void jr_frame_bytes(unsigned char out[FRAME_BYTES], uint32_t type, const unsigned char *a, size_t an,
+                    const unsigned char *b, size_t bn);
 void jr_encode_header(Buf *b, const JournalHeader *h);
 void jr_encode_result(Buf *b, const JobResult *r, int keep_adapter);
+// The head of a result payload: id, job, status, attempts, message, seconds, rank, host (the fields
+// rank 0 sets); jr_encode_result writes it, then the rest.
+void jr_encode_result_head(Buf *b, const JobResult *r);
+// Bytes of the head at the start of a result payload of len bytes; 0 when it runs past len.
+size_t jr_result_head_bytes(const unsigned char *p, size_t len);
 int jr_decode_header(Cur *c, JournalHeader *h);
 int jr_decode_result(Cur *c, JobResult *r, uint32_t type);
 int jr_check_result(const JobResult *r, char *err, size_t errlen);

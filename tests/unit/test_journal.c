@@ -137,6 +137,55 @@ static void test_wire(const Plan *p) {
     job_result_free(&r);
 }
 
+// A result journalled as it was received (the payload a worker sent, its head changed by rank 0:
+// attempts, rank, host) makes the same bytes as the result encoded anew, whether the adapter is
+// kept (the payload's tail appended as it came) or left out (encoded anew).
+static void test_received(const Plan *p) {
+    for (int limit = 0; limit < 2; limit++) {
+        size_t keep = limit ? 16 : RESULTS_KEEP_ADAPTER_DEFAULT;
+        char a[512], b[512], err[512];
+        path_in(a, sizeof a, "encoded.journal");
+        path_in(b, sizeof b, "received.journal");
+        unlink(a);
+        unlink(b);
+        Journal ja, jb;
+        CHECK(journal_open(&ja, a, p, keep, err, sizeof err) == 0, "open: %s", err);
+        CHECK(journal_open(&jb, b, p, keep, err, sizeof err) == 0, "open: %s", err);
+        int tails = 0;
+        for (int k = 0; k < p->n_jobs; k++) {
+            if (fixture_pending(p, k)) continue;
+            JobResult r, d;
+            fixture_result(p, k, &r, 0.1 * k);
+            if (k % 3 == 1) snprintf(r.message, sizeof r.message, "message of job %d", k);
+            unsigned char *buf;
+            size_t len;
+            CHECK(result_encode(&r, &buf, &len) == 0, "encode");
+            CHECK(result_decode(buf, len, &d, err, sizeof err) == 0, "decode: %s", err);
+            r.attempts = d.attempts = 2 + k % 2;   // what rank 0 sets after decoding
+            r.rank = d.rank = 0;
+            snprintf(r.host, sizeof r.host, "rank0-%d", k);
+            snprintf(d.host, sizeof d.host, "rank0-%d", k);
+            CHECK(journal_write(&ja, &r, 0, err, sizeof err) == 0, "write: %s", err);
+            tails += k % 5 != 4 && !(d.adapter_n && d.adapter_n > keep / sizeof(float));
+            CHECK(journal_write_received(&jb, &d, k % 5 == 4 ? NULL : buf, len, 0, err, sizeof err) == 0,
+                  "write received: %s", err);
+            CHECK(!d.evals && !d.n_evals && !d.loss_curve && !d.adapter, "job %d: arrays left with the caller", k);
+            CHECK(results_equal(journal_find(&ja.c, r.id), journal_find(&jb.c, r.id), 1), "job %d: contents differ", k);
+            free(buf);
+            job_result_free(&r);
+            job_result_free(&d);
+        }
+        CHECK(tails > (limit ? 0 : 5), "keep %zu: %d payload tails appended as received", keep, tails);
+        journal_close(&ja);
+        journal_close(&jb);
+        size_t na, nb;
+        unsigned char *fa = slurp(a, &na), *fb = slurp(b, &nb);
+        CHECK(fa && fb && na == nb && memcmp(fa, fb, na) == 0, "keep %zu: journals differ (%zu, %zu bytes)", keep, na, nb);
+        free(fa);
+        free(fb);
+    }
+}
+
 // A journal from before the parameter change: every result record (type 5) made a type 4 record
 // without its last two fields (f64 max_param_change, string max_param_tensor); checksums redone.
 static void test_before_param_change(const Plan *p) {
@@ -490,6 +539,7 @@ int main(void) {
     test_round_trip(&p);
     test_before_param_change(&p);
     test_wire(&p);
+    test_received(&p);
     test_supersede(&p);
     test_torn_tail(&p);
     test_kill(&p);
