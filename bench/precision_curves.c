@@ -57,6 +57,7 @@ static Run run(const Weights *base, const Job *j, MatPrecision p, const int *tra
     TrainResult res;
     Weights wp = *base;
     wp.mc = mat_context_create(p);
+    engine_threads_for(p);
     double c0 = cpu_seconds();
     if (train_adapter(&wp, &ad, train, n_train, &tc, 0, r.curve, &res, NULL, NULL)) {
         fprintf(stderr, "precision_curves: training failed: %s\n", strerror(errno));

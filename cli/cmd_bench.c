@@ -364,6 +364,7 @@ int cmd_bench(int argc, char **argv) {
         Profile prof = { 0 };
         r.prof = profile ? &prof : NULL;
         base.mc = mat_context_create(precision);   // each format a job of its own, as in a sweep
+        engine_threads_for(precision);
         int rc = bench_format(&r, list[i], &base, &lora, tokens, targets, B, T, steps, warmup, recompute);
         size_t converted = mat_cache_bytes(base.mc);   // weights converted privately (none from --model)
         mat_context_free(base.mc);

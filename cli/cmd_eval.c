@@ -131,6 +131,7 @@ int cmd_eval(int argc, char **argv) {
     for (int m = 0; m < nm; m++)
         if (model_open(&mf[m], pos[m], flags, err, sizeof err)) { fprintf(stderr, "sweep eval: %s\n", err); return 2; }
     MatContext *mc = mat_context_create(precision);   // every model's products, one after another
+    engine_threads_for(precision);
     for (int m = 0; m < nm; m++) mf[m].w.mc = mc;
 
     long n;

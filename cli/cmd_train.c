@@ -376,6 +376,7 @@ int cmd_train(int argc, char **argv) {
     ModelFile mf;
     if (model_open(&mf, a.base, a.verify ? 0 : MODEL_SKIP_CHECKSUMS, err, sizeof err)) return bad("%s", err);
     mf.w.mc = mat_context_create(a.precision);   // the run's one job: its compute context
+    engine_threads_for(a.precision);
     const Weights *base = &mf.w;
     const ModelConfig *cfg = &base->cfg;
     if (!a.seq_given && tc->seq > cfg->context) tc->seq = cfg->context;

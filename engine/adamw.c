@@ -39,7 +39,7 @@ void adamw_end(Adapter *a) {
     memset((void *)phi, 0, hi - phi);
 }
 
-// The update is element-wise: split over parallel_for's threads in items of ADAMW_ELEMS (the
+// The update is element-wise: split over parallel_for_light's threads in items of ADAMW_ELEMS (the
 // gradient's norm, in adamw_step, stays one sum in index order).
 enum { ADAMW_ELEMS = 1 << 14 };
 
@@ -81,6 +81,6 @@ double adamw_step(Adapter *a, int t, double lr, double beta1, double beta2, doub
     double bc1 = 1.0 - pow(beta1, t), bc2 = 1.0 - pow(beta2, t);
     double step_size = lr / bc1, bc2_sqrt = sqrt(bc2), decay = 1.0 - lr * weight_decay;
     AdamwArgs args = { a->m, a->v, a->params, a->grads, a->n, clip, beta1, beta2, eps, step_size, bc2_sqrt, decay };
-    parallel_for((int)((a->n + ADAMW_ELEMS - 1) / ADAMW_ELEMS), adamw_update, &args);
+    parallel_for_light((int)((a->n + ADAMW_ELEMS - 1) / ADAMW_ELEMS), adamw_update, &args);
     return norm;
 }

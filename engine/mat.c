@@ -33,6 +33,10 @@ void engine_set_threads(int n) {
     mat_dnnl_set_threads(n);
 }
 
+void engine_threads_for(MatPrecision p) {
+    mat_dnnl_set_threads(p == MAT_PREC_FP32 ? 1 : openblas_get_num_threads());
+}
+
 // A weight the gemm can read in place: real elements, or fp32 elements in the float build.
 const real *mat_direct(const Mat *W) {
     if (W->type == MAT_REAL || (W->type == MAT_F32 && REAL_IS_FLOAT)) return (const real *)W->data;

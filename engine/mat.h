@@ -125,6 +125,11 @@ void mat_act_round_bf16(uint16_t *out, const real *x, size_t n);
 
 // BLAS threads for this process (a sweep runs one rank per core, so the default is 1)
 void engine_set_threads(int n);
+// Which library's threads serve the rank's n threads, for products at precision p: OpenMP's team
+// (oneDNN's, and parallel_for's) beside oneDNN; at fp32 OpenBLAS's alone, as idle OpenBLAS threads
+// spin against a team beside them (2 threads at fp32: 5,914 -> 3,783 tok/s with both). Call it once
+// a job's compute context is made.
+void engine_threads_for(MatPrecision p);
 
 static inline float bf16_to_f32(uint16_t h) {
     union { uint32_t u; float f; } v = { .u = (uint32_t)h << 16 };

@@ -157,7 +157,6 @@ static void parallel_run(ParallelFor *pf, int worker) {
     for (int i; (i = atomic_fetch_add(&pf->next, 1)) < pf->n;) pf->fn(pf->ctx, i, worker);
 }
 
-#ifndef _OPENMP
 typedef struct { ParallelFor *pf; int worker; } ParallelWorker;
 
 static void *parallel_thread(void *arg) {
@@ -165,7 +164,17 @@ static void *parallel_thread(void *arg) {
     parallel_run(w->pf, w->worker);
     return NULL;
 }
+
+// Whether OpenMP's team may serve the region: only while the products run on oneDNN
+// (engine_threads_for); at fp32 OpenBLAS's idle threads would spin against the team's.
+static int team_ready(int threads) {
+#ifdef _OPENMP
+    return omp_get_max_threads() >= threads;
+#else
+    (void)threads;
+    return 0;
 #endif
+}
 
 int parallel_threads(int n_items) {
     int t = openblas_get_num_threads();
@@ -183,14 +192,18 @@ void parallel_for(int n, void (*fn)(void *, int, int), void *ctx) {
     int blas_threads = openblas_get_num_threads();
     openblas_set_num_threads(1);
 #ifdef _OPENMP
+    if (team_ready(threads)) {
 #pragma omp parallel num_threads(threads)
-    {
-        // a worker's own oneDNN products run on the worker alone: oneDNN sizes a primitive by
-        // omp_get_max_threads() when it is made, and the team's tasks inherit the rank's count
-        omp_set_num_threads(1);
-        parallel_run(&pf, omp_get_thread_num());   // a smaller team leaves the items to those that run
+        {
+            // a worker's own oneDNN products run on the worker alone: oneDNN sizes a primitive by
+            // omp_get_max_threads() when it is made, and the team's tasks inherit the rank's count
+            omp_set_num_threads(1);
+            parallel_run(&pf, omp_get_thread_num());   // a smaller team leaves the items to those that run
+        }
+        openblas_set_num_threads(blas_threads);
+        return;
     }
-#else
+#endif
     pthread_t tid[PAR_MAX_THREADS];
     ParallelWorker w[PAR_MAX_THREADS];
     int started[PAR_MAX_THREADS] = { 0 };
@@ -201,8 +214,18 @@ void parallel_for(int n, void (*fn)(void *, int, int), void *ctx) {
     parallel_run(&pf, 0);   // a thread that failed to start leaves its items to this one
     for (int t = 1; t < threads; t++)
         if (started[t]) pthread_join(tid[t], NULL);
-#endif
     openblas_set_num_threads(blas_threads);
+}
+
+int parallel_light_threads(int n_items) {
+    int threads = parallel_threads(n_items);
+    return team_ready(threads) ? threads : 1;
+}
+
+void parallel_for_light(int n, void (*fn)(void *, int, int), void *ctx) {
+    if (parallel_light_threads(n) > 1) { parallel_for(n, fn, ctx); return; }
+    ParallelFor pf = { fn, ctx, n, 0 };
+    parallel_run(&pf, 0);
 }
 
 // Scratch for worker w >= 1 of the calling thread's parallel regions, grown once to the largest
@@ -270,7 +293,7 @@ static void rmsnorm_forward_rows(void *ctx, int item, int worker) {
 
 void rmsnorm_forward(real *out, real *rstd, const real *x, const real *gain, int n, int dim, double eps) {
     NormArgs a = { .out = out, .rstd = rstd, .x = x, .gain = gain, .n = n, .dim = dim, .eps = eps };
-    parallel_for(items_of(n, OPS_ROWS), rmsnorm_forward_rows, &a);
+    parallel_for_light(items_of(n, OPS_ROWS), rmsnorm_forward_rows, &a);
 }
 
 // With y = x r g and r = (mean x^2 + eps)^-1/2:  dx = r (g dy) - x r^3 / dim * sum(g dy x).
@@ -308,7 +331,7 @@ static void rmsnorm_dgain_cols(void *ctx, int item, int worker) {
 
 void rmsnorm_backward(real *dx, real *dgain, const real *dout, const real *x, const real *gain,
                       const real *rstd, int n, int dim) {
-    if (dgain && parallel_threads(items_of(n, OPS_ROWS)) <= 1) {
+    if (dgain && parallel_light_threads(items_of(n, OPS_ROWS)) <= 1) {
         // one thread: dx and the gains' gradient in one pass over the rows (the same sums, in the
         // same order, as the two passes below; x and dout read once)
         for (int i = 0; i < n; i++) {
@@ -322,8 +345,8 @@ void rmsnorm_backward(real *dx, real *dgain, const real *dout, const real *x, co
         return;
     }
     NormArgs a = { .dx = dx, .dgain = dgain, .x = x, .gain = gain, .dout = dout, .rstd_in = rstd, .n = n, .dim = dim };
-    parallel_for(items_of(n, OPS_ROWS), rmsnorm_backward_rows, &a);
-    if (dgain) parallel_for(items_of(dim, OPS_COLS), rmsnorm_dgain_cols, &a);
+    parallel_for_light(items_of(n, OPS_ROWS), rmsnorm_backward_rows, &a);
+    if (dgain) parallel_for_light(items_of(dim, OPS_COLS), rmsnorm_dgain_cols, &a);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -396,7 +419,7 @@ static void rope_rotate_rows(void *ctx, int item, int worker) {
 static void rope_rotate(real *x, const real *cos_t, const real *sin_t, int B, int T, int heads, int hd,
                         real sign) {
     RopeArgs a = { x, cos_t, sin_t, B, T, heads, hd, sign };
-    parallel_for(items_of((long)B * T, OPS_ROWS), rope_rotate_rows, &a);
+    parallel_for_light(items_of((long)B * T, OPS_ROWS), rope_rotate_rows, &a);
 }
 
 void rope_forward(real *x, const real *cos_t, const real *sin_t, int B, int T, int heads, int hd) {
@@ -648,7 +671,7 @@ static void swiglu_forward_item(void *ctx, int item, int worker) {
 
 void swiglu_forward(real *out, const real *gate, const real *up, long n) {
     SwigluArgs a = { .out = out, .gate = gate, .up = up, .n = n };
-    parallel_for(items_of(n, OPS_ELEMS), swiglu_forward_item, &a);
+    parallel_for_light(items_of(n, OPS_ELEMS), swiglu_forward_item, &a);
 }
 
 // d silu(g) / dg = s (1 + g (1 - s)) with s = sigmoid(g)
@@ -681,7 +704,7 @@ static void swiglu_backward_item(void *ctx, int item, int worker) {
 
 void swiglu_backward(real *dgate, real *dup, const real *dout, const real *gate, const real *up, long n) {
     SwigluArgs a = { .dgate = dgate, .dup = dup, .dout = dout, .gate = gate, .up = up, .n = n };
-    parallel_for(items_of(n, OPS_ELEMS), swiglu_backward_item, &a);
+    parallel_for_light(items_of(n, OPS_ELEMS), swiglu_backward_item, &a);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -703,12 +726,12 @@ static void copy_item(void *ctx, int item, int worker) {
 
 void copy_reals(real *dst, const real *src, long n) {
     CopyArgs a = { dst, src, n };
-    parallel_for(items_of(n, OPS_ELEMS), copy_item, &a);
+    parallel_for_light(items_of(n, OPS_ELEMS), copy_item, &a);
 }
 
 void zero_reals(real *x, long n) {
     CopyArgs a = { x, NULL, n };
-    parallel_for(items_of(n, OPS_ELEMS), copy_item, &a);
+    parallel_for_light(items_of(n, OPS_ELEMS), copy_item, &a);
 }
 
 // ---------------------------------------------------------------------------------------------

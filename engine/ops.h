@@ -10,10 +10,15 @@
 // Fork-join over independent items on as many threads as BLAS may use (engine_set_threads), at
 // most 64: fn(ctx, item, worker) for item in [0, n), worker in [0, parallel_threads(n)) naming the
 // thread (0 is the caller). BLAS and oneDNN run one thread per worker inside. The workers are
-// OpenMP's team in a GCC build (the threads oneDNN's products run on, kept between calls).
+// OpenMP's team in a GCC build while the products run on oneDNN (the threads oneDNN's products run
+// on, kept between calls; engine_threads_for), else threads made per call.
 enum { PAR_WORKERS = 64 };
 int parallel_threads(int n_items);
 void parallel_for(int n, void (*fn)(void *ctx, int item, int worker), void *ctx);
+// The same for passes too short to pay for threads made per call (the element-wise ones): on OpenMP's
+// team when it serves the rank, else inline on the caller; parallel_light_threads says how many.
+int parallel_light_threads(int n_items);
+void parallel_for_light(int n, void (*fn)(void *ctx, int item, int worker), void *ctx);
 
 // out[i][:] = row tokens[i] of the embedding (any storage type)
 void embedding_forward(real *out, const int *tokens, int n, const Mat *emb);
@@ -58,7 +63,7 @@ void attention_softmax_backward_row(real *ds, uint16_t *ds16, real *pc, uint16_t
 void swiglu_forward(real *out, const real *gate, const real *up, long n);
 void swiglu_backward(real *dgate, real *dup, const real *dout, const real *gate, const real *up, long n);
 
-// dst[0..n) = src[0..n), and x[0..n) = 0, on parallel_for's threads (the buffers must not overlap)
+// dst[0..n) = src[0..n), and x[0..n) = 0, on parallel_for_light's threads (the buffers must not overlap)
 void copy_reals(real *dst, const real *src, long n);
 void zero_reals(real *x, long n);
 

@@ -364,6 +364,7 @@ void job_execute(JobContext *ctx, int j, JobResult *r) {
     const Job *job = &ctx->plan->jobs[j];
     // the job's own compute context: its precision, and nothing another job left behind
     MatContext *mc = mat_context_create(ctx->plan->formats[job->ax[AX_FORMAT]].precision);
+    engine_threads_for(mat_context_precision(mc));
     Weights *base = job_weights(ctx, job->ax[AX_BASE], mc);
     job_run(ctx, j, base, r);
     job_weights_free(base);
@@ -492,6 +493,7 @@ void job_evaluate_more(JobContext *ctx, int j, const JobResult *prev, JobResult 
         job_execute(ctx, j, r);
         return;
     }
+    engine_threads_for(fv->precision);
     Weights *base = job_weights(ctx, job->ax[AX_BASE], mat_context_create(fv->precision));
     memset(r, 0, sizeof *r);
     r->job = j;
