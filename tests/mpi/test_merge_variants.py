@@ -45,6 +45,18 @@ def merge(*args):
     return r.returncode, r.stderr.strip()
 
 
+def split_by_seeds(tag, seeds_a, seeds_b, what, **fields):
+    """Runs TAGa (seeds_a), TAGb (seeds_b) and TAGu (both) of one spec, merges the first two into
+    TAGab.h5 and checks it equals the union run; returns the union run's file."""
+    a, b = run(tag + "a", seeds=seeds_a, **fields), run(tag + "b", seeds=seeds_b, **fields)
+    u = run(tag + "u", seeds=seeds_a + seeds_b, **fields)
+    rc, msg = merge(a, b, "-o", out(tag + "ab.h5"))
+    c.check(rc == 0, "%s: files split by seeds merge: %d %s" % (what, rc, msg))
+    rc, msg = c.compare(tool, out(tag + "ab.h5"), u)
+    c.check(rc == 0, "%s: the merge equals the union run: %s" % (what, msg))
+    return u
+
+
 def report(path):
     r = subprocess.run([sweep, "report", path, "--format", "json"], cwd=work, env=c.ENV, capture_output=True, text=True,
                        timeout=120)
@@ -151,26 +163,15 @@ for name, fn, ds in (("vcell.h5", bump_variant_cell, "variant_ppl"), ("vbytes.h5
 c.check(not os.path.exists(out("refused.h5")), "nothing written when refused")
 # A none job's id leaves the seed out, so its noise variant draws from seed 0 whatever the spec's
 # seeds: files split by seeds, none included, agree on it and merge into the union run.
-A = run("a", formats=FMTS, train=TRAIN, seeds=[1], eval=dict(EV, variants=VARIANTS))
-B = run("b", formats=FMTS, train=TRAIN, seeds=[2], eval=dict(EV, variants=VARIANTS))
-U = run("ab-union", formats=FMTS, train=TRAIN, seeds=[1, 2], eval=dict(EV, variants=VARIANTS))
-rc, msg = merge(A, B, "-o", out("none-ab.h5"))
-c.check(rc == 0, "none's noise cells from files split by seeds merge: %d %s" % (rc, msg))
-rc, msg = c.compare(tool, out("none-ab.h5"), U)
-c.check(rc == 0, "A + B (none with a noise variant) equals the union run: %s" % msg)
+split_by_seeds("n", [1], [2], "none with a noise variant", formats=FMTS, train=TRAIN, eval=dict(EV, variants=VARIANTS))
 
 # --- combinations split by seeds
 CF = {"none": {}, "norm": {"lr": 1e-2}}
 CEV = {"users": "own", "slices": 1, "general": False, "tokens": 100}
 COMBOS = [{"average": "norm"}, {"average": "norm", "groups": {"ab": ["alba", "brisk"]}, "label": "norm+ab"},
           {"ensemble": "norm", "k": 1}]
-CA = run("ca", formats=CF, train=TRAIN, seeds=[0], eval=dict(CEV, combos=COMBOS))
-CB = run("cb", formats=CF, train=TRAIN, seeds=[1], eval=dict(CEV, combos=COMBOS))
-CU = run("cu", formats=CF, train=TRAIN, seeds=[0, 1], eval=dict(CEV, combos=COMBOS))
-rc, msg = merge(CA, CB, "-o", out("cab.h5"))
-c.check(rc == 0, "merge CA CB (combos): %d %s" % (rc, msg))
-rc, msg = c.compare(tool, out("cab.h5"), CU)
-c.check(rc == 0, "CA + CB equals the union run, combination jobs included: %s" % msg)
+CU = split_by_seeds("c", [0], [1], "combos, combination jobs included", formats=CF, train=TRAIN,
+                    eval=dict(CEV, combos=COMBOS))
 with h5py.File(out("cab.h5"), "r") as f:
     fmts = [x.decode() for x in f["job_format"][()]]
     c.check({"norm+average", "norm+ab", "norm+ensemble"} <= set(fmts), "combination jobs carried: %s" % sorted(set(fmts)))

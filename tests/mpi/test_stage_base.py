@@ -42,13 +42,14 @@ def parent(pid):
 
 def watch(p):
     """Samples every sweep process of the run until it ends: {pid: (parent, maps)} of the last look that
-    found any base mapped (a rank unmaps its bases on the way out)."""
+    found the most bases mapped (a rank unmaps its bases one by one on the way out: a look between
+    two unmaps once saw one base of two)."""
     seen = {}
     while p.poll() is None:
         for pid in c.sweep_processes_in(work):
             try:
                 m = maps_of(pid)
-                if m or pid not in seen:
+                if pid not in seen or len(m) >= len(seen[pid][1]):
                     seen[pid] = (parent(pid), m)
             except OSError:
                 pass
