@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <time.h>
@@ -26,6 +27,17 @@ void *xaligned(size_t n) {
     void *p = aligned_alloc(64, rounded ? rounded : 64);
     if (!p) { fprintf(stderr, "sweep: out of memory (%zu bytes)\n", n); exit(3); }
     memset(p, 0, rounded ? rounded : 64);
+    return p;
+}
+
+void *xhuge(size_t n) {
+    size_t align = n >= ((size_t)2 << 20) ? (size_t)2 << 20 : 64;
+    size_t rounded = (n + align - 1) / align * align;
+    void *p = aligned_alloc(align, rounded ? rounded : align);
+    if (!p) { fprintf(stderr, "sweep: out of memory (%zu bytes)\n", n); exit(3); }
+#ifdef MADV_HUGEPAGE
+    if (align > 64) (void)madvise(p, rounded, MADV_HUGEPAGE);
+#endif
     return p;
 }
 

@@ -70,7 +70,6 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
             long ns = backoff_next(&b), least = sched_expected_wait_ns(&s, b.cap_ns);
             if (ns < least) ns = least;
             JobResult r;   // sleeping in poll() on the runner's socket doubles as the wait
-            cpuphase_to(&s.cpu, CPU_WAIT);
             if (s.local.job >= 0) {
                 unsigned char *payload;
                 size_t len;

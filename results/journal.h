@@ -44,6 +44,7 @@ typedef struct {
     JobResult *latest;      // [n]: the last record per job id, in order of first appearance
     int *index;             // open-addressing table on id: slots hold positions in latest, -1 empty
     int index_cap;
+    struct CellBlock *cells;   // where latest[i].evals live (results/journal_index.c), freed with the contents
     size_t valid_bytes;     // length of the well-formed prefix
     size_t torn_bytes;      // bytes of a torn final record after it (0 normally)
 } JournalContents;
