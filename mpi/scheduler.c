@@ -108,9 +108,10 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
     progress_summary(&s.prog, wall, cpu, interrupted);
     if (!o->quiet && !o->dry_jobs)   // per-result costs that must not grow with the file (tests/mpi/test_rank0.py)
         fprintf(stderr, "sweep: rank 0: %ld results, %.3f ms CPU each; %ld forks, %ld journal syncs, %ld rebuilds of "
-                "the results file and %ld in-place updates writing %ld cells and %ld job rows (%.2f s CPU), %ld wakeups\n",
+                "the results file and %ld in-place updates writing %ld cells and %ld job rows (%.2f s CPU), %ld wakeups, "
+                "%ld jobs queued behind a running one\n",
                 s.results, s.results ? 1e3 * cpu / s.results : 0.0, s.local.forks, s.journal.syncs, s.rebuilds,
-                s.h5w.updates, s.h5w.cells, s.h5w.rows, s.rebuild_cpu, s.wakeups);
+                s.h5w.updates, s.h5w.cells, s.h5w.rows, s.rebuild_cpu, s.wakeups, s.queued_sent);
     if (!o->quiet && !o->dry_jobs) {   // CPU time, so it means something on a loaded machine too
         char line[1024];
         double sum, wall_all = now_seconds() - entered;
