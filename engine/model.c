@@ -468,8 +468,7 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
         // x_next = x_mid + down(silu(gate(xn2)) * up(xn2)), xn2 = norm2(x_mid)
         TIMED(PROF_COPY, zero_reals(a->dhid, (long)n * f));
         proj_backward(w->mc, a->prof, a->dhid, a->dres, hid, &lw->down, g.down, NULL, LP(6));
-        TIMED(PROF_COPY, zero_reals(a->dgate, (long)n * f); zero_reals(a->dup, (long)n * f));
-        TIMED(PROF_SWIGLU, swiglu_backward(a->dgate, a->dup, a->dhid, gate, up, (long)n * f));
+        TIMED(PROF_SWIGLU, swiglu_backward_set(a->dgate, a->dup, a->dhid, gate, up, (long)n * f));
         TIMED(PROF_COPY, zero_reals(a->dxn, (long)n * d));
         proj_backward(w->mc, a->prof, a->dxn, a->dgate, xn2, &lw->gate, g.gate, NULL, LP(4));
         proj_backward(w->mc, a->prof, a->dxn, a->dup, xn2, &lw->up, g.up, NULL, LP(5));

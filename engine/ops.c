@@ -307,6 +307,7 @@ typedef struct {
     real *out, *dgate, *dup;
     const real *gate, *up, *dout;
     long n;
+    int set;   // backward: the gradients start from 0 instead of their values (swiglu_backward_set)
 } SwigluArgs;
 
 static void swiglu_forward_part(real *out, const real *gate, const real *up, long i, long n) {
@@ -336,24 +337,26 @@ void swiglu_forward(real *out, const real *gate, const real *up, long n) {
     parallel_for_light(items_of(n, OPS_ELEMS), swiglu_forward_item, &a);
 }
 
-// d silu(g) / dg = s (1 + g (1 - s)) with s = sigmoid(g)
+// d silu(g) / dg = s (1 + g (1 - s)) with s = sigmoid(g). With set the sums start from +0 instead of
+// the gradients' values: the same additions as on gradients zeroed before, without that pass.
 static void swiglu_backward_part(real *dgate, real *dup, const real *dout, const real *gate, const real *up,
-                                 long i, long n) {
+                                 long i, long n, int set) {
 #if OPS_AVX512
-    __m512 one = _mm512_set1_ps(1.0f);
+    __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
     for (; i + 16 <= n; i += 16) {
         __m512 g = _mm512_loadu_ps(gate + i), d = _mm512_loadu_ps(dout + i);
         __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), g))));
         __m512 dsilu = _mm512_mul_ps(s, _mm512_fmadd_ps(g, _mm512_sub_ps(one, s), one));
         __m512 du = _mm512_mul_ps(d, _mm512_loadu_ps(up + i));
-        _mm512_storeu_ps(dgate + i, _mm512_fmadd_ps(du, dsilu, _mm512_loadu_ps(dgate + i)));
-        _mm512_storeu_ps(dup + i, _mm512_fmadd_ps(d, _mm512_mul_ps(g, s), _mm512_loadu_ps(dup + i)));
+        _mm512_storeu_ps(dgate + i, _mm512_fmadd_ps(du, dsilu, set ? zero : _mm512_loadu_ps(dgate + i)));
+        _mm512_storeu_ps(dup + i, _mm512_fmadd_ps(d, _mm512_mul_ps(g, s), set ? zero : _mm512_loadu_ps(dup + i)));
     }
 #endif
     for (; i < n; i++) {
         real g = gate[i], s = 1 / (1 + exp(-g));
-        dgate[i] += dout[i] * up[i] * s * (1 + g * (1 - s));
-        dup[i] += dout[i] * g * s;
+        real g0 = set ? 0 : dgate[i], u0 = set ? 0 : dup[i];
+        dgate[i] = g0 + dout[i] * up[i] * s * (1 + g * (1 - s));
+        dup[i] = u0 + dout[i] * g * s;
     }
 }
 
@@ -361,11 +364,16 @@ static void swiglu_backward_item(void *ctx, int item, int worker) {
     (void)worker;
     const SwigluArgs *a = ctx;
     long i0 = (long)item * OPS_ELEMS;
-    swiglu_backward_part(a->dgate, a->dup, a->dout, a->gate, a->up, i0, lmin(i0 + OPS_ELEMS, a->n));
+    swiglu_backward_part(a->dgate, a->dup, a->dout, a->gate, a->up, i0, lmin(i0 + OPS_ELEMS, a->n), a->set);
 }
 
 void swiglu_backward(real *dgate, real *dup, const real *dout, const real *gate, const real *up, long n) {
     SwigluArgs a = { .dgate = dgate, .dup = dup, .dout = dout, .gate = gate, .up = up, .n = n };
+    parallel_for_light(items_of(n, OPS_ELEMS), swiglu_backward_item, &a);
+}
+
+void swiglu_backward_set(real *dgate, real *dup, const real *dout, const real *gate, const real *up, long n) {
+    SwigluArgs a = { .dgate = dgate, .dup = dup, .dout = dout, .gate = gate, .up = up, .n = n, .set = 1 };
     parallel_for_light(items_of(n, OPS_ELEMS), swiglu_backward_item, &a);
 }
 

@@ -62,6 +62,8 @@ void attention_softmax_backward_row(real *ds, uint16_t *ds16, real *pc, uint16_t
 // out = silu(gate) * up, elementwise over n values
 void swiglu_forward(real *out, const real *gate, const real *up, long n);
 void swiglu_backward(real *dgate, real *dup, const real *dout, const real *gate, const real *up, long n);
+// the same OVERWRITING dgate and dup: bit for bit swiglu_backward on gradients zeroed before
+void swiglu_backward_set(real *dgate, real *dup, const real *dout, const real *gate, const real *up, long n);
 
 // dst[0..n) = src[0..n), and x[0..n) = 0, on parallel_for_light's threads (the buffers must not overlap)
 void copy_reals(real *dst, const real *src, long n);
