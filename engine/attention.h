@@ -30,3 +30,8 @@ void attention_forward_mc(MatContext *mc, Profile *prof, real *out, real *att, c
 void attention_backward_mc(MatContext *mc, Profile *prof, real *dq, real *dk, real *dv, const real *dout,
                            const real *att, const real *q, const real *k, const real *v, int B, int T,
                            int n_heads, int n_kv_heads, int hd, real *scratch);
+// the same OVERWRITING dq, dk, dv: bit for bit attention_backward_mc on zeroed gradients (the product
+// path's items write their heads' rows once; the reference path zeroes them first)
+void attention_backward_set_mc(MatContext *mc, Profile *prof, real *dq, real *dk, real *dv, const real *dout,
+                               const real *att, const real *q, const real *k, const real *v, int B, int T,
+                               int n_heads, int n_kv_heads, int hd, real *scratch);

@@ -408,7 +408,7 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
     if (!ad || ad->format == FMT_NONE) return;
     const ModelConfig *c = &w->cfg;
     int n = B * T, d = c->dim, hd = config_head_dim(c), H = c->n_heads, KV = c->n_kv_heads;
-    int qd = H * hd, kvd = KV * hd, f = c->ffn_dim, L = c->n_layers;
+    int qd = H * hd, f = c->ffn_dim, L = c->n_layers;
     size_t N = a->nmax, nd = (size_t)n * d * sizeof(real);
     int full = ad->format == FMT_FULL, r = is_lora(ad) ? ad->lora.rank : 0;
     double s = is_lora(ad) ? ad->lora_scale : 0;
@@ -477,8 +477,7 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
         // x_mid = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1))), xn1 = norm1(x)
         TIMED(PROF_COPY, zero_reals(a->dattn, (long)n * qd));
         proj_backward(w->mc, a->prof, a->dattn, a->dres, ao, &lw->o, g.o, NULL, LP(3));
-        TIMED(PROF_COPY, zero_reals(a->dq, (long)n * qd); zero_reals(a->dk, (long)n * kvd); zero_reals(a->dv, (long)n * kvd));
-        attention_backward_mc(w->mc, a->prof, a->dq, a->dk, a->dv, a->dattn, att, q, k, v, B, T, H, KV, hd,
+        attention_backward_set_mc(w->mc, a->prof, a->dq, a->dk, a->dv, a->dattn, att, q, k, v, B, T, H, KV, hd,
                               a->att_scratch);
         TIMED(PROF_ROPE, rope_backward(a->dq, a->cos_t, a->sin_t, B, T, H, hd); rope_backward(a->dk, a->cos_t, a->sin_t, B, T, KV, hd));
         real *dxn = need_dx0 ? a->dxn : NULL;
