@@ -227,7 +227,7 @@ void attention_forward_mc(MatContext *mc, Profile *prof, real *out, real *att, c
                .n_kv_heads = n_kv_heads, .hd = hd };
     int items = B * n_kv_heads;
     setup(&a, mc, prof, items);
-    parallel_for(items, forward_group, &a);
+    parallel_for_fixed(items, forward_group, &a);
     finish(&a, prof, items, t0);
 }
 
@@ -249,7 +249,7 @@ static void backward(MatContext *mc, Profile *prof, real *dq, real *dk, real *dv
                .T = T, .n_heads = n_heads, .n_kv_heads = n_kv_heads, .hd = hd, .set = set };
     int items = B * n_kv_heads;
     setup(&a, mc, prof, items);
-    parallel_for(items, backward_group, &a);
+    parallel_for_fixed(items, backward_group, &a);
     finish(&a, prof, items, t0);
 }
 
