@@ -326,7 +326,7 @@ static double loss_forward(const Weights *w, const Adapter *ad, Acts *a, const i
     double total = 0;
     long count = 0;
     real g = train ? loss_scale(targets, n) : 0;
-    if (train) TIMED(PROF_COPY, memset(a->dxn, 0, (size_t)n * w->cfg.dim * sizeof(real)));
+    if (train) TIMED(PROF_COPY, zero_reals(a->dxn, (long)n * w->cfg.dim));
     for (int r0 = 0; r0 < n; r0 += a->loss_rows) {
         int m = n - r0 < a->loss_rows ? n - r0 : a->loss_rows;
         head_forward(w, a, r0, m);
@@ -409,7 +409,7 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
     const ModelConfig *c = &w->cfg;
     int n = B * T, d = c->dim, hd = config_head_dim(c), H = c->n_heads, KV = c->n_kv_heads;
     int qd = H * hd, f = c->ffn_dim, L = c->n_layers;
-    size_t N = a->nmax, nd = (size_t)n * d * sizeof(real);
+    size_t N = a->nmax;
     int full = ad->format == FMT_FULL, r = is_lora(ad) ? ad->lora.rank : 0;
     double s = is_lora(ad) ? ad->lora_scale : 0;
     real *final_gain_grad = ad->format == FMT_NORM ? ad->grads + (size_t)2 * L * d
@@ -421,7 +421,7 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
         abort();
     }
     // The head's input gradient into dxn, from what model_forward_train left, else from the logits.
-    if (a->loss_grad != LOSS_GRAD_DXN) TIMED(PROF_COPY, memset(a->dxn, 0, nd));
+    if (a->loss_grad != LOSS_GRAD_DXN) TIMED(PROF_COPY, zero_reals(a->dxn, (long)n * d));
     if (a->loss_grad == LOSS_GRAD_DLOGITS) head_backward_input(w, a, 0, n);
     else if (a->loss_grad == LOSS_GRAD_NONE && !a->loss_rows) {
         TIMED(PROF_LOSS, cross_entropy_backward_scaled(a->dlogits, a->logits, targets, n, c->vocab, loss_scale(targets, n)));
@@ -445,7 +445,7 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
         mat_backward_weight(w->mc, full_grad(ad, ad->full.head.data), a->dlogits, a->xnf, n, c->vocab, d);
         prof_add_product(a->prof, PROD_BACKWARD_WEIGHT, n, c->vocab, d, t0);
     }
-    TIMED(PROF_COPY, memset(a->dres, 0, nd));
+    TIMED(PROF_COPY, zero_reals(a->dres, (long)n * d));
     TIMED(PROF_NORM, rmsnorm_backward(a->dres, final_gain_grad, a->dxn, a->x + L * N * d, w->final_norm, a->rstdf, n, d));
 
     // Steering needs dres after each steered block, and nothing below the lowest one.

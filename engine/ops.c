@@ -146,10 +146,35 @@ void parallel_for_light(int n, void (*fn)(void *, int, int), void *ctx) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Row-wise and element-wise passes split over threads: rows (or tokens) in items of OPS_ROWS, elements
+// in items of OPS_ELEMS, a multiple of 16, so every vector and tail falls where it does on one thread.
+
+enum { OPS_ROWS = 32, OPS_ELEMS = 1 << 14 };
+
+static inline long lmin(long a, long b) { return a < b ? a : b; }
+static inline int items_of(long n, long per) { return (int)((n + per - 1) / per); }
+
+// ---------------------------------------------------------------------------------------------
 // Embedding
 
+typedef struct {
+    real *out;
+    const int *tokens;
+    int n;
+    const Mat *emb;
+} EmbedArgs;
+
+// the rows of tokens [item OPS_ROWS, (item + 1) OPS_ROWS), each decoded from its storage type
+static void embedding_forward_rows(void *ctx, int item, int worker) {
+    (void)worker;
+    const EmbedArgs *a = ctx;
+    for (int i = item * OPS_ROWS; i < imin((item + 1) * OPS_ROWS, a->n); i++)
+        mat_decode_row(a->out + (size_t)i * a->emb->cols, a->emb, a->tokens[i]);
+}
+
 void embedding_forward(real *out, const int *tokens, int n, const Mat *emb) {
-    for (int i = 0; i < n; i++) mat_decode_row(out + (size_t)i * emb->cols, emb, tokens[i]);
+    EmbedArgs a = { out, tokens, n, emb };
+    parallel_for_light(items_of(n, OPS_ROWS), embedding_forward_rows, &a);
 }
 
 void embedding_backward(real *demb, const real *dout, const int *tokens, int n, int dim) {
@@ -159,15 +184,6 @@ void embedding_backward(real *demb, const real *dout, const int *tokens, int n, 
         for (int j = 0; j < dim; j++) d[j] += g[j];
     }
 }
-
-// ---------------------------------------------------------------------------------------------
-// Row-wise and element-wise passes split over threads: rows (or tokens) in items of OPS_ROWS, elements
-// in items of OPS_ELEMS, a multiple of 16, so every vector and tail falls where it does on one thread.
-
-enum { OPS_ROWS = 32, OPS_ELEMS = 1 << 14 };
-
-static inline long lmin(long a, long b) { return a < b ? a : b; }
-static inline int items_of(long n, long per) { return (int)((n + per - 1) / per); }
 
 // ---------------------------------------------------------------------------------------------
 // RMSNorm

@@ -254,6 +254,27 @@ static void test_thread_count_rows(void) {
     free(x); free(gain); free(dout); free(g); free(u); free(de); free(ct); free(st);
 }
 
+// The embedding's rows are looked up in items of rows over threads: each token's row, whatever the
+// thread count (a tail of rows past the last whole item included).
+static void test_thread_count_embed(void) {
+    int V = 50, dim = 40, n = 3 * 32 + 7;
+    float *e = rnd((long)V * dim, 1), *out[2] = { malloc(sizeof(float) * n * dim), malloc(sizeof(float) * n * dim) };
+    int *tok = malloc(sizeof(int) * n);
+    for (int i = 0; i < n; i++) tok[i] = (i * 7 + 3) % V;
+    Mat emb = { .type = MAT_F32, .rows = V, .cols = dim, .data = e };
+    int threads[2] = { 1, 3 };
+    for (int r = 0; r < 2; r++) {
+        engine_set_threads(threads[r]);
+        for (long i = 0; i < (long)n * dim; i++) out[r][i] = NAN;
+        embedding_forward(out[r], tok, n, &emb);
+        long bad = 0;
+        for (int i = 0; i < n; i++) bad += memcmp(out[r] + (size_t)i * dim, e + (size_t)tok[i] * dim, sizeof(float) * dim) != 0;
+        CHECK(bad == 0, "embedding_forward at %d threads: %ld rows wrong", threads[r], bad);
+    }
+    engine_set_threads(1);
+    free(e); free(out[0]); free(out[1]); free(tok);
+}
+
 // swiglu_backward_set overwrites what it is given (here NaN) with exactly what swiglu_backward adds to
 // zeroed gradients, signed zeros included (dout +-0), at 1 and 3 threads, tails and all.
 static void test_swiglu_set(void) {
@@ -320,6 +341,7 @@ int main(void) {
     test_cross_entropy();
     test_swiglu();
     test_swiglu_set();
+    test_thread_count_embed();
     test_rmsnorm();
     test_attention();
     test_thread_count();
