@@ -15,11 +15,13 @@
 enum { PAR_WORKERS = 64 };
 int parallel_threads(int n_items);
 void parallel_for(int n, void (*fn)(void *ctx, int item, int worker), void *ctx);
-// The same with fixed ranges of items on OpenMP's team (worker w of t takes [w n / t, (w + 1) n / t)), for
-// items of equal cost: a worker then reads the rows the element-wise passes before left in its cache.
+// The same with fixed ranges of items (worker w of t takes [w n / t, (w + 1) n / t) first, then helps
+// with the others' rest), for items of equal cost: a worker then reads the rows the element-wise
+// passes before left in its own cache.
 void parallel_for_fixed(int n, void (*fn)(void *ctx, int item, int worker), void *ctx);
 // The same for passes too short to pay for threads made per call (the element-wise ones): on OpenMP's
-// team when it serves the rank, else inline on the caller; parallel_light_threads says how many.
+// team when it serves the rank, in fixed ranges as parallel_for_fixed, else inline on the caller;
+// parallel_light_threads says how many.
 int parallel_light_threads(int n_items);
 void parallel_for_light(int n, void (*fn)(void *ctx, int item, int worker), void *ctx);
 
