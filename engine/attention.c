@@ -32,6 +32,7 @@ typedef struct {
     MatPrecision scores, rest;    // of the product S = Q K^T, and of the five others
     int half;                     // rest is bf16: its operands are rounded once, into the bf16 panels
     int profiling;
+    int set;                      // backward: dq, dk, dv overwritten (attention_backward_set_mc)
     real *out, *att, *dq, *dk, *dv;
     const real *q, *k, *v, *dout, *probs;
     int B, T, n_heads, n_kv_heads, hd;
@@ -51,7 +52,10 @@ static void setup(Args *a, MatContext *mc, Profile *prof, int items) {
     workers = workers < PAR_WORKERS ? workers : PAR_WORKERS;
     for (int i = 0; i < workers; i++) {
         Work *w = &a->work[i];
-        w->mc = mat_context_worker(mc, i);
+        // Split over threads, every worker (the caller too) takes a context of its own: in the rank's
+        // context, whose primitives the weight products run on all threads, the caller's items took
+        // about 1.45x the thread CPU time of the other worker's (bf16, default config, 2 threads)
+        w->mc = mat_context_worker(mc, workers > 1 ? i + 1 : 0);
         w->product_seconds = w->flops = 0;
         size_t nr = work_reals(a->T, a->hd);
         real *buf = mat_context_work(w->mc, nr * sizeof(real) + work_halves(a->T, a->hd) * sizeof(uint16_t));
@@ -100,11 +104,15 @@ static void gather(real *dst, const real *src, int T, int hd, int ld) {
 static void scatter(real *dst, const real *src, int T, int hd, int ld) {
     for (int t = 0; t < T; t++) memcpy(dst + (size_t)t * ld, src + (size_t)t * hd, (size_t)hd * sizeof(real));
 }
-static void scatter_add(real *dst, const real *src, int T, int hd, int ld) {
+// adding, or with set onto +0 (the same sums as onto a zeroed dst, -0 becoming +0, without its pass)
+static void scatter_add(real *dst, const real *src, int T, int hd, int ld, int set) {
     for (int t = 0; t < T; t++) {
         real *d = dst + (size_t)t * ld;
         const real *s = src + (size_t)t * hd;
-        for (int j = 0; j < hd; j++) d[j] += s[j];
+        if (set)
+            for (int j = 0; j < hd; j++) d[j] = (real)0 + s[j];
+        else
+            for (int j = 0; j < hd; j++) d[j] += s[j];
     }
 }
 
@@ -201,10 +209,10 @@ static void backward_group(void *ctx, int item, int worker) {
             product_rest(a, w, 0, 0, m, hd, i1, w->s, w->hs, K, K16, dQ + (size_t)i0 * hd, 0);   // dQ = dS K
             product_rest(a, w, 1, 0, i1, hd, m, w->s, w->hs, Qb, Qb16, dK, 1);                   // dK += dS^T Q
         }
-        scatter_add(a->dq + qoff, dQ, T, hd, qs);
+        scatter_add(a->dq + qoff, dQ, T, hd, qs, a->set);
     }
-    scatter_add(a->dk + koff, dK, T, hd, ks);
-    scatter_add(a->dv + koff, dV, T, hd, ks);
+    scatter_add(a->dk + koff, dK, T, hd, ks, a->set);
+    scatter_add(a->dv + koff, dV, T, hd, ks, a->set);
 }
 
 void attention_forward_mc(MatContext *mc, Profile *prof, real *out, real *att, const real *q, const real *k,
@@ -219,23 +227,40 @@ void attention_forward_mc(MatContext *mc, Profile *prof, real *out, real *att, c
                .n_kv_heads = n_kv_heads, .hd = hd };
     int items = B * n_kv_heads;
     setup(&a, mc, prof, items);
-    parallel_for(items, forward_group, &a);
+    parallel_for_fixed(items, forward_group, &a);
+    finish(&a, prof, items, t0);
+}
+
+static void backward(MatContext *mc, Profile *prof, real *dq, real *dk, real *dv, const real *dout, const real *att,
+                     const real *q, const real *k, const real *v, int B, int T, int n_heads, int n_kv_heads, int hd,
+                     real *scratch, int set) {
+    double t0 = prof_start(prof);
+    if (!attention_uses_products(mc)) {
+        if (set) {   // the reference loops accumulate
+            zero_reals(dq, (long)B * T * n_heads * hd);
+            zero_reals(dk, (long)B * T * n_kv_heads * hd);
+            zero_reals(dv, (long)B * T * n_kv_heads * hd);
+        }
+        attention_backward(dq, dk, dv, dout, att, q, k, v, B, T, n_heads, n_kv_heads, hd, scratch);
+        prof_add(prof, PROF_ATTENTION, t0);
+        return;
+    }
+    Args a = { .dq = dq, .dk = dk, .dv = dv, .dout = dout, .probs = att, .q = q, .k = k, .v = v, .B = B,
+               .T = T, .n_heads = n_heads, .n_kv_heads = n_kv_heads, .hd = hd, .set = set };
+    int items = B * n_kv_heads;
+    setup(&a, mc, prof, items);
+    parallel_for_fixed(items, backward_group, &a);
     finish(&a, prof, items, t0);
 }
 
 void attention_backward_mc(MatContext *mc, Profile *prof, real *dq, real *dk, real *dv, const real *dout,
                            const real *att, const real *q, const real *k, const real *v, int B, int T,
                            int n_heads, int n_kv_heads, int hd, real *scratch) {
-    double t0 = prof_start(prof);
-    if (!attention_uses_products(mc)) {
-        attention_backward(dq, dk, dv, dout, att, q, k, v, B, T, n_heads, n_kv_heads, hd, scratch);
-        prof_add(prof, PROF_ATTENTION, t0);
-        return;
-    }
-    Args a = { .dq = dq, .dk = dk, .dv = dv, .dout = dout, .probs = att, .q = q, .k = k, .v = v, .B = B,
-               .T = T, .n_heads = n_heads, .n_kv_heads = n_kv_heads, .hd = hd };
-    int items = B * n_kv_heads;
-    setup(&a, mc, prof, items);
-    parallel_for(items, backward_group, &a);
-    finish(&a, prof, items, t0);
+    backward(mc, prof, dq, dk, dv, dout, att, q, k, v, B, T, n_heads, n_kv_heads, hd, scratch, 0);
+}
+
+void attention_backward_set_mc(MatContext *mc, Profile *prof, real *dq, real *dk, real *dv, const real *dout,
+                               const real *att, const real *q, const real *k, const real *v, int B, int T,
+                               int n_heads, int n_kv_heads, int hd, real *scratch) {
+    backward(mc, prof, dq, dk, dv, dout, att, q, k, v, B, T, n_heads, n_kv_heads, hd, scratch, 1);
 }

@@ -7,7 +7,7 @@
 // (oneDNN) at every precision; at bf16 and int8 the other five products round their inputs to bf16:
 //   forward   S = Q K^T, P = softmax(S / sqrt(hd)) (masked), O = P V
 //   backward  dP = dO V^T, dV += P^T dO, dS = P (dP - rowsum(P dP)) / sqrt(hd), dQ += dS K, dK += dS^T Q
-// Layouts as engine/ops.h. The (batch, KV head) items run on parallel_for's threads (engine/ops.h),
+// Layouts as engine/ops.h. The (batch, KV head) items run on parallel_for_fixed's threads (engine/ops.h),
 // each worker in its own context (mat_context_worker) and buffer (mat_context_work), one thread per
 // product; every item writes its own outputs, so the numbers do not depend on the thread count. The
 // time goes to the profile (NULL: none) as PROF_ATTN_PRODUCT for the products (the mean over the
@@ -30,3 +30,8 @@ void attention_forward_mc(MatContext *mc, Profile *prof, real *out, real *att, c
 void attention_backward_mc(MatContext *mc, Profile *prof, real *dq, real *dk, real *dv, const real *dout,
                            const real *att, const real *q, const real *k, const real *v, int B, int T,
                            int n_heads, int n_kv_heads, int hd, real *scratch);
+// the same OVERWRITING dq, dk, dv: bit for bit attention_backward_mc on zeroed gradients (the product
+// path's items write their heads' rows once; the reference path zeroes them first)
+void attention_backward_set_mc(MatContext *mc, Profile *prof, real *dq, real *dk, real *dv, const real *dout,
+                               const real *att, const real *q, const real *k, const real *v, int B, int T,
+                               int n_heads, int n_kv_heads, int hd, real *scratch);

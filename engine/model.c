@@ -326,7 +326,7 @@ static double loss_forward(const Weights *w, const Adapter *ad, Acts *a, const i
     double total = 0;
     long count = 0;
     real g = train ? loss_scale(targets, n) : 0;
-    if (train) TIMED(PROF_COPY, memset(a->dxn, 0, (size_t)n * w->cfg.dim * sizeof(real)));
+    if (train) TIMED(PROF_COPY, zero_reals(a->dxn, (long)n * w->cfg.dim));
     for (int r0 = 0; r0 < n; r0 += a->loss_rows) {
         int m = n - r0 < a->loss_rows ? n - r0 : a->loss_rows;
         head_forward(w, a, r0, m);
@@ -408,8 +408,8 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
     if (!ad || ad->format == FMT_NONE) return;
     const ModelConfig *c = &w->cfg;
     int n = B * T, d = c->dim, hd = config_head_dim(c), H = c->n_heads, KV = c->n_kv_heads;
-    int qd = H * hd, kvd = KV * hd, f = c->ffn_dim, L = c->n_layers;
-    size_t N = a->nmax, nd = (size_t)n * d * sizeof(real);
+    int qd = H * hd, f = c->ffn_dim, L = c->n_layers;
+    size_t N = a->nmax;
     int full = ad->format == FMT_FULL, r = is_lora(ad) ? ad->lora.rank : 0;
     double s = is_lora(ad) ? ad->lora_scale : 0;
     real *final_gain_grad = ad->format == FMT_NORM ? ad->grads + (size_t)2 * L * d
@@ -421,7 +421,7 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
         abort();
     }
     // The head's input gradient into dxn, from what model_forward_train left, else from the logits.
-    if (a->loss_grad != LOSS_GRAD_DXN) TIMED(PROF_COPY, memset(a->dxn, 0, nd));
+    if (a->loss_grad != LOSS_GRAD_DXN) TIMED(PROF_COPY, zero_reals(a->dxn, (long)n * d));
     if (a->loss_grad == LOSS_GRAD_DLOGITS) head_backward_input(w, a, 0, n);
     else if (a->loss_grad == LOSS_GRAD_NONE && !a->loss_rows) {
         TIMED(PROF_LOSS, cross_entropy_backward_scaled(a->dlogits, a->logits, targets, n, c->vocab, loss_scale(targets, n)));
@@ -445,7 +445,7 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
         mat_backward_weight(w->mc, full_grad(ad, ad->full.head.data), a->dlogits, a->xnf, n, c->vocab, d);
         prof_add_product(a->prof, PROD_BACKWARD_WEIGHT, n, c->vocab, d, t0);
     }
-    TIMED(PROF_COPY, memset(a->dres, 0, nd));
+    TIMED(PROF_COPY, zero_reals(a->dres, (long)n * d));
     TIMED(PROF_NORM, rmsnorm_backward(a->dres, final_gain_grad, a->dxn, a->x + L * N * d, w->final_norm, a->rstdf, n, d));
 
     // Steering needs dres after each steered block, and nothing below the lowest one.
@@ -468,8 +468,7 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
         // x_next = x_mid + down(silu(gate(xn2)) * up(xn2)), xn2 = norm2(x_mid)
         TIMED(PROF_COPY, zero_reals(a->dhid, (long)n * f));
         proj_backward(w->mc, a->prof, a->dhid, a->dres, hid, &lw->down, g.down, NULL, LP(6));
-        TIMED(PROF_COPY, zero_reals(a->dgate, (long)n * f); zero_reals(a->dup, (long)n * f));
-        TIMED(PROF_SWIGLU, swiglu_backward(a->dgate, a->dup, a->dhid, gate, up, (long)n * f));
+        TIMED(PROF_SWIGLU, swiglu_backward_set(a->dgate, a->dup, a->dhid, gate, up, (long)n * f));
         TIMED(PROF_COPY, zero_reals(a->dxn, (long)n * d));
         proj_backward(w->mc, a->prof, a->dxn, a->dgate, xn2, &lw->gate, g.gate, NULL, LP(4));
         proj_backward(w->mc, a->prof, a->dxn, a->dup, xn2, &lw->up, g.up, NULL, LP(5));
@@ -478,8 +477,7 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
         // x_mid = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1))), xn1 = norm1(x)
         TIMED(PROF_COPY, zero_reals(a->dattn, (long)n * qd));
         proj_backward(w->mc, a->prof, a->dattn, a->dres, ao, &lw->o, g.o, NULL, LP(3));
-        TIMED(PROF_COPY, zero_reals(a->dq, (long)n * qd); zero_reals(a->dk, (long)n * kvd); zero_reals(a->dv, (long)n * kvd));
-        attention_backward_mc(w->mc, a->prof, a->dq, a->dk, a->dv, a->dattn, att, q, k, v, B, T, H, KV, hd,
+        attention_backward_set_mc(w->mc, a->prof, a->dq, a->dk, a->dv, a->dattn, att, q, k, v, B, T, H, KV, hd,
                               a->att_scratch);
         TIMED(PROF_ROPE, rope_backward(a->dq, a->cos_t, a->sin_t, B, T, H, hd); rope_backward(a->dk, a->cos_t, a->sin_t, B, T, KV, hd));
         real *dxn = need_dx0 ? a->dxn : NULL;

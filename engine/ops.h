@@ -15,8 +15,13 @@
 enum { PAR_WORKERS = 64 };
 int parallel_threads(int n_items);
 void parallel_for(int n, void (*fn)(void *ctx, int item, int worker), void *ctx);
+// The same with fixed ranges of items (worker w of t takes [w n / t, (w + 1) n / t) first, then helps
+// with the others' rest), for items of equal cost: a worker then reads the rows the element-wise
+// passes before left in its own cache.
+void parallel_for_fixed(int n, void (*fn)(void *ctx, int item, int worker), void *ctx);
 // The same for passes too short to pay for threads made per call (the element-wise ones): on OpenMP's
-// team when it serves the rank, else inline on the caller; parallel_light_threads says how many.
+// team when it serves the rank, in fixed ranges as parallel_for_fixed, else inline on the caller;
+// parallel_light_threads says how many.
 int parallel_light_threads(int n_items);
 void parallel_for_light(int n, void (*fn)(void *ctx, int item, int worker), void *ctx);
 
@@ -62,6 +67,8 @@ void attention_softmax_backward_row(real *ds, uint16_t *ds16, real *pc, uint16_t
 // out = silu(gate) * up, elementwise over n values
 void swiglu_forward(real *out, const real *gate, const real *up, long n);
 void swiglu_backward(real *dgate, real *dup, const real *dout, const real *gate, const real *up, long n);
+// the same OVERWRITING dgate and dup: bit for bit swiglu_backward on gradients zeroed before
+void swiglu_backward_set(real *dgate, real *dup, const real *dout, const real *gate, const real *up, long n);
 
 // dst[0..n) = src[0..n), and x[0..n) = 0, on parallel_for_light's threads (the buffers must not overlap)
 void copy_reals(real *dst, const real *src, long n);

@@ -174,6 +174,41 @@ static void test_thread_count(MatPrecision prec) {
     free(q); free(k); free(v); free(dout);
 }
 
+// attention_backward_set_mc overwrites dq, dk, dv (here NaN) with exactly what attention_backward_mc
+// adds to zeroed ones, on the product path (split over 1 and 3 threads) and the reference's (fp32).
+static void test_set(MatPrecision prec) {
+    int B = 2, T = 150, H = 6, KV = 2, hd = 32;
+    long nq = (long)B * T * H * hd, nk = (long)B * T * KV * hd, na = (long)B * H * T * T;
+    float *q = rnd(nq, 2), *k = rnd(nk, 2), *v = rnd(nk, 1), *dout = rnd(nq, 1);
+    float *o = malloc(sizeof(float) * nq), *att = malloc(sizeof(float) * na), *scratch = malloc(sizeof(float) * T * T);
+    long sizes[3] = { nq, nk, nk };
+    float *acc[3], *set[3];
+    for (int j = 0; j < 3; j++) {
+        acc[j] = malloc(sizeof(float) * sizes[j]);
+        set[j] = malloc(sizeof(float) * sizes[j]);
+    }
+    int threads[2] = { 1, 3 };
+    MatContext *mc = mat_context_create(prec);
+    attention_forward_mc(mc, NULL, o, att, q, k, v, B, T, H, KV, hd);
+    for (int r = 0; r < 2; r++) {
+        engine_set_threads(threads[r]);
+        for (int j = 0; j < 3; j++) {
+            memset(acc[j], 0, sizeof(float) * sizes[j]);
+            for (long i = 0; i < sizes[j]; i++) set[j][i] = NAN;
+        }
+        attention_backward_mc(mc, NULL, acc[0], acc[1], acc[2], dout, att, q, k, v, B, T, H, KV, hd, scratch);
+        attention_backward_set_mc(mc, NULL, set[0], set[1], set[2], dout, att, q, k, v, B, T, H, KV, hd, scratch);
+        CHECK(!memcmp(acc[0], set[0], sizeof(float) * nq) && !memcmp(acc[1], set[1], sizeof(float) * nk) &&
+              !memcmp(acc[2], set[2], sizeof(float) * nk),
+              "%s, %d threads: attention_backward_set_mc is attention_backward_mc on zeroed gradients, bit for bit",
+              mat_precision_name(prec), threads[r]);
+    }
+    engine_set_threads(1);
+    mat_context_free(mc);
+    for (int j = 0; j < 3; j++) { free(acc[j]); free(set[j]); }
+    free(q); free(k); free(v); free(dout); free(o); free(att); free(scratch);
+}
+
 int main(void) {
     rng_seed(&rng, 17);
     test_fp32_is_reference();
@@ -191,5 +226,8 @@ int main(void) {
             check_shape(precs[p], shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3], shapes[s][4]);
     test_thread_count(MAT_PREC_BF16);
     test_thread_count(MAT_PREC_FP32_DNNL);
+    test_set(MAT_PREC_BF16);
+    test_set(MAT_PREC_FP32_DNNL);
+    test_set(MAT_PREC_FP32);
     return tl_finish("test_attention");
 }

@@ -254,6 +254,50 @@ static void test_thread_count_rows(void) {
     free(x); free(gain); free(dout); free(g); free(u); free(de); free(ct); free(st);
 }
 
+// The embedding's rows are looked up in items of rows over threads: each token's row, whatever the
+// thread count (a tail of rows past the last whole item included).
+static void test_thread_count_embed(void) {
+    int V = 50, dim = 40, n = 3 * 32 + 7;
+    float *e = rnd((long)V * dim, 1), *out[2] = { malloc(sizeof(float) * n * dim), malloc(sizeof(float) * n * dim) };
+    int *tok = malloc(sizeof(int) * n);
+    for (int i = 0; i < n; i++) tok[i] = (i * 7 + 3) % V;
+    Mat emb = { .type = MAT_F32, .rows = V, .cols = dim, .data = e };
+    int threads[2] = { 1, 3 };
+    for (int r = 0; r < 2; r++) {
+        engine_set_threads(threads[r]);
+        for (long i = 0; i < (long)n * dim; i++) out[r][i] = NAN;
+        embedding_forward(out[r], tok, n, &emb);
+        long bad = 0;
+        for (int i = 0; i < n; i++) bad += memcmp(out[r] + (size_t)i * dim, e + (size_t)tok[i] * dim, sizeof(float) * dim) != 0;
+        CHECK(bad == 0, "embedding_forward at %d threads: %ld rows wrong", threads[r], bad);
+    }
+    engine_set_threads(1);
+    free(e); free(out[0]); free(out[1]); free(tok);
+}
+
+// swiglu_backward_set overwrites what it is given (here NaN) with exactly what swiglu_backward adds to
+// zeroed gradients, signed zeros included (dout +-0), at 1 and 3 threads, tails and all.
+static void test_swiglu_set(void) {
+    long ne = 5 * 16384 + 13;
+    float *g = rnd(ne, 4), *u = rnd(ne, 1), *de = rnd(ne, 1);
+    for (long i = 0; i < ne; i += 7) de[i] = i % 2 ? -0.0f : 0.0f;
+    float *acc[2] = { calloc(ne, sizeof(float)), calloc(ne, sizeof(float)) };
+    float *set[2] = { malloc(ne * sizeof(float)), malloc(ne * sizeof(float)) };
+    int threads[2] = { 1, 3 };
+    for (int r = 0; r < 2; r++) {
+        engine_set_threads(threads[r]);
+        memset(acc[0], 0, ne * sizeof(float));
+        memset(acc[1], 0, ne * sizeof(float));
+        for (long i = 0; i < ne; i++) set[0][i] = set[1][i] = NAN;
+        swiglu_backward(acc[0], acc[1], de, g, u, ne);
+        swiglu_backward_set(set[0], set[1], de, g, u, ne);
+        CHECK(!memcmp(acc[0], set[0], ne * sizeof(float)) && !memcmp(acc[1], set[1], ne * sizeof(float)),
+              "swiglu_backward_set at %d threads is swiglu_backward on zeroed gradients, bit for bit", threads[r]);
+    }
+    engine_set_threads(1);
+    free(g); free(u); free(de); free(acc[0]); free(acc[1]); free(set[0]); free(set[1]);
+}
+
 // AdamW's update and the copies split elements over threads (the gradient's norm stays one sum): the
 // same parameters, moments and bytes at 1 and 3 threads, over several items and a tail.
 static void test_thread_count_elems(void) {
@@ -296,6 +340,8 @@ int main(void) {
     engine_set_threads(1);
     test_cross_entropy();
     test_swiglu();
+    test_swiglu_set();
+    test_thread_count_embed();
     test_rmsnorm();
     test_attention();
     test_thread_count();
