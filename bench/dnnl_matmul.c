@@ -2,8 +2,12 @@
 // shapes, to decide which backend each precision uses. A benchmark, not a test:
 //   gcc -O2 -march=native bench/dnnl_matmul.c -o /tmp/dnnl_matmul -ldnnl -lopenblas && /tmp/dnnl_matmul
 // Times are medians of per-call thread CPU time (the machine is shared; CPU time is what a quiet core
-// would take at one thread), beside the median wall time.
+// would take at one thread). oneDNN runs on OpenMP's team, which is pinned to one thread here as the
+// engine pins it per rank: with the default team (one thread per core) the calling thread's CPU time
+// counted only its own share of each product, and the figures came out about twice one core's rate.
+#define _GNU_SOURCE   // RTLD_DEFAULT
 #include <cblas.h>
+#include <dlfcn.h>
 #include <dnnl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -161,8 +165,17 @@ static double sgemm_gflops(int M, int N, int K) {
     return 2.0 * M * N * K / t.cpu / 1e9;
 }
 
+// one OpenMP thread for oneDNN, through the libgomp libdnnl brings (engine/mat_dnnl.c does the same)
+static void one_omp_thread(void) {
+    void (*set)(int);
+    *(void **)&set = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    if (!set) { fprintf(stderr, "omp_set_num_threads not found: oneDNN's thread count is unknown\n"); exit(1); }
+    set(1);
+}
+
 int main(int argc, char **argv) {
     openblas_set_num_threads(1);
+    one_omp_thread();
     OK(dnnl_engine_create(&eng, dnnl_cpu, 0));
     OK(dnnl_stream_create(&stream, eng, dnnl_stream_default_flags));
     printf("oneDNN effective ISA %d\n", (int)dnnl_get_effective_cpu_isa());
