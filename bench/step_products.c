@@ -1,0 +1,140 @@
+// The weight products of one norm-only training step replayed through the engine's own mat_forward
+// and mat_backward_input (every layer's q k v o gate up down and the tied head forward, then their
+// input gradients in reverse), beside the same products each repeated alone on one warm matrix: the
+// difference is what the step's order (weights cold in cache) costs, and the alone figures against
+// bench/dnnl_matmul.c what the engine adds to oneDNN's kernel. A benchmark, not a test:
+//   gcc -O2 -march=native -I. bench/step_products.c build/libengine.a -o /tmp/step_products
+//       -ldnnl -lopenblas -lcjson -lpcre2-8 -lgomp -lm   (one line)
+//   /tmp/step_products [default|1b] [bf16|int8] [steps]
+// Weights are random bf16 matrices (int8: ternary ones), as a mapped base of that type; times are
+// thread CPU seconds (the machine is shared), summed per shape over the replayed steps.
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "engine/config.h"
+#include "engine/mat.h"
+#include "engine/ternary.h"
+#include "engine/util.h"
+
+static double cpu_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static uint64_t lcg = 88172645463325252ull;
+static float rnd(void) {
+    lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((lcg >> 40) & 0xffff) / 32768.0f - 1.0f;
+}
+
+// A random weight [rows][cols]: bf16 elements, or ternary (packed trits, row scales) for int8.
+static Mat make(int rows, int cols, int ternary) {
+    size_t n = (size_t)rows * cols;
+    if (!ternary) {
+        uint16_t *h = xaligned(n * sizeof(uint16_t));
+        for (size_t i = 0; i < n; i++) h[i] = f32_to_bf16(0.02f * rnd());
+        return (Mat){ MAT_BF16, rows, cols, h, NULL, NULL, NULL, 0 };
+    }
+    float *row = xmalloc((size_t)cols * sizeof(float));
+    uint8_t *t = xaligned(ternary_packed_bytes(rows, cols));
+    float *s = xmalloc((size_t)rows * sizeof(float));
+    for (int r = 0; r < rows; r++) {
+        for (int c = 0; c < cols; c++) row[c] = 0.02f * rnd();
+        ternary_quantize_rows(t + ternary_packed_bytes(1, cols) * (size_t)r, s + r, row, 1, cols);
+    }
+    free(row);
+    return (Mat){ MAT_TERNARY, rows, cols, t, s, NULL, NULL, 0 };
+}
+
+typedef struct { int op, n, out, in; double s; long calls; } Row;
+static Row rows[64];
+static int n_rows;
+
+static Row *find(int op, const Mat *W) {
+    for (int i = 0; i < n_rows; i++)
+        if (rows[i].op == op && rows[i].out == W->rows && rows[i].in == W->cols) return &rows[i];
+    return NULL;
+}
+
+static void add(int op, int n, const Mat *W, double s) {
+    Row *r = find(op, W);
+    if (!r) { r = &rows[n_rows++]; *r = (Row){ op, n, W->rows, W->cols, 0, 0 }; }
+    r->s += s, r->calls++;
+}
+
+static void product(MatContext *mc, int op, float *out, const float *in, const Mat *W, int n) {
+    double t0 = cpu_now();
+    if (op == 0) mat_forward(mc, out, in, W, n, 0);
+    else mat_backward_input(mc, out, in, W, n);
+    add(op, n, W, cpu_now() - t0);
+}
+
+// per_step > 0: ms per step over that many steps; 0: ms per call
+static void print(const char *title, int per_step) {
+    printf("%s\n    op            n     out      in  %s   GFLOP/s\n", title, per_step ? " ms/step" : " ms/call");
+    for (int i = 0; i < n_rows; i++) {
+        Row *r = &rows[i];
+        double fl = 2.0 * r->n * r->out * r->in * r->calls;
+        printf("    %-8s %7d %7d %7d %9.2f %9.1f\n", r->op ? "dy W" : "x W^T", r->n, r->out, r->in,
+               1e3 * r->s / (per_step ? per_step : r->calls), fl / r->s / 1e9);
+    }
+}
+
+int main(int argc, char **argv) {
+    const char *config = argc > 1 ? argv[1] : "default";
+    MatPrecision p = MAT_PREC_BF16;
+    if (argc > 2 && mat_precision_parse(argv[2], &p)) { fprintf(stderr, "precision: bf16 or int8\n"); return 2; }
+    int steps = argc > 3 ? atoi(argv[3]) : 3;
+    ModelConfig c;
+    if (config_by_name(&c, config)) { fprintf(stderr, "config: default or 1b\n"); return 2; }
+    int n = c.dim >= 1024 ? 256 : 2048, d = c.dim, kv = c.dim / c.n_heads * c.n_kv_heads, f = c.ffn_dim;
+    int tern = p == MAT_PREC_INT8;
+    engine_set_threads(1);
+    MatContext *mc = mat_context_create(p);
+    engine_threads_for(p);
+    Mat (*L)[7] = xmalloc(sizeof *L * (size_t)c.n_layers);
+    int shape[7][2] = { { d, d }, { kv, d }, { kv, d }, { d, d }, { f, d }, { f, d }, { d, f } };
+    for (int l = 0; l < c.n_layers; l++)
+        for (int j = 0; j < 7; j++) L[l][j] = make(shape[j][0], shape[j][1], tern);
+    Mat head = make(c.vocab, d, 0);   // the tied embedding: bf16 in every precision
+    size_t big = (size_t)n * (c.vocab > f ? c.vocab : f);
+    float *x = xaligned(big * sizeof(float)), *y = xaligned(big * sizeof(float));
+    for (size_t i = 0; i < big; i++) x[i] = rnd();
+    memset(y, 0, big * sizeof(float));
+
+    // the step's order; the first step converts and creates primitives, so it is not counted
+    for (int s = 0; s <= steps; s++) {
+        if (s == 1) n_rows = 0;
+        for (int l = 0; l < c.n_layers; l++)
+            for (int j = 0; j < 7; j++) product(mc, 0, y, x, &L[l][j], n);
+        product(mc, 0, y, x, &head, n);
+        product(mc, 1, y, x, &head, n);
+        for (int l = c.n_layers - 1; l >= 0; l--)
+            for (int j = 6; j >= 0; j--) product(mc, 1, y, x, &L[l][j], n);
+    }
+    double total = 0;
+    for (int i = 0; i < n_rows; i++) total += rows[i].s;
+    printf("config %s, precision %s, n %d: products of a step %.3f s CPU (mean of %d steps)\n", config,
+           mat_precision_name(p), n, total / steps, steps);
+    print("  in the step's order:", steps);
+
+    // each shape alone, its one matrix called again and again (warm, as bench/dnnl_matmul.c)
+    n_rows = 0;
+    const Mat *alone[8] = { &L[0][0], &L[0][1], &L[0][4], &L[0][6], &head };
+    for (int op = 0; op < 2; op++)
+        for (int i = 0; i < 5; i++) {
+            product(mc, op, y, x, alone[i], n);   // warm: not counted
+            Row *r = find(op, alone[i]);
+            if (r->calls > 1) continue;   // a shape met already (k as q when there is no grouping)
+            r->s = 0, r->calls = 0;
+            double t0 = cpu_now();
+            int reps = 0;
+            while (reps < 3 || (cpu_now() - t0 < 0.3 && reps < 50)) product(mc, op, y, x, alone[i], n), reps++;
+        }
+    print("  each alone, repeated on one matrix:", 0);
+    mat_context_free(mc);
+    return 0;
+}
