@@ -3,11 +3,16 @@
 // input gradients in reverse), beside the same products each repeated alone on one warm matrix: the
 // difference is what the step's order (weights cold in cache) costs, and the alone figures against
 // bench/dnnl_matmul.c what the engine adds to oneDNN's kernel. A benchmark, not a test:
-//   gcc -O2 -march=native -I. bench/step_products.c build/libengine.a -o /tmp/step_products
+//   gcc -O3 -march=native -I. bench/step_products.c build/libengine.a -o /tmp/step_products
 //       -ldnnl -lopenblas -lcjson -lpcre2-8 -lgomp -lm   (one line)
-//   /tmp/step_products [default|1b] [bf16|int8] [steps]
+//   /tmp/step_products [default|1b] [bf16|int8|bf16-blocked] [steps]
 // Weights are random bf16 matrices (int8: ternary ones), as a mapped base of that type; times are
-// thread CPU seconds (the machine is shared), summed per shape over the replayed steps.
+// process CPU seconds (the machine is shared), summed per shape over the replayed steps.
+// bf16-blocked: what keeping the weights in oneDNN's own layout would give: the same products
+// (activations rounded per call, input gradients into scratch then added, as the engine does) on
+// oneDNN directly, each matrix reordered once per direction into the layout its primitive picks
+// (weights format `any`) and its plain copy freed: two blocked copies per matrix.
+#include <dnnl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +25,7 @@
 
 static double cpu_now(void) {
     struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
@@ -65,9 +70,95 @@ static void add(int op, int n, const Mat *W, double s) {
     r->s += s, r->calls++;
 }
 
+#define OK(call) do { if ((call) != dnnl_success) { fprintf(stderr, "%s:%d: %s failed\n", __FILE__, __LINE__, #call); exit(1); } } while (0)
+
+// bf16-blocked: one primitive per direction and shape (weights md `any`), and each matrix's two
+// reordered copies
+static dnnl_engine_t eng;
+static dnnl_stream_t strm;
+typedef struct { int op, M, N, K; dnnl_primitive_t prim; dnnl_memory_desc_t wmd; dnnl_memory_t a, b, c; } Prim;
+static Prim prims[32];
+static int n_prims;
+typedef struct { const void *key; void *w[2]; } Blocked;
+static Blocked blk[1024];
+static int n_blk;
+static uint16_t *xb;
+static float *tmp;
+
+static Prim *prim_for(int op, int M, int N, int K) {
+    for (int i = 0; i < n_prims; i++)
+        if (prims[i].op == op && prims[i].M == M && prims[i].N == N && prims[i].K == K) return &prims[i];
+    Prim *p = &prims[n_prims++];
+    *p = (Prim){ .op = op, .M = M, .N = N, .K = K };
+    dnnl_memory_desc_t a, b, c;
+    dnnl_dims_t ad = { M, K }, bd = { K, N }, cd = { M, N };
+    OK(dnnl_memory_desc_init_by_tag(&a, 2, ad, dnnl_bf16, dnnl_ab));
+    OK(dnnl_memory_desc_init_by_tag(&b, 2, bd, dnnl_bf16, dnnl_format_tag_any));
+    OK(dnnl_memory_desc_init_by_tag(&c, 2, cd, dnnl_f32, dnnl_ab));
+    dnnl_matmul_desc_t d;
+    OK(dnnl_matmul_desc_init(&d, &a, &b, NULL, &c));
+    dnnl_primitive_desc_t pd;
+    OK(dnnl_primitive_desc_create(&pd, &d, NULL, eng, NULL));
+    p->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    OK(dnnl_primitive_create(&p->prim, pd));
+    OK(dnnl_memory_create(&p->a, &a, eng, DNNL_MEMORY_NONE));
+    OK(dnnl_memory_create(&p->b, &p->wmd, eng, DNNL_MEMORY_NONE));
+    OK(dnnl_memory_create(&p->c, &c, eng, DNNL_MEMORY_NONE));
+    dnnl_primitive_desc_destroy(pd);
+    return p;
+}
+
+// W (bf16 [rows][cols]) reordered for both directions; its plain copy freed
+static void make_blocked(Mat *W, int M) {
+    Blocked *e = &blk[n_blk++];
+    e->key = W;
+    for (int op = 0; op < 2; op++) {
+        int N = op ? W->cols : W->rows, K = op ? W->rows : W->cols;
+        Prim *p = prim_for(op, M, N, K);
+        dnnl_memory_desc_t plain;
+        dnnl_dims_t bd = { K, N };
+        OK(dnnl_memory_desc_init_by_tag(&plain, 2, bd, dnnl_bf16, op ? dnnl_ab : dnnl_ba));
+        e->w[op] = xaligned(dnnl_memory_desc_get_size(&p->wmd));
+        dnnl_memory_t from, to;
+        OK(dnnl_memory_create(&from, &plain, eng, (void *)W->data));
+        OK(dnnl_memory_create(&to, &p->wmd, eng, e->w[op]));
+        dnnl_primitive_desc_t rpd;
+        dnnl_primitive_t r;
+        OK(dnnl_reorder_primitive_desc_create(&rpd, &plain, eng, &p->wmd, eng, NULL));
+        OK(dnnl_primitive_create(&r, rpd));
+        dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, from }, { DNNL_ARG_TO, to } };
+        OK(dnnl_primitive_execute(r, strm, 2, args));
+        OK(dnnl_stream_wait(strm));
+        dnnl_primitive_destroy(r);
+        dnnl_primitive_desc_destroy(rpd);
+        dnnl_memory_destroy(from);
+        dnnl_memory_destroy(to);
+    }
+    free((void *)W->data);
+    W->data = NULL;
+}
+
+static void blocked_product(int op, float *out, const float *in, const Mat *W, int n) {
+    Blocked *e = NULL;
+    for (int i = 0; i < n_blk && !e; i++) if (blk[i].key == W) e = &blk[i];
+    int N = op ? W->cols : W->rows, K = op ? W->rows : W->cols;
+    Prim *p = prim_for(op, n, N, K);
+    mat_act_round_bf16(xb, in, (size_t)n * K);
+    OK(dnnl_memory_set_data_handle(p->a, xb));
+    OK(dnnl_memory_set_data_handle(p->b, e->w[op]));
+    OK(dnnl_memory_set_data_handle(p->c, op ? tmp : out));
+    dnnl_exec_arg_t args[3] = { { DNNL_ARG_SRC, p->a }, { DNNL_ARG_WEIGHTS, p->b }, { DNNL_ARG_DST, p->c } };
+    OK(dnnl_primitive_execute(p->prim, strm, 3, args));
+    OK(dnnl_stream_wait(strm));
+    if (op) for (size_t i = 0; i < (size_t)n * N; i++) out[i] += tmp[i];
+}
+
+static int blocked_mode;
+
 static void product(MatContext *mc, int op, float *out, const float *in, const Mat *W, int n) {
     double t0 = cpu_now();
-    if (op == 0) mat_forward(mc, out, in, W, n, 0);
+    if (blocked_mode) blocked_product(op, out, in, W, n);
+    else if (op == 0) mat_forward(mc, out, in, W, n, 0);
     else mat_backward_input(mc, out, in, W, n);
     add(op, n, W, cpu_now() - t0);
 }
@@ -86,7 +177,11 @@ static void print(const char *title, int per_step) {
 int main(int argc, char **argv) {
     const char *config = argc > 1 ? argv[1] : "default";
     MatPrecision p = MAT_PREC_BF16;
-    if (argc > 2 && mat_precision_parse(argv[2], &p)) { fprintf(stderr, "precision: bf16 or int8\n"); return 2; }
+    blocked_mode = argc > 2 && !strcmp(argv[2], "bf16-blocked");
+    if (argc > 2 && !blocked_mode && mat_precision_parse(argv[2], &p)) {
+        fprintf(stderr, "precision: bf16, int8 or bf16-blocked\n");
+        return 2;
+    }
     int steps = argc > 3 ? atoi(argv[3]) : 3;
     ModelConfig c;
     if (config_by_name(&c, config)) { fprintf(stderr, "config: default or 1b\n"); return 2; }
@@ -97,10 +192,20 @@ int main(int argc, char **argv) {
     engine_threads_for(p);
     Mat (*L)[7] = xmalloc(sizeof *L * (size_t)c.n_layers);
     int shape[7][2] = { { d, d }, { kv, d }, { kv, d }, { d, d }, { f, d }, { f, d }, { d, f } };
+    if (blocked_mode) {
+        OK(dnnl_engine_create(&eng, dnnl_cpu, 0));
+        OK(dnnl_stream_create(&strm, eng, dnnl_stream_default_flags));
+    }
     for (int l = 0; l < c.n_layers; l++)
-        for (int j = 0; j < 7; j++) L[l][j] = make(shape[j][0], shape[j][1], tern);
+        for (int j = 0; j < 7; j++) {
+            L[l][j] = make(shape[j][0], shape[j][1], tern);
+            if (blocked_mode) make_blocked(&L[l][j], n);
+        }
     Mat head = make(c.vocab, d, 0);   // the tied embedding: bf16 in every precision
+    if (blocked_mode) make_blocked(&head, n);
     size_t big = (size_t)n * (c.vocab > f ? c.vocab : f);
+    xb = xaligned(big * sizeof(uint16_t));
+    tmp = xaligned(big * sizeof(float));
     float *x = xaligned(big * sizeof(float)), *y = xaligned(big * sizeof(float));
     for (size_t i = 0; i < big; i++) x[i] = rnd();
     memset(y, 0, big * sizeof(float));
@@ -118,7 +223,7 @@ int main(int argc, char **argv) {
     double total = 0;
     for (int i = 0; i < n_rows; i++) total += rows[i].s;
     printf("config %s, precision %s, n %d: products of a step %.3f s CPU (mean of %d steps)\n", config,
-           mat_precision_name(p), n, total / steps, steps);
+           blocked_mode ? "bf16, weights in oneDNN's layout" : mat_precision_name(p), n, total / steps, steps);
     print("  in the step's order:", steps);
 
     // each shape alone, its one matrix called again and again (warm, as bench/dnnl_matmul.c)
