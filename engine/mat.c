@@ -192,12 +192,9 @@ void mat_backward_input(MatContext *mc, real *dx, const real *dy, const Mat *W, 
     if (p == MAT_PREC_FP32 || W->cols <= 0) { mat_fp32_backward_input(dx, dy, W, n); return; }
     const real *direct = mat_direct(W);
     if (p == MAT_PREC_FP32_DNNL) {
-        // into scratch, then added: faster than oneDNN's sum post-op (engine/mat_lowp.c)
-        size_t nx = (size_t)n * W->cols;
-        float *t = direct && mat_use_dnnl(mc) ? mat_scratch(mc, 4, nx * sizeof(float)) : NULL;
-        if (t && !mat_dnnl_gemm(mc->dnnl, MAT_DNNL_F32, 0, 0, n, W->cols, W->rows, dy, direct, t, 0))
-            mat_add_f32(dx, t, nx);
-        else mat_fp32_backward_input(dx, dy, W, n);
+        if (!direct || !mat_use_dnnl(mc) ||
+            mat_dnnl_gemm(mc->dnnl, MAT_DNNL_F32, 0, 0, n, W->cols, W->rows, dy, direct, dx, 1))
+            mat_fp32_backward_input(dx, dy, W, n);
     } else if (p == MAT_PREC_INT8 && W->type == MAT_TERNARY) {
         // int8 on the forward's cached trits: the int16 kernel of engine/ternary.c (fp32's path) was
         // slower here than bf16's backward on oneDNN; int8 sums are exact, only dy's rounding is new
