@@ -58,7 +58,6 @@ int mat_dnnl_usable(void);   // oneDNN built in, working, and real is float
 void mat_bf16_decode(float *out, const uint16_t *src, size_t n);
 void mat_round_bf16(uint16_t *out, const real *x, size_t n);
 void mat_bf16_to_real(real *out, const uint16_t *h, size_t n);
-void mat_add_f32(real *y, const float *t, size_t n);
 void mat_quantize_rows_i8(int8_t *q, float *xs, const real *x, int n, size_t K);
 void mat_dequantize(real *y, const int32_t *acc, const float *xs, const float *ws, int n, int rows,
                     int accumulate);

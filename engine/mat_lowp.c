@@ -30,15 +30,7 @@ void mat_bf16_backward_input(MatContext *mc, real *dx, const real *dy, const Mat
 void mat_bf16_backward_input_rounded(MatContext *mc, real *dx, const uint16_t *dyb, const Mat *W, int n) {
     size_t ny = (size_t)n * W->rows;
     const uint16_t *wb = mat_prepared(mc, W, PREP_BF16);
-    // oneDNN's bf16 sum post-op (dx += in the kernel) ran 5-25% slower than the product alone at
-    // these shapes (bench/dnnl_matmul.c "ab+sum" against "ab"; same bits): the product goes to
-    // scratch, then one add. fp32-dnnl keeps its sum post-op, which showed no such cost.
-    size_t nx = (size_t)n * W->cols;
-    float *t = mat_scratch(mc, 4, nx * sizeof(float));
-    if (mat_use_dnnl(mc) && !mat_dnnl_gemm(mc->dnnl, MAT_DNNL_BF16, 0, 0, n, W->cols, W->rows, dyb, wb, t, 0)) {
-        mat_add_f32(dx, t, nx);
-        return;
-    }
+    if (mat_use_dnnl(mc) && !mat_dnnl_gemm(mc->dnnl, MAT_DNNL_BF16, 0, 0, n, W->cols, W->rows, dyb, wb, dx, 1)) return;
     real *dyr = mat_scratch(mc, 1, ny * sizeof(real));
     mat_bf16_to_real(dyr, dyb, ny);
     Mat Wb = { MAT_BF16, W->rows, W->cols, wb, NULL, NULL, NULL, 0 };

@@ -39,18 +39,6 @@ void mat_round_bf16(uint16_t *out, const real *x, size_t n) {
     for (; i < n; i++) out[i] = f32_to_bf16((float)x[i]);
 }
 
-// y[i] += t[i]: the input-gradient products' accumulation (engine/mat_lowp.c says why it is a pass of its own)
-void mat_add_f32(real *y, const float *t, size_t n) {
-    size_t i = 0;
-#ifdef __AVX512F__
-    if (REAL_IS_FLOAT) {
-        float *yf = (float *)y;
-        for (; i + 16 <= n; i += 16) _mm512_storeu_ps(yf + i, _mm512_add_ps(_mm512_loadu_ps(yf + i), _mm512_loadu_ps(t + i)));
-    }
-#endif
-    for (; i < n; i++) y[i] = (real)((float)y[i] + t[i]);
-}
-
 void mat_bf16_to_real(real *out, const uint16_t *h, size_t n) {
     if (REAL_IS_FLOAT) mat_bf16_decode((float *)out, h, n);
     else for (size_t i = 0; i < n; i++) out[i] = (real)bf16_to_f32(h[i]);
