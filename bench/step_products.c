@@ -9,9 +9,12 @@
 // Weights are random bf16 matrices (int8: ternary ones), as a mapped base of that type; times are
 // process CPU seconds (the machine is shared), summed per shape over the replayed steps.
 // bf16-blocked: what keeping the weights in oneDNN's own layout would give: the same products
-// (activations rounded per call, input gradients into scratch then added, as the engine does) on
-// oneDNN directly, each matrix reordered once per direction into the layout its primitive picks
+// (activations rounded per call, input gradients added by oneDNN's sum post-op, as the engine does)
+// on oneDNN directly, each matrix reordered once per direction into the layout its primitive picks
 // (weights format `any`) and its plain copy freed: two blocked copies per matrix.
+// bf16-ab: both, steps alternated in one process (engine, blocked, engine, ...; three copies of the
+// weights), with each way's per-step CPU times: separate runs on a shared machine differ by more
+// than the effect.
 #include <dnnl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,6 +73,8 @@ static void add(int op, int n, const Mat *W, double s) {
     r->s += s, r->calls++;
 }
 
+static int blocked_mode, use_blocked;   // 1 blocked only, 2 both alternated; use_blocked: this step's way
+
 #define OK(call) do { if ((call) != dnnl_success) { fprintf(stderr, "%s:%d: %s failed\n", __FILE__, __LINE__, #call); exit(1); } } while (0)
 
 // bf16-blocked: one primitive per direction and shape (weights md `any`), and each matrix's two
@@ -83,7 +88,6 @@ typedef struct { const void *key; void *w[2]; } Blocked;
 static Blocked blk[1024];
 static int n_blk;
 static uint16_t *xb;
-static float *tmp;
 
 static Prim *prim_for(int op, int M, int N, int K) {
     for (int i = 0; i < n_prims; i++)
@@ -97,8 +101,16 @@ static Prim *prim_for(int op, int M, int N, int K) {
     OK(dnnl_memory_desc_init_by_tag(&c, 2, cd, dnnl_f32, dnnl_ab));
     dnnl_matmul_desc_t d;
     OK(dnnl_matmul_desc_init(&d, &a, &b, NULL, &c));
+    dnnl_primitive_attr_t attr;
+    dnnl_post_ops_t po;
+    OK(dnnl_primitive_attr_create(&attr));
+    OK(dnnl_post_ops_create(&po));
+    if (op) OK(dnnl_post_ops_append_sum(po, 1.0f));   // dx +=, as engine/mat_lowp.c
+    OK(dnnl_primitive_attr_set_post_ops(attr, po));
     dnnl_primitive_desc_t pd;
-    OK(dnnl_primitive_desc_create(&pd, &d, NULL, eng, NULL));
+    OK(dnnl_primitive_desc_create(&pd, &d, attr, eng, NULL));
+    dnnl_post_ops_destroy(po);
+    dnnl_primitive_attr_destroy(attr);
     p->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     OK(dnnl_primitive_create(&p->prim, pd));
     OK(dnnl_memory_create(&p->a, &a, eng, DNNL_MEMORY_NONE));
@@ -134,8 +146,10 @@ static void make_blocked(Mat *W, int M) {
         dnnl_memory_destroy(from);
         dnnl_memory_destroy(to);
     }
-    free((void *)W->data);
-    W->data = NULL;
+    if (blocked_mode == 1) {
+        free((void *)W->data);
+        W->data = NULL;
+    }
 }
 
 static void blocked_product(int op, float *out, const float *in, const Mat *W, int n) {
@@ -146,18 +160,15 @@ static void blocked_product(int op, float *out, const float *in, const Mat *W, i
     mat_act_round_bf16(xb, in, (size_t)n * K);
     OK(dnnl_memory_set_data_handle(p->a, xb));
     OK(dnnl_memory_set_data_handle(p->b, e->w[op]));
-    OK(dnnl_memory_set_data_handle(p->c, op ? tmp : out));
+    OK(dnnl_memory_set_data_handle(p->c, out));
     dnnl_exec_arg_t args[3] = { { DNNL_ARG_SRC, p->a }, { DNNL_ARG_WEIGHTS, p->b }, { DNNL_ARG_DST, p->c } };
     OK(dnnl_primitive_execute(p->prim, strm, 3, args));
     OK(dnnl_stream_wait(strm));
-    if (op) for (size_t i = 0; i < (size_t)n * N; i++) out[i] += tmp[i];
 }
-
-static int blocked_mode;
 
 static void product(MatContext *mc, int op, float *out, const float *in, const Mat *W, int n) {
     double t0 = cpu_now();
-    if (blocked_mode) blocked_product(op, out, in, W, n);
+    if (use_blocked) blocked_product(op, out, in, W, n);
     else if (op == 0) mat_forward(mc, out, in, W, n, 0);
     else mat_backward_input(mc, out, in, W, n);
     add(op, n, W, cpu_now() - t0);
@@ -177,9 +188,10 @@ static void print(const char *title, int per_step) {
 int main(int argc, char **argv) {
     const char *config = argc > 1 ? argv[1] : "default";
     MatPrecision p = MAT_PREC_BF16;
-    blocked_mode = argc > 2 && !strcmp(argv[2], "bf16-blocked");
+    blocked_mode = argc > 2 && !strcmp(argv[2], "bf16-blocked") ? 1 : argc > 2 && !strcmp(argv[2], "bf16-ab") ? 2 : 0;
+    use_blocked = blocked_mode == 1;
     if (argc > 2 && !blocked_mode && mat_precision_parse(argv[2], &p)) {
-        fprintf(stderr, "precision: bf16, int8 or bf16-blocked\n");
+        fprintf(stderr, "precision: bf16, int8, bf16-blocked or bf16-ab\n");
         return 2;
     }
     int steps = argc > 3 ? atoi(argv[3]) : 3;
@@ -205,11 +217,32 @@ int main(int argc, char **argv) {
     if (blocked_mode) make_blocked(&head, n);
     size_t big = (size_t)n * (c.vocab > f ? c.vocab : f);
     xb = xaligned(big * sizeof(uint16_t));
-    tmp = xaligned(big * sizeof(float));
     float *x = xaligned(big * sizeof(float)), *y = xaligned(big * sizeof(float));
     for (size_t i = 0; i < big; i++) x[i] = rnd();
     memset(y, 0, big * sizeof(float));
 
+    if (blocked_mode == 2) {   // the engine's and the blocked steps alternated, first one of each untimed
+        double t[2][64];
+        if (steps > 64) steps = 64;
+        for (int s = 0; s < 2 * (steps + 1); s++) {
+            use_blocked = s & 1;
+            double t0 = cpu_now();
+            for (int l = 0; l < c.n_layers; l++)
+                for (int j = 0; j < 7; j++) product(mc, 0, y, x, &L[l][j], n);
+            product(mc, 0, y, x, &head, n);
+            product(mc, 1, y, x, &head, n);
+            for (int l = c.n_layers - 1; l >= 0; l--)
+                for (int j = 6; j >= 0; j--) product(mc, 1, y, x, &L[l][j], n);
+            if (s >= 2) t[use_blocked][s / 2 - 1] = cpu_now() - t0;
+        }
+        printf("config %s, bf16, n %d: products of a step, s CPU, %d steps each way alternated\n", config, n, steps);
+        for (int w = 0; w < 2; w++) {
+            printf("  %-22s", w ? "weights in oneDNN's:" : "engine (plain):");
+            for (int i = 0; i < steps; i++) printf(" %.3f", t[w][i]);
+            printf("\n");
+        }
+        return 0;
+    }
     // the step's order; the first step converts and creates primitives, so it is not counted
     for (int s = 0; s <= steps; s++) {
         if (s == 1) n_rows = 0;
