@@ -5,7 +5,9 @@
 # so that every pair sees the same machine, over several rounds. Prints each run with the load
 # average before it, then a Markdown table of the medians and each binary's 2-thread / 1-thread ratio.
 #
-#   bench/threads.sh [--sweep B]... [--precisions "bf16 fp32-dnnl"] [--repeats 3] [--steps 10]
+#   bench/threads.sh [--sweep B]... [--precisions "bf16 fp32-dnnl"] [--repeats 3] [--steps 10] [--rest 12]
+# --rest: seconds of sleep before each run, so that the load average a run starts at is not its
+# predecessor's own (the quiet-machine rule: discard runs that start above 1.5 on 2 cores).
 # Several --sweep (e.g. main's build and a branch's) are compared round by round; default build/sweep.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,13 +15,15 @@ sweeps=()
 precisions="bf16 fp32-dnnl"
 repeats=3
 steps=10
+rest=12
 while [ $# -gt 0 ]; do
   case "$1" in
     --sweep) sweeps+=("$2"); shift 2 ;;
     --precisions) precisions=$2; shift 2 ;;
     --repeats) repeats=$2; shift 2 ;;
     --steps) steps=$2; shift 2 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    --rest) rest=$2; shift 2 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "threads.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -33,6 +37,7 @@ for r in $(seq 1 "$repeats"); do
   for p in $precisions; do
     for i in "${!sweeps[@]}"; do
       for t in 1 2; do
+        sleep "$rest"
         load=$(cut -d' ' -f1 /proc/loadavg)
         # OpenBLAS starts one thread per core at load; capping it keeps idle helpers from spinning
         tok=$(OPENBLAS_NUM_THREADS=1 "${sweeps[$i]}" bench --format norm --batch 8 --seq 256 --no-sgemm \

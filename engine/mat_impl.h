@@ -57,6 +57,8 @@ int mat_dnnl_usable(void);   // oneDNN built in, working, and real is float
 // mat_round.c
 void mat_bf16_decode(float *out, const uint16_t *src, size_t n);
 void mat_round_bf16(uint16_t *out, const real *x, size_t n);
+// the same split over parallel_for_light's threads (the activations of the weight products; the same bits)
+void mat_round_bf16_split(uint16_t *out, const real *x, size_t n);
 void mat_bf16_to_real(real *out, const uint16_t *h, size_t n);
 void mat_quantize_rows_i8(int8_t *q, float *xs, const real *x, int n, size_t K);
 void mat_dequantize(real *y, const int32_t *acc, const float *xs, const float *ws, int n, int rows,

@@ -11,7 +11,7 @@ void mat_bf16_forward(MatContext *mc, real *y, const real *x, const Mat *W, int 
     size_t nx = (size_t)n * W->cols;
     const uint16_t *wb = mat_prepared(mc, W, PREP_BF16);
     uint16_t *xb = mat_scratch(mc, 0, nx * sizeof(uint16_t));
-    mat_round_bf16(xb, x, nx);
+    mat_round_bf16_split(xb, x, nx);
     if (mat_use_dnnl(mc) &&
         !mat_dnnl_gemm(mc->dnnl, MAT_DNNL_BF16, 0, 1, n, W->rows, W->cols, xb, wb, y, accumulate)) return;
     real *xr = mat_scratch(mc, 1, nx * sizeof(real));
@@ -23,7 +23,7 @@ void mat_bf16_forward(MatContext *mc, real *y, const real *x, const Mat *W, int 
 void mat_bf16_backward_input(MatContext *mc, real *dx, const real *dy, const Mat *W, int n) {
     size_t ny = (size_t)n * W->rows;
     uint16_t *dyb = mat_scratch(mc, 0, ny * sizeof(uint16_t));
-    mat_round_bf16(dyb, dy, ny);
+    mat_round_bf16_split(dyb, dy, ny);
     mat_bf16_backward_input_rounded(mc, dx, dyb, W, n);
 }
 
@@ -40,8 +40,8 @@ void mat_bf16_backward_input_rounded(MatContext *mc, real *dx, const uint16_t *d
 void mat_bf16_backward_weight(MatContext *mc, real *dW, const real *dy, const real *x, int n, int rows, int cols) {
     size_t ny = (size_t)n * rows, nx = (size_t)n * cols;
     uint16_t *dyb = mat_scratch(mc, 0, ny * sizeof(uint16_t)), *xb = mat_scratch(mc, 2, nx * sizeof(uint16_t));
-    mat_round_bf16(dyb, dy, ny);
-    mat_round_bf16(xb, x, nx);
+    mat_round_bf16_split(dyb, dy, ny);
+    mat_round_bf16_split(xb, x, nx);
     if (mat_use_dnnl(mc) && !mat_dnnl_gemm(mc->dnnl, MAT_DNNL_BF16, 1, 0, rows, cols, n, dyb, xb, dW, 1)) return;
     real *dyr = mat_scratch(mc, 1, ny * sizeof(real)), *xr = mat_scratch(mc, 3, nx * sizeof(real));
     mat_bf16_to_real(dyr, dyb, ny);

@@ -1,6 +1,7 @@
 // Rounding kernels of the matrix-product layer, shared by the oneDNN path and its BLAS emulation so
 // that both see the same inputs: bf16 (round to nearest even) and per-row int8 quantisation.
 #include "engine/mat_impl.h"
+#include "engine/ops.h"
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -37,6 +38,22 @@ void mat_round_bf16(uint16_t *out, const real *x, size_t n) {
     }
 #endif
     for (; i < n; i++) out[i] = f32_to_bf16((float)x[i]);
+}
+
+typedef struct { uint16_t *out; const real *x; size_t n; } RoundArgs;
+
+enum { ROUND_ITEM = 1 << 14 };   // elements, a multiple of 16: each vector falls where it does on one thread
+
+static void round_item(void *ctx, int item, int worker) {
+    (void)worker;
+    const RoundArgs *a = ctx;
+    size_t i0 = (size_t)item * ROUND_ITEM, n = a->n - i0 < ROUND_ITEM ? a->n - i0 : ROUND_ITEM;
+    mat_round_bf16(a->out + i0, a->x + i0, n);
+}
+
+void mat_round_bf16_split(uint16_t *out, const real *x, size_t n) {
+    RoundArgs a = { out, x, n };
+    parallel_for_light((int)((n + ROUND_ITEM - 1) / ROUND_ITEM), round_item, &a);
 }
 
 void mat_bf16_to_real(real *out, const uint16_t *h, size_t n) {
