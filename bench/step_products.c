@@ -185,6 +185,16 @@ static void print(const char *title, int per_step) {
     }
 }
 
+// A step's weight products in its order: every layer's forward, the head's both ways, every layer's input gradient.
+static void step(MatContext *mc, float *y, const float *x, Mat (*L)[7], const Mat *head, int n_layers, int n) {
+    for (int l = 0; l < n_layers; l++)
+        for (int j = 0; j < 7; j++) product(mc, 0, y, x, &L[l][j], n);
+    product(mc, 0, y, x, head, n);
+    product(mc, 1, y, x, head, n);
+    for (int l = n_layers - 1; l >= 0; l--)
+        for (int j = 6; j >= 0; j--) product(mc, 1, y, x, &L[l][j], n);
+}
+
 int main(int argc, char **argv) {
     const char *config = argc > 1 ? argv[1] : "default";
     MatPrecision p = MAT_PREC_BF16;
@@ -227,12 +237,7 @@ int main(int argc, char **argv) {
         for (int s = 0; s < 2 * (steps + 1); s++) {
             use_blocked = s & 1;
             double t0 = cpu_now();
-            for (int l = 0; l < c.n_layers; l++)
-                for (int j = 0; j < 7; j++) product(mc, 0, y, x, &L[l][j], n);
-            product(mc, 0, y, x, &head, n);
-            product(mc, 1, y, x, &head, n);
-            for (int l = c.n_layers - 1; l >= 0; l--)
-                for (int j = 6; j >= 0; j--) product(mc, 1, y, x, &L[l][j], n);
+            step(mc, y, x, L, &head, c.n_layers, n);
             if (s >= 2) t[use_blocked][s / 2 - 1] = cpu_now() - t0;
         }
         printf("config %s, bf16, n %d: products of a step, s CPU, %d steps each way alternated\n", config, n, steps);
@@ -246,12 +251,7 @@ int main(int argc, char **argv) {
     // the step's order; the first step converts and creates primitives, so it is not counted
     for (int s = 0; s <= steps; s++) {
         if (s == 1) n_rows = 0;
-        for (int l = 0; l < c.n_layers; l++)
-            for (int j = 0; j < 7; j++) product(mc, 0, y, x, &L[l][j], n);
-        product(mc, 0, y, x, &head, n);
-        product(mc, 1, y, x, &head, n);
-        for (int l = c.n_layers - 1; l >= 0; l--)
-            for (int j = 6; j >= 0; j--) product(mc, 1, y, x, &L[l][j], n);
+        step(mc, y, x, L, &head, c.n_layers, n);
     }
     double total = 0;
     for (int i = 0; i < n_rows; i++) total += rows[i].s;
