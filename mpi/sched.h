@@ -25,6 +25,7 @@ typedef struct {
     unsigned char *more;         // per job: done before, only new eval texts are missing
     int *running;                // [nranks]: job on that rank, -1 idle, -2 not yet ready
     int *queued;                 // [nranks]: job handed to a busy worker to start when its running one ends, -1 none
+    int *taken_back, n_taken_back;   // queued jobs taken back before they started (sched_take_back), in that order
     Runner local;                // rank 0's own job, through a process forked once (mpi/runner.h)
     Progress prog;
     double last_flush;
@@ -96,6 +97,9 @@ int sched_poll_local(Sched *s, int look);
 int sched_release_held(Sched *s);
 // Hands out what it can; returns the number of jobs sent to workers over MPI.
 int sched_dispatch(Sched *s);
+// The job queued on rank never started there (recalled, dropped with an abort, its worker lost): it
+// is undone again, for the rerun (no new jobs are handed out after a stop or a loss).
+void sched_take_back(Sched *s, int rank);
 // sched_wait.c
 long sched_wait_cap_ns(const Sched *s);
 long sched_expected_wait_ns(const Sched *s, long cap);

@@ -144,6 +144,13 @@ static int dispatch_idle(Sched *s) {
     return sent;
 }
 
+void sched_take_back(Sched *s, int rank) {
+    int j = s->queued[rank];
+    s->attempt[j]--;
+    s->taken_back[s->n_taken_back++] = j;
+    s->queued[rank] = -1;
+}
+
 int sched_dispatch(Sched *s) {
     int sent = dispatch_idle(s);
     for (int rank = 1; rank < s->nranks; rank++) {

@@ -40,10 +40,7 @@ void sched_lose_rank(Sched *s, int r) {
         lost_result(&lr, j, s->plan->jobs[j].id, r, host, silent);
         sched_take_result(s, &lr, r);
     }
-    if (s->queued[r] >= 0) {   // never started there: not journalled, so the rerun runs it
-        s->attempt[s->queued[r]]--;
-        s->queued[r] = -1;
-    }
+    if (s->queued[r] >= 0) sched_take_back(s, r);   // never started there: not journalled, the rerun runs it
     s->running[r] = -3;   // neither idle nor running: never counted again
     s->state_dirty = 1;
     recall_queued(s);

@@ -89,16 +89,10 @@ int sched_poll_workers(Sched *s) {
         }
         if (s->running[rank] >= 0) s->prog.running--;
         s->running[rank] = -1;
-        if (s->queued[rank] >= 0) {   // an abort drops the queued job too: never started
-            s->attempt[s->queued[rank]]--;
-            s->queued[rank] = -1;
-        }
+        if (s->queued[rank] >= 0) sched_take_back(s, rank);   // an abort drops the queued job too
     } else if (st.MPI_TAG == TAG_RECALLED) {
         int dropped = len == sizeof(int) ? *(const int *)buf : 0;
-        if (dropped && s->queued[rank] >= 0) {   // else it started: its result promotes it, or came before
-            s->attempt[s->queued[rank]]--;
-            s->queued[rank] = -1;
-        }
+        if (dropped && s->queued[rank] >= 0) sched_take_back(s, rank);   // else it started: its result promotes it
     } else if (st.MPI_TAG == TAG_RESULT) {
         JobResult r;
         char err[256];

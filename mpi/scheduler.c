@@ -90,8 +90,14 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
     runner_stop(&s.local);
     if (lost) {
         // No message to any rank now: a lost one may never take it, and the caller ends the run with MPI_Abort.
-        fprintf(stderr, "sweep: ending the run: %d rank%s lost; %d jobs were handed out, every one finished or "
-                "recorded as lost; rerun to resume\n", s.lost.n_dead, s.lost.n_dead > 1 ? "s" : "", s.qi);
+        fprintf(stderr, "sweep: ending the run: %d rank%s lost; %d jobs were handed out, every one finished, "
+                "recorded as lost or taken back before it started (%d); rerun to resume\n", s.lost.n_dead,
+                s.lost.n_dead > 1 ? "s" : "", s.qi, s.n_taken_back);
+        if (s.n_taken_back) {   // ids, not positions: they sit among the jobs handed out (tests/cluster/test_faults.py)
+            fprintf(stderr, "sweep: taken back before they started:");
+            for (int i = 0; i < s.n_taken_back; i++) fprintf(stderr, " %s", p->jobs[s.taken_back[i]].id);
+            fprintf(stderr, "\n");
+        }
         runner_abort(&s.local);
         *worker_lost = 1;
     } else {
