@@ -10,20 +10,6 @@ size_t memfit_node_used(const MemFit *f, int node, const int *running) {
     return used;
 }
 
-int memfit_queue_fits(const MemFit *f, int rank, int j, const int *running, const int *queued) {
-    int node = f->node_of[rank];
-    if (f->hold && f->hold[node].job >= 0) return 0;
-    size_t used = memfit_node_used(f, node, running);
-    for (int r = 0; r < f->nranks; r++) {
-        if (f->node_of[r] != node) continue;
-        size_t run = running[r] >= 0 ? f->job[running[r]] : 0;
-        int q = r == rank ? j : queued[r];
-        size_t next = q >= 0 ? f->job[q] : 0;
-        if (next > run) used += next - run;
-    }
-    return used <= f->limit;
-}
-
 void memfit_hold_init(MemHold *hold, int n_nodes) {
     for (int i = 0; i < n_nodes; i++) hold[i] = (MemHold){ .job = -1, .passed = 0 };
 }

@@ -32,10 +32,6 @@ size_t memfit_node_used(const MemFit *f, int node, const int *running);
 // its node beside what runs there, unless the node is reserved for a job waiting ahead of it; -1 if
 // none. The caller starts the job returned (the node's reservation counts it).
 int memfit_pick(const MemFit *f, int rank, const int *running, const int *cand, int n);
-// Whether job j may wait queued on rank behind its running job (mpi/sched.h QUEUE_BELOW): the node
-// holds no reservation, and its sum fits when each of its ranks counts the larger of its running and
-// its queued job (queued[r] >= 0, j for rank), as a queued job starts when the running one ends.
-int memfit_queue_fits(const MemFit *f, int rank, int j, const int *running, const int *queued);
 // Every node unreserved: hold[n_nodes] with job -1.
 void memfit_hold_init(MemHold *hold, int n_nodes);
 // Where the node's memory limit comes from, in this order: Slurm's SLURM_MEM_PER_NODE (MB), this

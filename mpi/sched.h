@@ -24,8 +24,6 @@ typedef struct {
     int *attempt;                // attempts made so far, per job
     unsigned char *more;         // per job: done before, only new eval texts are missing
     int *running;                // [nranks]: job on that rank, -1 idle, -2 not yet ready
-    int *queued;                 // [nranks]: job handed to a busy worker to start when its running one ends, -1 none
-    int *taken_back, n_taken_back;   // queued jobs taken back before they started (sched_take_back), in that order
     Runner local;                // rank 0's own job, through a process forked once (mpi/runner.h)
     Progress prog;
     double last_flush;
@@ -48,7 +46,6 @@ typedef struct {
     double last_sync;            // when the journal was last fsynced
     long results, rebuilds;      // for the closing accounting line: results taken, results file rebuilds
     long wakeups;                // turns of the main loop
-    long queued_sent;            // jobs handed out queued behind a running one (QUEUE_BELOW)
     double rebuild_cpu;          // CPU seconds the rebuilds and in-place updates of the file took
     unsigned char *held;         // per job: a combination waiting for its inputs (mpi/job_combo.h)
     int n_held;
@@ -60,12 +57,6 @@ typedef struct {
     H5Written h5w;               // what the in-place updates wrote (results/h5write.h)
     CpuPhases cpu;               // where rank 0's CPU went (mpi/cpuphase.h), printed at the end
 } Sched;
-
-// Short jobs get their worker's next one queued behind them (one at most): the worker starts it the
-// moment the first ends, so rank 0 may sleep a quarter of a job instead of polling every millisecond
-// around its expected end (issue 15). Not for jobs of this many seconds or more: rank 0's latency is
-// a small share of them, and a queued job would wait a whole job on its worker.
-#define QUEUE_BELOW 10.0
 
 // Writes of the results file are spaced so they take at most 1/FLUSH_SHARE of rank 0's wall time,
 // whatever --flush-every says (an update costs what the results since the last one wrote; a rebuild,
@@ -97,9 +88,6 @@ int sched_poll_local(Sched *s, int look);
 int sched_release_held(Sched *s);
 // Hands out what it can; returns the number of jobs sent to workers over MPI.
 int sched_dispatch(Sched *s);
-// The job queued on rank never started there (recalled, dropped with an abort, its worker lost): it
-// is undone again, for the rerun (no new jobs are handed out after a stop or a loss).
-void sched_take_back(Sched *s, int rank);
 // sched_wait.c
 long sched_wait_cap_ns(const Sched *s);
 long sched_expected_wait_ns(const Sched *s, long cap);

@@ -68,36 +68,7 @@ static const JobResult *prev_of(Sched *s, int j, JobResult *tmp) {
     return tmp;
 }
 
-// Sends job j to worker rank, with the record it is completed from when there is one.
-static void send_job(Sched *s, int rank, int j) {
-    JobResult tmp = { 0 };
-    const JobResult *prev = prev_of(s, j, &tmp);
-    int msg[3] = { j, s->attempt[j], prev != NULL };
-    MPI_Send(msg, 3, MPI_INT, rank, TAG_JOB, MPI_COMM_WORLD);
-    if (prev) {
-        unsigned char *buf; size_t len;
-        if (result_encode(prev, &buf, &len)) {
-            fprintf(stderr, "sweep: out of memory encoding a result\n");
-            exit(3);
-        }
-        wire_send(buf, len, rank, TAG_PREV, MPI_COMM_WORLD, WIRE_PIECE);
-        free(buf);
-    }
-    job_result_free(&tmp);
-}
-
-// Whether busy worker rank gets the queue's head queued behind its running job (QUEUE_BELOW), within
-// the node's memory limit (mpi/memfit.h memfit_queue_fits).
-static int may_queue(const Sched *s, int rank) {
-    if (s->o->dry_jobs || s->stopping || s->lost.n_dead || s->qi >= s->qn || !lost_usable(&s->lost, rank)) return 0;
-    if (s->running[rank] < 0 || s->queued[rank] >= 0 || s->abort_sent[rank]) return 0;
-    if (s->typical_job <= 0 || s->typical_job >= QUEUE_BELOW) return 0;
-    const MemFit *f = s->o->memfit;
-    return !f || memfit_queue_fits(f, rank, s->queue[s->qi], s->running, s->queued);
-}
-
-// Jobs to the idle ranks (rank 0's runner included); returns the number sent to workers over MPI.
-static int dispatch_idle(Sched *s) {
+int sched_dispatch(Sched *s) {
     int sent = 0;
     sched_release_held(s);
     for (int rank = 1; rank < s->nranks; rank++) {
@@ -106,7 +77,20 @@ static int dispatch_idle(Sched *s) {
         if (j < 0 && (s->stopping || s->lost.n_dead || s->qi >= s->qn)) return sent;
         if (j < 0) continue;   // nothing fits beside that node's running jobs: another node may take one
         int was = cpuphase_to(&s->cpu, CPU_DISPATCH);
-        send_job(s, rank, j);
+        JobResult tmp = { 0 };
+        const JobResult *prev = prev_of(s, j, &tmp);
+        int msg[3] = { j, s->attempt[j], prev != NULL };
+        MPI_Send(msg, 3, MPI_INT, rank, TAG_JOB, MPI_COMM_WORLD);
+        if (prev) {
+            unsigned char *buf; size_t len;
+            if (result_encode(prev, &buf, &len)) {
+                fprintf(stderr, "sweep: out of memory encoding a result\n");
+                exit(3);
+            }
+            wire_send(buf, len, rank, TAG_PREV, MPI_COMM_WORLD, WIRE_PIECE);
+            free(buf);
+        }
+        job_result_free(&tmp);
         s->running[rank] = j;
         s->since[rank] = runstate_now();
         s->state_dirty = 1;
@@ -139,29 +123,6 @@ static int dispatch_idle(Sched *s) {
             snprintf(r.message, sizeof r.message, "cannot start the job's process");
             sched_take_result(s, &r, 0);
         }
-        cpuphase_to(&s->cpu, was);
-    }
-    return sent;
-}
-
-void sched_take_back(Sched *s, int rank) {
-    int j = s->queued[rank];
-    s->attempt[j]--;
-    s->taken_back[s->n_taken_back++] = j;
-    s->queued[rank] = -1;
-}
-
-int sched_dispatch(Sched *s) {
-    int sent = dispatch_idle(s);
-    for (int rank = 1; rank < s->nranks; rank++) {
-        if (!may_queue(s, rank)) continue;
-        int was = cpuphase_to(&s->cpu, CPU_DISPATCH);
-        int j = s->queue[s->qi++];
-        s->attempt[j]++;
-        send_job(s, rank, j);
-        s->queued[rank] = j;
-        s->queued_sent++;
-        sent++;
         cpuphase_to(&s->cpu, was);
     }
     return sent;

@@ -32,9 +32,6 @@ int sched_setup(Sched *s) {
     s->more = xcalloc(p->n_jobs, 1);
     s->running = xcalloc(s->nranks, sizeof *s->running);
     s->abort_sent = xcalloc(s->nranks, sizeof *s->abort_sent);
-    s->queued = xmalloc((size_t)s->nranks * sizeof *s->queued);
-    for (int r = 0; r < s->nranks; r++) s->queued[r] = -1;
-    s->taken_back = xcalloc(p->n_jobs + 1, sizeof *s->taken_back);
     s->heard = xcalloc(s->nranks, sizeof *s->heard);
     s->held = xcalloc(p->n_jobs + 1, 1);
     s->held_seen = -1;
@@ -101,7 +98,7 @@ int sched_setup(Sched *s) {
 }
 
 void sched_free(Sched *s) {
-    free(s->queue); free(s->attempt); free(s->more); free(s->running); free(s->queued); free(s->taken_back); free(s->abort_sent); free(s->base_hash);
+    free(s->queue); free(s->attempt); free(s->more); free(s->running); free(s->abort_sent); free(s->base_hash);
     free(s->since); free(s->rank_host); free(s->tok_hash); free(s->eval_hash); free(s->heard); free(s->held);
     free(s->h5_dirty); free(s->h5_cells); free(s->h5_list);
     lost_free(&s->lost);

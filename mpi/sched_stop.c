@@ -17,13 +17,6 @@ int sched_silent_worker(const Sched *s) {
     return 0;
 }
 
-// No new jobs (a stop, a lost node): queued ones not yet started are taken back; they stay undone
-// for the rerun. Each worker answers TAG_RECALLED; until then the job counts as running.
-static void recall_queued(Sched *s) {
-    for (int r = 1; r < s->nranks; r++)
-        if (s->queued[r] >= 0 && !s->lost.dead[r]) MPI_Send(NULL, 0, MPI_BYTE, r, TAG_RECALL, MPI_COMM_WORLD);
-}
-
 // A silent worker is lost: its job is journalled as a failed attempt (retried by the rerun), no rank
 // gets a new job, and the ranks still answering finish theirs before the run ends (mpi/lost.h).
 void sched_lose_rank(Sched *s, int r) {
@@ -40,21 +33,18 @@ void sched_lose_rank(Sched *s, int r) {
         lost_result(&lr, j, s->plan->jobs[j].id, r, host, silent);
         sched_take_result(s, &lr, r);
     }
-    if (s->queued[r] >= 0) sched_take_back(s, r);   // never started there: not journalled, the rerun runs it
     s->running[r] = -3;   // neither idle nor running: never counted again
     s->state_dirty = 1;
-    recall_queued(s);
 }
 
 int sched_any_running(const Sched *s) {
-    for (int r = 0; r < s->nranks; r++) if (s->running[r] >= 0 || s->queued[r] >= 0) return 1;
+    for (int r = 0; r < s->nranks; r++) if (s->running[r] >= 0) return 1;
     return 0;
 }
 
 void sched_begin_stop(Sched *s) {
     s->stopping = 1;
     s->stop_deadline = now_seconds() + s->o->grace;
-    recall_queued(s);
     if (!s->o->quiet)
         fprintf(stderr, "\nsweep: signal %d: no new jobs; running ones get %g s to finish\n", (int)stop_requested,
                 s->o->grace);

@@ -9,7 +9,6 @@
 #include "engine/util.h"
 #include "mpi/wire.h"
 #include "mpi/worker.h"
-#include "results/runstate.h"
 
 // A result came back (from a worker or the local child): journal it, then count it or retry it.
 static void journal_result(Sched *s, JobResult *r, int rank, const unsigned char *payload, size_t len) {
@@ -25,12 +24,6 @@ static void journal_result(Sched *s, JobResult *r, int rank, const unsigned char
     s->running[rank] = -1;
     s->prog.running--;
     s->state_dirty = 1;
-    if (s->queued[rank] >= 0) {   // the worker started its queued job as this one ended
-        s->running[rank] = s->queued[rank];
-        s->queued[rank] = -1;
-        s->since[rank] = runstate_now();
-        s->prog.running++;
-    }
     if (rank > 0 && r->host[0]) snprintf(s->rank_host[rank], sizeof s->rank_host[rank], "%s", r->host);
     s->job_spread = s->typical_job > 0 ? 0.8 * s->job_spread + 0.2 * fabs(r->seconds - s->typical_job) : 0;
     s->typical_job = s->typical_job > 0 ? 0.8 * s->typical_job + 0.2 * r->seconds : r->seconds;
@@ -89,10 +82,6 @@ int sched_poll_workers(Sched *s) {
         }
         if (s->running[rank] >= 0) s->prog.running--;
         s->running[rank] = -1;
-        if (s->queued[rank] >= 0) sched_take_back(s, rank);   // an abort drops the queued job too
-    } else if (st.MPI_TAG == TAG_RECALLED) {
-        int dropped = len == sizeof(int) ? *(const int *)buf : 0;
-        if (dropped && s->queued[rank] >= 0) sched_take_back(s, rank);   // else it started: its result promotes it
     } else if (st.MPI_TAG == TAG_RESULT) {
         JobResult r;
         char err[256];

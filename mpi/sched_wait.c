@@ -20,18 +20,13 @@ long sched_wait_cap_ns(const Sched *s) {
 // looked at less often the later it is: a result outside the window waits at most the cap or a
 // third of its distance from the window, whichever is more, and never more than 10 caps. Before,
 // rank 0 polled at the cap from the window's start until the result came, however late.
-// A worker with a job queued behind its running one needs nothing from rank 0 until that one
-// ends: when every worker has one, rank 0 sleeps a quarter of a typical job (at most QUEUED_NAP),
-// and a result waits at most that long to be journalled, while its worker already runs the next.
-#define QUEUED_NAP 0.25
 long sched_expected_wait_ns(const Sched *s, long cap) {
     if (s->typical_job <= 0 || s->stopping || s->nranks < 2) return 0;
     double now = runstate_now(), nearest = INFINITY, margin = fmin(s->job_spread, 0.3 * s->typical_job);
     for (int r = 1; r < s->nranks; r++) {
         if (s->running[r] < 0) return 0;   // idle or starting: a READY may come at any time
-        if (s->queued[r] < 0) nearest = fmin(nearest, fabs(s->since[r] + s->typical_job - now));
+        nearest = fmin(nearest, fabs(s->since[r] + s->typical_job - now));
     }
-    if (nearest == INFINITY) return (long)(fmin(s->typical_job / 4, QUEUED_NAP) * 1e9);
     double ns = fmax(0.0, nearest - margin) / 4 * 1e9;
     return ns > 10.0 * cap ? 10 * cap : (long)ns;
 }

@@ -90,14 +90,8 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
     runner_stop(&s.local);
     if (lost) {
         // No message to any rank now: a lost one may never take it, and the caller ends the run with MPI_Abort.
-        fprintf(stderr, "sweep: ending the run: %d rank%s lost; %d jobs were handed out, every one finished, "
-                "recorded as lost or taken back before it started (%d); rerun to resume\n", s.lost.n_dead,
-                s.lost.n_dead > 1 ? "s" : "", s.qi, s.n_taken_back);
-        if (s.n_taken_back) {   // ids, not positions: they sit among the jobs handed out (tests/cluster/test_faults.py)
-            fprintf(stderr, "sweep: taken back before they started:");
-            for (int i = 0; i < s.n_taken_back; i++) fprintf(stderr, " %s", p->jobs[s.taken_back[i]].id);
-            fprintf(stderr, "\n");
-        }
+        fprintf(stderr, "sweep: ending the run: %d rank%s lost; %d jobs were handed out, every one finished or "
+                "recorded as lost; rerun to resume\n", s.lost.n_dead, s.lost.n_dead > 1 ? "s" : "", s.qi);
         runner_abort(&s.local);
         *worker_lost = 1;
     } else {
@@ -114,10 +108,9 @@ int scheduler_loop(JobContext *ctx, const RunOptions *o, const char *output, int
     progress_summary(&s.prog, wall, cpu, interrupted);
     if (!o->quiet && !o->dry_jobs)   // per-result costs that must not grow with the file (tests/mpi/test_rank0.py)
         fprintf(stderr, "sweep: rank 0: %ld results, %.3f ms CPU each; %ld forks, %ld journal syncs, %ld rebuilds of "
-                "the results file and %ld in-place updates writing %ld cells and %ld job rows (%.2f s CPU), %ld wakeups, "
-                "%ld jobs queued behind a running one\n",
+                "the results file and %ld in-place updates writing %ld cells and %ld job rows (%.2f s CPU), %ld wakeups\n",
                 s.results, s.results ? 1e3 * cpu / s.results : 0.0, s.local.forks, s.journal.syncs, s.rebuilds,
-                s.h5w.updates, s.h5w.cells, s.h5w.rows, s.rebuild_cpu, s.wakeups, s.queued_sent);
+                s.h5w.updates, s.h5w.cells, s.h5w.rows, s.rebuild_cpu, s.wakeups);
     if (!o->quiet && !o->dry_jobs) {   // CPU time, so it means something on a loaded machine too
         char line[1024];
         double sum, wall_all = now_seconds() - entered;

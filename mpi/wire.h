@@ -6,14 +6,11 @@
 enum {
     TAG_READY = 1,     // worker -> 0: idle (empty; the first one carries the worker's host name)
     TAG_RESULT = 2,    // worker -> 0: an encoded JobResult (results/journal.h result_encode), by wire_send
-    TAG_JOB = 3,       // 0 -> worker: int[3] {job index, attempt, 1 if a TAG_PREV follows}; while a job runs,
-                       // the job to start once it ends (queued: one at most, mpi/sched_dispatch.c)
-    TAG_ABORT = 4,     // 0 -> worker: kill the running job, drop a queued one, and report TAG_READY
+    TAG_JOB = 3,       // 0 -> worker: int[3] {job index, attempt, 1 if a TAG_PREV follows}
+    TAG_ABORT = 4,     // 0 -> worker: kill the running job and report TAG_READY
     TAG_STOP = 5,      // 0 -> worker: no more work, leave
     TAG_PREV = 6,      // 0 -> worker: the job's earlier encoded result, by wire_send: evaluate only its new texts
     TAG_HEARTBEAT = 7, // worker -> 0: empty, every --worker-timeout / 4 s while a job runs
-    TAG_RECALL = 8,    // 0 -> worker: drop the queued job if it has not started (a stop signal)
-    TAG_RECALLED = 9,  // worker -> 0: int, 1 if a queued job was dropped, 0 if none was waiting
 };
 
 // MPI counts are int: a buffer of 2^31 bytes or more (a result carrying a 1b full fine-tune's

@@ -298,7 +298,7 @@ def read_jobs(path):
             return [x.decode() if isinstance(x, bytes) else x for x in f[name][:]]
         return {"id": strings("job"), "status": strings("status"), "message": strings("message"),
                 "attempts": f["attempts"][:].tolist(), "rank": f["rank"][:].tolist(),
-                "seconds": f["seconds"][:].tolist(), "started": f["started"][:].tolist()}
+                "seconds": f["seconds"][:].tolist()}
 
 
 def read_grid(path):

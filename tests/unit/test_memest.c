@@ -251,27 +251,6 @@ static void check_reservation(void) {
           "95 + 10 fits no run of this node: skipped, nothing reserved for it");
 }
 
-// Queueing a job behind a running one (mpi/sched.h QUEUE_BELOW): each rank of the node counts the
-// larger of its running and queued jobs.
-static void check_queue_fits(void) {
-    // node 0: ranks 0, 1; fixed 10, limit 100; jobs 40, 30, 50, 45
-    size_t job[4] = { 40, 30, 50, 45 };
-    int node_of[3] = { 0, 0, 1 };
-    size_t fixed[2] = { 10, 10 };
-    MemHold hold[2];
-    memfit_hold_init(hold, 2);
-    MemFit f = { .limit = 100, .job = job, .nranks = 3, .node_of = node_of, .node_fixed = fixed, .hold = hold };
-    int running[3] = { 0, 1, -1 }, queued[3] = { -1, -1, -1 };   // 10 + 40 + 30 = 80 used
-    CHECK(memfit_queue_fits(&f, 1, 2, running, queued), "50 after 30 beside 40: 10 + 40 + 50 = 100 fits");
-    CHECK(memfit_queue_fits(&f, 0, 2, running, queued), "50 after 40 beside 30: 10 + 50 + 30 = 90 fits");
-    queued[0] = 2;   // rank 0 has 50 queued: it counts 50, not 40
-    CHECK(!memfit_queue_fits(&f, 1, 3, running, queued), "45 after 30 beside 50 queued: 10 + 50 + 45 > 100");
-    CHECK(memfit_queue_fits(&f, 1, 1, running, queued), "30 after 30 beside 50 queued: 90 fits");
-    hold[0].job = 3;   // a reservation on the node: nothing is queued there
-    CHECK(!memfit_queue_fits(&f, 1, 1, running, queued), "a node holding a reservation queues nothing");
-    CHECK(memfit_queue_fits(&f, 2, 1, running, queued), "another node's rank is not affected");
-}
-
 int main(void) {
     // Large blocks mmapped as at the 1b shape (above glibc's largest dynamic threshold, 32 MiB), so
     // that freeing one returns it: check_adamw_end measures what the job's later phases give back.
@@ -301,7 +280,6 @@ int main(void) {
     check_train_acts(&base, 0);
     check_train_acts(&base, 1);
     check_memfit();
-    check_queue_fits();
     check_reservation();
     free(block);
     return tl_finish("memest");
