@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 // Converted weights, cached: one bf16 copy (or int8 trits) per weight matrix, made on first use.
 // Key: address, kind, type and shape. Every use re-hashes 64 sampled 8-byte words (and scales) of
@@ -76,22 +75,6 @@ void mat_convert_bf16(uint16_t *out, const Mat *W) {
     }
 }
 
-// Memory for converted weights: the conversion writes all of it, so it is not zeroed first, and
-// large buffers ask for huge pages (page faults were most of a first conversion's time here).
-static void *cache_alloc(size_t bytes) {
-    size_t align = bytes >= ((size_t)2 << 20) ? (size_t)2 << 20 : 64;
-    size_t rounded = (bytes + align - 1) / align * align;
-    void *p = aligned_alloc(align, rounded ? rounded : align);
-    if (!p) {
-        fprintf(stderr, "sweep: out of memory (%zu bytes for converted weights)\n", bytes);
-        exit(3);
-    }
-#ifdef MADV_HUGEPAGE
-    if (align > 64) madvise(p, rounded, MADV_HUGEPAGE);
-#endif
-    return p;
-}
-
 // The converted form of W: its ready form when it has one (mapped, shared per node), else the
 // context's private copy; valid until the next call.
 const void *mat_prepared(MatContext *mc, const Mat *W, PrepKind kind) {
@@ -124,7 +107,8 @@ const void *mat_prepared(MatContext *mc, const Mat *W, PrepKind kind) {
             mc->prep = grown;
         }
         e = &mc->prep[mc->n_prep++];
-        *e = (Prepared){ .data = cache_alloc(bytes), .bytes = bytes };
+        // not zeroed: the conversion writes all of it; huge pages: faults were most of a first conversion's time
+        *e = (Prepared){ .data = xhuge(bytes), .bytes = bytes };
         mc->prep_bytes += bytes;
     }
     e->src = W->data, e->scale = W->scale, e->type = W->type, e->rows = W->rows, e->cols = W->cols;
