@@ -101,6 +101,15 @@ void lora_target_shape(const ModelConfig *c, int t, int *out, int *in) {
     }
 }
 
+int lora_widest_out(const ModelConfig *c) {
+    int widest = 0, out, in;
+    for (int t = 0; t < LORA_N_TARGETS; t++) {
+        lora_target_shape(c, t, &out, &in);
+        widest = out > widest ? out : widest;
+    }
+    return widest;
+}
+
 static size_t format_count(AdapterFormat f, const LoraSpec *lora, const SteerSpec *steer, const ModelConfig *c) {
     switch (f) {
     case FMT_NONE: return 0;

@@ -57,6 +57,8 @@ int format_parse(const char *s, AdapterFormat *f);             // 0 ok, -1 unkno
 int lora_targets_parse(const char *s, unsigned *targets);
 // Rows (outputs) and columns (inputs) of LoRA target t (0 q .. 6 down) in a layer.
 void lora_target_shape(const ModelConfig *c, int t, int *out, int *in);
+// the largest out of the seven targets (the width of engine/lora.h's scratch)
+int lora_widest_out(const ModelConfig *c);
 // "last" (the empty set) or "3,5" (0-based block indices below SWEEP_MAX_LAYERS) -> set; -1 when not
 // such a list. _format writes the set back ("last" or "3,5"); _count, _lowest and _highest (-1 when
 // empty).

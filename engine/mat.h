@@ -57,8 +57,8 @@ size_t mat_storage_bytes(const Mat *W);
 void mat_convert_bf16(uint16_t *out, const Mat *W);
 
 // Compute precision of the weight products (mat_forward, mat_backward_input, mat_backward_weight);
-// held by a MatContext, chosen per job. Plain gemm() (LoRA's rank-r products, the fp32 attention) stays
-// fp32 in every precision; the attention's products at other precisions go through mat_act_product.
+// held by a MatContext, chosen per job. LoRA's rank-r products (engine/lora.h) and the fp32 attention
+// stay fp32 in every precision; the attention's products at other precisions go through mat_act_product.
 //   FP32       OpenBLAS sgemm: the exact reference and the default
 //   FP32_DNNL  oneDNN's fp32 matmul (AVX-512 kernels); differs from FP32 in summation order only
 //   BF16       inputs rounded to bf16 (round to nearest even), fp32 accumulation and output

@@ -18,8 +18,8 @@ size_t memest_acts_bytes(const ModelConfig *c, int B, int T, int lora_rank, int 
     size_t reals = (LX + 1) * n * d + L * n * d + 2 * L * n + 2 * L * n * d + L * n * qd + 2 * L * n * kvd +
                    L * (size_t)B * c->n_heads * T * T + L * n * qd + 3 * L * n * f + n + n * d + nl * v +
                    2 * n * d + n * qd + 2 * n * kvd + n * qd + 3 * n * f + nl * v + (size_t)T * T + (size_t)T * hd;
-    // ensure_lora: x A^T of every pair [L][7][n][r] and one [n][r] gradient
-    if (lora_rank > 0) reals += L * LORA_N_TARGETS * n * lora_rank + n * lora_rank;
+    // ensure_lora: x A^T of every pair [L][7][n][r], one [n][r] gradient, one B transposed
+    if (lora_rank > 0) reals += L * LORA_N_TARGETS * n * lora_rank + n * lora_rank + (size_t)lora_rank * lora_widest_out(c);
     return reals * sizeof(real);
 }
 

@@ -1,5 +1,6 @@
 // The Llama-style decoder, forward and backward, over the ops of engine/ops.h.
 #include "engine/model.h"
+#include "engine/lora.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,7 @@ struct Acts {
     real *lora_u;           // [L][7][n][r] x A^T of each LoRA pair, allocated on first LoRA forward
     int lora_rank;
     // backward scratch
-    real *dres, *dxn, *dq, *dk, *dv, *dattn, *dgate, *dup, *dhid, *dlogits, *att_scratch, *lora_du;
+    real *dres, *dxn, *dq, *dk, *dv, *dattn, *dgate, *dup, *dhid, *dlogits, *att_scratch, *lora_du, *lora_bt;
     real *cos_t, *sin_t;    // RoPE tables [Tmax][hd/2]
     // evaluation-time noise (Bet 63), off unless acts_set_noise: sigma_rel x the position's RMS
     int noise_on;
@@ -151,7 +152,7 @@ void acts_free(Acts *a) {
     real *all[] = { a->x, a->x_mid, a->rstd1, a->rstd2, a->xn1, a->xn2, a->q, a->k, a->v, a->att,
                     a->attn_out, a->gate, a->up, a->hid, a->rstdf, a->xnf, a->logits, a->lora_u,
                     a->dres, a->dxn, a->dq, a->dk, a->dv, a->dattn, a->dgate, a->dup, a->dhid,
-                    a->dlogits, a->att_scratch, a->lora_du, a->cos_t, a->sin_t };
+                    a->dlogits, a->att_scratch, a->lora_du, a->lora_bt, a->cos_t, a->sin_t };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     free(a);
 }
@@ -169,8 +170,10 @@ static void ensure_lora(Acts *a, int r) {
     if (a->lora_rank >= r) return;
     free(a->lora_u);
     free(a->lora_du);
+    free(a->lora_bt);
     a->lora_u = buf((size_t)(a->recompute ? 1 : a->cfg.n_layers) * LORA_N_TARGETS * a->nmax * r);
     a->lora_du = buf(a->nmax * r);
+    a->lora_bt = buf((size_t)r * lora_widest_out(&a->cfg));
     a->lora_rank = r;
 }
 
@@ -199,29 +202,24 @@ static LayerActs layer_acts(const Acts *a, int l) {
     };
 }
 
-// u = x A^T, the LoRA pair's first product, kept for the backward.
-static void lora_u_forward(real *u, const real *x, const LoraPair *lp, int r, int n, int in) {
-    gemm(0, 1, n, r, in, 1, x, in, lp->A, in, 0, u, r);
-}
-
 // y (=|+=) x W^T (+ bias) (+ scale (x A^T) B^T); u keeps x A^T for the backward.
 static void proj_forward(MatContext *mc, Profile *p, real *y, const real *x, const Mat *W, const real *bias,
-                         const LoraPair *lp, double scale, real *u, int r, int n, int accumulate) {
+                         const LoraPair *lp, double scale, real *u, real *bt, int r, int n, int accumulate) {
     double t0 = prof_start(p);
     mat_forward(mc, y, x, W, n, accumulate);
     prof_add_product(p, PROD_FORWARD, n, W->rows, W->cols, t0);
     if (bias) { t0 = prof_start(p); bias_forward(y, bias, n, W->rows); prof_add(p, PROF_RESIDUAL, t0); }
     if (lp && lp->A) {
         t0 = prof_start(p);
-        lora_u_forward(u, x, lp, r, n, W->cols);
-        gemm(0, 1, n, W->rows, r, (real)scale, u, r, lp->B, r, 1, y, W->rows);
+        lora_forward(y, u, x, lp->A, lp->B, bt, scale, n, W->cols, W->rows, r);
         prof_add(p, PROF_LORA, t0);
     }
 }
 
 // dx += dy W (skipped when dx is NULL) and the LoRA path; dW, dbias and the LoRA pair only where trained.
 static void proj_backward(MatContext *mc, Profile *p, real *dx, const real *dy, const real *x, const Mat *W,
-                          real *dW, real *dbias, const LoraPair *lp, double scale, const real *u, real *du, int r, int n) {
+                          real *dW, real *dbias, const LoraPair *lp, double scale, const real *u, real *du, real *bt,
+                          int r, int n) {
     int out = W->rows, in = W->cols;
     double t0 = prof_start(p);
     if (dx) { mat_backward_input(mc, dx, dy, W, n); prof_add_product(p, PROD_BACKWARD_INPUT, n, out, in, t0); }
@@ -229,10 +227,7 @@ static void proj_backward(MatContext *mc, Profile *p, real *dx, const real *dy, 
     if (dbias) { t0 = prof_start(p); bias_backward(dbias, dy, n, out); prof_add(p, PROF_RESIDUAL, t0); }
     t0 = prof_start(p);
     if (lp && lp->A) {
-        gemm(1, 0, out, r, n, (real)scale, dy, out, u, r, 1, lp->dB, r);      // dB += s dy^T u
-        gemm(0, 0, n, r, out, (real)scale, dy, out, lp->B, r, 0, du, r);     // du = s dy B
-        gemm(1, 0, r, in, n, 1, du, r, x, in, 1, lp->dA, in);               // dA += du^T x
-        if (dx) gemm(0, 0, n, in, r, 1, du, r, lp->A, in, 1, dx, in);       // dx += du A
+        lora_backward(dx, lp->dA, lp->dB, du, dy, x, u, lp->A, lp->B, bt, scale, n, in, out, r);
         prof_add(p, PROF_LORA, t0);
     }
 }
@@ -247,7 +242,7 @@ static void layer_forward(const Weights *w, const Adapter *ad, Acts *a, int l, i
     const LayerWeights *lw = &w->layer[l];
     const LoraPair *lp = is_lora(ad) ? ad->lora_w[l] : NULL;
     LayerActs la = layer_acts(a, l);
-#define LP(t) (lp ? &lp[t] : NULL), s, (r ? lora_u_of(a, l, t) : NULL), r, n
+#define LP(t) (lp ? &lp[t] : NULL), s, (r ? lora_u_of(a, l, t) : NULL), a->lora_bt, r, n
     TIMED(PROF_NORM, rmsnorm_forward(la.xn1, la.rstd1, la.x, lw->attn_norm, n, d, c->norm_eps));
     proj_forward(w->mc, a->prof, la.q, la.xn1, &lw->q, lw->bq, LP(0), 0);
     proj_forward(w->mc, a->prof, la.k, la.xn1, &lw->k, lw->bk, LP(1), 0);
@@ -261,7 +256,7 @@ static void layer_forward(const Weights *w, const Adapter *ad, Acts *a, int l, i
     proj_forward(w->mc, a->prof, la.up, la.xn2, &lw->up, NULL, LP(5), 0);
     TIMED(PROF_SWIGLU, swiglu_forward(la.hid, la.gate, la.up, (long)n * f));
     if (upto_hid) {   // the down projection's output is not needed, its LoRA pair's x A^T is
-        if (lp && lp[6].A) TIMED(PROF_LORA, lora_u_forward(lora_u_of(a, l, 6), la.hid, &lp[6], r, n, f));
+        if (lp && lp[6].A) TIMED(PROF_LORA, lora_u(lora_u_of(a, l, 6), la.hid, lp[6].A, n, f, r));
         return;
     }
     TIMED(PROF_COPY, copy_reals(la.x_next, la.x_mid, (long)n * d));
@@ -463,7 +458,7 @@ void model_backward(const Weights *w, Adapter *ad, Acts *a, const int *tokens, c
         // Below layer 0's norms only the embedding is left: LoRA needs no dx there, norm and full do
         // (the first gain, the embedding).
         int need_dx0 = l > 0 || (ad->format != FMT_LORA && ad->format != FMT_STEER);
-#define LP(t) (lp ? &lp[t] : NULL), s, (r ? lora_u_of(a, l, t) : NULL), a->lora_du, r, n
+#define LP(t) (lp ? &lp[t] : NULL), s, (r ? lora_u_of(a, l, t) : NULL), a->lora_du, a->lora_bt, r, n
 
         // x_next = x_mid + down(silu(gate(xn2)) * up(xn2)), xn2 = norm2(x_mid)
         TIMED(PROF_COPY, zero_reals(a->dhid, (long)n * f));
