@@ -37,7 +37,7 @@ typedef struct {
 } LoraArgs;
 
 // The kernels take the rank R as a constant (one copy per rank, chosen by WITH_RANK), so that their
-// sums live in registers, and work on P rows (or column tiles) at once: P * R = 16 sums in flight,
+// sums live in registers, and work on P rows (or column tiles) at once: P * R <= 16 sums in flight,
 // enough to hide the multiply-adds' latency, with each load of A or B (of a row) used P times.
 #define LORA_INLINE static inline __attribute__((always_inline))
 #define LORA_P(R) ((R) <= 4 ? 4 : (R) <= 8 ? 2 : 1)
