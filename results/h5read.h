@@ -1,5 +1,7 @@
 // Reading a results file (layout in results/h5write.h) back into plain arrays, for `sweep report`,
 // the resume test and other tests. Bad files give -1 and one line naming the file and the field.
+// results/h5read.c reads the file, results/h5adapter.c one kept adapter, results/h5compare.c compares
+// two files; what they share is in results/h5read_impl.h.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
