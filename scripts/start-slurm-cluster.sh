@@ -13,6 +13,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 vc=$here/vcluster.sh
+# shellcheck source-path=SCRIPTDIR
+source "$here/slurm-conf.sh"   # the settings shared with scripts/start-slurm.sh
 dir=/run/sweep-vcluster/slurm
 say() { echo "start-slurm-cluster: $*"; }
 die() { echo "start-slurm-cluster: $*" >&2; exit 1; }
@@ -66,40 +68,20 @@ stop   # a fresh controller and fresh slurmds for this set of nodes
 rm -rf "$dir"
 install -d "$dir/etc" "$dir/run" "$dir/log" "$dir/ctld"
 for k in $(seq "$n"); do install -d "$dir/spool/n$k"; done
-# The nodes share this machine's cores and memory: each claims 2 CPUs and 2 GB (config_overrides),
-# and jobs may share CPUs (OverSubscribe=FORCE), as in scripts/start-slurm.sh.
+# The nodes share this machine's cores and memory: each claims 2 CPUs and 2 GB (config_overrides).
 cat > "$dir/etc/slurm.conf" <<EOF
 # written by sweep scripts/start-slurm-cluster.sh: a cluster of virtual nodes (scripts/vcluster.sh)
 ClusterName=sweepvc
 SlurmctldHost=n1
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-AuthInfo=cred_expire=30
 StateSaveLocation=$dir/ctld
 SlurmdSpoolDir=$dir/spool/%n
 SlurmctldPidFile=$dir/run/slurmctld.pid
 SlurmdPidFile=$dir/run/slurmd-%n.pid
 SlurmctldLogFile=$dir/log/slurmctld.log
 SlurmdLogFile=$dir/log/slurmd-%n.log
-SlurmdParameters=config_overrides
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-MpiDefault=none
-SchedulerType=sched/backfill
-SchedulerParameters=sched_interval=5
-AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
-JobCompType=jobcomp/none
-JobRequeue=1
-ReturnToService=2
-KillWait=30
-MinJobAge=600
-InactiveLimit=0
+$(slurm_conf_shared)
 NodeName=n[1-$n] CPUs=2 RealMemory=2000 State=UNKNOWN
-PartitionName=vc Nodes=n[1-$n] Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
+$(slurm_conf_partition vc "n[1-$n]")
 EOF
 [[ -e /etc/slurm/plugstack.conf ]] && cp /etc/slurm/plugstack.conf "$dir/etc/"
 # srun --mpi=pmix: the ring fence algorithm for every PMIx fence. Open MPI 4.1's MPI_Init ends with a

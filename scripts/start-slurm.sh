@@ -5,6 +5,9 @@
 # with an unchanged config are left alone. Refuses to replace a slurm.conf it did not write.
 set -euo pipefail
 
+here=$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR
+source "$here/slurm-conf.sh"   # the settings shared with scripts/start-slurm-cluster.sh
 conf=/etc/slurm/slurm.conf
 marker="# written by sweep scripts/start-slurm.sh"
 say() { echo "start-slurm: $*"; }
@@ -49,39 +52,18 @@ node_line=$(slurmd -C | sed -n 1p)
 
 new_conf=$(cat <<EOF
 $marker
-# A single-node cluster for tests: this host is controller and compute node. Jobs may share CPUs
-# (OverSubscribe=FORCE) because the machine is small and shared.
+# A single-node cluster for tests: this host is controller and compute node.
 ClusterName=sweep
 SlurmctldHost=$host
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-# A requeued job waits cred_expire + 1 s before it may start again (default 120): shorter for tests.
-AuthInfo=cred_expire=30
 StateSaveLocation=/var/spool/slurmctld
 SlurmdSpoolDir=/var/spool/slurmd
 SlurmctldPidFile=/run/slurmctld.pid
 SlurmdPidFile=/run/slurmd.pid
 SlurmctldLogFile=/var/log/slurm/slurmctld.log
 SlurmdLogFile=/var/log/slurm/slurmd.log
-SlurmdParameters=config_overrides
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-MpiDefault=none
-SchedulerType=sched/backfill
-SchedulerParameters=sched_interval=5
-AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
-JobCompType=jobcomp/none
-JobRequeue=1
-ReturnToService=2
-KillWait=30
-MinJobAge=600
-InactiveLimit=0
+$(slurm_conf_shared)
 $node_line State=UNKNOWN
-PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
+$(slurm_conf_partition debug "$host")
 EOF
 )
 
