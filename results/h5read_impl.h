@@ -1,7 +1,6 @@
 // What results/h5read.c shares with h5adapter.c and h5compare.c: the error line, HDF5 kept quiet, and
 // the few typed reads they all use. Not part of the interface (results/h5read.h is).
-#ifndef SWEEP_H5READ_IMPL_H
-#define SWEEP_H5READ_IMPL_H
+#pragma once
 #include <stddef.h>
 #include <stdint.h>
 #include <hdf5.h>
@@ -35,4 +34,3 @@ char *h5r_read_attr_str(R *r, hid_t loc, const char *name);
 // h5_read_adapter on an open file: 0 found, 1 not kept, -1 error (in r).
 int h5r_read_adapter(R *r, hid_t f, const char *job_id, float **data, size_t *n, int *ndim, int64_t shape[4],
                      char *format, size_t formatlen);
-#endif
